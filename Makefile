@@ -1,0 +1,62 @@
+# The front door. Everything real is in CMakeLists.txt; this file only names
+# the jobs and installs what is missing first.
+#
+#   make run        build, then run the main job (the examples)
+#   make test       build, then run the whole suite with ctest
+#   make test-asan  the same suite built with clang, ASan + UBSan
+#   make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS
+#   make bench      build, then run every benchmark in bench/
+#   make install    install headers, libraries and muster.pc (PREFIX=...)
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+PREFIX     ?= /usr/local
+JOBS       ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
+CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
+
+.PHONY: all deps build run test test-asan fuzz bench install clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	@scripts/run-main.sh $(BUILD)
+
+test: build
+	ctest --test-dir $(BUILD) $(CTEST_FLAGS)
+
+test-asan: deps
+	CC=clang cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug \
+	  -DMUSTER_SANITIZE=address,undefined >/dev/null
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(ASAN_BUILD) $(CTEST_FLAGS)
+
+fuzz: deps
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DMUSTER_FUZZ=ON \
+	  -DMUSTER_SANITIZE=address,undefined >/dev/null
+	cmake --build $(FUZZ_BUILD) -j$(JOBS)
+	@for f in $(FUZZ_BUILD)/fuzz/fuzz-*; do \
+	  case $$f in *-replay) continue;; esac; \
+	  n=$$(basename $$f); mkdir -p fuzz/corpus/$$n; \
+	  echo "fuzzing $$n for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) fuzz/corpus/$$n || exit 1; \
+	done
+
+bench: build
+	@scripts/run-bench.sh $(BUILD)
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

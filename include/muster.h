@@ -1,0 +1,26 @@
+/* libmuster: Node.js's process model in C.
+ *
+ * Include this one header. Each module has its own header under muster/,
+ * whose comments are the reference manual:
+ *
+ *   muster/error.h    error codes (negative errno, as libuv), names, messages
+ *   muster/process.h  this process: pid, argv, env, title, usage, signals
+ *   muster/child.h    child processes: spawn, exec, execFile, sync forms
+ *   muster/channel.h  IPC channel: messages and handles, Node's wire format
+ *   muster/fork.h     fork(): a child with an IPC channel
+ *
+ * Every asynchronous object is bound to a libuv loop that the caller owns.
+ */
+#ifndef MUSTER_H
+#define MUSTER_H
+
+#include <uv.h>
+
+#include "muster/common.h"
+#include "muster/error.h"
+#include "muster/process.h"
+#include "muster/child.h"
+#include "muster/channel.h"
+#include "muster/fork.h"
+
+#endif

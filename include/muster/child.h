@@ -1,0 +1,287 @@
+/* Child processes: Node's child_process in C.
+ *
+ *   muster_spawn()          start a program; stream its stdio; events spawn,
+ *                           data, exit, close (Node's order)
+ *   muster_exec()           run a shell command line, buffer its output
+ *   muster_exec_file()      run a program without a shell, buffer its output
+ *   muster_spawn_sync()     the same, blocking the calling thread
+ *   muster_exec_sync(), muster_exec_file_sync()
+ *
+ * Asynchronous calls are bound to a libuv loop the caller owns. Every child
+ * is reaped by libuv's SIGCHLD machinery: muster never calls waitpid(-1) and
+ * never installs a SIGCHLD handler. A child inherits no fd of the parent
+ * except its stdio slots (every fd muster creates is O_CLOEXEC).
+ *
+ * Unless a function says otherwise: options, strings and arrays are borrowed
+ * for the call (muster copies what it keeps); functions are called on the
+ * loop's thread; a call that takes a callback and fails never calls it, and
+ * leaves nothing to close.
+ */
+#ifndef MUSTER_CHILD_H
+#define MUSTER_CHILD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "common.h"
+
+typedef struct muster_child_s muster_child_t;
+
+/* At most this many stdio slots (fds 0 .. MUSTER_STDIO_MAX-1 in the child). */
+#define MUSTER_STDIO_MAX 16
+
+/* What a stdio slot of the child is connected to. */
+typedef enum {
+  /* A socketpair to the parent (like Node's 'pipe'): output is delivered to
+   * on_data; slot 0 (and any slot written with muster_child_write) is input.
+   * The default for slots 0-2. */
+  MUSTER_STDIO_PIPE = 0,
+  /* The parent's own fd of the same number (Node's 'inherit'). */
+  MUSTER_STDIO_INHERIT,
+  /* /dev/null (Node's 'ignore'). The default for slots 3 and up. */
+  MUSTER_STDIO_IGNORE,
+  /* The fd in muster_stdio_t.fd, which the caller keeps (Node's integer). */
+  MUSTER_STDIO_FD,
+  /* The IPC channel (Node's 'ipc'): an AF_UNIX stream socketpair; the child
+   * gets NODE_CHANNEL_FD=<slot> and NODE_CHANNEL_SERIALIZATION_MODE=json in
+   * its environment, overriding any given. At most one slot. The parent's
+   * end is taken with muster_child_take_ipc_fd(); muster_fork() does this. */
+  MUSTER_STDIO_IPC,
+} muster_stdio_kind_t;
+
+typedef struct {
+  muster_stdio_kind_t kind;
+  int fd; /* for MUSTER_STDIO_FD only */
+} muster_stdio_t;
+
+/* How options.env is used. */
+typedef enum {
+  /* The parent's environment, with options.env's "NAME=value" entries
+   * added or replacing (and "NAME" without '=' removing). The default. */
+  MUSTER_ENV_EXTEND = 0,
+  /* Exactly options.env (NULL: an empty environment). */
+  MUSTER_ENV_EXACT,
+} muster_env_mode_t;
+
+/* Bits of muster_spawn_options_t.flags. */
+enum {
+  /* Run the child in a new session (setsid), like Node's detached: it does
+   * not get the parent's terminal signals. */
+  MUSTER_SPAWN_DETACHED = 1 << 0,
+  /* Use options.uid / options.gid (root only, or the same ids). */
+  MUSTER_SPAWN_SETUID = 1 << 1,
+  MUSTER_SPAWN_SETGID = 1 << 2,
+  /* Run `file` as a command line through a shell: options.shell, or
+   * /bin/sh when that is NULL; argv is then ignored (like Node's
+   * shell: true with a single command string). */
+  MUSTER_SPAWN_SHELL = 1 << 3,
+};
+
+/* Callbacks. `child` is valid until after on_close returns. */
+typedef void (*muster_spawn_cb)(muster_child_t *child);
+/* Output from a MUSTER_STDIO_PIPE slot (1 = stdout, 2 = stderr, ...). The
+ * bytes are valid only during the call. len == 0 and buf == NULL: that slot
+ * reached end of file (it is then closed). */
+typedef void (*muster_data_cb)(muster_child_t *child, int slot,
+                               const char *buf, size_t len);
+/* The process ended: exit_status is its exit code, or term_signal the
+ * signal that killed it (the other is 0). */
+typedef void (*muster_exit_cb)(muster_child_t *child, int64_t exit_status,
+                               int term_signal);
+/* The process ended *and* every stdio pipe reached end of file (Node's
+ * 'close'). Always after on_exit. The child object is still valid here; free
+ * it with muster_child_close(). */
+typedef void (*muster_close_cb)(muster_child_t *child);
+/* A write finished: status 0 when all its bytes were handed to the kernel,
+ * or a negative error (MUSTER_EPIPE when the child closed its end,
+ * MUSTER_ECANCELED when the child object was closed first). */
+typedef void (*muster_write_cb)(muster_child_t *child, int status, void *arg);
+/* The child object was freed (after muster_child_close). */
+typedef void (*muster_child_close_cb)(muster_child_t *child);
+
+/* Options for muster_spawn(); all zero means Node's defaults: inherit the
+ * environment and cwd, stdio pipe/pipe/pipe, no timeout. */
+typedef struct {
+  /* NULL-terminated "NAME=value" strings, used as env_mode says. */
+  const char *const *env;
+  muster_env_mode_t env_mode;
+  const char *cwd;   /* NULL: the parent's */
+  const char *argv0; /* NULL: argv[0] (or file when argv is NULL) */
+  const char *shell; /* with MUSTER_SPAWN_SHELL; NULL: /bin/sh */
+  /* stdio_count slots; 0 means pipe, pipe, pipe. */
+  const muster_stdio_t *stdio;
+  int stdio_count;
+  unsigned flags; /* MUSTER_SPAWN_* */
+  uid_t uid;
+  gid_t gid;
+  /* When non-zero, the child is sent kill_signal (0: SIGTERM) after this many
+   * milliseconds if it is still running; muster_child_timed_out() then
+   * reports it. */
+  uint64_t timeout_ms;
+  int kill_signal;
+  /* Event callbacks; any may be NULL. */
+  muster_spawn_cb on_spawn; /* first of all events, on the next loop turn */
+  muster_data_cb on_data;
+  muster_exit_cb on_exit;
+  muster_close_cb on_close;
+  void *data; /* returned by muster_child_data() */
+} muster_spawn_options_t;
+
+/* Starts `file` with `argv` (NULL-terminated; argv[0] is the name the child
+ * sees, unless options->argv0 is set; NULL argv means {file, NULL}). `file`
+ * is searched on PATH when it has no '/'. On success *out is the child, which
+ * must eventually be freed with muster_child_close().
+ *
+ * Errors: MUSTER_ENOENT (no such program, or no such cwd), MUSTER_EACCES
+ * (not executable), MUSTER_EINVAL (NULL loop/file/out, empty file, more than
+ * MUSTER_STDIO_MAX slots or two IPC slots, a MUSTER_STDIO_FD slot with a
+ * negative fd, a bad kill_signal), MUSTER_EPERM (uid/gid not allowed),
+ * MUSTER_EMFILE / MUSTER_ENFILE / MUSTER_ENOMEM / MUSTER_EAGAIN (out of
+ * resources). On error nothing was started and there is nothing to free. */
+MUSTER_EXTERN int muster_spawn(uv_loop_t *loop, const char *file,
+                               const char *const argv[],
+                               const muster_spawn_options_t *options,
+                               muster_child_t **out);
+
+/* Sends signal `signum` to the child. 0 checks the child is alive.
+ * Errors: MUSTER_EINVAL (not a signal number), MUSTER_ESRCH (the child has
+ * already exited and was reaped). Sets the killed flag on success. */
+MUSTER_EXTERN int muster_child_kill(muster_child_t *child, int signum);
+
+/* Queues `len` bytes for the child's `slot` (0 = stdin), which must be a
+ * MUSTER_STDIO_PIPE slot. The bytes are copied. `cb` (may be NULL) is called
+ * once they are all handed to the kernel, or the write failed; a producer
+ * that waits for it before writing more applies backpressure. A child that
+ * closed its end gives MUSTER_EPIPE (to the callback, or as the result when
+ * already known), never a SIGPIPE.
+ * Errors: MUSTER_EINVAL (not a pipe slot), MUSTER_EPIPE (the slot is already
+ * closed or ended). */
+MUSTER_EXTERN int muster_child_write(muster_child_t *child, int slot,
+                                     const void *buf, size_t len,
+                                     muster_write_cb cb, void *arg);
+
+/* Bytes queued for `slot` and not yet handed to the kernel. */
+MUSTER_EXTERN size_t muster_child_write_queue_size(const muster_child_t *child,
+                                                   int slot);
+
+/* Ends the input of `slot`: queued bytes are written, then the child reads
+ * end of file. Errors: MUSTER_EINVAL (not a pipe slot). Ending twice is 0. */
+MUSTER_EXTERN int muster_child_end(muster_child_t *child, int slot);
+
+/* Frees the child object: stops reading its pipes, cancels pending writes
+ * (their callbacks get MUSTER_ECANCELED) and calls `cb` (may be NULL) on a
+ * later loop turn. It does not kill the process: a child still running is
+ * still reaped when it exits (no zombie), silently. Safe inside any child
+ * callback, on_close included. */
+MUSTER_EXTERN void muster_child_close(muster_child_t *child,
+                                      muster_child_close_cb cb);
+
+/* An unreferenced child does not keep the loop alive (Node's unref()). */
+MUSTER_EXTERN void muster_child_ref(muster_child_t *child);
+MUSTER_EXTERN void muster_child_unref(muster_child_t *child);
+
+MUSTER_EXTERN int muster_child_pid(const muster_child_t *child);
+MUSTER_EXTERN uv_loop_t *muster_child_loop(const muster_child_t *child);
+MUSTER_EXTERN void *muster_child_data(const muster_child_t *child);
+MUSTER_EXTERN void muster_child_set_data(muster_child_t *child, void *data);
+/* 1 once muster_child_kill() has delivered a signal (Node's killed). */
+MUSTER_EXTERN int muster_child_killed(const muster_child_t *child);
+/* 1 once the options' timeout fired and the kill signal was sent. */
+MUSTER_EXTERN int muster_child_timed_out(const muster_child_t *child);
+/* 1 when the process has exited; then *exit_status and *term_signal (either
+ * may be NULL) are set as for on_exit. 0 while it runs. */
+MUSTER_EXTERN int muster_child_exited(const muster_child_t *child,
+                                      int64_t *exit_status, int *term_signal);
+
+/* Takes the parent's end of the IPC slot: the result is an fd that the
+ * caller now owns (O_CLOEXEC, blocking). The child's 'close' still waits
+ * for the IPC channel: call muster_child_ipc_closed() when it ends.
+ * Errors: MUSTER_ENOTCONN (no IPC slot, or already taken). */
+MUSTER_EXTERN int muster_child_take_ipc_fd(muster_child_t *child);
+
+/* Tells the child its IPC channel has ended, so that on_close can fire (Node
+ * counts the channel among the streams 'close' waits for). Once only. */
+MUSTER_EXTERN void muster_child_ipc_closed(muster_child_t *child);
+
+/* ---- buffered execution ------------------------------------------------- */
+
+/* Options for muster_exec(), muster_exec_file() and the sync forms. */
+typedef struct {
+  /* env, env_mode, cwd, argv0, shell, flags (DETACHED, SETUID, SETGID),
+   * uid, gid, timeout_ms and kill_signal apply; stdio and the callbacks are
+   * ignored (stdin gets `input`, stdout and stderr are buffered). */
+  muster_spawn_options_t spawn;
+  /* Largest stdout or stderr kept, in bytes; 0: 1 MiB (Node's default).
+   * Over it, the child is sent kill_signal and the result is MUSTER_ENOBUFS
+   * with the output up to the limit. */
+  size_t max_buffer;
+  /* Bytes written to the child's stdin, which is then closed. NULL: stdin
+   * is closed at once (the child reads end of file). */
+  const void *input;
+  size_t input_len;
+} muster_exec_options_t;
+
+/* The outcome of a buffered run. */
+typedef struct {
+  /* 0 when the child ran and exited by itself (whatever its exit code);
+   * MUSTER_ETIMEDOUT when the timeout killed it; MUSTER_ENOBUFS when output
+   * went over max_buffer; another negative error when it could not be
+   * started (sync forms only: the async forms return that error instead). */
+  int error;
+  int pid;
+  int64_t exit_status; /* its exit code, or 0 when killed by a signal */
+  int term_signal;     /* the signal that ended it, or 0 */
+  char *stdout_buf;    /* NUL-terminated (the NUL is not counted) */
+  size_t stdout_len;
+  char *stderr_buf;
+  size_t stderr_len;
+} muster_exec_result_t;
+
+/* Called once when a buffered child has closed. `result` and its buffers are
+ * valid only during the call. */
+typedef void (*muster_exec_cb)(const muster_exec_result_t *result,
+                               void *data);
+
+/* Runs `command` through the shell (options->spawn.shell or /bin/sh -c),
+ * buffering its output; calls cb once it has closed.
+ * Errors (cb is then never called): MUSTER_EINVAL (NULL loop, command or
+ * cb), and muster_spawn()'s errors. */
+MUSTER_EXTERN int muster_exec(uv_loop_t *loop, const char *command,
+                              const muster_exec_options_t *options,
+                              muster_exec_cb cb, void *data);
+
+/* Runs `file` with `argv` without a shell (arguments reach the child
+ * literally), buffering its output; calls cb once it has closed.
+ * Errors: as muster_exec(). */
+MUSTER_EXTERN int muster_exec_file(uv_loop_t *loop, const char *file,
+                                   const char *const argv[],
+                                   const muster_exec_options_t *options,
+                                   muster_exec_cb cb, void *data);
+
+/* The blocking forms: run the child to completion on a private loop of
+ * their own, so they may be called from any thread and inside a loop
+ * callback. They return result->error (0 when the child ran and exited by
+ * itself, whatever its exit code). Whatever they return, *result is filled
+ * in (with the output so far on MUSTER_ETIMEDOUT / MUSTER_ENOBUFS) and must
+ * be released with muster_exec_result_free(); freeing a zeroed result is
+ * harmless. Errors: MUSTER_EINVAL (NULL arguments), muster_spawn()'s errors,
+ * MUSTER_ETIMEDOUT, MUSTER_ENOBUFS. */
+MUSTER_EXTERN int muster_spawn_sync(const char *file, const char *const argv[],
+                                    const muster_exec_options_t *options,
+                                    muster_exec_result_t *result);
+/* Through the shell, as muster_exec(). */
+MUSTER_EXTERN int muster_exec_sync(const char *command,
+                                   const muster_exec_options_t *options,
+                                   muster_exec_result_t *result);
+/* No shell, as muster_exec_file(). Same as muster_spawn_sync(). */
+MUSTER_EXTERN int muster_exec_file_sync(const char *file,
+                                        const char *const argv[],
+                                        const muster_exec_options_t *options,
+                                        muster_exec_result_t *result);
+
+/* Frees the buffers of a result filled by a sync call, and zeroes it. */
+MUSTER_EXTERN void muster_exec_result_free(muster_exec_result_t *result);
+
+#endif

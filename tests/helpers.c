@@ -1,0 +1,94 @@
+#include "test.h"
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <time.h>
+#include <unistd.h>
+
+int test_fd_count(void) {
+  DIR *d = opendir("/proc/self/fd");
+  if (d == NULL)
+    TEST_FAIL("opendir /proc/self/fd");
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL)
+    if (e->d_name[0] != '.')
+      n++;
+  closedir(d);
+  return n - 1; /* the directory's own fd */
+}
+
+const char *test_fixture_path(void) { return MUSTER_FIXTURE_PATH; }
+
+const char *const *test_fixture_argv(const char *name, ...) {
+  static const char *argv[64];
+  int n = 0;
+  argv[n++] = MUSTER_FIXTURE_PATH;
+  argv[n++] = name;
+  va_list ap;
+  va_start(ap, name);
+  const char *arg;
+  while ((arg = va_arg(ap, const char *)) != NULL) {
+    if (n == 63)
+      TEST_FAIL("test_fixture_argv: too many arguments");
+    argv[n++] = arg;
+  }
+  va_end(ap);
+  argv[n] = NULL;
+  return argv;
+}
+
+static void close_walk_cb(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h))
+    uv_close(h, NULL);
+}
+
+void test_loop_close(uv_loop_t *loop) {
+  uv_walk(loop, close_walk_cb, NULL);
+  uv_run(loop, UV_RUN_DEFAULT);
+  ASSERT_OK(uv_loop_close(loop));
+}
+
+static void watchdog_cb(uv_timer_t *t) {
+  (void)t;
+  TEST_FAIL("the loop was still running at the watchdog's deadline");
+}
+
+void test_run_loop(uv_loop_t *loop, uint64_t ms) {
+  uv_timer_t watchdog;
+  ASSERT_OK(uv_timer_init(loop, &watchdog));
+  ASSERT_OK(uv_timer_start(&watchdog, watchdog_cb, ms, 0));
+  uv_unref((uv_handle_t *)&watchdog);
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_close((uv_handle_t *)&watchdog, NULL);
+  uv_run(loop, UV_RUN_NOWAIT);
+}
+
+const char *test_which(const char *prog) {
+  static char buf[4096];
+  const char *path = getenv("PATH");
+  if (path == NULL)
+    return NULL;
+  while (*path) {
+    const char *end = strchr(path, ':');
+    size_t len = end ? (size_t)(end - path) : strlen(path);
+    if (len > 0 && len + strlen(prog) + 2 < sizeof buf) {
+      memcpy(buf, path, len);
+      buf[len] = '/';
+      strcpy(buf + len + 1, prog);
+      if (access(buf, X_OK) == 0)
+        return buf;
+    }
+    if (end == NULL)
+      break;
+    path = end + 1;
+  }
+  return NULL;
+}
+
+uint64_t test_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
