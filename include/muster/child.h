@@ -10,7 +10,9 @@
  * Asynchronous calls are bound to a libuv loop the caller owns. Every child
  * is reaped by libuv's SIGCHLD machinery: muster never calls waitpid(-1) and
  * never installs a SIGCHLD handler. A child inherits no fd of the parent
- * except its stdio slots (every fd muster creates is O_CLOEXEC).
+ * except its stdio slots: every fd muster creates is O_CLOEXEC, and fds the
+ * application opened without O_CLOEXEC are closed in the child too (only
+ * in the child: the parent's fds are never modified; see docs/child.md).
  *
  * Unless a function says otherwise: options, strings and arrays are borrowed
  * for the call (muster copies what it keeps); functions are called on the
@@ -36,11 +38,13 @@ typedef struct muster_child_s muster_child_t;
 typedef enum {
   /* A socketpair to the parent (like Node's 'pipe'): output is delivered to
    * on_data; slot 0 (and any slot written with muster_child_write) is input.
-   * The default for slots 0-2. */
+   * Slot 0 is write-only, like Node's stdin; slots 1 and up are read and
+   * may also be written. The default for slots 0-2. */
   MUSTER_STDIO_PIPE = 0,
   /* The parent's own fd of the same number (Node's 'inherit'). */
   MUSTER_STDIO_INHERIT,
-  /* /dev/null (Node's 'ignore'). The default for slots 3 and up. */
+  /* Node's 'ignore': /dev/null on slots 0-2; slots 3 and up are left
+   * closed in the child. The default for slots 3 and up. */
   MUSTER_STDIO_IGNORE,
   /* The fd in muster_stdio_t.fd, which the caller keeps (Node's integer). */
   MUSTER_STDIO_FD,
@@ -79,15 +83,17 @@ enum {
   MUSTER_SPAWN_SHELL = 1 << 3,
 };
 
-/* Callbacks. `child` is valid until after on_close returns. */
+/* Callbacks. `child` is valid until muster_child_close()'s callback. */
 typedef void (*muster_spawn_cb)(muster_child_t *child);
 /* Output from a MUSTER_STDIO_PIPE slot (1 = stdout, 2 = stderr, ...). The
  * bytes are valid only during the call. len == 0 and buf == NULL: that slot
- * reached end of file (it is then closed). */
+ * reached end of file (it is then closed, once writes still queued on it
+ * are flushed, like a Node socket without allowHalfOpen). */
 typedef void (*muster_data_cb)(muster_child_t *child, int slot,
                                const char *buf, size_t len);
 /* The process ended: exit_status is its exit code, or term_signal the
- * signal that killed it (the other is 0). */
+ * signal that killed it (the other is 0). As in Node, slot 0 (stdin) is
+ * closed at this point: writes still queued on it fail with MUSTER_EPIPE. */
 typedef void (*muster_exit_cb)(muster_child_t *child, int64_t exit_status,
                                int term_signal);
 /* The process ended *and* every stdio pipe reached end of file (Node's
@@ -101,8 +107,9 @@ typedef void (*muster_write_cb)(muster_child_t *child, int status, void *arg);
 /* The child object was freed (after muster_child_close). */
 typedef void (*muster_child_close_cb)(muster_child_t *child);
 
-/* Options for muster_spawn(); all zero means Node's defaults: inherit the
- * environment and cwd, stdio pipe/pipe/pipe, no timeout. */
+/* Options for muster_spawn(); all zero (or a NULL pointer) means Node's
+ * defaults: inherit the environment and cwd, stdio pipe/pipe/pipe, no
+ * timeout. */
 typedef struct {
   /* NULL-terminated "NAME=value" strings, used as env_mode says. */
   const char *const *env;
@@ -110,19 +117,23 @@ typedef struct {
   const char *cwd;   /* NULL: the parent's */
   const char *argv0; /* NULL: argv[0] (or file when argv is NULL) */
   const char *shell; /* with MUSTER_SPAWN_SHELL; NULL: /bin/sh */
-  /* stdio_count slots; 0 means pipe, pipe, pipe. */
+  /* The child has max(stdio_count, 3) slots, at most MUSTER_STDIO_MAX.
+   * Slot i < stdio_count is stdio[i]; the others are pipes (0-2) or
+   * ignored (3 and up); stdio NULL gives every slot its default. */
   const muster_stdio_t *stdio;
   int stdio_count;
   unsigned flags; /* MUSTER_SPAWN_* */
   uid_t uid;
   gid_t gid;
   /* When non-zero, the child is sent kill_signal (0: SIGTERM) after this many
-   * milliseconds if it is still running; muster_child_timed_out() then
-   * reports it. */
+   * milliseconds if it is still running; muster_child_timed_out() and
+   * muster_child_killed() then report it. */
   uint64_t timeout_ms;
   int kill_signal;
   /* Event callbacks; any may be NULL. */
-  muster_spawn_cb on_spawn; /* first of all events, on the next loop turn */
+  /* First of all events, on a later loop turn (idle phase), or just before
+   * whichever other event comes first. */
+  muster_spawn_cb on_spawn;
   muster_data_cb on_data;
   muster_exit_cb on_exit;
   muster_close_cb on_close;
@@ -130,24 +141,34 @@ typedef struct {
 } muster_spawn_options_t;
 
 /* Starts `file` with `argv` (NULL-terminated; argv[0] is the name the child
- * sees, unless options->argv0 is set; NULL argv means {file, NULL}). `file`
- * is searched on PATH when it has no '/'. On success *out is the child, which
- * must eventually be freed with muster_child_close().
+ * sees, unless options->argv0 is set). NULL argv means {file, NULL}; an
+ * empty argv (argv[0] == NULL) is MUSTER_EINVAL. With MUSTER_SPAWN_SHELL,
+ * `file` is the command line and argv is ignored. `file` is searched on
+ * PATH when it has no '/' (the child's PATH, as execvp() sees it; without
+ * one, the system default). On success *out is the child, which must
+ * eventually be freed with muster_child_close().
  *
  * Errors: MUSTER_ENOENT (no such program, or no such cwd), MUSTER_EACCES
- * (not executable), MUSTER_EINVAL (NULL loop/file/out, empty file, more than
- * MUSTER_STDIO_MAX slots or two IPC slots, a MUSTER_STDIO_FD slot with a
- * negative fd, a bad kill_signal), MUSTER_EPERM (uid/gid not allowed),
- * MUSTER_EMFILE / MUSTER_ENFILE / MUSTER_ENOMEM / MUSTER_EAGAIN (out of
- * resources). On error nothing was started and there is nothing to free. */
+ * (not executable), MUSTER_EINVAL (NULL loop/file/out, empty file, empty
+ * argv, stdio_count negative or over MUSTER_STDIO_MAX, two IPC slots, an
+ * unknown slot kind, a MUSTER_STDIO_FD slot with a negative fd, a
+ * kill_signal that is not a signal, unknown flags or env_mode, an empty
+ * shell), MUSTER_EPERM (uid/gid not allowed), MUSTER_EMFILE /
+ * MUSTER_ENFILE / MUSTER_ENOMEM / MUSTER_EAGAIN (out of resources). On
+ * error nothing was started, *out is untouched and there is nothing to
+ * free or close. (After an error other than MUSTER_EINVAL, muster releases
+ * internal handles on the loop's next turn, as libuv does for a failed
+ * uv_spawn(): run the loop before uv_loop_close().) */
 MUSTER_EXTERN int muster_spawn(uv_loop_t *loop, const char *file,
                                const char *const argv[],
                                const muster_spawn_options_t *options,
                                muster_child_t **out);
 
 /* Sends signal `signum` to the child. 0 checks the child is alive.
- * Errors: MUSTER_EINVAL (not a signal number), MUSTER_ESRCH (the child has
- * already exited and was reaped). Sets the killed flag on success. */
+ * Errors: MUSTER_EINVAL (not a signal number: below 0 or NSIG and up),
+ * MUSTER_ESRCH (the child has already exited and was reaped: its pid may
+ * belong to another process now). Sets the killed flag on success, except
+ * for signal 0. */
 MUSTER_EXTERN int muster_child_kill(muster_child_t *child, int signum);
 
 /* Queues `len` bytes for the child's `slot` (0 = stdin), which must be a
@@ -156,8 +177,9 @@ MUSTER_EXTERN int muster_child_kill(muster_child_t *child, int signum);
  * that waits for it before writing more applies backpressure. A child that
  * closed its end gives MUSTER_EPIPE (to the callback, or as the result when
  * already known), never a SIGPIPE.
- * Errors: MUSTER_EINVAL (not a pipe slot), MUSTER_EPIPE (the slot is already
- * closed or ended). */
+ * Errors: MUSTER_EINVAL (not a pipe slot, or NULL buf with len > 0),
+ * MUSTER_EPIPE (the slot is already closed or ended, or a write on it
+ * already failed), MUSTER_ENOMEM. */
 MUSTER_EXTERN int muster_child_write(muster_child_t *child, int slot,
                                      const void *buf, size_t len,
                                      muster_write_cb cb, void *arg);
@@ -172,13 +194,18 @@ MUSTER_EXTERN int muster_child_end(muster_child_t *child, int slot);
 
 /* Frees the child object: stops reading its pipes, cancels pending writes
  * (their callbacks get MUSTER_ECANCELED) and calls `cb` (may be NULL) on a
- * later loop turn. It does not kill the process: a child still running is
- * still reaped when it exits (no zombie), silently. Safe inside any child
- * callback, on_close included. */
+ * later loop turn; no event is delivered after this call. It does not kill
+ * the process: a child still running is still reaped when it exits (no
+ * zombie), silently. For that, muster keeps an unreferenced libuv process
+ * handle on the loop until the exit: keep running the loop (uv_loop_close()
+ * says UV_EBUSY until then), and do not uv_close() muster's handles from a
+ * uv_walk(). Safe inside any child callback, on_close included; a second
+ * call is ignored. */
 MUSTER_EXTERN void muster_child_close(muster_child_t *child,
                                       muster_child_close_cb cb);
 
-/* An unreferenced child does not keep the loop alive (Node's unref()). */
+/* An unreferenced child does not keep the loop alive (Node's unref()):
+ * neither its process nor its pipes nor its timeout. ref() undoes it. */
 MUSTER_EXTERN void muster_child_ref(muster_child_t *child);
 MUSTER_EXTERN void muster_child_unref(muster_child_t *child);
 
@@ -186,7 +213,8 @@ MUSTER_EXTERN int muster_child_pid(const muster_child_t *child);
 MUSTER_EXTERN uv_loop_t *muster_child_loop(const muster_child_t *child);
 MUSTER_EXTERN void *muster_child_data(const muster_child_t *child);
 MUSTER_EXTERN void muster_child_set_data(muster_child_t *child, void *data);
-/* 1 once muster_child_kill() has delivered a signal (Node's killed). */
+/* 1 once muster_child_kill() has delivered a signal, or the timeout did
+ * (Node's killed). */
 MUSTER_EXTERN int muster_child_killed(const muster_child_t *child);
 /* 1 once the options' timeout fired and the kill signal was sent. */
 MUSTER_EXTERN int muster_child_timed_out(const muster_child_t *child);
@@ -215,10 +243,14 @@ typedef struct {
   muster_spawn_options_t spawn;
   /* Largest stdout or stderr kept, in bytes; 0: 1 MiB (Node's default).
    * Over it, the child is sent kill_signal and the result is MUSTER_ENOBUFS
-   * with the output up to the limit. */
+   * with the output up to the limit. On that and on the timeout, the output
+   * pipes are closed at once, as Node's exec does, so a grandchild holding
+   * them (sh -c 'a | b': the signal only reaches the shell) cannot keep the
+   * run open. */
   size_t max_buffer;
   /* Bytes written to the child's stdin, which is then closed. NULL: stdin
-   * is closed at once (the child reads end of file). */
+   * is closed at once (the child reads end of file). A child that does not
+   * read them all is not an error (EPIPE on stdin is ignored, as in Node). */
   const void *input;
   size_t input_len;
 } muster_exec_options_t;
@@ -233,7 +265,9 @@ typedef struct {
   int pid;
   int64_t exit_status; /* its exit code, or 0 when killed by a signal */
   int term_signal;     /* the signal that ended it, or 0 */
-  char *stdout_buf;    /* NUL-terminated (the NUL is not counted) */
+  /* NUL-terminated (the NUL is not counted). NULL only in a sync result
+   * whose child could not be started. */
+  char *stdout_buf;
   size_t stdout_len;
   char *stderr_buf;
   size_t stderr_len;
@@ -245,9 +279,9 @@ typedef void (*muster_exec_cb)(const muster_exec_result_t *result,
                                void *data);
 
 /* Runs `command` through the shell (options->spawn.shell or /bin/sh -c),
- * buffering its output; calls cb once it has closed.
+ * buffering its output; calls cb once it has closed. options may be NULL.
  * Errors (cb is then never called): MUSTER_EINVAL (NULL loop, command or
- * cb), and muster_spawn()'s errors. */
+ * cb; NULL input with input_len > 0), and muster_spawn()'s errors. */
 MUSTER_EXTERN int muster_exec(uv_loop_t *loop, const char *command,
                               const muster_exec_options_t *options,
                               muster_exec_cb cb, void *data);

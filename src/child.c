@@ -1,0 +1,544 @@
+/* muster_spawn(): the child object, its events, kill, close and reaping.
+ *
+ * Event order (Node's): on_spawn first of all; on_data as output arrives;
+ * on_exit when libuv reaped the process; on_close once the process exited,
+ * every output pipe reached end of file and a taken IPC fd was reported
+ * closed. The exit and the end of the pipes race (a grandchild may hold
+ * stdout long after the child died), which is why close is its own event.
+ *
+ * on_spawn is deferred to the idle phase of the next loop turn, but the
+ * process may already be dead by then and its exit or output may be seen
+ * first (say, the spawn happened in a poll-phase callback and the next poll
+ * phase is reached through a path that skips idle handles). So every event
+ * emits on_spawn first if it has not been emitted yet.
+ *
+ * Reaping: libuv waitpid()s only the pids whose uv_process_t is open. If
+ * the user closes the child object while the process runs, we keep that
+ * handle open (unreferenced) until libuv reports the exit, and free the
+ * object then. Closing uv_process_t early would leave a zombie forever.
+ */
+#include "child_internal.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define container_of(ptr, type, member)                                        \
+  ((type *)((char *)(ptr)-offsetof(type, member)))
+
+static int valid_signal(int signum) {
+  return signum > 0 && signum < NSIG;
+}
+
+static muster_stdio_kind_t slot_kind(const muster_spawn_options_t *o, int i) {
+  if (o->stdio != NULL && i < o->stdio_count)
+    return o->stdio[i].kind;
+  return i < 3 ? MUSTER_STDIO_PIPE : MUSTER_STDIO_IGNORE;
+}
+
+static int validate(uv_loop_t *loop, const char *file, const char *const argv[],
+                    const muster_spawn_options_t *o, muster_child_t **out,
+                    int *ipc_slot) {
+  const unsigned known = MUSTER_SPAWN_DETACHED | MUSTER_SPAWN_SETUID |
+                         MUSTER_SPAWN_SETGID | MUSTER_SPAWN_SHELL;
+  if (loop == NULL || file == NULL || *file == '\0' || out == NULL)
+    return MUSTER_EINVAL;
+  if (argv != NULL && argv[0] == NULL && !(o->flags & MUSTER_SPAWN_SHELL))
+    return MUSTER_EINVAL;
+  if (o->stdio_count < 0 || o->stdio_count > MUSTER_STDIO_MAX)
+    return MUSTER_EINVAL;
+  if ((o->flags & ~known) != 0)
+    return MUSTER_EINVAL;
+  if (o->kill_signal != 0 && !valid_signal(o->kill_signal))
+    return MUSTER_EINVAL;
+  if (o->env_mode != MUSTER_ENV_EXTEND && o->env_mode != MUSTER_ENV_EXACT)
+    return MUSTER_EINVAL;
+  if ((o->flags & MUSTER_SPAWN_SHELL) && o->shell != NULL && *o->shell == 0)
+    return MUSTER_EINVAL;
+  *ipc_slot = -1;
+  for (int i = 0; i < o->stdio_count && o->stdio != NULL; i++) {
+    switch (o->stdio[i].kind) {
+    case MUSTER_STDIO_PIPE:
+    case MUSTER_STDIO_INHERIT:
+    case MUSTER_STDIO_IGNORE:
+      break;
+    case MUSTER_STDIO_FD:
+      if (o->stdio[i].fd < 0)
+        return MUSTER_EINVAL;
+      break;
+    case MUSTER_STDIO_IPC:
+      if (*ipc_slot >= 0)
+        return MUSTER_EINVAL;
+      *ipc_slot = i;
+      break;
+    default:
+      return MUSTER_EINVAL;
+    }
+  }
+  return 0;
+}
+
+/* ---- deferred work (the idle handle) ------------------------------------ */
+
+void muster__child_emit_spawn(muster_child_t *c) {
+  if (c->spawn_emitted)
+    return;
+  c->spawn_emitted = 1;
+  if (c->on_spawn != NULL)
+    c->on_spawn(c);
+}
+
+static void idle_cb(uv_idle_t *h) {
+  muster_child_t *c = h->data;
+  uv_idle_stop(h);
+  muster__child_emit_spawn(c);
+  if (c->closing)
+    return;
+  muster__child_deliver_writes(c);
+  if (c->closing)
+    return;
+  if (c->check_close) {
+    c->check_close = 0;
+    muster__child_maybe_close(c);
+  }
+}
+
+void muster__child_defer(muster_child_t *c) {
+  if (!c->closing)
+    uv_idle_start(&c->idle, idle_cb);
+}
+
+void muster__child_maybe_close(muster_child_t *c) {
+  if (c->closing || c->close_emitted || !c->exited)
+    return;
+  for (int i = 0; i < c->nslots; i++) {
+    const child_pipe_t *p = &c->pipes[i];
+    if (p->is_pipe && p->readable && !p->read_done)
+      return;
+  }
+  if (c->ipc_taken && !c->ipc_closed)
+    return;
+  c->close_emitted = 1;
+  muster__child_emit_spawn(c);
+  if (c->closing)
+    return;
+  if (c->on_close != NULL)
+    c->on_close(c);
+}
+
+/* ---- closing ------------------------------------------------------------ */
+
+/* Every uv_close() of the child's handles ends here. Once the child is
+ * closing and nothing is left to close, the user's callback runs; the
+ * memory goes once the process handle is closed too. */
+void muster__child_closed_one(muster_child_t *c) {
+  if (--c->pending_closes > 0 || !c->closing)
+    return;
+  if (!c->user_closed) {
+    c->user_closed = 1;
+    while (c->done_head != NULL) {
+      child_write_t *w = c->done_head;
+      c->done_head = w->next;
+      if (w->cb != NULL)
+        w->cb(c, w->status, w->arg);
+      free(w);
+    }
+    c->done_tail = NULL;
+    if (c->close_cb != NULL)
+      c->close_cb(c);
+  }
+  if (c->proc_waiting)
+    return;
+  free(c->rbuf);
+  free(c);
+}
+
+static void handle_closed_cb(uv_handle_t *h) {
+  muster__child_closed_one(h->data);
+}
+
+static void close_handle(muster_child_t *c, uv_handle_t *h) {
+  c->pending_closes++;
+  uv_close(h, handle_closed_cb);
+}
+
+/* Shared by muster_child_close() and a failed spawn. */
+static void teardown(muster_child_t *c, int proc_inited) {
+  c->closing = 1;
+  uv_timer_stop(&c->timer);
+  close_handle(c, (uv_handle_t *)&c->timer);
+  uv_idle_stop(&c->idle);
+  close_handle(c, (uv_handle_t *)&c->idle);
+  for (int i = 0; i < MUSTER_STDIO_MAX; i++)
+    muster__pipe_close(&c->pipes[i], MUSTER_ECANCELED);
+  if (c->ipc_fd >= 0) {
+    close(c->ipc_fd);
+    c->ipc_fd = -1;
+  }
+  if (!proc_inited)
+    return;
+  if (!c->spawned || c->exited) {
+    close_handle(c, (uv_handle_t *)&c->proc);
+  } else {
+    /* Still running: libuv must keep watching it to reap it. */
+    c->proc_waiting = 1;
+    uv_unref((uv_handle_t *)&c->proc);
+  }
+}
+
+void muster_child_close(muster_child_t *c, muster_child_close_cb cb) {
+  if (c == NULL || c->closing)
+    return;
+  c->close_cb = cb;
+  teardown(c, 1);
+}
+
+/* ---- process events ----------------------------------------------------- */
+
+static void exit_cb(uv_process_t *proc, int64_t exit_status, int term_signal) {
+  muster_child_t *c = container_of(proc, muster_child_t, proc);
+  c->exited = 1;
+  c->exit_status = exit_status;
+  c->term_signal = term_signal;
+  uv_timer_stop(&c->timer);
+  if (c->closing) {
+    if (c->proc_waiting) {
+      c->proc_waiting = 0;
+      close_handle(c, (uv_handle_t *)&c->proc);
+    }
+    return;
+  }
+  muster__child_emit_spawn(c);
+  if (c->closing)
+    return;
+  /* Node destroys stdin when the process exits: nobody will read it. */
+  muster__pipe_close(&c->pipes[0], MUSTER_EPIPE);
+  if (c->on_exit != NULL)
+    c->on_exit(c, exit_status, term_signal);
+  if (c->closing)
+    return;
+  muster__child_maybe_close(c);
+}
+
+static void drop_output(muster_child_t *c) {
+  for (int i = 1; i < c->nslots; i++)
+    if (c->pipes[i].readable)
+      muster__pipe_close(&c->pipes[i], MUSTER_EPIPE);
+  /* on_close may be due now; not from inside the caller's callback. */
+  c->check_close = 1;
+  muster__child_defer(c);
+}
+
+static void timeout_cb(uv_timer_t *t) {
+  muster_child_t *c = t->data;
+  if (c->exited)
+    return;
+  if (uv_process_kill(&c->proc, c->kill_signal) == 0) {
+    c->timed_out = 1;
+    c->killed = 1;
+  }
+  if (c->drop_on_timeout)
+    drop_output(c);
+}
+
+int muster__child_kill_and_drop(muster_child_t *c, int signum) {
+  int r = muster_child_kill(c, signum);
+  drop_output(c);
+  return r;
+}
+
+/* ---- spawn -------------------------------------------------------------- */
+
+static const char **build_args(const char *file, const char *const argv[],
+                               const muster_spawn_options_t *o,
+                               const char **exec_file) {
+  size_t n = 0;
+  const char **v;
+  if (o->flags & MUSTER_SPAWN_SHELL) {
+    const char *sh = o->shell != NULL ? o->shell : "/bin/sh";
+    v = malloc(4 * sizeof *v);
+    if (v == NULL)
+      return NULL;
+    v[0] = o->argv0 != NULL ? o->argv0 : sh;
+    v[1] = "-c";
+    v[2] = file;
+    v[3] = NULL;
+    *exec_file = sh;
+    return v;
+  }
+  while (argv != NULL && argv[n] != NULL)
+    n++;
+  v = malloc((n + 2) * sizeof *v);
+  if (v == NULL)
+    return NULL;
+  if (argv == NULL) {
+    v[0] = file;
+    n = 1;
+  } else {
+    memcpy(v, argv, n * sizeof *v);
+  }
+  if (o->argv0 != NULL)
+    v[0] = o->argv0;
+  v[n] = NULL;
+  *exec_file = file;
+  return v;
+}
+
+/* Creates the parent's end of each slot and fills `stdio` for uv_spawn();
+ * the child's ends go to `child_ends` for the parent to close after. */
+static int open_slots(muster_child_t *c, const muster_spawn_options_t *o,
+                      uv_stdio_container_t *stdio, int *child_ends) {
+  for (int i = 0; i < c->nslots; i++) {
+    int sv[2];
+    muster_stdio_kind_t kind = slot_kind(o, i);
+    stdio[i].flags = UV_INHERIT_FD;
+    switch (kind) {
+    case MUSTER_STDIO_PIPE:
+    case MUSTER_STDIO_IPC:
+      if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return -errno;
+      child_ends[i] = sv[1];
+      stdio[i].data.fd = sv[1];
+      if (kind == MUSTER_STDIO_IPC) {
+        c->ipc_fd = sv[0];
+      } else {
+        int r = muster__pipe_open(c, &c->pipes[i], i, sv[0]);
+        if (r < 0) {
+          close(sv[0]);
+          return r;
+        }
+      }
+      break;
+    case MUSTER_STDIO_INHERIT:
+      stdio[i].data.fd = i;
+      break;
+    case MUSTER_STDIO_FD:
+      stdio[i].data.fd = o->stdio[i].fd;
+      break;
+    default: /* MUSTER_STDIO_IGNORE */
+      stdio[i].flags = UV_IGNORE;
+      break;
+    }
+  }
+  return 0;
+}
+
+/* Starts the process. *proc_inited tells whether uv_spawn() was reached:
+ * it initialises the process handle even when it fails, and that handle
+ * must then be closed. */
+static int spawn_process(muster_child_t *c, const char *file,
+                         const char *const argv[],
+                         const muster_spawn_options_t *o, int *proc_inited) {
+  uv_stdio_container_t stdio[MUSTER_STDIO_MAX];
+  int child_ends[MUSTER_STDIO_MAX];
+  uv_process_options_t po;
+  const char *exec_file = NULL;
+  const char **args = NULL;
+  char **env = NULL;
+  int r;
+
+  *proc_inited = 0;
+  for (int i = 0; i < MUSTER_STDIO_MAX; i++)
+    child_ends[i] = -1;
+  r = muster__child_env(o, c->ipc_slot, &env);
+  if (r < 0)
+    goto done;
+  args = build_args(file, argv, o, &exec_file);
+  r = MUSTER_ENOMEM;
+  if (args == NULL)
+    goto done;
+  r = open_slots(c, o, stdio, child_ends);
+  if (r < 0)
+    goto done;
+
+  memset(&po, 0, sizeof po);
+  po.exit_cb = exit_cb;
+  po.file = exec_file;
+  po.args = (char **)args;
+  po.env = env;
+  po.cwd = o->cwd;
+  po.stdio = stdio;
+  po.stdio_count = c->nslots;
+  po.uid = o->uid;
+  po.gid = o->gid;
+  if (o->flags & MUSTER_SPAWN_DETACHED)
+    po.flags |= UV_PROCESS_DETACHED;
+  if (o->flags & MUSTER_SPAWN_SETUID)
+    po.flags |= UV_PROCESS_SETUID;
+  if (o->flags & MUSTER_SPAWN_SETGID)
+    po.flags |= UV_PROCESS_SETGID;
+  *proc_inited = 1;
+  r = muster__spawn_hidden_fds(c->loop, &c->proc, &po);
+  c->proc.data = c;
+  if (r == 0) {
+    c->spawned = 1;
+    c->pid = c->proc.pid;
+  }
+
+done:
+  /* The child holds its ends now (or never will): ours go either way. */
+  for (int i = 0; i < MUSTER_STDIO_MAX; i++)
+    if (child_ends[i] >= 0)
+      close(child_ends[i]);
+  free(args);
+  free(env);
+  return r;
+}
+
+int muster_spawn(uv_loop_t *loop, const char *file, const char *const argv[],
+                 const muster_spawn_options_t *options, muster_child_t **out) {
+  static const muster_spawn_options_t defaults;
+  const muster_spawn_options_t *o = options != NULL ? options : &defaults;
+  muster_child_t *c;
+  int proc_inited;
+  int ipc_slot;
+  int r;
+
+  r = validate(loop, file, argv, o, out, &ipc_slot);
+  if (r < 0)
+    return r;
+  c = calloc(1, sizeof *c);
+  if (c == NULL)
+    return MUSTER_ENOMEM;
+  c->loop = loop;
+  c->nslots = o->stdio_count > 3 ? o->stdio_count : 3;
+  c->ipc_slot = ipc_slot;
+  c->ipc_fd = -1;
+  c->on_spawn = o->on_spawn;
+  c->on_data = o->on_data;
+  c->on_exit = o->on_exit;
+  c->on_close = o->on_close;
+  c->data = o->data;
+  c->kill_signal = o->kill_signal != 0 ? o->kill_signal : SIGTERM;
+  c->timeout_ms = o->timeout_ms;
+  for (int i = 0; i < MUSTER_STDIO_MAX; i++) {
+    c->pipes[i].child = c;
+    c->pipes[i].slot = i;
+    c->pipes[i].fd = -1;
+  }
+  uv_timer_init(loop, &c->timer);
+  c->timer.data = c;
+  uv_idle_init(loop, &c->idle);
+  c->idle.data = c;
+
+  for (int i = 0; i < c->nslots; i++) {
+    if (slot_kind(o, i) == MUSTER_STDIO_PIPE && i > 0) {
+      c->rbuf = malloc(CHILD_RBUF_SIZE);
+      if (c->rbuf == NULL) {
+        teardown(c, 0);
+        return MUSTER_ENOMEM;
+      }
+      break;
+    }
+  }
+
+  r = spawn_process(c, file, argv, o, &proc_inited);
+  if (r != 0) {
+    teardown(c, proc_inited);
+    return r;
+  }
+
+  for (int i = 0; i < c->nslots; i++)
+    if (c->pipes[i].is_pipe)
+      muster__pipe_start(&c->pipes[i]);
+  /* Count the timeout from now, not from the loop's cached time: the fork
+   * of a large parent, or a caller that spent a while since the loop last
+   * woke, would otherwise eat into it. */
+  if (c->timeout_ms > 0) {
+    uv_update_time(loop);
+    uv_timer_start(&c->timer, timeout_cb, c->timeout_ms, 0);
+  }
+  muster__child_defer(c);
+  *out = c;
+  return 0;
+}
+
+/* ---- the rest of the API ------------------------------------------------ */
+
+int muster_child_kill(muster_child_t *c, int signum) {
+  if (c == NULL || signum < 0 || signum >= NSIG)
+    return MUSTER_EINVAL;
+  if (!c->spawned || c->exited)
+    return MUSTER_ESRCH;
+  int r = uv_process_kill(&c->proc, signum);
+  if (r < 0)
+    return r;
+  if (signum != 0)
+    c->killed = 1;
+  return 0;
+}
+
+static void set_ref(muster_child_t *c, int ref) {
+  void (*fn)(uv_handle_t *) = ref ? uv_ref : uv_unref;
+  c->unrefd = !ref;
+  if (c->closing)
+    return;
+  fn((uv_handle_t *)&c->proc);
+  fn((uv_handle_t *)&c->timer);
+  fn((uv_handle_t *)&c->idle);
+  for (int i = 0; i < c->nslots; i++)
+    if (c->pipes[i].poll_open)
+      fn((uv_handle_t *)&c->pipes[i].poll);
+}
+
+void muster_child_ref(muster_child_t *c) {
+  set_ref(c, 1);
+}
+
+void muster_child_unref(muster_child_t *c) {
+  set_ref(c, 0);
+}
+
+int muster_child_pid(const muster_child_t *c) {
+  return c->pid;
+}
+
+uv_loop_t *muster_child_loop(const muster_child_t *c) {
+  return c->loop;
+}
+
+void *muster_child_data(const muster_child_t *c) {
+  return c->data;
+}
+
+void muster_child_set_data(muster_child_t *c, void *data) {
+  c->data = data;
+}
+
+int muster_child_killed(const muster_child_t *c) {
+  return c->killed;
+}
+
+int muster_child_timed_out(const muster_child_t *c) {
+  return c->timed_out;
+}
+
+int muster_child_exited(const muster_child_t *c, int64_t *exit_status,
+                        int *term_signal) {
+  if (!c->exited)
+    return 0;
+  if (exit_status != NULL)
+    *exit_status = c->exit_status;
+  if (term_signal != NULL)
+    *term_signal = c->term_signal;
+  return 1;
+}
+
+int muster_child_take_ipc_fd(muster_child_t *c) {
+  if (c->ipc_fd < 0)
+    return MUSTER_ENOTCONN;
+  int fd = c->ipc_fd;
+  c->ipc_fd = -1;
+  c->ipc_taken = 1;
+  return fd;
+}
+
+void muster_child_ipc_closed(muster_child_t *c) {
+  if (!c->ipc_taken || c->ipc_closed)
+    return;
+  c->ipc_closed = 1;
+  c->check_close = 1;
+  muster__child_defer(c);
+}

@@ -1,0 +1,35 @@
+/* Helpers shared by tests/test-child*.c (defined in test-child-util.c). */
+#ifndef MUSTER_TEST_CHILD_H
+#define MUSTER_TEST_CHILD_H
+
+#include "test.h"
+
+/* Records a child's events in order, and its output. */
+typedef struct {
+  char log[512];     /* "spawn data1 exit close ..." */
+  char out[1 << 16]; /* slot 1 */
+  size_t out_len;
+  char err[1 << 16]; /* slot 2 */
+  size_t err_len;
+  char other[4096]; /* slots 3 and up */
+  size_t other_len;
+  int eof[MUSTER_STDIO_MAX];
+  int spawned, exited, closed, freed;
+  int64_t exit_status;
+  int term_signal;
+  int close_on_close; /* 1: muster_child_close() in on_close (default) */
+} rec_t;
+
+void rec_init(rec_t *r);
+/* Fills the callbacks and data of `o` to record into `r`. */
+void rec_options(muster_spawn_options_t *o, rec_t *r);
+void rec_event(rec_t *r, const char *ev);
+void rec_freed_cb(muster_child_t *child);
+
+/* Number of zombie processes whose parent is this process. */
+int test_zombie_count(void);
+
+/* 1 if `hay` contains `needle`. */
+int test_contains(const char *hay, const char *needle);
+
+#endif
