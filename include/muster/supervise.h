@@ -1,0 +1,312 @@
+/* Supervision: restart policy, backoff, crash-loop guard and graceful stop
+ * for one managed process.
+ *
+ *   muster_supervise_create()   a supervisor ("a row") bound to a loop
+ *   muster_supervise_start()    start the process; keep it running
+ *   muster_supervise_stop()     graceful hook, stop signal, then SIGKILL
+ *   muster_supervise_restart()  stop, then start again
+ *   muster_supervise_ready()    the owner saw the process report ready
+ *   muster_supervise_exited()   the owner saw the process end
+ *   muster_supervise_leave()    the process announced it is leaving
+ *   muster_supervise_close()    free the supervisor (asynchronously)
+ *
+ * A supervisor does not know how its process is made: a cluster worker is
+ * forked with an IPC channel, a process-manager app is spawned with log
+ * pipes. The owner passes hooks (start, graceful, signal) and feeds the
+ * events it observes (ready, exited). The supervisor drives its own timers
+ * (backoff, ready timeout, stop escalation) from the loop, with uv_now().
+ *
+ * Each supervisor is one row of a state machine with the states stopped,
+ * starting, online, stopping, backoff and errored, driven by the events
+ * start, stop, restart, ready, exit, leave and timer. In short: start makes
+ * the process (STARTING, or ONLINE when readiness is not awaited); ready
+ * makes it ONLINE; an exit is judged by the policy (BACKOFF then STARTING
+ * again, or STOPPED, or ERRORED on a crash loop); stop walks the process
+ * through STOPPING to STOPPED.
+ *
+ * The full table (state × event → action, next state) is in
+ * docs/supervise.md and, as code, at the top of src/supervise.c.
+ *
+ * Timing rules, with the policy's defaults:
+ *   - Restart delay (backoff): the first automatic restart waits
+ *     backoff_base_ms (100 ms); each further one multiplies the delay by
+ *     backoff_factor (2) up to backoff_max_ms (15 s). Once a process has
+ *     stayed ONLINE for min_uptime_ms (1 s), the next delay is the base
+ *     again.
+ *   - Crash-loop guard: when an exit would need an automatic restart and
+ *     crash_limit (10) automatic restarts already happened within the last
+ *     crash_window_ms (60 s), the row becomes ERRORED (reason
+ *     MUSTER_SUPERVISE_CRASH_LOOP) instead. Every automatic restart
+ *     counts, however long the run before it. The window slides over the
+ *     whole life of the row: unlike PM2, the age of the process does not
+ *     matter.
+ *   - Readiness: with MUSTER_SUPERVISE_WAIT_READY the row stays STARTING
+ *     until muster_supervise_ready(); after ready_timeout_ms (3 s) the start
+ *     has failed: the process is stopped (as by muster_supervise_stop) and
+ *     the row ends ERRORED (MUSTER_SUPERVISE_START_FAILED, MUSTER_ETIMEDOUT).
+ *     It is never declared ready anyway, and the row does not retry a
+ *     failed start by itself. Without the flag the row is ONLINE as soon as
+ *     the start hook succeeds.
+ *   - Stop escalation, with T = kill_timeout_ms (1600 ms):
+ *       with a graceful hook:    graceful, wait T, stop_signal, wait 2T,
+ *                                SIGKILL
+ *       without one (or when it fails): stop_signal, wait T, SIGKILL
+ *     A leaving process (muster_supervise_leave) is already draining: it
+ *     gets the schedule from "wait T, stop_signal, wait 2T, SIGKILL".
+ *     After SIGKILL the row waits for the exit without a deadline (the
+ *     kernel cannot refuse SIGKILL; only the exit report can be missing).
+ *
+ * Replacing a process (a rolling reload) is the owner's business: create a
+ * second supervisor, start it, wait for its on_state(..., ONLINE), then
+ * stop the first one (or give up and close the second one when it reports
+ * ERRORED, BACKOFF or STOPPED, keeping the first).
+ *
+ * Unless a function says otherwise: options, strings and arrays are borrowed
+ * for the call (muster copies what it keeps), and every function is called
+ * on the loop's thread.
+ */
+#ifndef MUSTER_SUPERVISE_H
+#define MUSTER_SUPERVISE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common.h"
+
+typedef struct muster_supervisor_s muster_supervisor_t;
+
+/* The states of a row. */
+typedef enum {
+  /* No process, none wanted. The state after create, after a stop, and after
+   * an exit that the policy does not restart. */
+  MUSTER_SUPERVISE_STOPPED = 0,
+  /* The start hook made a process; waiting for it to report ready (only
+   * with MUSTER_SUPERVISE_WAIT_READY). */
+  MUSTER_SUPERVISE_STARTING,
+  /* The process runs (and reported ready, when that is awaited). */
+  MUSTER_SUPERVISE_ONLINE,
+  /* The process is being stopped: graceful hook, stop signal, SIGKILL. */
+  MUSTER_SUPERVISE_STOPPING,
+  /* The process ended and will be started again when the backoff delay
+   * has passed. */
+  MUSTER_SUPERVISE_BACKOFF,
+  /* Given up: a crash loop, or a start that failed. No process. Only
+   * muster_supervise_start() / _restart() (or _stop()) leave this state. */
+  MUSTER_SUPERVISE_ERRORED,
+} muster_supervise_state_t;
+
+/* When an exited process is started again (PM2's autorestart). */
+typedef enum {
+  /* After any exit, whatever its code. The default. */
+  MUSTER_RESTART_ALWAYS = 0,
+  /* After an exit code other than 0, or death by a signal. */
+  MUSTER_RESTART_ON_FAILURE,
+  /* Never: an exit always leads to STOPPED. */
+  MUSTER_RESTART_NEVER,
+} muster_restart_t;
+
+/* Why a row became ERRORED. */
+typedef enum {
+  MUSTER_SUPERVISE_NO_ERROR = 0,
+  /* Too many automatic restarts within the crash window. */
+  MUSTER_SUPERVISE_CRASH_LOOP,
+  /* The start hook failed, or the process did not report ready in time
+   * (MUSTER_ETIMEDOUT). */
+  MUSTER_SUPERVISE_START_FAILED,
+} muster_supervise_reason_t;
+
+/* Bits of muster_supervise_policy_t.flags. */
+enum {
+  /* A process is ONLINE only once muster_supervise_ready() is called (the
+   * owner saw 'listening', a "ready" message, a notification fd ...). */
+  MUSTER_SUPERVISE_WAIT_READY = 1 << 0,
+};
+
+/* Most exit codes a policy may list as "do not restart". */
+#define MUSTER_SUPERVISE_MAX_EXIT_CODES 64
+/* Largest crash_limit. */
+#define MUSTER_SUPERVISE_MAX_CRASH_LIMIT 1000
+
+/* Restart and stop policy. All zero means the defaults given per field. */
+typedef struct {
+  muster_restart_t restart; /* default MUSTER_RESTART_ALWAYS */
+  /* Exit codes after which the process is never restarted, whatever
+   * `restart` says (PM2's stop_exit_codes; nginx's "do not respawn" exit
+   * code 2): the row goes to STOPPED. At most
+   * MUSTER_SUPERVISE_MAX_EXIT_CODES; copied. Death by a signal never
+   * matches. */
+  const int *no_restart_codes;
+  size_t no_restart_count;
+  uint64_t backoff_base_ms; /* default 100 */
+  /* Multiplier of the delay after each quick crash; 1 means a fixed delay.
+   * Default 2. Less than 1 (or not a number) is invalid. */
+  double backoff_factor;
+  uint64_t backoff_max_ms; /* default 15000; must be >= the base */
+  uint64_t min_uptime_ms;  /* default 1000 (PM2's) */
+  /* Crash-loop guard: at most crash_limit automatic restarts within any
+   * crash_window_ms. Defaults 10 and 60000. At most
+   * MUSTER_SUPERVISE_MAX_CRASH_LIMIT. */
+  unsigned crash_limit;
+  uint64_t crash_window_ms;
+  uint64_t kill_timeout_ms;  /* T of the stop schedule; default 1600 */
+  uint64_t ready_timeout_ms; /* with WAIT_READY; default 3000 */
+  int stop_signal;           /* default SIGTERM */
+  unsigned flags;            /* MUSTER_SUPERVISE_* */
+} muster_supervise_policy_t;
+
+/* ---- hooks: the owner makes and signals the process ---------------------
+ *
+ * Hooks are called on the loop's thread from inside supervisor calls and
+ * timers. They must not call the supervisor's event functions (start, stop,
+ * restart, ready, exited, leave), which return MUSTER_EBUSY while a hook
+ * runs; they may query it. */
+
+/* Makes the process. Returns 0 and sets *pid, or a negative error (the row
+ * then becomes ERRORED with MUSTER_SUPERVISE_START_FAILED and this error).
+ * After a 0, the owner must eventually call muster_supervise_exited() for
+ * this process (unless it closes the supervisor first). */
+typedef int (*muster_supervise_start_cb)(muster_supervisor_t *sup, int *pid);
+/* Asks the process to leave gracefully (e.g. a disconnect message over the
+ * IPC channel: stop accepting, finish open connections, exit). Returns 0,
+ * or a negative error (e.g. MUSTER_ENOTCONN), after which the stop signal
+ * is sent at once. */
+typedef int (*muster_supervise_graceful_cb)(muster_supervisor_t *sup);
+/* Sends signal `signo` to the process. Returns 0 or a negative error (which
+ * the supervisor ignores: MUSTER_ESRCH means the exit report is coming). */
+typedef int (*muster_supervise_signal_cb)(muster_supervisor_t *sup, int signo);
+
+/* ---- events out --------------------------------------------------------- */
+
+/* The row went from state `old` to `state`. Called after the transition is
+ * complete, so queries already give the new values. Reports are in order
+ * and never stale: when a callback sends the row an event that moves it on,
+ * what the earlier transition still had to report is dropped. */
+typedef void (*muster_supervise_state_cb)(muster_supervisor_t *sup,
+                                          muster_supervise_state_t old,
+                                          muster_supervise_state_t state);
+/* The row became ERRORED (again): `reason`, and `err` the start error (the
+ * start hook's result, or MUSTER_ETIMEDOUT for a readiness timeout), or 0
+ * for a crash loop. Called just before on_state(..., ERRORED), with the
+ * state already ERRORED. */
+typedef void (*muster_supervise_error_cb)(muster_supervisor_t *sup,
+                                          muster_supervise_reason_t reason,
+                                          int err);
+/* The supervisor is being freed (after muster_supervise_close): `sup` is
+ * still readable during the call (muster_supervise_data), freed after it. */
+typedef void (*muster_supervise_close_cb)(muster_supervisor_t *sup);
+
+typedef struct {
+  muster_supervise_start_cb start;       /* required */
+  muster_supervise_graceful_cb graceful; /* optional */
+  muster_supervise_signal_cb signal;     /* required */
+  muster_supervise_state_cb on_state;    /* optional */
+  muster_supervise_error_cb on_error;    /* optional */
+  muster_supervise_policy_t policy;
+  void *data; /* returned by muster_supervise_data() */
+} muster_supervise_options_t;
+
+/* Creates a supervisor in state STOPPED; nothing is started until
+ * muster_supervise_start(). Free it with muster_supervise_close().
+ * Errors: MUSTER_EINVAL (NULL loop, options, start or signal hook, or out;
+ * an invalid policy value: backoff_factor < 1, backoff_max_ms below the
+ * base, too many exit codes, crash_limit too large, a bad stop_signal),
+ * MUSTER_ENOMEM. On error there is nothing to free. */
+MUSTER_EXTERN int
+muster_supervise_create(uv_loop_t *loop,
+                        const muster_supervise_options_t *options,
+                        muster_supervisor_t **out);
+
+/* ---- events in ----------------------------------------------------------
+ *
+ * Each returns 0 when the event was applied or, as documented in the state
+ * table, ignored as harmless; a negative error otherwise (nothing changed).
+ * All may be called from the supervisor's callbacks (not from its hooks).
+ * Between muster_supervise_close() and its callback they return
+ * MUSTER_ECANCELED. */
+
+/* Starts the process (STOPPED, ERRORED), or at once when waiting out a
+ * backoff. A start asked for by the owner forgets the crash history and
+ * resets the backoff. During STOPPING, the start happens after the exit.
+ * Errors: MUSTER_EALREADY (STARTING or ONLINE), the start hook's error (the
+ * row is then ERRORED and on_state / on_error were called), MUSTER_EBUSY. */
+MUSTER_EXTERN int muster_supervise_start(muster_supervisor_t *sup);
+
+/* Stops the process with the escalation schedule (see the top of this
+ * file); the row is STOPPED once the exit is reported. In BACKOFF it
+ * cancels the pending restart; in ERRORED it clears the error (STOPPED);
+ * during STOPPING it cancels a start queued by start/restart (a process
+ * being stopped for a readiness timeout still ends ERRORED). STOPPED: 0,
+ * nothing to do. Errors: MUSTER_EBUSY. */
+MUSTER_EXTERN int muster_supervise_stop(muster_supervisor_t *sup);
+
+/* Stop, then start (a start asked for by the owner). With no process
+ * (STOPPED, BACKOFF, ERRORED) it starts at once. Errors: as
+ * muster_supervise_start() without MUSTER_EALREADY. */
+MUSTER_EXTERN int muster_supervise_restart(muster_supervisor_t *sup);
+
+/* The process reported ready: STARTING becomes ONLINE. Ignored (0) in every
+ * other state: a late "ready" read after the exit is harmless. */
+MUSTER_EXTERN int muster_supervise_ready(muster_supervisor_t *sup);
+
+/* The process ended: exit_status is its exit code, or term_signal the
+ * signal that killed it (as muster_exit_cb). The policy decides what comes
+ * next. Errors: MUSTER_ESRCH (no process: STOPPED, BACKOFF, ERRORED),
+ * MUSTER_EBUSY. */
+MUSTER_EXTERN int muster_supervise_exited(muster_supervisor_t *sup,
+                                          int64_t exit_status, int term_signal);
+
+/* The process announced it is about to leave. The supervisor will not
+ * restart it (the owner starts its replacement at once, typically on a new
+ * supervisor) and does not count its exit as a crash; the row is STOPPING
+ * and the process is left to drain for T before the stop signal (see the
+ * schedule). Ignored (0) when not STARTING or ONLINE. Errors: MUSTER_EBUSY. */
+MUSTER_EXTERN int muster_supervise_leave(muster_supervisor_t *sup);
+
+/* Frees the supervisor: stops its timers; calls no hook or callback any
+ * more, except `cb` (may be NULL) on a later loop turn. It does not stop
+ * the process: a process still running stays the owner's (stop first and
+ * close on the transition to STOPPED to end it). Safe inside any of the
+ * supervisor's callbacks; not inside a hook. Closing twice is a bug. */
+MUSTER_EXTERN void muster_supervise_close(muster_supervisor_t *sup,
+                                          muster_supervise_close_cb cb);
+
+/* ---- queries (any time before the close callback) ---------------------- */
+
+MUSTER_EXTERN muster_supervise_state_t
+muster_supervise_state(const muster_supervisor_t *sup);
+/* "stopped", "starting", "online", "stopping", "backoff", "errored"; for an
+ * unknown value "unknown". Static strings. Any thread. */
+MUSTER_EXTERN const char *
+muster_supervise_state_name(muster_supervise_state_t state);
+/* "none", "crash loop", "start failed"; "unknown". Any thread. */
+MUSTER_EXTERN const char *
+muster_supervise_reason_name(muster_supervise_reason_t reason);
+/* The pid of the current process (STARTING, ONLINE, STOPPING), else 0. */
+MUSTER_EXTERN int muster_supervise_pid(const muster_supervisor_t *sup);
+/* Starts after the first one, automatic or asked for (PM2's "restarts"). */
+MUSTER_EXTERN unsigned
+muster_supervise_restarts(const muster_supervisor_t *sup);
+/* Milliseconds since the current process was started (by uv_now), or 0
+ * when there is none. */
+MUSTER_EXTERN uint64_t muster_supervise_uptime(const muster_supervisor_t *sup);
+/* In BACKOFF, the delay in ms this pending restart waits (counted from the
+ * exit); otherwise 0. */
+MUSTER_EXTERN uint64_t
+muster_supervise_backoff_ms(const muster_supervisor_t *sup);
+/* 1 when a process has exited since create; then *exit_status and
+ * *term_signal (either may be NULL) describe the last exit. 0 otherwise. */
+MUSTER_EXTERN int muster_supervise_last_exit(const muster_supervisor_t *sup,
+                                             int64_t *exit_status,
+                                             int *term_signal);
+/* In ERRORED: the error passed to on_error (0 for a crash loop) and, when
+ * reason is not NULL, *reason. Otherwise 0 and MUSTER_SUPERVISE_NO_ERROR. */
+MUSTER_EXTERN int muster_supervise_error(const muster_supervisor_t *sup,
+                                         muster_supervise_reason_t *reason);
+
+MUSTER_EXTERN uv_loop_t *muster_supervise_loop(const muster_supervisor_t *sup);
+MUSTER_EXTERN void *muster_supervise_data(const muster_supervisor_t *sup);
+MUSTER_EXTERN void muster_supervise_set_data(muster_supervisor_t *sup,
+                                             void *data);
+
+#endif
