@@ -8,6 +8,7 @@
  *   muster/child.h    child processes: spawn, exec, execFile, sync forms
  *   muster/channel.h  IPC channel: messages and handles, Node's wire format
  *   muster/fork.h     fork(): a child with an IPC channel
+ *   muster/listen.h   listening sockets (TCP, IPv6, Unix, UDP, reuseport)
  *
  * Every asynchronous object is bound to a libuv loop that the caller owns.
  */
@@ -22,5 +23,7 @@
 #include "muster/child.h"
 #include "muster/channel.h"
 #include "muster/fork.h"
+#include "muster/listen.h"
+#include "muster/supervise.h"
 
 #endif
