@@ -45,11 +45,15 @@ fuzz: deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DMUSTER_FUZZ=ON \
 	  -DMUSTER_SANITIZE=address,undefined >/dev/null
 	cmake --build $(FUZZ_BUILD) -j$(JOBS)
+	@# New units go to $(FUZZ_BUILD)/units/<name> (libFuzzer writes to its
+	@# first corpus directory); the committed seeds in fuzz/corpus/ are only
+	@# read. Copy a unit there by hand when it is worth keeping.
 	@for f in $(FUZZ_BUILD)/fuzz/fuzz-*; do \
 	  case $$f in *-replay) continue;; esac; \
-	  n=$$(basename $$f); mkdir -p fuzz/corpus/$$n; \
+	  n=$$(basename $$f); mkdir -p $(FUZZ_BUILD)/units/$$n; \
 	  echo "fuzzing $$n for $(FUZZ_SECONDS)s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) fuzz/corpus/$$n || exit 1; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) $(FUZZ_BUILD)/units/$$n \
+	    fuzz/corpus/$$n || exit 1; \
 	done
 
 bench: build

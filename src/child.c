@@ -191,8 +191,19 @@ static void teardown(muster_child_t *c, int proc_inited) {
 void muster_child_close(muster_child_t *c, muster_child_close_cb cb) {
   if (c == NULL || c->closing)
     return;
+  if (c->close_hook != NULL) {
+    void (*hook)(void *) = c->close_hook;
+    c->close_hook = NULL;
+    hook(c->close_hook_arg);
+  }
   c->close_cb = cb;
   teardown(c, 1);
+}
+
+void muster__child_set_close_hook(muster_child_t *c, void (*fn)(void *),
+                                  void *arg) {
+  c->close_hook = fn;
+  c->close_hook_arg = arg;
 }
 
 /* ---- process events ----------------------------------------------------- */

@@ -92,10 +92,18 @@ struct muster_child_s {
 
   int pending_closes;
   muster_child_close_cb close_cb;
+
+  /* Called once when muster_child_close() is called: fork uses it so the
+   * channel stops pointing at a child object that is going away. */
+  void (*close_hook)(void *arg);
+  void *close_hook_arg;
 };
 
 /* child.c */
 void muster__child_emit_spawn(muster_child_t *c);
+/* Sets (or with fn NULL clears) the close hook; replaces an earlier one. */
+void muster__child_set_close_hook(muster_child_t *c, void (*fn)(void *),
+                                  void *arg);
 void muster__child_maybe_close(muster_child_t *c);
 void muster__child_defer(muster_child_t *c);
 void muster__child_closed_one(muster_child_t *c);
