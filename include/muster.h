@@ -25,5 +25,6 @@
 #include "muster/fork.h"
 #include "muster/listen.h"
 #include "muster/supervise.h"
+#include "muster/cluster.h"
 
 #endif

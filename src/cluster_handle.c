@@ -1,0 +1,593 @@
+/* The primary's sockets, one per server key, and how connections reach the
+ * workers: round-robin and least-connections (the primary accepts and hands
+ * each connection over), shared (every worker gets the same bound socket)
+ * and reuseport (every worker its own SO_REUSEPORT socket).
+ *
+ * Round-robin follows Node's round_robin_handle.js: a FIFO of idle workers,
+ * a FIFO of accepted connections, and at most one hand-off in flight per
+ * worker and key. Unlike Node, a connection whose hand-off is still
+ * unanswered when the worker's channel ends goes back to the head of the
+ * queue (Node leaks it), and a key whose last worker left keeps its socket
+ * for a while (ready_timeout_ms), so a restarted worker gets the same socket
+ * (and the same port 0) and connections that arrived meanwhile. */
+#include "cluster_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define ACCEPT_BATCH 128
+#define QUEUE_PAUSE 1024
+
+static void dispatch(cluster_handle_t *h);
+
+/* ---- lookup and life ------------------------------------------------------
+ */
+
+static cluster_handle_t *find_handle(muster_cluster_t *c, const char *key) {
+  for (cluster_handle_t *h = c->handles; h; h = h->next)
+    if (!h->closing && strcmp(h->key, key) == 0)
+      return h;
+  return NULL;
+}
+
+static member_t *find_member(cluster_handle_t *h, muster_worker_t *w) {
+  for (unsigned i = 0; i < h->nmembers; i++)
+    if (h->members[i]->worker == w)
+      return h->members[i];
+  return NULL;
+}
+
+static void on_handle_closed(uv_handle_t *uvh) {
+  cluster_handle_t *h = uvh->data;
+  muster_cluster_t *c = h->cluster;
+  if (--h->closing > 1)
+    return;
+  /* closing counts 1 + the uv handles still open */
+  free(h->key);
+  free(h->key_json);
+  free(h->address);
+  free(h->members);
+  free(h->queue);
+  json_decref(h->data);
+  free(h);
+  c->handles_open--;
+  muster__cluster_maybe_done(c);
+}
+
+static void unlink_member(member_t *m) {
+  muster_worker_t *w = m->worker;
+  for (member_t **p = &w->members; *p; p = &(*p)->next_in_worker)
+    if (*p == m) {
+      *p = m->next_in_worker;
+      break;
+    }
+  free(m->key);
+  free(m);
+}
+
+static void close_handle(cluster_handle_t *h) {
+  if (h->closing)
+    return;
+  muster_cluster_t *c = h->cluster;
+  for (cluster_handle_t **p = &c->handles; *p; p = &(*p)->next)
+    if (*p == h) {
+      *p = h->next;
+      break;
+    }
+  for (unsigned i = 0; i < h->nmembers; i++)
+    unlink_member(h->members[i]);
+  h->nmembers = 0;
+  /* Hand-offs in flight keep their fd: the worker's reply (or the end of
+   * its channel) closes it, since the handle is gone. */
+  for (muster_worker_t *w = c->workers; w; w = w->next)
+    for (inflight_t *f = w->inflight; f; f = f->next)
+      if (f->handle == h)
+        f->handle = NULL;
+  while (h->qlen > 0) {
+    close(h->queue[h->qhead]);
+    h->qhead = (h->qhead + 1) % h->qcap;
+    h->qlen--;
+  }
+  if (h->is_unix && h->fd >= 0 && h->err == 0 && h->address)
+    unlink(h->address); /* as libuv does when a bound pipe closes */
+  c->handles_open++;
+  /* closing = 1 + the uv handles still to close */
+  h->closing = 3 + (h->poll_init ? 1 : 0);
+  uv_close((uv_handle_t *)&h->timer, on_handle_closed);
+  uv_close((uv_handle_t *)&h->pause_timer, on_handle_closed);
+  if (h->poll_init)
+    uv_close((uv_handle_t *)&h->poll, on_handle_closed);
+  if (h->fd >= 0)
+    close(h->fd);
+  h->fd = -1;
+}
+
+void muster__handles_close_all(muster_cluster_t *c) {
+  while (c->handles)
+    close_handle(c->handles);
+}
+
+static void linger_cb(uv_timer_t *t) {
+  cluster_handle_t *h = t->data;
+  if (h->nmembers == 0)
+    close_handle(h);
+}
+
+static void remove_member(cluster_handle_t *h, member_t *m) {
+  for (unsigned i = 0; i < h->nmembers; i++)
+    if (h->members[i] == m) {
+      h->members[i] = h->members[--h->nmembers];
+      break;
+    }
+  unlink_member(m);
+  if (h->nmembers == 0 && !h->closing) {
+    /* Keep the socket for a restart or a reload's new worker; a closing
+     * cluster closes it at once. */
+    if (h->cluster->closing)
+      close_handle(h);
+    else
+      uv_timer_start(&h->timer, linger_cb, h->cluster->ready_timeout_ms, 0);
+  }
+}
+
+/* ---- the queue of accepted connections ----------------------------------- */
+
+static int queue_push(cluster_handle_t *h, int fd, int front) {
+  if (h->qlen == h->qcap) {
+    unsigned ncap = h->qcap ? h->qcap * 2 : 16;
+    int *q = malloc(ncap * sizeof *q);
+    if (q == NULL)
+      return MUSTER_ENOMEM;
+    for (unsigned i = 0; i < h->qlen; i++)
+      q[i] = h->queue[(h->qhead + i) % h->qcap];
+    free(h->queue);
+    h->queue = q;
+    h->qhead = 0;
+    h->qcap = ncap;
+  }
+  if (front) {
+    h->qhead = (h->qhead + h->qcap - 1) % h->qcap;
+    h->queue[h->qhead] = fd;
+  } else {
+    h->queue[(h->qhead + h->qlen) % h->qcap] = fd;
+  }
+  h->qlen++;
+  return 0;
+}
+
+static int queue_pop(cluster_handle_t *h) {
+  int fd = h->queue[h->qhead];
+  h->qhead = (h->qhead + 1) % h->qcap;
+  h->qlen--;
+  return fd;
+}
+
+static void requeue(cluster_handle_t *h, int fd) {
+  if (h == NULL || h->closing || queue_push(h, fd, 1) != 0)
+    close(fd);
+}
+
+/* ---- accepting (RR, LEAST_CONN) -------------------------------------------
+ */
+
+static void on_accept(uv_poll_t *p, int status, int events);
+
+static void start_polling(cluster_handle_t *h) {
+  if (!h->polling && !h->closing && !h->paused) {
+    uv_poll_start(&h->poll, UV_READABLE, on_accept);
+    h->polling = 1;
+  }
+}
+
+static void stop_polling(cluster_handle_t *h) {
+  if (h->polling) {
+    uv_poll_stop(&h->poll);
+    h->polling = 0;
+  }
+}
+
+static void unpause_cb(uv_timer_t *t) {
+  cluster_handle_t *h = t->data;
+  h->paused = 0;
+  if (h->qlen < QUEUE_PAUSE)
+    start_polling(h);
+}
+
+static void on_accept(uv_poll_t *p, int status, int events) {
+  cluster_handle_t *h = p->data;
+  (void)events;
+  if (status < 0)
+    return;
+  for (int i = 0; i < ACCEPT_BATCH && h->qlen < QUEUE_PAUSE; i++) {
+    int fd = accept4(h->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED)
+        continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+          errno == ENOMEM) {
+        /* The pending connection stays readable: without a pause the loop
+         * would spin on it. */
+        stop_polling(h);
+        h->paused = 1;
+        uv_timer_start(&h->pause_timer, unpause_cb, 100, 0);
+        muster__cluster_error(h->cluster, NULL, -errno);
+      }
+      break;
+    }
+    if (queue_push(h, fd, 0) != 0) {
+      close(fd);
+      break;
+    }
+  }
+  if (h->qlen >= QUEUE_PAUSE)
+    stop_polling(h); /* the kernel's backlog holds the rest */
+  dispatch(h);
+}
+
+/* The idle worker that gets the next connection: round-robin takes the one
+ * idle the longest; least-connections the one with the fewest open
+ * connections, then the one idle the longest. A Node worker never reports
+ * closes, so its count would only grow: it counts as 0. */
+static member_t *pick(cluster_handle_t *h) {
+  member_t *best = NULL;
+  unsigned best_open = 0;
+  for (unsigned i = 0; i < h->nmembers; i++) {
+    member_t *m = h->members[i];
+    if (!m->is_free || m->worker->leaving)
+      continue;
+    unsigned open = 0;
+    if (h->sched == MUSTER_SCHED_LEAST_CONN && m->worker->muster_peer)
+      open = m->open;
+    if (best == NULL || open < best_open ||
+        (open == best_open && m->ticket < best->ticket)) {
+      best = m;
+      best_open = open;
+    }
+  }
+  return best;
+}
+
+static void make_free(member_t *m) {
+  m->is_free = 1;
+  m->ticket = m->handle->next_ticket++;
+}
+
+static int handoff(member_t *m, int fd) {
+  cluster_handle_t *h = m->handle;
+  muster_worker_t *w = m->worker;
+  muster_cluster_t *c = h->cluster;
+  inflight_t *f = malloc(sizeof *f);
+  if (f == NULL)
+    return MUSTER_ENOMEM;
+  json_t *body = json_pack("{s:s,s:s}", "act", "newconn", "key", h->key);
+  unsigned seq = c->seq;
+  /* keep_open: the primary keeps its copy until the worker says
+   * accepted:true; with accepted:false it goes to another worker. */
+  int r = body ? muster__cluster_send(w->channel, &c->seq, body, fd, 1)
+               : MUSTER_ENOMEM;
+  json_decref(body);
+  if (r < 0) {
+    free(f);
+    return r;
+  }
+  f->seq = seq;
+  f->fd = fd;
+  f->handle = h;
+  f->next = w->inflight;
+  w->inflight = f;
+  m->busy = 1;
+  m->is_free = 0;
+  return 0;
+}
+
+static void dispatch(cluster_handle_t *h) {
+  if (h->closing ||
+      (h->sched != MUSTER_SCHED_RR && h->sched != MUSTER_SCHED_LEAST_CONN))
+    return;
+  while (h->qlen > 0) {
+    member_t *m = pick(h);
+    if (m == NULL)
+      break;
+    int fd = queue_pop(h);
+    if (handoff(m, fd) != 0) {
+      queue_push(h, fd, 1);
+      m->is_free = 0; /* its channel is gone: removal follows */
+    }
+  }
+  if (h->qlen < QUEUE_PAUSE / 2)
+    start_polling(h);
+}
+
+/* ---- replies from workers --------------------------------------------------
+ */
+
+void muster__handle_reply(muster_worker_t *w, json_t *msg) {
+  long long ack = muster__json_int(msg, "ack", -1);
+  inflight_t **p = &w->inflight;
+  while (*p && (long long)(*p)->seq != ack)
+    p = &(*p)->next;
+  inflight_t *f = *p;
+  if (f == NULL)
+    return; /* an ack nobody waits for: ignore it, never crash */
+  *p = f->next;
+  cluster_handle_t *h = f->handle;
+  member_t *m = h ? find_member(h, w) : NULL;
+  if (json_is_true(json_object_get(msg, "accepted"))) {
+    close(f->fd);
+    w->open_conns++;
+    if (m)
+      m->open++;
+  } else {
+    requeue(h, f->fd);
+  }
+  free(f);
+  if (m) {
+    m->busy = 0;
+    make_free(m);
+  }
+  if (h)
+    dispatch(h);
+}
+
+void muster__worker_drop_inflight(muster_worker_t *w) {
+  while (w->inflight) {
+    inflight_t *f = w->inflight;
+    w->inflight = f->next;
+    /* The worker never answered: whether it got the fd or not, it can no
+     * longer serve it through this channel. Another worker takes it. */
+    requeue(f->handle, f->fd);
+    cluster_handle_t *h = f->handle;
+    free(f);
+    if (h)
+      dispatch(h);
+  }
+}
+
+void muster__handle_remove_worker(muster_worker_t *w) {
+  while (w->members) {
+    member_t *m = w->members;
+    remove_member(m->handle, m);
+  }
+}
+
+void muster__handle_close_key(muster_cluster_t *c, muster_worker_t *w,
+                              const char *key) {
+  (void)c;
+  for (member_t *m = w->members; m; m = m->next_in_worker)
+    if (strcmp(m->handle->key, key) == 0) {
+      remove_member(m->handle, m);
+      return;
+    }
+}
+
+void muster__handle_conn_closed(muster_worker_t *w, const char *key,
+                                unsigned n) {
+  w->open_conns = w->open_conns > n ? w->open_conns - n : 0;
+  for (member_t *m = w->members; m; m = m->next_in_worker)
+    if (key == NULL || strcmp(m->handle->key, key) == 0) {
+      m->open = m->open > n ? m->open - n : 0;
+      break;
+    }
+}
+
+const char *muster__handle_listening(muster_worker_t *w, json_t *msg) {
+  /* "listening" repeats the queryServer message with the actual port: the
+   * key is found with that port, or with port 0 for an ephemeral one. */
+  char *key = muster__cluster_key(msg);
+  json_t *copy = json_copy(msg);
+  char *key0 = NULL;
+  if (copy) {
+    json_object_set_new(copy, "port", json_integer(0));
+    key0 = muster__cluster_key(copy);
+    json_decref(copy);
+  }
+  const char *found = NULL;
+  for (member_t *m = w->members; m && !found; m = m->next_in_worker)
+    if ((key && strcmp(m->key, key) == 0) ||
+        (key0 && strcmp(m->key, key0) == 0)) {
+      m->listening = 1;
+      found = m->key;
+    }
+  free(key);
+  free(key0);
+  return found;
+}
+
+/* ---- queryServer -----------------------------------------------------------
+ */
+
+static int address_type(json_t *msg, int *udp) {
+  json_t *t = json_object_get(msg, "addressType");
+  *udp = 0;
+  if (json_is_string(t)) {
+    if (strcmp(json_string_value(t), "udp4") == 0)
+      *udp = 4;
+    else if (strcmp(json_string_value(t), "udp6") == 0)
+      *udp = 6;
+    return 0;
+  }
+  return (int)muster__json_int(msg, "addressType", 4);
+}
+
+static cluster_handle_t *create_handle(muster_cluster_t *c, const char *key,
+                                       json_t *msg) {
+  cluster_handle_t *h = calloc(1, sizeof *h);
+  if (h == NULL)
+    return NULL;
+  h->cluster = c;
+  h->fd = -1;
+  h->key = strdup(key);
+  json_t *ks = json_string(key);
+  h->key_json = ks ? json_dumps(ks, JSON_ENCODE_ANY) : NULL;
+  json_decref(ks);
+  json_t *addr = json_object_get(msg, "address");
+  if (json_is_string(addr))
+    h->address = strdup(json_string_value(addr));
+  if (h->key == NULL || h->key_json == NULL ||
+      (json_is_string(addr) && h->address == NULL)) {
+    free(h->key);
+    free(h->key_json);
+    free(h->address);
+    free(h);
+    return NULL;
+  }
+  int type = address_type(msg, &h->udp);
+  h->is_unix = type == -1 || muster__json_int(msg, "port", 0) < 0;
+  long long flags = muster__json_int(msg, "flags", 0);
+  h->lo.kind = h->udp       ? MUSTER_LISTEN_UDP
+               : h->is_unix ? MUSTER_LISTEN_UNIX
+                            : MUSTER_LISTEN_TCP;
+  h->lo.address = h->address;
+  h->lo.port = h->is_unix ? 0 : (int)muster__json_int(msg, "port", 0);
+  h->lo.backlog = (int)muster__json_int(msg, "backlog", 0);
+  if (h->lo.backlog <= 0)
+    h->lo.backlog = 511;
+  /* UV_TCP_IPV6ONLY and UV_UDP_IPV6ONLY are both 1. */
+  if (flags & 1)
+    h->lo.flags |= MUSTER_LISTEN_IPV6ONLY;
+  h->sched = c->policy;
+  if (h->udp)
+    h->sched = MUSTER_SCHED_SHARED; /* nothing to accept; see cluster.h */
+  else if (h->is_unix && h->sched == MUSTER_SCHED_REUSEPORT)
+    h->sched = MUSTER_SCHED_SHARED;
+  uv_timer_init(c->loop, &h->timer);
+  uv_timer_init(c->loop, &h->pause_timer);
+  h->timer.data = h;
+  h->pause_timer.data = h;
+  h->poll.data = h;
+  muster_listen_options_t lo = h->lo;
+  if (h->sched == MUSTER_SCHED_SHARED && !h->udp)
+    lo.flags |= MUSTER_LISTEN_BIND_ONLY;
+  if (h->sched == MUSTER_SCHED_REUSEPORT)
+    lo.flags |= MUSTER_LISTEN_BIND_ONLY | MUSTER_LISTEN_REUSEPORT;
+  h->err = muster_listen(&lo, &h->fd);
+  if (h->err == 0) {
+    muster_listen_address(h->fd, h->sock_addr, sizeof h->sock_addr, &h->port);
+    if (h->sched == MUSTER_SCHED_RR || h->sched == MUSTER_SCHED_LEAST_CONN) {
+      int r = uv_poll_init(c->loop, &h->poll, h->fd);
+      if (r < 0)
+        h->err = r;
+      else
+        h->poll_init = 1;
+    }
+  }
+  h->next = c->handles;
+  c->handles = h;
+  if (h->err == 0 &&
+      (h->sched == MUSTER_SCHED_RR || h->sched == MUSTER_SCHED_LEAST_CONN))
+    start_polling(h);
+  return h;
+}
+
+static void reply(muster_worker_t *w, cluster_handle_t *h, json_t *msg, int err,
+                  int fd, int keep_open) {
+  muster_cluster_t *c = w->cluster;
+  json_t *body = json_object();
+  if (body == NULL)
+    return;
+  if (err)
+    json_object_set_new(body, "errno", json_integer(err));
+  else if (fd >= 0)
+    json_object_set_new(body, "errno", json_integer(0));
+  else
+    json_object_set_new(body, "errno", json_null());
+  json_object_set_new(body, "key", json_string(h->key));
+  json_object_set(body, "ack", json_object_get(msg, "seq"));
+  json_object_set(body, "data", h->data ? h->data : json_null());
+  if (!err && fd < 0 && !h->is_unix) {
+    int v6 = strchr(h->sock_addr, ':') != NULL;
+    json_object_set_new(body, "sockname",
+                        json_pack("{s:s,s:s,s:i}", "address", h->sock_addr,
+                                  "family", v6 ? "IPv6" : "IPv4", "port",
+                                  h->port));
+  }
+  int r =
+      muster__cluster_send(w->channel, &c->seq, body, err ? -1 : fd, keep_open);
+  if (r < 0 && fd >= 0 && !keep_open)
+    close(fd);
+  json_decref(body);
+}
+
+void muster__handle_query(muster_cluster_t *c, muster_worker_t *w,
+                          json_t *msg) {
+  if (w->exited_after_disconnect || c->closing)
+    return; /* Node: no reply at all */
+  char *key = muster__cluster_key(msg);
+  if (key == NULL)
+    return;
+  cluster_handle_t *h = find_handle(c, key);
+  if (h == NULL)
+    h = create_handle(c, key, msg);
+  free(key);
+  if (h == NULL) {
+    muster__cluster_error(c, w, MUSTER_ENOMEM);
+    return;
+  }
+  if (h->data == NULL || json_is_null(h->data)) {
+    json_t *d = json_object_get(msg, "data");
+    if (d && !json_is_null(d)) {
+      json_decref(h->data);
+      h->data = json_incref(d);
+    }
+  }
+  if (h->err) {
+    /* Node v20 forgets the key so another worker may retry the bind. */
+    reply(w, h, msg, h->err, -1, 0);
+    muster__cluster_error(c, w, h->err);
+    close_handle(h);
+    return;
+  }
+  member_t *m = find_member(h, w);
+  if (m == NULL) {
+    m = calloc(1, sizeof *m);
+    member_t **arr =
+        m && h->nmembers == h->cap
+            ? realloc(h->members, (h->cap ? h->cap * 2 : 4) * sizeof *arr)
+            : h->members;
+    if (m == NULL || arr == NULL || (m->key = strdup(h->key)) == NULL) {
+      free(m);
+      muster__cluster_error(c, w, MUSTER_ENOMEM);
+      return;
+    }
+    if (arr != h->members) {
+      h->members = arr;
+      h->cap = h->cap ? h->cap * 2 : 4;
+    }
+    m->handle = h;
+    m->worker = w;
+    h->members[h->nmembers++] = m;
+    m->next_in_worker = w->members;
+    w->members = m;
+  }
+  uv_timer_stop(&h->timer); /* no longer member-less */
+  switch (h->sched) {
+  case MUSTER_SCHED_RR:
+  case MUSTER_SCHED_LEAST_CONN:
+    reply(w, h, msg, 0, -1, 0);
+    if (!m->busy) {
+      make_free(m);
+      dispatch(h);
+    }
+    break;
+  case MUSTER_SCHED_SHARED:
+    reply(w, h, msg, 0, h->fd, 1);
+    break;
+  default: { /* REUSEPORT: a socket of its own, on the same port */
+    muster_listen_options_t lo = h->lo;
+    lo.port = h->port;
+    lo.flags |= MUSTER_LISTEN_BIND_ONLY | MUSTER_LISTEN_REUSEPORT;
+    int fd = -1;
+    int r = muster_listen(&lo, &fd);
+    if (r < 0) {
+      reply(w, h, msg, r, -1, 0);
+      remove_member(h, m);
+      muster__cluster_error(c, w, r);
+    } else {
+      reply(w, h, msg, 0, fd, 0); /* the channel closes it after the ACK */
+    }
+  }
+  }
+}

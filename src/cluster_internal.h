@@ -1,0 +1,278 @@
+/* Private parts of the cluster module, shared by src/cluster_*.c. */
+#ifndef MUSTER_CLUSTER_INTERNAL_H
+#define MUSTER_CLUSTER_INTERNAL_H
+
+#include "muster/channel.h"
+#include "muster/child.h"
+#include "muster/cluster.h"
+#include "muster/error.h"
+#include "muster/listen.h"
+#include "muster/supervise.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <uv.h>
+
+/* ---- protocol (cluster_proto.c) ----------------------------------------- */
+
+/* Sends {"cmd":"NODE_CLUSTER", ...fields of `body`..., "seq":*seq} and
+ * increments *seq. `body` is borrowed. handle_fd < 0: none; otherwise sent
+ * as a native handle ("net.Native"/"dgram.Native"), keep_open as given. */
+int muster__cluster_send(muster_channel_t *ch, unsigned *seq, json_t *body,
+                         int handle_fd, int keep_open);
+
+/* The server key of a queryServer message, formed as Node v20 does:
+ * `${address}:${port}:${addressType}:${fd}:${index}` (JavaScript's
+ * string conversion of each field: absent "undefined", null "null").
+ * Returns a malloc'ed string, or NULL (ENOMEM). */
+char *muster__cluster_key(json_t *query);
+
+/* JavaScript's `${v}` of a JSON value into buf. */
+void muster__js_string(json_t *v, char *buf, size_t len);
+
+/* The integer field `name`, or def when absent or not a number. */
+long long muster__json_int(json_t *obj, const char *name, long long def);
+
+/* ---- primary ------------------------------------------------------------ */
+
+typedef struct cluster_handle cluster_handle_t;
+typedef struct cluster_slot cluster_slot_t;
+
+/* One connection handed to a worker, awaiting its {ack, accepted}. */
+typedef struct inflight {
+  struct inflight *next;
+  unsigned seq;
+  int fd;
+  cluster_handle_t *handle; /* NULL once the handle is gone */
+} inflight_t;
+
+/* A worker's membership of a handle. */
+typedef struct member {
+  struct member *next_in_worker; /* the worker's list */
+  cluster_handle_t *handle;
+  muster_worker_t *worker;
+  int busy;        /* a newconn in flight */
+  int is_free;     /* waiting for a connection */
+  uint64_t ticket; /* when it became free: FIFO order */
+  unsigned open;   /* connections accepted and not reported closed */
+  int listening;   /* it sent "listening" for this key */
+  char *key;       /* copy, for readiness after the handle is gone */
+} member_t;
+
+struct cluster_handle {
+  cluster_handle_t *next;
+  muster_cluster_t *cluster;
+  char *key;
+  char *key_json; /* the key as a JSON string literal */
+  int sched;      /* MUSTER_SCHED_RR, _LEAST_CONN, _SHARED, _REUSEPORT */
+  int udp;        /* 0, 4 or 6 */
+  int is_unix;
+  muster_listen_options_t lo; /* lo.address points to `address` */
+  char *address;
+  int fd;   /* the listening (RR) / bound (SHARED) / anchor socket */
+  int err;  /* bind error: every add() gets it */
+  int port; /* the bound port */
+  char sock_addr[128];
+  json_t *data;       /* the first worker's data (TLS tickets) */
+  member_t **members; /* array */
+  unsigned nmembers, cap;
+  /* accepted connections waiting for a free worker: ring of fds */
+  int *queue;
+  unsigned qhead, qlen, qcap;
+  uv_poll_t poll;
+  uv_timer_t timer;       /* linger while member-less */
+  uv_timer_t pause_timer; /* accepting paused after EMFILE */
+  int polling, paused, closing, poll_init;
+  uint64_t next_ticket;
+};
+
+struct muster_worker_s {
+  muster_worker_t *next; /* the cluster's list, id order */
+  muster_cluster_t *cluster;
+  cluster_slot_t *slot;
+  int id;
+  int pid;
+  muster_child_t *child;
+  muster_channel_t *channel;
+  muster_worker_state_t state;
+  int exited_after_disconnect;
+  int muster_peer;    /* it said online with "muster":1: it reports closes */
+  int ready;          /* counted as ready (supervise_ready was called) */
+  int ready_explicit; /* it sent muster:ready */
+  int leaving;
+  int exited, channel_ended;
+  int64_t exit_code;
+  int exit_signal;
+  int closed_events; /* on_exit delivered */
+  int announced;     /* on_fork delivered */
+  int pending_kill;  /* signal to send */
+  member_t *members;
+  inflight_t *inflight;
+  unsigned open_conns;
+  uv_timer_t linger; /* process exited, waiting for channel EOF */
+  int linger_active;
+  int handles_open; /* uv handles not closed yet */
+  void *data;
+};
+
+struct cluster_slot {
+  cluster_slot_t *next;
+  muster_cluster_t *cluster;
+  muster_supervisor_t *sup;
+  muster_worker_t *worker; /* current process, or NULL */
+  muster_worker_t *last;   /* the worker whose exit is being judged */
+  char **env;              /* per-slot env */
+  char **expected;         /* keys the next worker must listen on */
+  unsigned nexpected;
+  int closing;
+  int dropped;    /* not restarted: leaves by choice */
+  int reload_new; /* a reload's new slot, not yet accepted */
+};
+
+struct muster_cluster_s {
+  uv_loop_t *loop;
+  muster_cluster_options_t o;
+  char *exec;
+  char **args;
+  char *cwd;
+  char **env;
+  int *codes; /* copy of supervise.no_restart_codes */
+  muster_sched_t policy;
+  uint64_t ready_timeout_ms;
+  int next_id;
+  unsigned seq;
+  muster_worker_t *workers;
+  unsigned nworkers;
+  cluster_slot_t *slots;
+  cluster_handle_t *handles;
+  int setup_pending;
+  int closing;
+  void (*close_cb)(muster_cluster_t *);
+  /* disconnect */
+  muster_cluster_cb disc_cb;
+  void *disc_arg;
+  int disc_pending;
+  /* reload */
+  struct reload *reload;
+  uv_timer_t async_timer; /* defers completions to a later turn */
+  int handles_open;
+  int freed;
+};
+
+/* cluster_handle.c (RR, LEAST_CONN, SHARED, REUSEPORT) */
+void muster__handle_query(muster_cluster_t *c, muster_worker_t *w, json_t *msg);
+void muster__handle_close_key(muster_cluster_t *c, muster_worker_t *w,
+                              const char *key);
+void muster__handle_remove_worker(muster_worker_t *w);
+void muster__handle_reply(muster_worker_t *w, json_t *msg);
+void muster__handle_conn_closed(muster_worker_t *w, const char *key,
+                                unsigned n);
+/* Marks the worker's key named by a "listening" message; returns it (owned
+ * by the membership) or NULL. */
+const char *muster__handle_listening(muster_worker_t *w, json_t *msg);
+void muster__handles_close_all(muster_cluster_t *c);
+void muster__worker_drop_inflight(muster_worker_t *w);
+
+/* cluster_primary.c */
+void muster__worker_check_ready(muster_worker_t *w);
+void muster__cluster_kick(muster_cluster_t *c); /* deferred events, next turn */
+void muster__strv_free(char **v);
+char **muster__strv_copy(const char *const *v, int *err);
+/* Slots: a supervisor row each. new + start make one (start failing closes
+ * it); close drops it (its row is freed on a later turn). */
+int muster__slot_new(muster_cluster_t *c, const char *const *env,
+                     cluster_slot_t **out);
+int muster__slot_start(cluster_slot_t *s);
+void muster__slot_close(cluster_slot_t *s);
+/* The keys worker `w` listens on become what the slot's next worker must
+ * listen on to be ready. */
+void muster__slot_snapshot_keys(cluster_slot_t *s, muster_worker_t *w);
+
+/* cluster_reload.c */
+void muster__reload_finish(muster_cluster_t *c, int status);
+void muster__reload_deliver(muster_cluster_t *c); /* from the kick timer */
+void muster__reload_slot_failed(muster_cluster_t *c, cluster_slot_t *s,
+                                int status);
+/* A slot's row changed state: 1 when the reload took care of it. */
+int muster__reload_on_state(cluster_slot_t *s, muster_supervise_state_t st);
+void muster__reload_slot_closed(muster_cluster_t *c, cluster_slot_t *s);
+void muster__cluster_error(muster_cluster_t *c, muster_worker_t *w, int err);
+void muster__cluster_maybe_done(muster_cluster_t *c);
+
+/* ---- worker side -------------------------------------------------------- */
+
+struct index_entry {
+  struct index_entry *next;
+  char *key; /* address:port:addressType:fd */
+  int next_index;
+  unsigned live;
+};
+
+struct muster_cluster_worker_s {
+  uv_loop_t *loop;
+  muster_cluster_worker_options_t o;
+  muster_channel_t *channel;
+  int id;
+  unsigned seq;
+  int disconnecting;
+  int primary_initiated;
+  int drained;
+  long long wait_ack; /* seq of exitedAfterDisconnect awaiting ack, or -1 */
+  int ended;
+  int closing;
+  muster_server_t *servers;
+  struct index_entry *indexes;
+  uv_timer_t timer; /* only to defer the close callback */
+  uv_idle_t report; /* sends muster:closed reports, batched */
+  int report_armed;
+  int handles_open;
+  void (*close_cb)(muster_cluster_worker_t *);
+};
+
+struct muster_server_s {
+  muster_server_t *next; /* the worker's list */
+  uv_loop_t *loop;
+  muster_cluster_worker_t *worker; /* NULL for a local server */
+  muster_server_options_t o;
+  char *address;
+  json_t *query; /* the queryServer body, re-sent as "listening" */
+  struct index_entry *index;
+  unsigned query_seq;
+  int querying;
+  char *key;
+  muster_sched_t mode;
+  int fd;
+  int udp;
+  int local;
+  int listening;
+  int stopped;
+  int closed; /* muster_server_close called */
+  int freeing;
+  int status_pending; /* on_listening to deliver from the timer */
+  int status;
+  unsigned open;
+  unsigned unreported; /* closes not yet reported to the primary */
+  char sock_addr[128];
+  int sock_port;
+  uv_poll_t poll;
+  int poll_init, polling;
+  uv_timer_t timer; /* defers on_listening and the close callback */
+  int handles_open;
+  void (*close_cb)(muster_server_t *);
+};
+
+/* cluster_server.c, for cluster_worker.c */
+void muster__server_reply(muster_server_t *s, json_t *msg, int fd);
+void muster__server_newconn(muster_cluster_worker_t *w, json_t *msg,
+                            muster_message_t *m);
+void muster__server_stop(muster_server_t *s);
+void muster__server_channel_ended(muster_cluster_worker_t *w);
+void muster__server_free_now(muster_server_t *s, int call_cb);
+/* cluster_worker.c, for cluster_server.c */
+void muster__worker_check_drained(muster_cluster_worker_t *w);
+int muster__worker_send_close(muster_cluster_worker_t *w, const char *key);
+void muster__worker_arm_report(muster_cluster_worker_t *w);
+/* cluster_server.c */
+void muster__server_flush_report(muster_server_t *s);
+
+#endif

@@ -1,0 +1,954 @@
+/* muster_cluster_* and muster_worker_*: the primary. Each worker process
+ * runs in a slot, a muster_supervisor_t row that restarts it, backs off and
+ * guards against crash loops; the row's hooks fork the process, ask it to
+ * disconnect, and signal it. A worker object lives from its fork to the end
+ * of its on_exit; a restart is a new worker with a new id, as in Node. */
+#include "cluster_internal.h"
+
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void cluster_free_cb(uv_handle_t *h);
+
+/* ---- small helpers ------------------------------------------------------ */
+
+void muster__strv_free(char **v) {
+  if (v == NULL)
+    return;
+  for (char **p = v; *p; p++)
+    free(*p);
+  free(v);
+}
+
+char **muster__strv_copy(const char *const *v, int *err) {
+  *err = 0;
+  if (v == NULL)
+    return NULL;
+  size_t n = 0;
+  while (v[n])
+    n++;
+  char **out = calloc(n + 1, sizeof *out);
+  if (out == NULL) {
+    *err = MUSTER_ENOMEM;
+    return NULL;
+  }
+  for (size_t i = 0; i < n; i++)
+    if ((out[i] = strdup(v[i])) == NULL) {
+      muster__strv_free(out);
+      *err = MUSTER_ENOMEM;
+      return NULL;
+    }
+  return out;
+}
+
+static size_t strv_len(char **v) {
+  size_t n = 0;
+  while (v && v[n])
+    n++;
+  return n;
+}
+
+void muster__cluster_error(muster_cluster_t *c, muster_worker_t *w, int err) {
+  if (c->o.events.on_error)
+    c->o.events.on_error(c, w, err);
+}
+
+static void announce(muster_worker_t *w) {
+  if (w->announced)
+    return;
+  w->announced = 1;
+  muster_cluster_t *c = w->cluster;
+  if (c->o.events.on_fork)
+    c->o.events.on_fork(c, w);
+}
+
+/* Completions that must come on a later loop turn than the call that
+ * caused them go through one zero timer. */
+static void async_cb(uv_timer_t *t) {
+  muster_cluster_t *c = t->data;
+  for (muster_worker_t *w = c->workers; w; w = w->next)
+    announce(w);
+  if (c->setup_pending) {
+    c->setup_pending = 0;
+    if (c->o.events.on_setup)
+      c->o.events.on_setup(c);
+  }
+  muster__reload_deliver(c);
+  if (c->disc_pending == 2) {
+    c->disc_pending = 0;
+    if (c->disc_cb)
+      c->disc_cb(c, 0, c->disc_arg);
+  }
+  muster__cluster_maybe_done(c);
+}
+
+void muster__cluster_kick(muster_cluster_t *c) {
+  if (!c->freed)
+    uv_timer_start(&c->async_timer, async_cb, 0, 0);
+}
+
+/* ---- worker objects ------------------------------------------------------ */
+
+static void worker_timer_closed(uv_handle_t *h) {
+  muster_worker_t *w = h->data;
+  muster_cluster_t *c = w->cluster;
+  free(w);
+  c->handles_open--;
+  muster__cluster_maybe_done(c);
+}
+
+static void worker_free(muster_worker_t *w) {
+  muster_cluster_t *c = w->cluster;
+  for (muster_worker_t **p = &c->workers; *p; p = &(*p)->next)
+    if (*p == w) {
+      *p = w->next;
+      c->nworkers--;
+      break;
+    }
+  muster__handle_remove_worker(w);
+  muster__worker_drop_inflight(w);
+  if (w->channel)
+    muster_channel_close(w->channel, NULL);
+  w->channel = NULL;
+  if (w->child)
+    muster_child_close(w->child, NULL);
+  w->child = NULL;
+  uv_close((uv_handle_t *)&w->linger, worker_timer_closed);
+}
+
+void muster__slot_snapshot_keys(cluster_slot_t *s, muster_worker_t *w) {
+  unsigned n = 0;
+  for (member_t *m = w->members; m; m = m->next_in_worker)
+    n += m->listening;
+  if (n == 0 && !w->ready)
+    return; /* it never got going: keep what the slot expected before */
+  char **keys = calloc(n + 1, sizeof *keys);
+  if (keys == NULL)
+    return;
+  n = 0;
+  for (member_t *m = w->members; m; m = m->next_in_worker)
+    if (m->listening && (keys[n] = strdup(m->key)) != NULL)
+      n++;
+  muster__strv_free(s->expected);
+  s->expected = keys;
+  s->nexpected = n;
+}
+
+/* Both the process and the channel have ended: the worker is done. */
+static void worker_finish(muster_worker_t *w) {
+  muster_cluster_t *c = w->cluster;
+  cluster_slot_t *s = w->slot;
+  announce(w);
+  w->state = MUSTER_WORKER_DEAD;
+  if (w->linger_active) {
+    uv_timer_stop(&w->linger);
+    w->linger_active = 0;
+  }
+  if (s && s->worker == w) {
+    s->worker = NULL;
+    s->last = w; /* for on_errored, if this exit ends the slot */
+    muster_supervise_state_t st = muster_supervise_state(s->sup);
+    if (w->exited_after_disconnect && st != MUSTER_SUPERVISE_STOPPING) {
+      /* It left by choice (Node's exitedAfterDisconnect): no restart. */
+      muster__slot_close(s);
+    } else {
+      muster_supervise_exited(s->sup, w->exit_code, w->exit_signal);
+    }
+    s->last = NULL; /* s lives until its close callback, a later turn */
+  }
+  w->slot = NULL;
+  if (c->o.events.on_exit)
+    c->o.events.on_exit(c, w, w->exit_code, w->exit_signal);
+  worker_free(w);
+  muster__cluster_maybe_done(c);
+}
+
+static void worker_channel_ended(muster_worker_t *w) {
+  if (w->channel_ended)
+    return;
+  w->channel_ended = 1;
+  muster_cluster_t *c = w->cluster;
+  if (w->slot && w->slot->worker == w)
+    muster__slot_snapshot_keys(w->slot, w);
+  muster__handle_remove_worker(w);
+  muster__worker_drop_inflight(w);
+  if (w->child)
+    muster_child_ipc_closed(w->child);
+  announce(w);
+  w->state = MUSTER_WORKER_DISCONNECTED;
+  if (c->o.events.on_disconnect)
+    c->o.events.on_disconnect(c, w);
+  if (w->exited)
+    worker_finish(w);
+}
+
+static void linger_cb(uv_timer_t *t) {
+  muster_worker_t *w = t->data;
+  w->linger_active = 0;
+  /* The process is gone but its channel never reached end of file: some
+   * other process holds the worker's end. Stop waiting for it. */
+  if (w->channel) {
+    muster_channel_close(w->channel, NULL);
+    w->channel = NULL;
+  }
+  worker_channel_ended(w);
+}
+
+static void on_child_exit(muster_child_t *child, int64_t code, int sig) {
+  muster_worker_t *w = muster_child_data(child);
+  w->exited = 1;
+  w->exit_code = code;
+  w->exit_signal = sig;
+  if (w->channel_ended) {
+    worker_finish(w);
+  } else {
+    w->linger_active = 1;
+    uv_timer_start(&w->linger, linger_cb, 1000, 0);
+  }
+}
+
+static void on_child_data(muster_child_t *child, int slot, const char *buf,
+                          size_t len) {
+  muster_worker_t *w = muster_child_data(child);
+  muster_cluster_t *c = w->cluster;
+  if (c->o.events.on_output)
+    c->o.events.on_output(c, w, slot, buf, len);
+}
+
+static void on_channel_disconnect(muster_channel_t *ch, int reason) {
+  (void)reason;
+  worker_channel_ended(muster_channel_data(ch));
+}
+
+static void on_channel_error(muster_channel_t *ch, int err) {
+  muster_worker_t *w = muster_channel_data(ch);
+  muster__cluster_error(w->cluster, w, err);
+}
+
+static void on_channel_message(muster_channel_t *ch, muster_message_t *m) {
+  muster_worker_t *w = muster_channel_data(ch);
+  muster_cluster_t *c = w->cluster;
+  announce(w);
+  if (c->o.events.on_message)
+    c->o.events.on_message(c, w, m);
+}
+
+static int has_key(muster_worker_t *w, const char *key) {
+  for (member_t *m = w->members; m; m = m->next_in_worker)
+    if (m->listening && strcmp(m->key, key) == 0)
+      return 1;
+  return 0;
+}
+
+void muster__worker_check_ready(muster_worker_t *w) {
+  cluster_slot_t *s = w->slot;
+  if (w->ready || s == NULL || s->worker != w)
+    return;
+  muster_cluster_t *c = w->cluster;
+  int ready = w->ready_explicit;
+  if (!ready && !(c->o.flags & MUSTER_CLUSTER_EXPLICIT_READY)) {
+    if (s->nexpected == 0) {
+      ready = w->state >= MUSTER_WORKER_ONLINE;
+    } else {
+      ready = 1;
+      for (unsigned i = 0; i < s->nexpected; i++)
+        if (!has_key(w, s->expected[i]))
+          ready = 0;
+    }
+  }
+  if (ready) {
+    w->ready = 1;
+    muster_supervise_ready(s->sup);
+  }
+}
+
+static void worker_graceful(muster_worker_t *w) {
+  w->exited_after_disconnect = 1;
+  muster__handle_remove_worker(w);
+  json_t *body = json_pack("{s:s}", "act", "disconnect");
+  if (body)
+    muster__cluster_send(w->channel, &w->cluster->seq, body, -1, 0);
+  json_decref(body);
+}
+
+static void on_leaving(muster_worker_t *w) {
+  muster_cluster_t *c = w->cluster;
+  cluster_slot_t *s = w->slot;
+  if (w->leaving || s == NULL || s->worker != w || c->closing)
+    return;
+  w->leaving = 1;
+  /* No new connections for it; the replacement takes them (or they wait
+   * in the primary's queue until it listens). */
+  for (member_t *m = w->members; m; m = m->next_in_worker)
+    m->is_free = 0;
+  muster__slot_snapshot_keys(s, w);
+  const char *const *env = (const char *const *)s->env;
+  char **expected = NULL;
+  int err;
+  if (s->expected)
+    expected = muster__strv_copy((const char *const *)s->expected, &err);
+  unsigned nexp = s->nexpected;
+  muster_supervise_leave(s->sup);
+  muster_worker_t *nw = NULL;
+  if (muster_cluster_fork(c, env, &nw) == 0 && nw && nw->slot) {
+    muster__strv_free(nw->slot->expected);
+    nw->slot->expected = expected;
+    nw->slot->nexpected = nexp;
+    expected = NULL;
+  }
+  muster__strv_free(expected);
+}
+
+static void on_channel_internal(muster_channel_t *ch, muster_message_t *m) {
+  muster_worker_t *w = muster_channel_data(ch);
+  muster_cluster_t *c = w->cluster;
+  json_t *msg = muster_message_json(m);
+  if (!json_is_object(msg))
+    return;
+  const char *cmd = json_string_value(json_object_get(msg, "cmd"));
+  if (cmd == NULL || strcmp(cmd, "NODE_CLUSTER") != 0)
+    return;
+  announce(w);
+  if (json_object_get(msg, "ack") != NULL) {
+    muster__handle_reply(w, msg);
+    return;
+  }
+  const char *act = json_string_value(json_object_get(msg, "act"));
+  if (act == NULL)
+    return;
+  if (strcmp(act, "online") == 0) {
+    if (w->state < MUSTER_WORKER_ONLINE)
+      w->state = MUSTER_WORKER_ONLINE;
+    w->muster_peer = json_is_true(json_object_get(msg, "muster"));
+    if (c->o.events.on_online)
+      c->o.events.on_online(c, w);
+    muster__worker_check_ready(w);
+  } else if (strcmp(act, "queryServer") == 0) {
+    muster__handle_query(c, w, msg);
+  } else if (strcmp(act, "listening") == 0) {
+    w->state = MUSTER_WORKER_LISTENING;
+    const char *key = muster__handle_listening(w, msg);
+    if (c->o.events.on_listening) {
+      muster_worker_address_t a = {0};
+      a.address = json_string_value(json_object_get(msg, "address"));
+      a.port = (int)muster__json_int(msg, "port", 0);
+      json_t *t = json_object_get(msg, "addressType");
+      if (json_is_string(t))
+        a.udp = strcmp(json_string_value(t), "udp6") == 0 ? 6 : 4;
+      a.address_type = a.udp ? 0 : (int)muster__json_int(msg, "addressType", 4);
+      a.key = key;
+      c->o.events.on_listening(c, w, &a);
+    }
+    muster__worker_check_ready(w);
+  } else if (strcmp(act, "exitedAfterDisconnect") == 0) {
+    w->exited_after_disconnect = 1;
+    json_t *body = json_pack("{s:O?}", "ack", json_object_get(msg, "seq"));
+    if (body)
+      muster__cluster_send(w->channel, &c->seq, body, -1, 0);
+    json_decref(body);
+  } else if (strcmp(act, "close") == 0) {
+    const char *key = json_string_value(json_object_get(msg, "key"));
+    if (key)
+      muster__handle_close_key(c, w, key);
+  } else if (strcmp(act, "muster:closed") == 0) {
+    long long n = muster__json_int(msg, "n", 1);
+    if (n > 0)
+      muster__handle_conn_closed(
+          w, json_string_value(json_object_get(msg, "key")), (unsigned)n);
+  } else if (strcmp(act, "muster:ready") == 0) {
+    w->ready_explicit = 1;
+    muster__worker_check_ready(w);
+  } else if (strcmp(act, "muster:leaving") == 0) {
+    on_leaving(w);
+  }
+  /* Anything else is ignored, as Node's primary does. */
+}
+
+/* ---- slots: the supervisor's hooks and events -----------------------------
+ */
+
+static int spawn_worker(cluster_slot_t *s, muster_worker_t **out) {
+  muster_cluster_t *c = s->cluster;
+  muster_worker_t *w = calloc(1, sizeof *w);
+  if (w == NULL)
+    return MUSTER_ENOMEM;
+  size_t nargs = strv_len(c->args);
+  size_t nenv = strv_len(c->env) + strv_len(s->env) + 3;
+  const char **argv = calloc(nargs + 2, sizeof *argv);
+  const char **envp = calloc(nenv, sizeof *envp);
+  char idbuf[48], ppbuf[48];
+  int err = MUSTER_ENOMEM;
+  if (argv == NULL || envp == NULL)
+    goto fail;
+  argv[0] = c->exec;
+  for (size_t i = 0; i < nargs; i++)
+    argv[i + 1] = c->args[i];
+  size_t n = 0;
+  for (size_t i = 0; c->env && c->env[i]; i++)
+    envp[n++] = c->env[i];
+  for (size_t i = 0; s->env && s->env[i]; i++)
+    envp[n++] = s->env[i];
+  int id = c->next_id + 1;
+  snprintf(idbuf, sizeof idbuf, "NODE_UNIQUE_ID=%d", id);
+  snprintf(ppbuf, sizeof ppbuf, "MUSTER_PRIMARY_PID=%d", (int)getpid());
+  envp[n++] = idbuf;
+  envp[n++] = ppbuf;
+  envp[n] = NULL;
+  muster_stdio_kind_t k =
+      c->o.settings.silent ? MUSTER_STDIO_PIPE : MUSTER_STDIO_INHERIT;
+  muster_stdio_t stdio[4] = {{k, -1}, {k, -1}, {k, -1}, {MUSTER_STDIO_IPC, -1}};
+  if (c->o.settings.silent)
+    stdio[0].kind = MUSTER_STDIO_IGNORE;
+  muster_spawn_options_t so = {0};
+  so.env = envp;
+  so.cwd = c->cwd;
+  so.stdio = stdio;
+  so.stdio_count = 4;
+  so.flags = c->o.settings.flags & (MUSTER_SPAWN_SETUID | MUSTER_SPAWN_SETGID);
+  so.uid = c->o.settings.uid;
+  so.gid = c->o.settings.gid;
+  so.on_exit = on_child_exit;
+  so.on_data = on_child_data;
+  so.data = w;
+  muster_child_t *child = NULL;
+  err = muster_spawn(c->loop, c->exec, argv, &so, &child);
+  if (err < 0)
+    goto fail;
+  int fd = muster_child_take_ipc_fd(child);
+  muster_channel_options_t co = {0};
+  co.on_message = on_channel_message;
+  co.on_internal = on_channel_internal;
+  co.on_error = on_channel_error;
+  co.on_disconnect = on_channel_disconnect;
+  co.data = w;
+  err = fd < 0 ? fd : muster_channel_open(c->loop, fd, &co, &w->channel);
+  if (err < 0) {
+    if (fd >= 0)
+      close(fd);
+    muster_child_kill(child, SIGKILL);
+    muster_child_close(child, NULL); /* still reaped when it dies */
+    goto fail;
+  }
+  free(argv);
+  free(envp);
+  c->next_id = id;
+  w->id = id;
+  w->cluster = c;
+  w->slot = s;
+  w->child = child;
+  w->pid = muster_child_pid(child);
+  uv_timer_init(c->loop, &w->linger);
+  w->linger.data = w;
+  c->handles_open++;
+  muster_worker_t **p = &c->workers;
+  while (*p)
+    p = &(*p)->next;
+  *p = w;
+  c->nworkers++;
+  *out = w;
+  muster__cluster_kick(c); /* on_fork on the next turn */
+  return 0;
+fail:
+  free(argv);
+  free(envp);
+  free(w);
+  return err;
+}
+
+static int hook_start(muster_supervisor_t *sup, int *pid) {
+  cluster_slot_t *s = muster_supervise_data(sup);
+  muster_worker_t *w = NULL;
+  int r = spawn_worker(s, &w);
+  if (r < 0)
+    return r;
+  s->worker = w;
+  *pid = w->pid;
+  return 0;
+}
+
+static int hook_graceful(muster_supervisor_t *sup) {
+  cluster_slot_t *s = muster_supervise_data(sup);
+  muster_worker_t *w = s->worker;
+  if (w == NULL || w->channel_ended || !muster_channel_connected(w->channel))
+    return MUSTER_ENOTCONN;
+  if (!w->leaving)
+    worker_graceful(w);
+  w->exited_after_disconnect = 1;
+  return 0;
+}
+
+static int hook_signal(muster_supervisor_t *sup, int signo) {
+  cluster_slot_t *s = muster_supervise_data(sup);
+  muster_worker_t *w = s->worker;
+  if (w == NULL || w->exited)
+    return MUSTER_ESRCH;
+  w->exited_after_disconnect = 1;
+  return muster_child_kill(w->child, signo);
+}
+
+static void slot_state(muster_supervisor_t *sup, muster_supervise_state_t old,
+                       muster_supervise_state_t st) {
+  cluster_slot_t *s = muster_supervise_data(sup);
+  (void)old;
+  if (s->closing)
+    return;
+  if (muster__reload_on_state(s, st))
+    return;
+  if (st == MUSTER_SUPERVISE_STOPPED)
+    muster__slot_close(s);
+}
+
+static void slot_error(muster_supervisor_t *sup,
+                       muster_supervise_reason_t reason, int err) {
+  cluster_slot_t *s = muster_supervise_data(sup);
+  muster_cluster_t *c = s->cluster;
+  if (s->closing)
+    return;
+  if (s->reload_new)
+    muster__reload_slot_failed(
+        c, s, reason == MUSTER_SUPERVISE_CRASH_LOOP ? MUSTER_ECHILD : err);
+  else if (c->o.events.on_errored)
+    c->o.events.on_errored(c, s->worker ? s->worker : s->last, reason, err);
+  muster__slot_close(s);
+}
+
+static void slot_closed(muster_supervisor_t *sup) {
+  cluster_slot_t *s = muster_supervise_data(sup);
+  muster_cluster_t *c = s->cluster;
+  muster__strv_free(s->env);
+  muster__strv_free(s->expected);
+  free(s);
+  c->handles_open--;
+  muster__cluster_maybe_done(c);
+}
+
+void muster__slot_close(cluster_slot_t *s) {
+  if (s->closing)
+    return;
+  s->closing = 1;
+  muster_cluster_t *c = s->cluster;
+  for (cluster_slot_t **p = &c->slots; *p; p = &(*p)->next)
+    if (*p == s) {
+      *p = s->next;
+      break;
+    }
+  if (s->worker) {
+    /* A process still running (a failed start being dropped): it is the
+     * cluster's to end. */
+    muster_worker_t *w = s->worker;
+    w->slot = NULL;
+    s->worker = NULL;
+    w->exited_after_disconnect = 1;
+    if (!w->exited)
+      muster_child_kill(w->child, SIGKILL);
+  }
+  muster__reload_slot_closed(c, s);
+  muster_supervise_close(s->sup, slot_closed);
+  muster__cluster_kick(c);
+}
+
+int muster__slot_new(muster_cluster_t *c, const char *const *env,
+                     cluster_slot_t **out) {
+  cluster_slot_t *s = calloc(1, sizeof *s);
+  if (s == NULL)
+    return MUSTER_ENOMEM;
+  int err;
+  s->cluster = c;
+  s->env = muster__strv_copy(env, &err);
+  if (err) {
+    free(s);
+    return err;
+  }
+  muster_supervise_options_t so = {0};
+  so.start = hook_start;
+  so.graceful = hook_graceful;
+  so.signal = hook_signal;
+  so.on_state = slot_state;
+  so.on_error = slot_error;
+  so.policy = c->o.supervise;
+  so.policy.flags |= MUSTER_SUPERVISE_WAIT_READY;
+  so.policy.ready_timeout_ms = c->ready_timeout_ms;
+  so.data = s;
+  err = muster_supervise_create(c->loop, &so, &s->sup);
+  if (err) {
+    muster__strv_free(s->env);
+    free(s);
+    return err;
+  }
+  c->handles_open++;
+  s->next = c->slots;
+  c->slots = s;
+  *out = s;
+  return 0;
+}
+
+/* Starts a new slot; on failure the slot is gone and the error returned. */
+int muster__slot_start(cluster_slot_t *s) {
+  s->closing = 1; /* no user events from inside this start */
+  int r = muster_supervise_start(s->sup);
+  s->closing = 0;
+  if (r < 0 || s->worker == NULL) {
+    muster__slot_close(s);
+    return r < 0 ? r : MUSTER_ECHILD;
+  }
+  return 0;
+}
+
+/* ---- the cluster ------------------------------------------------------------
+ */
+
+void muster__cluster_maybe_done(muster_cluster_t *c) {
+  if (c->freed)
+    return;
+  if (c->disc_pending == 1 && c->nworkers == 0 && c->slots == NULL) {
+    c->disc_pending = 2;
+    muster__cluster_kick(c);
+  }
+  if (!c->closing || c->nworkers || c->slots)
+    return;
+  if (c->handles)
+    muster__handles_close_all(c);
+  if (c->reload) {
+    muster__reload_finish(c, MUSTER_ECANCELED);
+    return; /* delivered by async_cb, which calls us again */
+  }
+  if (c->disc_pending || c->setup_pending)
+    return;
+  if (c->handles_open > 0)
+    return;
+  c->freed = 1;
+  uv_close((uv_handle_t *)&c->async_timer, cluster_free_cb);
+}
+
+static void cluster_free_cb(uv_handle_t *h) {
+  muster_cluster_t *c = h->data;
+  void (*cb)(muster_cluster_t *) = c->close_cb;
+  if (cb)
+    cb(c);
+  free(c->exec);
+  muster__strv_free(c->args);
+  free(c->cwd);
+  muster__strv_free(c->env);
+  free(c->codes);
+  free(c);
+}
+
+static int set_settings(muster_cluster_t *c,
+                        const muster_cluster_settings_t *s) {
+  char *exec = NULL, *cwd = NULL;
+  char **args = NULL, **env = NULL;
+  int err = 0;
+  if (s->exec) {
+    exec = strdup(s->exec);
+  } else {
+    char buf[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n < 0)
+      return MUSTER_ENOENT;
+    buf[n] = '\0';
+    exec = strdup(buf);
+  }
+  if (exec == NULL)
+    return MUSTER_ENOMEM;
+  if (s->cwd && (cwd = strdup(s->cwd)) == NULL)
+    err = MUSTER_ENOMEM;
+  if (!err)
+    args = muster__strv_copy(s->args, &err);
+  if (!err)
+    env = muster__strv_copy(s->env, &err);
+  if (err) {
+    free(exec);
+    free(cwd);
+    muster__strv_free(args);
+    return err;
+  }
+  free(c->exec);
+  free(c->cwd);
+  muster__strv_free(c->args);
+  muster__strv_free(c->env);
+  c->exec = exec;
+  c->cwd = cwd;
+  c->args = args;
+  c->env = env;
+  c->o.settings = *s;
+  c->o.settings.exec = c->exec;
+  c->o.settings.cwd = c->cwd;
+  c->o.settings.args = (const char *const *)c->args;
+  c->o.settings.env = (const char *const *)c->env;
+  return 0;
+}
+
+int muster_cluster_create(uv_loop_t *loop, const muster_cluster_options_t *o,
+                          muster_cluster_t **out) {
+  if (loop == NULL || out == NULL)
+    return MUSTER_EINVAL;
+  muster_cluster_options_t zero = {0};
+  if (o == NULL)
+    o = &zero;
+  if ((int)o->policy < 0 || o->policy > MUSTER_SCHED_LEAST_CONN)
+    return MUSTER_EINVAL;
+  muster_cluster_t *c = calloc(1, sizeof *c);
+  if (c == NULL)
+    return MUSTER_ENOMEM;
+  c->o = *o;
+  int err = set_settings(c, &o->settings);
+  if (err) {
+    free(c);
+    return err;
+  }
+  /* The supervise policy is checked by the module that owns it: a trial
+   * row, never started. */
+  muster_supervise_options_t so = {0};
+  so.start = hook_start;
+  so.signal = hook_signal;
+  so.policy = o->supervise;
+  muster_supervisor_t *trial;
+  err = muster_supervise_create(loop, &so, &trial);
+  if (err) {
+    free(c->exec);
+    muster__strv_free(c->args);
+    free(c->cwd);
+    muster__strv_free(c->env);
+    free(c);
+    return err;
+  }
+  muster_supervise_close(trial, NULL);
+  /* Every slot's row copies the policy when it is made, long after this
+   * call: keep our own copy of the borrowed exit codes. */
+  if (o->supervise.no_restart_count > 0 && o->supervise.no_restart_codes) {
+    size_t n = o->supervise.no_restart_count;
+    c->codes = malloc(n * sizeof *c->codes);
+    if (c->codes == NULL) {
+      free(c->exec);
+      muster__strv_free(c->args);
+      free(c->cwd);
+      muster__strv_free(c->env);
+      free(c);
+      return MUSTER_ENOMEM;
+    }
+    memcpy(c->codes, o->supervise.no_restart_codes, n * sizeof *c->codes);
+    c->o.supervise.no_restart_codes = c->codes;
+  }
+  c->loop = loop;
+  c->policy = o->policy ? o->policy : muster_cluster_sched_from_env();
+  c->ready_timeout_ms = o->ready_timeout_ms ? o->ready_timeout_ms : 30000;
+  uv_timer_init(loop, &c->async_timer);
+  c->async_timer.data = c;
+  c->setup_pending = 1;
+  muster__cluster_kick(c);
+  *out = c;
+  return 0;
+}
+
+int muster_cluster_setup(muster_cluster_t *c,
+                         const muster_cluster_settings_t *s) {
+  if (c == NULL || s == NULL)
+    return MUSTER_EINVAL;
+  int err = set_settings(c, s);
+  if (err)
+    return err;
+  c->setup_pending = 1;
+  muster__cluster_kick(c);
+  return 0;
+}
+
+int muster_cluster_fork(muster_cluster_t *c, const char *const *env,
+                        muster_worker_t **out) {
+  if (c == NULL)
+    return MUSTER_EINVAL;
+  if (c->closing)
+    return MUSTER_ECANCELED;
+  cluster_slot_t *s;
+  int err = muster__slot_new(c, env, &s);
+  if (err)
+    return err;
+  muster_worker_t *w;
+  err = muster__slot_start(s);
+  if (err)
+    return err;
+  w = s->worker;
+  if (out)
+    *out = w;
+  return 0;
+}
+
+muster_worker_t *muster_cluster_worker(muster_cluster_t *c, int id) {
+  for (muster_worker_t *w = c ? c->workers : NULL; w; w = w->next)
+    if (w->id == id)
+      return w;
+  return NULL;
+}
+
+muster_worker_t *muster_cluster_next_worker(muster_cluster_t *c,
+                                            muster_worker_t *prev) {
+  if (c == NULL)
+    return NULL;
+  return prev ? prev->next : c->workers;
+}
+
+unsigned muster_cluster_worker_count(const muster_cluster_t *c) {
+  return c ? c->nworkers : 0;
+}
+
+int muster_cluster_disconnect(muster_cluster_t *c, muster_cluster_cb cb,
+                              void *arg) {
+  if (c == NULL)
+    return MUSTER_EINVAL;
+  if (c->closing)
+    return MUSTER_ECANCELED;
+  c->disc_cb = cb;
+  c->disc_arg = arg;
+  c->disc_pending = 1;
+  if (c->reload)
+    muster__reload_finish(c, MUSTER_ECANCELED);
+  for (cluster_slot_t *s = c->slots; s; s = s->next)
+    muster_supervise_stop(s->sup);
+  muster__cluster_maybe_done(c);
+  return 0;
+}
+
+void muster_cluster_close(muster_cluster_t *c,
+                          void (*cb)(muster_cluster_t *c)) {
+  if (c == NULL || c->closing)
+    return;
+  c->closing = 1;
+  c->close_cb = cb;
+  c->async_timer.data = c;
+  if (c->reload)
+    muster__reload_finish(c, MUSTER_ECANCELED);
+  cluster_slot_t *next;
+  for (cluster_slot_t *s = c->slots; s; s = next) {
+    next = s->next;
+    muster_supervise_stop(s->sup);
+  }
+  /* Workers without a slot (dropped ones) are already on their way out. */
+  muster__handles_close_all(c);
+  muster__cluster_kick(c);
+}
+
+muster_sched_t muster_cluster_policy(const muster_cluster_t *c) {
+  return c->policy;
+}
+uv_loop_t *muster_cluster_loop(const muster_cluster_t *c) {
+  return c->loop;
+}
+void *muster_cluster_data(const muster_cluster_t *c) {
+  return c->o.data;
+}
+void muster_cluster_set_data(muster_cluster_t *c, void *data) {
+  c->o.data = data;
+}
+
+/* ---- muster_worker_* --------------------------------------------------------
+ */
+
+int muster_worker_id(const muster_worker_t *w) {
+  return w->id;
+}
+int muster_worker_pid(const muster_worker_t *w) {
+  return w->pid;
+}
+muster_worker_state_t muster_worker_state(const muster_worker_t *w) {
+  return w->state;
+}
+const char *muster_worker_state_name(muster_worker_state_t s) {
+  switch (s) {
+  case MUSTER_WORKER_NONE:
+    return "none";
+  case MUSTER_WORKER_ONLINE:
+    return "online";
+  case MUSTER_WORKER_LISTENING:
+    return "listening";
+  case MUSTER_WORKER_DISCONNECTED:
+    return "disconnected";
+  case MUSTER_WORKER_DEAD:
+    return "dead";
+  }
+  return "unknown";
+}
+int muster_worker_is_connected(const muster_worker_t *w) {
+  return w->channel != NULL && !w->channel_ended &&
+         muster_channel_connected(w->channel);
+}
+int muster_worker_is_dead(const muster_worker_t *w) {
+  return w->exited;
+}
+int muster_worker_exited_after_disconnect(const muster_worker_t *w) {
+  return w->exited_after_disconnect;
+}
+int muster_worker_is_ready(const muster_worker_t *w) {
+  return w->ready != 0;
+}
+unsigned muster_worker_connections(const muster_worker_t *w) {
+  return w->open_conns;
+}
+muster_cluster_t *muster_worker_cluster(const muster_worker_t *w) {
+  return w->cluster;
+}
+void *muster_worker_data(const muster_worker_t *w) {
+  return w->data;
+}
+void muster_worker_set_data(muster_worker_t *w, void *data) {
+  w->data = data;
+}
+
+int muster_worker_send(muster_worker_t *w, const json_t *message, int handle_fd,
+                       const muster_send_options_t *options, muster_send_cb cb,
+                       void *arg) {
+  if (w == NULL)
+    return MUSTER_EINVAL;
+  if (w->channel == NULL || w->channel_ended)
+    return MUSTER_ENOTCONN;
+  return muster_channel_send(w->channel, message, handle_fd, options, cb, arg);
+}
+
+int muster_worker_send_text(muster_worker_t *w, const char *json, size_t len,
+                            int handle_fd, const muster_send_options_t *options,
+                            muster_send_cb cb, void *arg) {
+  if (w == NULL)
+    return MUSTER_EINVAL;
+  if (w->channel == NULL || w->channel_ended)
+    return MUSTER_ENOTCONN;
+  return muster_channel_send_text(w->channel, json, len, handle_fd, options, cb,
+                                  arg);
+}
+
+int muster_worker_disconnect(muster_worker_t *w) {
+  if (w == NULL)
+    return MUSTER_EINVAL;
+  if (!muster_worker_is_connected(w))
+    return MUSTER_ENOTCONN;
+  worker_graceful(w);
+  return 0;
+}
+
+int muster_worker_stop(muster_worker_t *w) {
+  if (w == NULL)
+    return MUSTER_EINVAL;
+  if (w->exited)
+    return MUSTER_ESRCH;
+  if (w->slot == NULL || w->slot->worker != w) {
+    /* Not supervised any more: escalate by hand. */
+    w->exited_after_disconnect = 1;
+    return muster_child_kill(w->child, SIGKILL);
+  }
+  return muster_supervise_stop(w->slot->sup);
+}
+
+int muster_worker_kill(muster_worker_t *w, int signum) {
+  if (w == NULL || signum < 0 || signum >= NSIG)
+    return MUSTER_EINVAL;
+  if (w->exited)
+    return MUSTER_ESRCH;
+  if (signum == 0)
+    signum = SIGTERM;
+  w->exited_after_disconnect = 1;
+  muster__handle_remove_worker(w);
+  if (muster_worker_is_connected(w))
+    muster_channel_disconnect(w->channel);
+  return muster_child_kill(w->child, signum);
+}

@@ -1,0 +1,496 @@
+/* muster_cluster_listen and muster_server_*: a server in either role. A
+ * local server (primary, exclusive, or a plain process) binds its own
+ * socket; a worker's server asks the primary (Node's cluster._getServer)
+ * and then either receives connections from it (round-robin: no socket
+ * here) or accepts on the socket it was given (shared, reuseport). */
+#include "cluster_internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void server_timer_cb(uv_timer_t *t);
+static void maybe_free(muster_server_t *s);
+
+/* ---- accepting on a socket of our own -------------------------------------
+ */
+
+static void on_accept(uv_poll_t *p, int status, int events) {
+  muster_server_t *s = p->data;
+  (void)events;
+  if (status < 0)
+    return;
+  for (int i = 0; i < 64 && !s->stopped; i++) {
+    int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED)
+        continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+          errno == ENOMEM) {
+        /* Without a pause the pending connection would spin the loop. */
+        uv_poll_stop(&s->poll);
+        s->polling = 0;
+        uv_timer_start(&s->timer, server_timer_cb, 100, 0);
+      }
+      /* EAGAIN: in shared mode another worker won the race. */
+      return;
+    }
+    s->open++;
+    s->o.on_connection(s, fd);
+  }
+}
+
+static int start_accepting(muster_server_t *s) {
+  if (s->udp)
+    return 0;
+  if (!s->poll_init) {
+    int r = uv_poll_init(s->loop, &s->poll, s->fd);
+    if (r < 0)
+      return r;
+    s->poll.data = s;
+    s->poll_init = 1;
+    s->handles_open++;
+  }
+  if (!s->polling && !s->stopped) {
+    uv_poll_start(&s->poll, UV_READABLE, on_accept);
+    s->polling = 1;
+  }
+  return 0;
+}
+
+static void server_timer_cb(uv_timer_t *t) {
+  muster_server_t *s = t->data;
+  if (s->status_pending) {
+    s->status_pending = 0;
+    if (s->o.on_listening)
+      s->o.on_listening(s, s->status);
+  } else if (s->listening && !s->stopped) {
+    start_accepting(s); /* after an EMFILE pause */
+  }
+}
+
+static void deliver_status(muster_server_t *s, int status) {
+  s->status = status;
+  s->status_pending = 1;
+  uv_timer_start(&s->timer, server_timer_cb, 0, 0);
+}
+
+/* ---- the index of a listen (child.js _getServer) ---------------------------
+ */
+
+static struct index_entry *take_index(muster_cluster_worker_t *w,
+                                      const char *ikey, int *index) {
+  struct index_entry *e;
+  for (e = w->indexes; e; e = e->next)
+    if (strcmp(e->key, ikey) == 0)
+      break;
+  if (e == NULL) {
+    e = calloc(1, sizeof *e);
+    if (e == NULL || (e->key = strdup(ikey)) == NULL) {
+      free(e);
+      return NULL;
+    }
+    e->next = w->indexes;
+    w->indexes = e;
+  }
+  *index = e->next_index++;
+  e->live++;
+  return e;
+}
+
+static void drop_index(muster_cluster_worker_t *w, struct index_entry *e) {
+  if (e == NULL || --e->live > 0)
+    return;
+  for (struct index_entry **p = &w->indexes; *p; p = &(*p)->next)
+    if (*p == e) {
+      *p = e->next;
+      break;
+    }
+  free(e->key);
+  free(e);
+}
+
+/* ---- listen
+ * ------------------------------------------------------------------ */
+
+static json_t *build_query(muster_server_t *s, muster_cluster_worker_t *w) {
+  const muster_listen_options_t *lo = &s->o.listen;
+  json_t *addr = s->address ? json_string(s->address) : json_null();
+  json_t *type;
+  int port = lo->port;
+  if (lo->kind == MUSTER_LISTEN_UNIX) {
+    type = json_integer(-1);
+    port = -1;
+  } else if (lo->kind == MUSTER_LISTEN_UDP) {
+    int v6 = s->address && strchr(s->address, ':');
+    type = json_string(v6 ? "udp6" : "udp4");
+  } else {
+    int v6 = s->address && strchr(s->address, ':');
+    type = json_integer(v6 ? 6 : 4);
+  }
+  char ikey[PATH_MAX + 64];
+  char a[PATH_MAX + 8], t[16];
+  muster__js_string(addr, a, sizeof a);
+  muster__js_string(type, t, sizeof t);
+  snprintf(ikey, sizeof ikey, "%s:%d:%s:%s", a, port, t,
+           lo->kind == MUSTER_LISTEN_UDP ? "-1" : "undefined");
+  int index = 0;
+  s->index = take_index(w, ikey, &index);
+  json_t *q = json_object();
+  if (q == NULL || s->index == NULL) {
+    json_decref(addr);
+    json_decref(type);
+    json_decref(q);
+    return NULL;
+  }
+  json_object_set_new(q, "act", json_string("queryServer"));
+  json_object_set_new(q, "index", json_integer(index));
+  json_object_set_new(q, "data", json_null());
+  json_object_set_new(q, "address", addr);
+  json_object_set_new(q, "port", json_integer(port));
+  json_object_set_new(q, "addressType", type);
+  if (lo->kind == MUSTER_LISTEN_UDP)
+    json_object_set_new(q, "fd", json_integer(-1));
+  json_object_set_new(q, "flags",
+                      json_integer(lo->flags & MUSTER_LISTEN_IPV6ONLY ? 1 : 0));
+  if (lo->kind != MUSTER_LISTEN_UDP)
+    json_object_set_new(q, "backlog", json_integer(lo->backlog));
+  return q;
+}
+
+static int resolve_path(const char *path, char **out) {
+  if (path == NULL)
+    return MUSTER_EINVAL;
+  if (path[0] == '/') {
+    *out = strdup(path);
+  } else {
+    /* Node resolves a relative path against the cwd (path.resolve). */
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof cwd) == NULL)
+      return -errno;
+    size_t n = strlen(cwd) + strlen(path) + 2;
+    *out = malloc(n);
+    if (*out)
+      snprintf(*out, n, "%s/%s", cwd, path);
+  }
+  return *out ? 0 : MUSTER_ENOMEM;
+}
+
+int muster_cluster_listen(uv_loop_t *loop, muster_cluster_worker_t *worker,
+                          const muster_server_options_t *options,
+                          muster_server_t **out) {
+  if (loop == NULL || options == NULL || out == NULL)
+    return MUSTER_EINVAL;
+  const muster_listen_options_t *lo = &options->listen;
+  if (lo->kind != MUSTER_LISTEN_UDP && options->on_connection == NULL)
+    return MUSTER_EINVAL;
+  if (lo->kind > MUSTER_LISTEN_UDP || lo->port < 0 || lo->port > 65535)
+    return MUSTER_EINVAL;
+  if (worker && worker->loop != loop)
+    return MUSTER_EINVAL;
+  int local = worker == NULL || (options->flags & MUSTER_SERVER_EXCLUSIVE);
+  if (!local && (worker->ended || worker->disconnecting))
+    return MUSTER_ENOTCONN;
+  muster_server_t *s = calloc(1, sizeof *s);
+  if (s == NULL)
+    return MUSTER_ENOMEM;
+  s->o = *options;
+  s->loop = loop;
+  s->fd = -1;
+  s->udp = lo->kind == MUSTER_LISTEN_UDP;
+  s->local = local;
+  int err = 0;
+  if (lo->kind == MUSTER_LISTEN_UNIX && !local)
+    err = resolve_path(lo->address, &s->address);
+  else if (lo->address && *lo->address &&
+           (s->address = strdup(lo->address)) == NULL)
+    err = MUSTER_ENOMEM;
+  if (err)
+    goto fail;
+  s->o.listen.address = s->address;
+  if (local) {
+    err = muster_listen(&s->o.listen, &s->fd);
+    if (err)
+      goto fail;
+    s->mode = MUSTER_SCHED_SHARED;
+    muster_listen_address(s->fd, s->sock_addr, sizeof s->sock_addr,
+                          &s->sock_port);
+    err = start_accepting(s);
+    if (err) {
+      close(s->fd);
+      goto fail;
+    }
+    s->listening = 1;
+  } else {
+    s->query = build_query(s, worker);
+    if (s->query == NULL) {
+      err = MUSTER_ENOMEM;
+      goto fail;
+    }
+    s->query_seq = worker->seq;
+    err = muster__cluster_send(worker->channel, &worker->seq, s->query, -1, 0);
+    if (err) {
+      drop_index(worker, s->index);
+      json_decref(s->query);
+      goto fail;
+    }
+    s->querying = 1;
+    s->worker = worker;
+    s->next = worker->servers;
+    worker->servers = s;
+  }
+  uv_timer_init(loop, &s->timer);
+  s->timer.data = s;
+  s->handles_open++;
+  if (local)
+    deliver_status(s, 0);
+  *out = s;
+  return 0;
+fail:
+  free(s->address);
+  free(s);
+  return err;
+}
+
+/* The primary's answer to our queryServer. */
+void muster__server_reply(muster_server_t *s, json_t *msg, int fd) {
+  muster_cluster_worker_t *w = s->worker;
+  s->querying = 0;
+  const char *key = json_string_value(json_object_get(msg, "key"));
+  long long err = muster__json_int(msg, "errno", 0);
+  if (key && !err)
+    s->key = strdup(key);
+  if (s->stopped || s->closed) {
+    /* Closed while asking: give the key straight back. */
+    if (fd >= 0)
+      close(fd);
+    if (s->key)
+      muster__worker_send_close(w, s->key);
+    if (!s->closed)
+      deliver_status(s, MUSTER_ECANCELED);
+    maybe_free(s);
+    return;
+  }
+  if (err) {
+    if (fd >= 0)
+      close(fd);
+    deliver_status(s, (int)err);
+    return;
+  }
+  json_t *q = s->query;
+  if (fd >= 0) {
+    /* SCHED_NONE / reuseport: a bound socket; listen() is ours to call.
+     * O_NONBLOCK is shared with the primary's copy: leave it set. */
+    s->fd = fd;
+    s->mode = MUSTER_SCHED_SHARED;
+    int r = 0;
+    if (!s->udp &&
+        listen(fd, s->o.listen.backlog > 0 ? s->o.listen.backlog : 511) != 0)
+      r = -errno;
+    if (r == 0)
+      r = start_accepting(s);
+    if (r < 0) {
+      deliver_status(s, r);
+      return;
+    }
+    muster_listen_address(fd, s->sock_addr, sizeof s->sock_addr, &s->sock_port);
+  } else {
+    s->mode = MUSTER_SCHED_RR;
+    json_t *sn = json_object_get(msg, "sockname");
+    const char *a = json_string_value(json_object_get(sn, "address"));
+    if (a)
+      snprintf(s->sock_addr, sizeof s->sock_addr, "%s", a);
+    else if (s->address)
+      snprintf(s->sock_addr, sizeof s->sock_addr, "%s", s->address);
+    s->sock_port = (int)muster__json_int(sn, "port", 0);
+  }
+  s->listening = 1;
+  json_object_set_new(q, "act", json_string("listening"));
+  if (s->o.listen.kind != MUSTER_LISTEN_UNIX && s->sock_port)
+    json_object_set_new(q, "port", json_integer(s->sock_port));
+  muster__cluster_send(w->channel, &w->seq, q, -1, 0);
+  deliver_status(s, 0);
+}
+
+/* A connection handed over by a round-robin primary. */
+void muster__server_newconn(muster_cluster_worker_t *w, json_t *msg,
+                            muster_message_t *m) {
+  const char *key = json_string_value(json_object_get(msg, "key"));
+  muster_server_t *s = NULL;
+  for (muster_server_t *p = w->servers; p && key; p = p->next)
+    if (p->key && p->listening && !p->stopped && strcmp(p->key, key) == 0)
+      s = p;
+  int accepted = s != NULL && !w->disconnecting &&
+                 (s->o.max_connections == 0 || s->open < s->o.max_connections);
+  int fd = muster_message_take_handle(m, NULL);
+  if (fd < 0)
+    accepted = 0;
+  json_t *body = json_pack("{s:O?,s:b}", "ack", json_object_get(msg, "seq"),
+                           "accepted", accepted);
+  if (body) {
+    muster__cluster_send(w->channel, &w->seq, body, -1, 0);
+    json_decref(body);
+  }
+  if (!accepted) {
+    if (fd >= 0)
+      close(fd);
+    return;
+  }
+  s->open++;
+  s->o.on_connection(s, fd);
+}
+
+/* Stop accepting and give the key back; the object stays the user's. */
+void muster__server_stop(muster_server_t *s) {
+  if (s->stopped)
+    return;
+  s->stopped = 1;
+  if (s->polling) {
+    uv_poll_stop(&s->poll);
+    s->polling = 0;
+  }
+  if (s->fd >= 0 && !s->udp) {
+    /* A local Unix server owns its path, as libuv's pipe server does. */
+    if (s->local && s->o.listen.kind == MUSTER_LISTEN_UNIX && s->address)
+      unlink(s->address);
+    close(s->fd);
+    s->fd = -1;
+  }
+  s->listening = 0;
+  if (s->worker && s->key && !s->worker->ended)
+    muster__worker_send_close(s->worker, s->key);
+}
+
+void muster__server_channel_ended(muster_cluster_worker_t *w) {
+  for (muster_server_t *s = w->servers; s; s = s->next)
+    if (s->querying) {
+      s->querying = 0;
+      if (!s->closed)
+        deliver_status(s, MUSTER_ENOTCONN);
+    }
+  muster_server_t *next;
+  for (muster_server_t *s = w->servers; s; s = next) {
+    next = s->next;
+    maybe_free(s);
+  }
+}
+
+static void server_handle_closed(uv_handle_t *h) {
+  muster_server_t *s = h->data;
+  if (--s->handles_open > 0)
+    return;
+  if (s->close_cb && !s->freeing)
+    s->close_cb(s);
+  free(s->address);
+  free(s->key);
+  json_decref(s->query);
+  free(s);
+}
+
+void muster__server_flush_report(muster_server_t *s) {
+  muster_cluster_worker_t *w = s->worker;
+  if (s->unreported == 0 || w == NULL || w->ended || s->key == NULL)
+    return;
+  json_t *b = json_pack("{s:s,s:s,s:i}", "act", "muster:closed", "key", s->key,
+                        "n", (int)s->unreported);
+  if (b) {
+    muster__cluster_send(w->channel, &w->seq, b, -1, 0);
+    json_decref(b);
+  }
+  s->unreported = 0;
+}
+
+void muster__server_free_now(muster_server_t *s, int call_cb) {
+  muster_cluster_worker_t *w = s->worker;
+  muster__server_flush_report(s);
+  muster__server_stop(s);
+  if (w) {
+    for (muster_server_t **p = &w->servers; *p; p = &(*p)->next)
+      if (*p == s) {
+        *p = s->next;
+        break;
+      }
+    drop_index(w, s->index);
+    s->worker = NULL;
+  }
+  if (s->fd >= 0) {
+    close(s->fd);
+    s->fd = -1;
+  }
+  s->freeing = !call_cb; /* the worker's close: no user callback */
+  s->closed = 1;
+  if (s->poll_init)
+    uv_close((uv_handle_t *)&s->poll, server_handle_closed);
+  uv_close((uv_handle_t *)&s->timer, server_handle_closed);
+}
+
+static void maybe_free(muster_server_t *s) {
+  if (s->closed && s->open == 0 && !s->querying &&
+      !uv_is_closing((uv_handle_t *)&s->timer))
+    muster__server_free_now(s, 1);
+}
+
+void muster_server_close(muster_server_t *s, void (*cb)(muster_server_t *)) {
+  if (s == NULL || s->closed)
+    return;
+  s->closed = 1;
+  s->close_cb = cb;
+  s->status_pending = 0;
+  uv_timer_stop(&s->timer);
+  muster__server_stop(s);
+  maybe_free(s);
+}
+
+void muster_server_connection_closed(muster_server_t *s) {
+  if (s == NULL || s->open == 0)
+    return;
+  s->open--;
+  muster_cluster_worker_t *w = s->worker;
+  if (w && s->mode == MUSTER_SCHED_RR && s->key && !w->ended) {
+    /* One report per server and loop turn, however many closed. */
+    s->unreported++;
+    muster__worker_arm_report(w);
+  }
+  if (w)
+    muster__worker_check_drained(w);
+  maybe_free(s);
+}
+
+unsigned muster_server_connections(const muster_server_t *s) {
+  return s->open;
+}
+
+int muster_server_fd(const muster_server_t *s) {
+  return s->listening ? s->fd : -1;
+}
+
+int muster_server_address(const muster_server_t *s, char *addr, size_t len,
+                          int *port) {
+  if (!s->listening)
+    return MUSTER_ENOTCONN;
+  if (addr) {
+    if (strlen(s->sock_addr) + 1 > len)
+      return MUSTER_ENOBUFS;
+    strcpy(addr, s->sock_addr);
+  }
+  if (port)
+    *port = s->sock_port;
+  return 0;
+}
+
+const char *muster_server_key(const muster_server_t *s) {
+  return s->key;
+}
+muster_sched_t muster_server_mode(const muster_server_t *s) {
+  return s->listening ? s->mode : MUSTER_SCHED_DEFAULT;
+}
+void *muster_server_data(const muster_server_t *s) {
+  return s->o.data;
+}
+void muster_server_set_data(muster_server_t *s, void *data) {
+  s->o.data = data;
+}

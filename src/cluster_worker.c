@@ -1,0 +1,283 @@
+/* muster_cluster_worker_*: this process as a cluster worker. It speaks
+ * Node's worker side (lib/internal/cluster/child.js): "online" first,
+ * queryServer/listening per server, {ack, accepted} for every "newconn",
+ * and the disconnect sequence (close per key, exitedAfterDisconnect when
+ * the worker itself leaves, then the channel ends). */
+#include "cluster_internal.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+/* The one cluster worker a process can be: the OS makes the channel fd
+ * (NODE_CHANNEL_FD) a process-wide thing. */
+static int opened_id;
+
+int muster_cluster_is_worker(void) {
+  const char *s = getenv("NODE_UNIQUE_ID");
+  return opened_id != 0 || (s != NULL && *s != '\0');
+}
+
+int muster_cluster_is_primary(void) {
+  return !muster_cluster_is_worker();
+}
+
+static int send_act(muster_cluster_worker_t *w, json_t *body) {
+  if (body == NULL)
+    return MUSTER_ENOMEM;
+  int r = muster__cluster_send(w->channel, &w->seq, body, -1, 0);
+  json_decref(body);
+  return r;
+}
+
+int muster__worker_send_close(muster_cluster_worker_t *w, const char *key) {
+  if (w->ended)
+    return MUSTER_ENOTCONN;
+  return send_act(w, json_pack("{s:s,s:s}", "act", "close", "key", key));
+}
+
+/* Closes are batched: many connections closed in one loop turn make one
+ * report per server. An idle handle, not a check: a close usually happens in
+ * a close callback, after the check phase, and an active check handle does
+ * not stop the next poll from blocking, so the report would wait for some
+ * unrelated wake-up while the primary kept counting the connection. */
+static void report_cb(uv_idle_t *h) {
+  muster_cluster_worker_t *w = h->data;
+  uv_idle_stop(h);
+  w->report_armed = 0;
+  for (muster_server_t *s = w->servers; s; s = s->next)
+    muster__server_flush_report(s);
+}
+
+void muster__worker_arm_report(muster_cluster_worker_t *w) {
+  if (!w->report_armed && !w->closing) {
+    uv_idle_start(&w->report, report_cb);
+    w->report_armed = 1;
+  }
+}
+
+/* Every server stopped and every connection reported closed: the disconnect
+ * can go on. */
+void muster__worker_check_drained(muster_cluster_worker_t *w) {
+  if (!w->disconnecting || w->drained || w->ended)
+    return;
+  for (muster_server_t *s = w->servers; s; s = s->next)
+    if (s->open > 0)
+      return;
+  w->drained = 1;
+  for (muster_server_t *s = w->servers; s; s = s->next)
+    muster__server_flush_report(s);
+  if (w->primary_initiated) {
+    muster_channel_disconnect(w->channel);
+    return;
+  }
+  w->wait_ack = (long long)w->seq;
+  if (send_act(w, json_pack("{s:s}", "act", "exitedAfterDisconnect")) < 0)
+    muster_channel_disconnect(w->channel);
+}
+
+static void begin_disconnect(muster_cluster_worker_t *w, int primary) {
+  w->disconnecting = 1;
+  w->primary_initiated = primary;
+  for (muster_server_t *s = w->servers; s; s = s->next)
+    muster__server_stop(s);
+  if (w->o.on_disconnecting)
+    w->o.on_disconnecting(w);
+  muster__worker_check_drained(w);
+}
+
+static void on_internal(muster_channel_t *ch, muster_message_t *m) {
+  muster_cluster_worker_t *w = muster_channel_data(ch);
+  json_t *msg = muster_message_json(m);
+  if (!json_is_object(msg))
+    return;
+  const char *cmd = json_string_value(json_object_get(msg, "cmd"));
+  if (cmd == NULL || strcmp(cmd, "NODE_CLUSTER") != 0)
+    return;
+  json_t *ack = json_object_get(msg, "ack");
+  if (ack != NULL) {
+    long long a = muster__json_int(msg, "ack", -2);
+    if (a == w->wait_ack) {
+      w->wait_ack = -1;
+      muster_channel_disconnect(w->channel);
+      return;
+    }
+    for (muster_server_t *s = w->servers; s; s = s->next)
+      if (s->querying && (long long)s->query_seq == a) {
+        muster__server_reply(s, msg, muster_message_take_handle(m, NULL));
+        return;
+      }
+    return;
+  }
+  const char *act = json_string_value(json_object_get(msg, "act"));
+  if (act == NULL)
+    return;
+  if (strcmp(act, "newconn") == 0)
+    muster__server_newconn(w, msg, m);
+  else if (strcmp(act, "disconnect") == 0 && !w->disconnecting)
+    begin_disconnect(w, 1);
+}
+
+static void on_message(muster_channel_t *ch, muster_message_t *m) {
+  muster_cluster_worker_t *w = muster_channel_data(ch);
+  if (w->o.on_message)
+    w->o.on_message(w, m);
+}
+
+static void on_disconnect(muster_channel_t *ch, int reason) {
+  muster_cluster_worker_t *w = muster_channel_data(ch);
+  (void)reason;
+  if (w->ended)
+    return;
+  w->ended = 1;
+  muster__server_channel_ended(w);
+  if (w->o.on_disconnect)
+    w->o.on_disconnect(w, !w->disconnecting);
+}
+
+/* The primary may die at any time, and the kernel only sends the
+ * parent-death signal for deaths after the prctl: a primary that died
+ * between our fork and this call left us re-parented already, which the
+ * getppid() check catches. */
+static void set_pdeath(int sig) {
+  const char *s = getenv("MUSTER_PRIMARY_PID");
+  long expected = s ? strtol(s, NULL, 10) : 0;
+  unsetenv("MUSTER_PRIMARY_PID");
+  if (sig <= 0)
+    return;
+  prctl(PR_SET_PDEATHSIG, sig);
+  if (expected > 0 && getppid() != (pid_t)expected)
+    raise(sig);
+}
+
+int muster_cluster_worker_open(uv_loop_t *loop,
+                               const muster_cluster_worker_options_t *options,
+                               muster_cluster_worker_t **out) {
+  if (loop == NULL || out == NULL)
+    return MUSTER_EINVAL;
+  if (opened_id)
+    return MUSTER_EALREADY;
+  const char *ids = getenv("NODE_UNIQUE_ID");
+  if (ids == NULL || *ids == '\0')
+    return MUSTER_ENOTCONN;
+  muster_cluster_worker_t *w = calloc(1, sizeof *w);
+  if (w == NULL)
+    return MUSTER_ENOMEM;
+  if (options)
+    w->o = *options;
+  w->loop = loop;
+  w->id = atoi(ids); /* Node: +NODE_UNIQUE_ID | 0 */
+  w->wait_ack = -1;
+  muster_channel_options_t co = {0};
+  co.on_message = on_message;
+  co.on_internal = on_internal;
+  co.on_disconnect = on_disconnect;
+  co.data = w;
+  int r = muster_channel_from_parent(loop, &co, &w->channel);
+  if (r < 0) {
+    free(w);
+    return r;
+  }
+  uv_timer_init(loop, &w->timer);
+  uv_idle_init(loop, &w->report);
+  w->timer.data = w;
+  w->report.data = w;
+  unsetenv("NODE_UNIQUE_ID");
+  opened_id = w->id ? w->id : -1;
+  int sig = w->o.pdeath_signal == 0 ? SIGKILL : w->o.pdeath_signal;
+  set_pdeath(sig);
+  /* "muster": a Node primary ignores the extra field; a muster primary
+   * learns that this worker reports closed connections. */
+  send_act(w, json_pack("{s:s,s:b}", "act", "online", "muster", 1));
+  *out = w;
+  return 0;
+}
+
+int muster_cluster_worker_id(const muster_cluster_worker_t *w) {
+  return w->id;
+}
+
+int muster_cluster_worker_is_connected(const muster_cluster_worker_t *w) {
+  return !w->ended && muster_channel_connected(w->channel);
+}
+
+int muster_cluster_worker_send(muster_cluster_worker_t *w,
+                               const json_t *message, int handle_fd,
+                               const muster_send_options_t *options,
+                               muster_send_cb cb, void *arg) {
+  if (w == NULL)
+    return MUSTER_EINVAL;
+  if (w->ended)
+    return MUSTER_ENOTCONN;
+  return muster_channel_send(w->channel, message, handle_fd, options, cb, arg);
+}
+
+int muster_cluster_worker_send_text(muster_cluster_worker_t *w,
+                                    const char *json, size_t len, int handle_fd,
+                                    const muster_send_options_t *options,
+                                    muster_send_cb cb, void *arg) {
+  if (w == NULL)
+    return MUSTER_EINVAL;
+  if (w->ended)
+    return MUSTER_ENOTCONN;
+  return muster_channel_send_text(w->channel, json, len, handle_fd, options, cb,
+                                  arg);
+}
+
+int muster_cluster_worker_disconnect(muster_cluster_worker_t *w) {
+  if (w == NULL)
+    return MUSTER_EINVAL;
+  if (!muster_cluster_worker_is_connected(w))
+    return MUSTER_ENOTCONN;
+  if (w->disconnecting)
+    return MUSTER_EALREADY;
+  begin_disconnect(w, 0);
+  return 0;
+}
+
+int muster_cluster_worker_ready(muster_cluster_worker_t *w) {
+  if (w == NULL)
+    return MUSTER_EINVAL;
+  return send_act(w, json_pack("{s:s}", "act", "muster:ready"));
+}
+
+int muster_cluster_worker_leaving(muster_cluster_worker_t *w) {
+  if (w == NULL)
+    return MUSTER_EINVAL;
+  return send_act(w, json_pack("{s:s}", "act", "muster:leaving"));
+}
+
+static void worker_closed(uv_handle_t *h) {
+  muster_cluster_worker_t *w = h->data;
+  if (--w->handles_open > 0)
+    return;
+  if (w->close_cb)
+    w->close_cb(w);
+  free(w);
+}
+
+void muster_cluster_worker_close(muster_cluster_worker_t *w,
+                                 void (*cb)(muster_cluster_worker_t *w)) {
+  if (w == NULL || w->closing)
+    return;
+  w->closing = 1;
+  w->close_cb = cb;
+  w->ended = 1;
+  while (w->servers)
+    muster__server_free_now(w->servers, 0);
+  muster_channel_close(w->channel, NULL);
+  w->channel = NULL;
+  w->handles_open = 2;
+  uv_close((uv_handle_t *)&w->timer, worker_closed);
+  uv_close((uv_handle_t *)&w->report, worker_closed);
+}
+
+void *muster_cluster_worker_data(const muster_cluster_worker_t *w) {
+  return w->o.data;
+}
+
+uv_loop_t *muster_cluster_worker_loop(const muster_cluster_worker_t *w) {
+  return w->loop;
+}
