@@ -12,7 +12,9 @@ awk -v dir="$tmp" '
   /^```/   { inblock = 0; next }
   inblock  { print > file }
 ' "$src/README.md"
-count=$(ls "$tmp"/block*.c 2>/dev/null | wc -l)
+shopt -s nullglob
+blocks=("$tmp"/block*.c)
+count=${#blocks[@]}
 if [ "$count" -eq 0 ]; then
   echo "no C blocks found in README.md" >&2
   exit 1
@@ -23,7 +25,7 @@ cc=$(cache CMAKE_C_COMPILER)
 san=$(cache MUSTER_SANITIZE)
 flags=()
 [ -n "$san" ] && flags+=("-fsanitize=$san")
-for f in "$tmp"/block*.c; do
+for f in "${blocks[@]}"; do
   "${cc:-cc}" "${flags[@]}" -Wall -Wextra -Werror -Wno-unused-parameter \
     -I"$src/include" "$f" "$build/libmuster.a" \
     $(pkg-config --cflags --libs libuv jansson) -lpthread -o "${f%.c}" ||
