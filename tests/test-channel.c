@@ -461,6 +461,20 @@ TEST(channel_send_errors) {
   json_decref(ack);
   ASSERT_ERR(muster_channel_send_text(p.a, "1", 1, 999, NULL, NULL, NULL),
              MUSTER_EBADF);
+  /* Values that have no JSON text: a cycle, a string that is not UTF-8.
+   * Refused whole, and the channel is still usable (asserted below by
+   * queue size 0 and by pair_close's orderly end). */
+  json_t *outer = json_array(), *inner = json_array();
+  json_array_append(inner, outer);
+  json_array_append_new(outer, inner);
+  ASSERT_ERR(muster_channel_send(p.a, outer, -1, NULL, NULL, NULL),
+             MUSTER_EINVAL);
+  json_array_clear(inner); /* break the cycle so both are freed */
+  json_decref(outer);
+  json_t *bad = json_stringn_nocheck("\xff\xfe", 2);
+  ASSERT_ERR(muster_channel_send(p.a, bad, -1, NULL, NULL, NULL),
+             MUSTER_EINVAL);
+  json_decref(bad);
   ASSERT_EQ(muster_channel_queue_size(p.a), 0);
   int sv[2];
   ASSERT_OK(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv));

@@ -15,7 +15,11 @@
  *   {"cmd":"NODE_HANDLE","type":T,"msg":<the user's message>}
  * and the receiver answers {"cmd":"NODE_HANDLE_ACK"} (or _NACK when no fd
  * came). Until that answer arrives, later messages are held back, so order
- * is kept. docs/channel.md explains every choice.
+ * is kept (Node's rule). Our ACK also carries "window":64, which Node
+ * ignores; a muster sender that sees it keeps up to 64 handles in flight
+ * and lets later messages follow them (order is still kept), so between
+ * two muster ends handles do not wait for a round trip each.
+ * docs/channel.md explains every choice.
  *
  * Events come through the callbacks in muster_channel_options_t, always from
  * the loop (never from inside the call that caused them). All functions are
@@ -86,7 +90,9 @@ typedef struct {
    *                   NACK was sent), a malformed NODE_HANDLE envelope (its
    *                   fd was closed, an ACK sent), an ACK or NACK nobody
    *                   waited for, an fd no message claimed (closed), fds
-   *                   the kernel truncated (MSG_CTRUNC)
+   *                   the kernel truncated (MSG_CTRUNC), a handle we sent
+   *                   that the peer NACKed 4 times, or once after later
+   *                   frames had gone behind it (dropped, its fd closed)
    *   MUSTER_ENOMEM   no memory to parse an internal message */
   void (*on_error)(muster_channel_t *channel, int err);
   /* The channel ended, once: 0 when either side disconnected in order (or
@@ -156,15 +162,21 @@ muster_channel_from_parent(uv_loop_t *loop,
  * any other messages sent in the meantime (few syscalls for many sends).
  * `cb` (may be NULL) is called once the bytes and the fd were handed to
  * the kernel; a handle is then still awaiting the peer's ACK, and messages
- * sent after it stay queued until that ACK comes (Node's rule).
+ * sent after it stay queued until that ACK comes (Node's rule) — unless
+ * the peer is muster: its ACKs open a window of up to 64 handles in
+ * flight, and later messages go behind them, in order. A handle the peer
+ * NACKs is resent, up to 3 times, when nothing was sent after it; else (a
+ * window) it is dropped with on_error(MUSTER_EPROTO), never reordered, and
+ * the window closes for good.
  * Result: 0 queued; 1 queued, but more than high_water_mark bytes are now
  * waiting (wait for on_drain before sending more).
  * Errors (nothing was queued, cb is never called, the caller still owns
  * handle_fd): MUSTER_ENOTCONN (disconnected), MUSTER_EMSGSIZE (longer than
  * max_message_size; the channel stays usable), MUSTER_EINVAL (NULL
  * message, or a message whose cmd is NODE_HANDLE, NODE_HANDLE_ACK or
- * NODE_HANDLE_NACK: those belong to the channel), MUSTER_EBADF (handle_fd
- * is not open), MUSTER_ENOMEM.
+ * NODE_HANDLE_NACK: those belong to the channel; a value holding a cycle,
+ * or a string or key that is not valid UTF-8), MUSTER_EBADF (handle_fd is
+ * not open), MUSTER_ENOMEM.
  *
  * Which handles a Node peer can receive: TCP and UDP sockets (listening,
  * connected, bound) and AF_UNIX stream sockets. A MUSTER_HANDLE_FD fd
@@ -231,8 +243,9 @@ MUSTER_EXTERN int muster_channel_fd(const muster_channel_t *channel);
 /* The message's JSON text, exactly as received (without the '\n'; not
  * NUL-terminated). It is valid JSON and valid UTF-8: lines that are not
  * were reported to on_error and never delivered. For a message that came
- * with a handle it is the inner message (the envelope's "msg"), re-encoded
- * by jansson. */
+ * with a handle it is the inner message (the envelope's "msg"): as
+ * received when the envelope is written as muster and Node write it and
+ * the message is not internal, else re-encoded by jansson. */
 MUSTER_EXTERN const char *muster_message_text(const muster_message_t *message,
                                               size_t *len);
 

@@ -1,0 +1,368 @@
+/* The handle window between muster ends (docs/channel.md, "The handle
+ * window"): a muster receiver's ACK advertises {"window":64}; a muster
+ * sender that saw it keeps up to that many handle frames unacknowledged.
+ * A peer that ACKs without the field (Node) keeps Node's rule: one handle
+ * in flight, everything behind it held. A NACK ends the window. */
+#include "test-channel-util.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static const char PLAIN_ACK[] = "{\"cmd\":\"NODE_HANDLE_ACK\"}\n";
+static const char NACK[] = "{\"cmd\":\"NODE_HANDLE_NACK\"}\n";
+
+static int cbs;
+static void count_cb(muster_channel_t *ch, int status, void *arg) {
+  (void)ch;
+  (void)arg;
+  ASSERT_OK(status);
+  cbs++;
+}
+
+static void spin(uv_loop_t *loop, int turns) {
+  for (int i = 0; i < turns; i++)
+    uv_run(loop, UV_RUN_NOWAIT);
+}
+
+/* A socket to send: one end of a fresh socketpair (the other is closed). */
+static int new_sock(void) {
+  int s[2];
+  ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s));
+  close(s[1]);
+  return s[0];
+}
+
+/* Reads one handle frame (its bytes must be `frame`) and its fd, which is
+ * closed. The kernel ends a read right after the bytes an fd came with, so
+ * one recvmsg is one frame here (the sender writes each in one sendmsg). */
+static void read_frame(int sock, const char *frame) {
+  char buf[512];
+  union {
+    char b[CMSG_SPACE(4 * sizeof(int))];
+    struct cmsghdr align;
+  } cm;
+  struct iovec iov = {buf, sizeof buf - 1};
+  struct msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = cm.b;
+  mh.msg_controllen = sizeof cm.b;
+  ssize_t n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  ASSERT(n > 0);
+  buf[n] = '\0';
+  ASSERT_STR_EQ(buf, frame);
+  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+  ASSERT(c != NULL && c->cmsg_type == SCM_RIGHTS);
+  ASSERT_EQ(c->cmsg_len, CMSG_LEN(sizeof(int))); /* exactly one fd */
+  int fd;
+  memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  close(fd);
+}
+
+static void expect_empty(int sock) {
+  char buf[64];
+  ASSERT_EQ(recv(sock, buf, sizeof buf, MSG_DONTWAIT), -1);
+}
+
+static void raw_send(int sock, const char *s) {
+  ASSERT_EQ(write(sock, s, strlen(s)), (ssize_t)strlen(s));
+}
+
+static const char H_FRAME[] =
+    "{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Socket\",\"msg\":\"h\"}\n";
+
+/* Sends one handle (ownership moves) with the message "h". */
+static void send_h(muster_channel_t *ch) {
+  ASSERT_OK(muster_channel_send_text(ch, "\"h\"", 3, new_sock(), NULL, count_cb,
+                                     NULL));
+}
+
+typedef struct {
+  uv_loop_t loop;
+  muster_channel_t *ch;
+  tch_t t;
+  int peer; /* the raw peer's end */
+} rawpeer_t;
+
+static void rp_open(rawpeer_t *p) {
+  int sv[2];
+  ASSERT_OK(uv_loop_init(&p->loop));
+  ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+  tch_init(&p->t);
+  muster_channel_options_t o = tch_options(&p->t);
+  ASSERT_OK(muster_channel_open(&p->loop, sv[0], &o, &p->ch));
+  p->peer = sv[1];
+  cbs = 0;
+}
+
+static void rp_close(rawpeer_t *p) {
+  muster_channel_close(p->ch, NULL);
+  close(p->peer);
+  ASSERT_OK(uv_run(&p->loop, UV_RUN_DEFAULT));
+  ASSERT_OK(uv_loop_close(&p->loop));
+}
+
+/* A peer that ACKs as Node does (no window field): one handle in flight,
+ * and the plain message behind it held, every time. */
+TEST(channel_window_node_peer_one_in_flight) {
+  rawpeer_t p;
+  rp_open(&p);
+  int fds = test_fd_count();
+  for (int i = 0; i < 5; i++)
+    send_h(p.ch);
+  ASSERT_OK(
+      muster_channel_send_text(p.ch, "\"after\"", 7, -1, NULL, count_cb, NULL));
+  for (int i = 0; i < 5; i++) {
+    spin(&p.loop, 20);
+    read_frame(p.peer, H_FRAME);
+    expect_empty(p.peer); /* nothing behind it until the ACK */
+    ASSERT_EQ(cbs, i + 1);
+    raw_send(p.peer, PLAIN_ACK);
+  }
+  spin(&p.loop, 20);
+  char buf[64];
+  ASSERT_EQ(recv(p.peer, buf, sizeof buf, MSG_DONTWAIT), 8);
+  ASSERT_EQ(memcmp(buf, "\"after\"\n", 8), 0);
+  ASSERT_EQ(cbs, 6);
+  ASSERT_EQ(p.t.nerrors, 0);
+  ASSERT_EQ(test_fd_count(), fds); /* every sent fd closed on its ACK */
+  rp_close(&p);
+}
+
+/* A peer that advertises a window of 4: after its first ACK (the first
+ * handle always goes by Node's rule), 4 handle frames go unacknowledged;
+ * the 5th waits for an ACK, and a plain message behind it waits with it,
+ * then passes behind handles still in flight. */
+TEST(channel_window_advertised_limit) {
+  rawpeer_t p;
+  rp_open(&p);
+  int fds = test_fd_count();
+  send_h(p.ch);
+  send_h(p.ch);
+  spin(&p.loop, 20);
+  read_frame(p.peer, H_FRAME);
+  expect_empty(p.peer); /* first handle: Node's rule */
+  ASSERT_EQ(cbs, 1);
+  raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":4}\n");
+  for (int i = 0; i < 4; i++) /* with the second: 5 handles to go */
+    send_h(p.ch);
+  ASSERT_OK(
+      muster_channel_send_text(p.ch, "\"x\"", 3, -1, NULL, count_cb, NULL));
+  spin(&p.loop, 40);
+  for (int i = 0; i < 4; i++)
+    read_frame(p.peer, H_FRAME);
+  expect_empty(p.peer); /* the 6th handle, and "x" behind it, wait */
+  ASSERT_EQ(cbs, 5);
+  raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":4}\n");
+  spin(&p.loop, 40);
+  read_frame(p.peer, H_FRAME);
+  char buf[64];
+  ASSERT_EQ(recv(p.peer, buf, sizeof buf, MSG_DONTWAIT), 4);
+  ASSERT_EQ(memcmp(buf, "\"x\"\n", 4), 0); /* passes behind handles */
+  ASSERT_EQ(cbs, 7);
+  for (int i = 0; i < 4; i++) /* the 4 still in flight */
+    raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":4}\n");
+  spin(&p.loop, 20);
+  ASSERT_EQ(p.t.nerrors, 0);
+  ASSERT_EQ(test_fd_count(), fds);
+  rp_close(&p);
+}
+
+/* Opens the window: the first handle, ACKed with {"window":64}. */
+static void open_window(rawpeer_t *p) {
+  send_h(p->ch);
+  spin(&p->loop, 20);
+  read_frame(p->peer, H_FRAME);
+  raw_send(p->peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64}\n");
+  spin(&p->loop, 20);
+}
+
+/* A NACK with frames already sent behind it: a resend would overtake them,
+ * so the handle is dropped (its fd closed, EPROTO), and the channel falls
+ * back to one handle at a time for good, whatever later ACKs say. */
+TEST(channel_window_nack_overtaken) {
+  rawpeer_t p;
+  rp_open(&p);
+  int fds = test_fd_count();
+  open_window(&p);
+  for (int i = 0; i < 3; i++)
+    send_h(p.ch);
+  ASSERT_OK(
+      muster_channel_send_text(p.ch, "\"m\"", 3, -1, NULL, count_cb, NULL));
+  spin(&p.loop, 40);
+  for (int i = 0; i < 3; i++)
+    read_frame(p.peer, H_FRAME);
+  char buf[64];
+  ASSERT_EQ(recv(p.peer, buf, sizeof buf, MSG_DONTWAIT), 4);
+  ASSERT_EQ(cbs, 5);
+  int before = test_fd_count();
+  raw_send(p.peer, NACK); /* the first of the three */
+  spin(&p.loop, 20);
+  expect_empty(p.peer); /* not resent */
+  ASSERT_EQ(p.t.nerrors, 1);
+  ASSERT_ERR(p.t.errors[0], MUSTER_EPROTO);
+  ASSERT_EQ(test_fd_count(), before - 1); /* its fd closed */
+  raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64}\n");
+  raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64}\n");
+  spin(&p.loop, 20);
+  ASSERT_EQ(test_fd_count(), fds);
+  send_h(p.ch);
+  send_h(p.ch);
+  spin(&p.loop, 20);
+  read_frame(p.peer, H_FRAME);
+  expect_empty(p.peer); /* one at a time now */
+  raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64}\n");
+  spin(&p.loop, 20);
+  read_frame(p.peer, H_FRAME);
+  expect_empty(p.peer);
+  raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64}\n");
+  spin(&p.loop, 20);
+  ASSERT_EQ(p.t.nerrors, 1);
+  ASSERT_EQ(cbs, 7);
+  ASSERT_EQ(test_fd_count(), fds);
+  rp_close(&p);
+}
+
+/* A NACK for the last frame sent (nothing went behind it): resent as by
+ * Node's rule, the same bytes with the fd, and delivered in order. */
+TEST(channel_window_nack_last_resent) {
+  rawpeer_t p;
+  rp_open(&p);
+  int fds = test_fd_count();
+  open_window(&p);
+  send_h(p.ch);
+  spin(&p.loop, 20);
+  read_frame(p.peer, H_FRAME);
+  raw_send(p.peer, NACK);
+  spin(&p.loop, 20);
+  read_frame(p.peer, H_FRAME);
+  expect_empty(p.peer);
+  raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64}\n");
+  spin(&p.loop, 20);
+  ASSERT_EQ(p.t.nerrors, 0);
+  ASSERT_EQ(cbs, 2);
+  ASSERT_EQ(test_fd_count(), fds);
+  rp_close(&p);
+}
+
+/* Two muster ends on separate loops, so the sender can run while the
+ * receiver does not: once the first handle's ACK came back, 40 handles
+ * (and a message) are written with no further ACK: all their send
+ * callbacks complete, which Node's rule would stop after the first. */
+TEST(channel_window_between_muster_ends) {
+  uv_loop_t la, lb;
+  ASSERT_OK(uv_loop_init(&la));
+  ASSERT_OK(uv_loop_init(&lb));
+  int sv[2];
+  ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+  tch_t ta, tb;
+  tch_init(&ta);
+  tch_init(&tb);
+  muster_channel_options_t oa = tch_options(&ta), ob = tch_options(&tb);
+  muster_channel_t *a, *b;
+  ASSERT_OK(muster_channel_open(&la, sv[0], &oa, &a));
+  ASSERT_OK(muster_channel_open(&lb, sv[1], &ob, &b));
+  int fds = test_fd_count();
+  cbs = 0;
+  send_h(a);
+  send_h(a);
+  spin(&la, 20);
+  ASSERT_EQ(cbs, 1); /* the first handle goes alone */
+  spin(&lb, 20);     /* received; ACK with the window */
+  ASSERT_EQ(tb.messages, 1);
+  spin(&la, 20); /* ACK read: the second goes, and the window opens */
+  ASSERT_EQ(cbs, 2);
+  for (int i = 0; i < 40; i++)
+    send_h(a);
+  ASSERT_OK(
+      muster_channel_send_text(a, "\"end\"", 5, -1, NULL, count_cb, NULL));
+  spin(&la, 40);
+  ASSERT_EQ(cbs, 43); /* all written, no ACK read in between */
+  ASSERT_EQ(muster_channel_queue_size(a), 0);
+  spin(&lb, 40);
+  ASSERT_EQ(tb.messages, 43);
+  ASSERT_EQ(tb.handles, 42);
+  ASSERT_STR_EQ(tb.last, "\"end\"");
+  spin(&la, 20);
+  ASSERT_EQ(ta.nerrors, 0);
+  ASSERT_EQ(tb.nerrors, 0);
+  ASSERT_EQ(test_fd_count(), fds); /* sent fds closed on their ACKs */
+  muster_channel_close(a, NULL);
+  muster_channel_close(b, NULL);
+  ASSERT_OK(uv_run(&la, UV_RUN_DEFAULT));
+  ASSERT_OK(uv_run(&lb, UV_RUN_DEFAULT));
+  ASSERT_OK(uv_loop_close(&la));
+  ASSERT_OK(uv_loop_close(&lb));
+}
+
+/* 10,000 handles between two muster ends, kept in flight as fast as the
+ * window lets them, each with its own counter: all arrive, in order, each
+ * with its fd, and no fd is left over on either side. */
+static int w_sent, w_recv, w_order_ok = 1;
+static muster_channel_t *w_a;
+#define W_TOTAL 10000
+
+static void w_pump(void);
+static void w_sent_cb(muster_channel_t *ch, int status, void *arg) {
+  (void)ch;
+  (void)arg;
+  ASSERT_OK(status);
+  w_pump();
+}
+
+static int w_sock = -1;
+static void w_pump(void) {
+  static const muster_send_options_t keep = {.keep_open = 1};
+  if (w_sent == W_TOTAL)
+    return;
+  char msg[32];
+  int n = snprintf(msg, sizeof msg, "%d", w_sent);
+  ASSERT_OK(muster_channel_send_text(w_a, msg, (size_t)n, w_sock, &keep,
+                                     w_sent_cb, NULL));
+  w_sent++;
+}
+
+static void w_on_message(muster_channel_t *ch, muster_message_t *m) {
+  size_t len;
+  const char *s = muster_message_text(m, &len);
+  if (muster_message_handle(m, NULL) < 0 || atoi(s) != w_recv)
+    w_order_ok = 0;
+  if (++w_recv == W_TOTAL) /* ACKs out, then end of file */
+    ASSERT_OK(muster_channel_disconnect(ch));
+}
+
+TEST_T(channel_window_10000_no_leak, 60) {
+  uv_loop_t loop;
+  ASSERT_OK(uv_loop_init(&loop));
+  int fds = test_fd_count(); /* the loop's own included */
+  int sv[2];
+  ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+  tch_t ta, tb;
+  tch_init(&ta);
+  tch_init(&tb);
+  muster_channel_options_t oa = tch_options(&ta), ob = tch_options(&tb);
+  ob.on_message = w_on_message;
+  muster_channel_t *b;
+  ASSERT_OK(muster_channel_open(&loop, sv[0], &oa, &w_a));
+  ASSERT_OK(muster_channel_open(&loop, sv[1], &ob, &b));
+  w_sock = new_sock();
+  for (int i = 0; i < 64; i++)
+    w_pump();
+  test_run_loop(&loop, 30000);
+  ASSERT_EQ(w_recv, W_TOTAL);
+  ASSERT(w_order_ok);
+  ASSERT_EQ(ta.nerrors, 0);
+  ASSERT_EQ(tb.nerrors, 0);
+  ASSERT_EQ(ta.disconnects, 1); /* every ACK read, then end of file */
+  ASSERT_EQ(ta.disconnect_reason, 0);
+  close(w_sock);
+  /* Both ends are over (their sockets closed): every received fd and
+   * every duplicate the sender made for keep_open is closed too. */
+  ASSERT_EQ(test_fd_count(), fds);
+  muster_channel_close(w_a, NULL);
+  muster_channel_close(b, NULL);
+  ASSERT_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  ASSERT_OK(uv_loop_close(&loop));
+}
