@@ -56,7 +56,11 @@ fuzz: deps
 	    fuzz/corpus/$$n || exit 1; \
 	done
 
+# wrk drives bench/cluster.sh. nginx and node are optional anchors (their
+# figures are skipped, with a note, when missing); installing nginx from
+# Debian also starts a system service, so it is left to the user.
 bench: build
+	@scripts/deps.sh wrk
 	@scripts/run-bench.sh $(BUILD)
 
 install: build
