@@ -1,7 +1,7 @@
 /* muster_spawn(): the child object, its events, kill, close and reaping.
  *
  * Event order (Node's): on_spawn first of all; on_data as output arrives;
- * on_exit when libuv reaped the process; on_close once the process exited,
+ * on_exit when the process was reaped; on_close once the process exited,
  * every output pipe reached end of file and a taken IPC fd was reported
  * closed. The exit and the end of the pipes race (a grandchild may hold
  * stdout long after the child died), which is why close is its own event.
@@ -12,13 +12,21 @@
  * phase is reached through a path that skips idle handles). So every event
  * emits on_spawn first if it has not been emitted yet.
  *
- * Reaping: libuv waitpid()s only the pids whose uv_process_t is open. If
- * the user closes the child object while the process runs, we keep that
- * handle open (unreferenced) until libuv reports the exit, and free the
- * object then. Closing uv_process_t early would leave a zombie forever.
+ * Two backends start and watch the process (docs/child.md): on Linux,
+ * posix_spawn() and a pidfd polled on the loop (child_spawn_posix.c); else,
+ * and for what posix_spawn() cannot express, uv_spawn() (below, with
+ * child_fds.c). spawn_process() picks one; both report the exit through
+ * muster__child_exited(), and exit_watch() is the handle that watches it.
+ *
+ * Reaping: each backend waitpid()s only its own pid, and only while its
+ * watcher is open (libuv: the uv_process_t; ours: the pidfd poll). If the
+ * user closes the child object while the process runs, we keep that
+ * watcher open (unreferenced) until the exit is reaped, and free the object
+ * then. Closing it early would leave a zombie forever.
  */
 #include "child_internal.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,8 +172,24 @@ static void close_handle(muster_child_t *c, uv_handle_t *h) {
   uv_close(h, handle_closed_cb);
 }
 
-/* Shared by muster_child_close() and a failed spawn. */
-static void teardown(muster_child_t *c, int proc_inited) {
+/* The handle that learns of the exit: the pidfd poll or libuv's process. */
+static uv_handle_t *exit_watch(muster_child_t *c) {
+  return c->use_pidfd ? (uv_handle_t *)&c->exit_poll : (uv_handle_t *)&c->proc;
+}
+
+static void close_exit_watch(muster_child_t *c) {
+  close_handle(c, exit_watch(c));
+  /* After uv_close(), which has taken the fd out of epoll: see
+   * muster__pipe_close(). */
+  if (c->pidfd >= 0) {
+    close(c->pidfd);
+    c->pidfd = -1;
+  }
+}
+
+/* Shared by muster_child_close() and a failed spawn. `watch_inited`: the
+ * exit watcher was initialised (and must be closed). */
+static void teardown(muster_child_t *c, int watch_inited) {
   c->closing = 1;
   uv_timer_stop(&c->timer);
   close_handle(c, (uv_handle_t *)&c->timer);
@@ -177,14 +201,14 @@ static void teardown(muster_child_t *c, int proc_inited) {
     close(c->ipc_fd);
     c->ipc_fd = -1;
   }
-  if (!proc_inited)
+  if (!watch_inited)
     return;
   if (!c->spawned || c->exited) {
-    close_handle(c, (uv_handle_t *)&c->proc);
+    close_exit_watch(c);
   } else {
-    /* Still running: libuv must keep watching it to reap it. */
+    /* Still running: its watcher must stay to reap it. */
     c->proc_waiting = 1;
-    uv_unref((uv_handle_t *)&c->proc);
+    uv_unref(exit_watch(c));
   }
 }
 
@@ -208,8 +232,20 @@ void muster__child_set_close_hook(muster_child_t *c, void (*fn)(void *),
 
 /* ---- process events ----------------------------------------------------- */
 
-static void exit_cb(uv_process_t *proc, int64_t exit_status, int term_signal) {
-  muster_child_t *c = container_of(proc, muster_child_t, proc);
+void muster__child_exited(muster_child_t *c, int64_t exit_status,
+                          int term_signal) {
+  /* Output the child wrote before it exited comes before on_exit. The
+   * exit and that output become readable at about the same moment, and
+   * the pidfd is often reported first in the same epoll batch (with
+   * uv_spawn() the exit came later, through libuv's signal pipe): an
+   * `ls` whose whole output is flushed by exit() would have its on_exit
+   * before its listing. Only what is already in the socket is read here;
+   * a grandchild's later output still comes after. */
+  if (!c->closing) {
+    muster__child_emit_spawn(c);
+    if (!c->closing)
+      muster__child_drain_output(c);
+  }
   c->exited = 1;
   c->exit_status = exit_status;
   c->term_signal = term_signal;
@@ -217,7 +253,7 @@ static void exit_cb(uv_process_t *proc, int64_t exit_status, int term_signal) {
   if (c->closing) {
     if (c->proc_waiting) {
       c->proc_waiting = 0;
-      close_handle(c, (uv_handle_t *)&c->proc);
+      close_exit_watch(c);
     }
     return;
   }
@@ -233,6 +269,18 @@ static void exit_cb(uv_process_t *proc, int64_t exit_status, int term_signal) {
   muster__child_maybe_close(c);
 }
 
+static void uv_process_exit(uv_process_t *proc, int64_t exit_status,
+                            int term_signal) {
+  muster__child_exited(container_of(proc, muster_child_t, proc), exit_status,
+                       term_signal);
+}
+
+static int send_signal(muster_child_t *c, int signum) {
+  if (c->use_pidfd)
+    return muster__spawn_posix_kill(c, signum);
+  return uv_process_kill(&c->proc, signum);
+}
+
 static void drop_output(muster_child_t *c) {
   for (int i = 1; i < c->nslots; i++)
     if (c->pipes[i].readable)
@@ -246,7 +294,7 @@ static void timeout_cb(uv_timer_t *t) {
   muster_child_t *c = t->data;
   if (c->exited)
     return;
-  if (uv_process_kill(&c->proc, c->kill_signal) == 0) {
+  if (send_signal(c, c->kill_signal) == 0) {
     c->timed_out = 1;
     c->killed = 1;
   }
@@ -297,21 +345,22 @@ static const char **build_args(const char *file, const char *const argv[],
   return v;
 }
 
-/* Creates the parent's end of each slot and fills `stdio` for uv_spawn();
- * the child's ends go to `child_ends` for the parent to close after. */
+/* Creates the parent's end of each slot and fills req->fds with what the
+ * child gets; the child's ends of socketpairs also go to `child_ends`, for
+ * the parent to close after the spawn. */
 static int open_slots(muster_child_t *c, const muster_spawn_options_t *o,
-                      uv_stdio_container_t *stdio, int *child_ends) {
+                      child_spawn_req_t *req, int *child_ends) {
   for (int i = 0; i < c->nslots; i++) {
     int sv[2];
     muster_stdio_kind_t kind = slot_kind(o, i);
-    stdio[i].flags = UV_INHERIT_FD;
+    req->fds[i] = -1;
     switch (kind) {
     case MUSTER_STDIO_PIPE:
     case MUSTER_STDIO_IPC:
       if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         return -errno;
       child_ends[i] = sv[1];
-      stdio[i].data.fd = sv[1];
+      req->fds[i] = sv[1];
       if (kind == MUSTER_STDIO_IPC) {
         c->ipc_fd = sv[0];
       } else {
@@ -323,70 +372,95 @@ static int open_slots(muster_child_t *c, const muster_spawn_options_t *o,
       }
       break;
     case MUSTER_STDIO_INHERIT:
-      stdio[i].data.fd = i;
+      req->fds[i] = i;
+      req->shared |= 1u << i;
       break;
     case MUSTER_STDIO_FD:
-      stdio[i].data.fd = o->stdio[i].fd;
+      req->fds[i] = o->stdio[i].fd;
+      req->shared |= 1u << i;
       break;
     default: /* MUSTER_STDIO_IGNORE */
-      stdio[i].flags = UV_IGNORE;
       break;
     }
   }
   return 0;
 }
 
-/* Starts the process. *proc_inited tells whether uv_spawn() was reached:
- * it initialises the process handle even when it fails, and that handle
- * must then be closed. */
+/* The uv_spawn() backend. It initialises the process handle even when it
+ * fails, and that handle must then be closed: *watch_inited says so. */
+static int spawn_uv(muster_child_t *c, const child_spawn_req_t *req,
+                    int *watch_inited) {
+  uv_stdio_container_t stdio[MUSTER_STDIO_MAX];
+  uv_process_options_t po;
+
+  for (int i = 0; i < req->nslots; i++) {
+    stdio[i].flags = req->fds[i] >= 0 ? UV_INHERIT_FD : UV_IGNORE;
+    stdio[i].data.fd = req->fds[i];
+  }
+  memset(&po, 0, sizeof po);
+  po.exit_cb = uv_process_exit;
+  po.file = req->file;
+  po.args = (char **)req->args;
+  po.env = (char **)req->env;
+  po.cwd = req->cwd;
+  po.stdio = stdio;
+  po.stdio_count = req->nslots;
+  po.uid = req->uid;
+  po.gid = req->gid;
+  if (req->flags & MUSTER_SPAWN_DETACHED)
+    po.flags |= UV_PROCESS_DETACHED;
+  if (req->flags & MUSTER_SPAWN_SETUID)
+    po.flags |= UV_PROCESS_SETUID;
+  if (req->flags & MUSTER_SPAWN_SETGID)
+    po.flags |= UV_PROCESS_SETGID;
+  *watch_inited = 1;
+  int r = muster__spawn_hidden_fds(c->loop, &c->proc, &po);
+  c->proc.data = c;
+  if (r == 0)
+    c->pid = c->proc.pid;
+  return r;
+}
+
+/* Starts the process with one backend or the other: the only place that
+ * chooses. *watch_inited tells whether an exit watcher needs closing. */
 static int spawn_process(muster_child_t *c, const char *file,
                          const char *const argv[],
-                         const muster_spawn_options_t *o, int *proc_inited) {
-  uv_stdio_container_t stdio[MUSTER_STDIO_MAX];
+                         const muster_spawn_options_t *o, int *watch_inited) {
+  child_spawn_req_t req;
   int child_ends[MUSTER_STDIO_MAX];
-  uv_process_options_t po;
-  const char *exec_file = NULL;
   const char **args = NULL;
   char **env = NULL;
   int r;
 
-  *proc_inited = 0;
+  *watch_inited = 0;
   for (int i = 0; i < MUSTER_STDIO_MAX; i++)
     child_ends[i] = -1;
+  memset(&req, 0, sizeof req);
   r = muster__child_env(o, c->ipc_slot, &env);
   if (r < 0)
     goto done;
-  args = build_args(file, argv, o, &exec_file);
+  args = build_args(file, argv, o, &req.file);
   r = MUSTER_ENOMEM;
   if (args == NULL)
     goto done;
-  r = open_slots(c, o, stdio, child_ends);
+  r = open_slots(c, o, &req, child_ends);
   if (r < 0)
     goto done;
+  req.args = (char *const *)args;
+  req.env = env;
+  req.cwd = o->cwd;
+  req.nslots = c->nslots;
+  req.flags = o->flags;
+  req.uid = o->uid;
+  req.gid = o->gid;
 
-  memset(&po, 0, sizeof po);
-  po.exit_cb = exit_cb;
-  po.file = exec_file;
-  po.args = (char **)args;
-  po.env = env;
-  po.cwd = o->cwd;
-  po.stdio = stdio;
-  po.stdio_count = c->nslots;
-  po.uid = o->uid;
-  po.gid = o->gid;
-  if (o->flags & MUSTER_SPAWN_DETACHED)
-    po.flags |= UV_PROCESS_DETACHED;
-  if (o->flags & MUSTER_SPAWN_SETUID)
-    po.flags |= UV_PROCESS_SETUID;
-  if (o->flags & MUSTER_SPAWN_SETGID)
-    po.flags |= UV_PROCESS_SETGID;
-  *proc_inited = 1;
-  r = muster__spawn_hidden_fds(c->loop, &c->proc, &po);
-  c->proc.data = c;
-  if (r == 0) {
-    c->spawned = 1;
-    c->pid = c->proc.pid;
+  if (muster__spawn_posix_usable(o->flags)) {
+    r = muster__spawn_posix(c, &req, watch_inited);
+  } else {
+    r = spawn_uv(c, &req, watch_inited);
   }
+  if (r == 0)
+    c->spawned = 1;
 
 done:
   /* The child holds its ends now (or never will): ours go either way. */
@@ -403,7 +477,7 @@ int muster_spawn(uv_loop_t *loop, const char *file, const char *const argv[],
   static const muster_spawn_options_t defaults;
   const muster_spawn_options_t *o = options != NULL ? options : &defaults;
   muster_child_t *c;
-  int proc_inited;
+  int watch_inited;
   int ipc_slot;
   int r;
 
@@ -417,6 +491,7 @@ int muster_spawn(uv_loop_t *loop, const char *file, const char *const argv[],
   c->nslots = o->stdio_count > 3 ? o->stdio_count : 3;
   c->ipc_slot = ipc_slot;
   c->ipc_fd = -1;
+  c->pidfd = -1;
   c->on_spawn = o->on_spawn;
   c->on_data = o->on_data;
   c->on_exit = o->on_exit;
@@ -445,9 +520,9 @@ int muster_spawn(uv_loop_t *loop, const char *file, const char *const argv[],
     }
   }
 
-  r = spawn_process(c, file, argv, o, &proc_inited);
+  r = spawn_process(c, file, argv, o, &watch_inited);
   if (r != 0) {
-    teardown(c, proc_inited);
+    teardown(c, watch_inited);
     return r;
   }
 
@@ -473,7 +548,7 @@ int muster_child_kill(muster_child_t *c, int signum) {
     return MUSTER_EINVAL;
   if (!c->spawned || c->exited)
     return MUSTER_ESRCH;
-  int r = uv_process_kill(&c->proc, signum);
+  int r = send_signal(c, signum);
   if (r < 0)
     return r;
   if (signum != 0)
@@ -486,7 +561,7 @@ static void set_ref(muster_child_t *c, int ref) {
   c->unrefd = !ref;
   if (c->closing)
     return;
-  fn((uv_handle_t *)&c->proc);
+  fn(exit_watch(c));
   fn((uv_handle_t *)&c->timer);
   fn((uv_handle_t *)&c->idle);
   for (int i = 0; i < c->nslots; i++)

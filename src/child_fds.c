@@ -1,4 +1,6 @@
-/* What a child inherits: its stdio slots, nothing else.
+/* What a child inherits: its stdio slots, nothing else. This file serves
+ * the uv_spawn() backend; the posix_spawn() backend (child_spawn_posix.c)
+ * gets the same with posix_spawn_file_actions_addclosefrom_np().
  *
  * Every fd muster creates is O_CLOEXEC, but the application may hold fds
  * opened without it (an old library, a plain open(), an fd inherited from

@@ -1,9 +1,10 @@
 /* Private to src/child*.c: the child object and the pieces its files share.
  *
- *   child.c        spawn, events, kill, close and reaping
+ *   child.c        spawn, events, kill, close and reaping; picks the backend
+ *   child_spawn_posix.c  the Linux backend: posix_spawn() + a pidfd
+ *   child_fds.c    the uv_spawn() backend's fd hiding (atfork hook)
  *   child_stdio.c  the parent's end of each stdio socketpair: read, write
  *   child_env.c    the child's environment and argv
- *   child_fds.c    what the child inherits: only its stdio slots
  *   child_exec.c   exec / execFile: buffered output
  *   child_sync.c   the blocking forms, on a private loop
  */
@@ -49,7 +50,12 @@ typedef struct {
 
 struct muster_child_s {
   uv_loop_t *loop;
+  /* The process is watched by exactly one of these (see exit_watch() in
+   * child.c): libuv's process handle (uv_spawn() backend), or a poll on a
+   * pidfd, readable once the process exited (posix_spawn() backend). */
   uv_process_t proc;
+  uv_poll_t exit_poll;
+  int pidfd; /* -1 unless the pidfd backend watches the process */
   uv_timer_t timer;
   uv_idle_t idle; /* defers on_spawn, write callbacks, ipc close */
   child_pipe_t pipes[MUSTER_STDIO_MAX];
@@ -71,9 +77,10 @@ struct muster_child_s {
   int64_t exit_status;
   int term_signal;
 
-  unsigned spawned : 1;       /* uv_spawn() succeeded */
+  unsigned spawned : 1;       /* the process was started */
+  unsigned use_pidfd : 1;     /* started by the posix_spawn() backend */
   unsigned spawn_emitted : 1; /* on_spawn was called (or is being) */
-  unsigned exited : 1;        /* libuv reaped the process */
+  unsigned exited : 1;        /* the process was reaped */
   unsigned close_emitted : 1; /* on_close was called */
   unsigned killed : 1;
   unsigned timed_out : 1;
@@ -83,7 +90,7 @@ struct muster_child_s {
   unsigned unrefd : 1;
   unsigned closing : 1;         /* muster_child_close() was called */
   unsigned user_closed : 1;     /* the close callback was called */
-  unsigned proc_waiting : 1;    /* closing; the process handle waits for exit */
+  unsigned proc_waiting : 1;    /* closing; the exit watcher waits for exit */
   unsigned drop_on_timeout : 1; /* exec: the timeout also drops output */
 
   /* Writes that finished, waiting for their callback on the idle turn. */
@@ -99,8 +106,28 @@ struct muster_child_s {
   void *close_hook_arg;
 };
 
+/* What muster_spawn() hands to a backend: every option resolved. */
+typedef struct {
+  const char *file; /* searched on the child's PATH when it has no '/' */
+  char *const *args;
+  char *const *env; /* the child's whole environment */
+  const char *cwd;  /* NULL: the parent's */
+  /* Slot i of the child gets a copy of fds[i]; -1: /dev/null on 0-2, closed
+   * on 3 and up (MUSTER_STDIO_IGNORE). The caller keeps these fds. */
+  int fds[MUSTER_STDIO_MAX];
+  unsigned shared; /* bit i: fds[i] is the application's (INHERIT, FD) */
+  int nslots;
+  unsigned flags; /* MUSTER_SPAWN_*; SHELL is already applied to args */
+  uid_t uid;
+  gid_t gid;
+} child_spawn_req_t;
+
 /* child.c */
 void muster__child_emit_spawn(muster_child_t *c);
+/* The process was reaped: records it and emits on_exit (or, for a closed
+ * child, frees what waited for the exit). Both backends end here. */
+void muster__child_exited(muster_child_t *c, int64_t exit_status,
+                          int term_signal);
 /* Sets (or with fn NULL clears) the close hook; replaces an earlier one. */
 void muster__child_set_close_hook(muster_child_t *c, void (*fn)(void *),
                                   void *arg);
@@ -118,6 +145,9 @@ void muster__pipe_start(child_pipe_t *p);
 void muster__pipe_close(child_pipe_t *p, int write_status);
 void muster__pipe_write_done(muster_child_t *c, child_write_t *w, int status);
 void muster__child_deliver_writes(muster_child_t *c);
+/* Reads, once, what the output pipes already hold (up to the usual
+ * per-event amount each), delivering it with on_data. */
+void muster__child_drain_output(muster_child_t *c);
 
 /* child_env.c: NULL-terminated arrays, each freed with free() alone. */
 int muster__child_env(const muster_spawn_options_t *o, int ipc_slot,
@@ -127,6 +157,19 @@ int muster__child_env(const muster_spawn_options_t *o, int ipc_slot,
  * except its stdio slots. */
 int muster__spawn_hidden_fds(uv_loop_t *loop, uv_process_t *proc,
                              const uv_process_options_t *options);
+
+/* child_spawn_posix.c: 1 when the posix_spawn() backend can start a child
+ * with these MUSTER_SPAWN_* flags here (posix_spawn() cannot change uid or
+ * gid; pidfd_open() needs Linux 5.3; MUSTER_SPAWN_BACKEND=uv in the
+ * environment, read once, forces the uv_spawn() backend for tests). */
+int muster__spawn_posix_usable(unsigned flags);
+/* Starts the process and watches its exit on c->exit_poll: on success sets
+ * c->pid, c->pidfd, c->use_pidfd. On failure no process is left; when
+ * *watch_inited is 1 the poll handle (and c->pidfd) must still be closed. */
+int muster__spawn_posix(muster_child_t *c, const child_spawn_req_t *req,
+                        int *watch_inited);
+/* pidfd_send_signal(): 0 or a negative errno. */
+int muster__spawn_posix_kill(muster_child_t *c, int signum);
 
 /* child_exec.c: the buffered run behind muster_exec(), muster_exec_file()
  * and the sync forms. `cb` may take the buffers (set them to NULL). */

@@ -205,6 +205,14 @@ static void do_read(child_pipe_t *p) {
   }
 }
 
+void muster__child_drain_output(muster_child_t *c) {
+  for (int i = 1; i < c->nslots && !c->closing; i++) {
+    child_pipe_t *p = &c->pipes[i];
+    if (p->fd >= 0 && p->readable && !p->read_done)
+      do_read(p);
+  }
+}
+
 /* libuv reports POLLERR as UV_EBADF and stops the watcher. For our socket
  * it means the child closed its end while bytes we sent were unread (the
  * kernel set ECONNRESET on our side): the writing side is finished, but

@@ -7,9 +7,15 @@
  *   muster_spawn_sync()     the same, blocking the calling thread
  *   muster_exec_sync(), muster_exec_file_sync()
  *
- * Asynchronous calls are bound to a libuv loop the caller owns. Every child
- * is reaped by libuv's SIGCHLD machinery: muster never calls waitpid(-1) and
- * never installs a SIGCHLD handler. A child inherits no fd of the parent
+ * Asynchronous calls are bound to a libuv loop the caller owns. On Linux a
+ * child is started with posix_spawn and watched through a pidfd polled by
+ * the loop, then reaped with waitpid() on its own pid; with uid/gid, or a
+ * kernel without pidfd_open, muster falls back to libuv's uv_spawn and its
+ * SIGCHLD machinery. Either way every child is reaped, muster never calls
+ * waitpid(-1), never installs a SIGCHLD handler of its own, and coexists
+ * with uv_spawn() children on the same loop. (An application that sets
+ * SIGCHLD to SIG_IGN makes the kernel reap children itself: their exit is
+ * then reported with status 0.) A child inherits no fd of the parent
  * except its stdio slots: every fd muster creates is O_CLOEXEC, and fds the
  * application opened without O_CLOEXEC are closed in the child too (only
  * in the child: the parent's fds are never modified; see docs/child.md).
@@ -196,10 +202,10 @@ MUSTER_EXTERN int muster_child_end(muster_child_t *child, int slot);
  * (their callbacks get MUSTER_ECANCELED) and calls `cb` (may be NULL) on a
  * later loop turn; no event is delivered after this call. It does not kill
  * the process: a child still running is still reaped when it exits (no
- * zombie), silently. For that, muster keeps an unreferenced libuv process
- * handle on the loop until the exit: keep running the loop (uv_loop_close()
- * says UV_EBUSY until then), and do not uv_close() muster's handles from a
- * uv_walk(). Safe inside any child callback, on_close included; a second
+ * zombie), silently. For that, muster keeps an unreferenced handle (the
+ * pidfd's poll, or libuv's process handle) on the loop until the exit: keep
+ * running the loop (uv_loop_close() says UV_EBUSY until then), and do not
+ * uv_close() muster's handles from a uv_walk(). Safe inside any child callback, on_close included; a second
  * call is ignored. */
 MUSTER_EXTERN void muster_child_close(muster_child_t *child,
                                       muster_child_close_cb cb);
