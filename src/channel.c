@@ -35,6 +35,7 @@
 #include "json_write.h"
 #include "channel_private.h"
 #include "json_check.h"
+#include "json_read.h"
 #include "muster/error.h"
 
 #define READ_CHUNK (64 * 1024)
@@ -930,13 +931,11 @@ static void flush(muster_channel_t *ch) {
 
 /* ---- receiving ----------------------------------------------------------- */
 
+/* The one parser of received text: muster__json_read gives what
+ * json_loadb(JSON_DECODE_ANY | JSON_ALLOW_NUL) gives, and when an integer
+ * does not fit in 64 bits it reads every number of the text as a real. */
 static json_t *parse(const char *s, size_t len) {
-  json_t *j = json_loadb(s, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-  if (j == NULL) /* integers beyond 64 bits are still numbers */
-    j = json_loadb(s, len,
-                   JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL,
-                   NULL);
-  return j;
+  return muster__json_read(s, len, NULL);
 }
 
 /* Node's isInternal(): a non-null object whose cmd is a string longer than
