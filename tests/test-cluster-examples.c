@@ -418,7 +418,7 @@ TEST_T(cluster_example_http_keepalive, 60) {
 #define RING_LEN 8192
 typedef struct {
   int port;
-  volatile int stop;
+  _Atomic int stop; /* set by the main thread, read by the client thread */
   int requests, failures, last_err;
   /* The last RING_LEN answered requests (a ring: a fast run makes tens of
    * thousands, and the ones that matter come last). */

@@ -75,7 +75,7 @@ static void run(void) {
  * The thread wakes the loop with step_async; the loop wakes the thread by
  * setting `go`. */
 static uv_async_t step_async;
-static volatile int go;
+static _Atomic int go; /* written by the loop thread, read by the client */
 static pthread_t th;
 static void (*step_fn)(void);
 
@@ -279,7 +279,10 @@ TEST_T(cluster_fd_count_restarts, 120) {
 /* ---- least-connections
  * -------------------------------------------------------- */
 
-static int hold_fd = -1, hold_pid;
+static int hold_fd = -1;
+/* Set by a client thread, read on the loop after uv_async_send(): atomic,
+ * because the async handle's wake-up is inside libuv, unseen by TSan. */
+static _Atomic int hold_pid;
 static int lc_answers[10];
 
 static void lc_listen(muster_worker_t *w) {

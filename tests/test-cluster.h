@@ -23,7 +23,7 @@ typedef struct {
   int port;
   int n;    /* requests to make; 0: until stop is set */
   int http; /* HTTP requests (a Node worker) */
-  volatile int stop;
+  _Atomic int stop; /* set by the main thread, read by the client thread */
   int pids[4096];
   int made; /* requests made; with n == 0 pids[] is a ring */
   int failures;
