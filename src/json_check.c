@@ -8,13 +8,7 @@
 
 #include <stdint.h>
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define HAVE_AVX2_DISPATCH 1
-#endif
+#include "json_scan.h"
 
 enum { C_PLAIN = 0, C_CTRL, C_QUOTE, C_BSLASH, C_HIGH };
 
@@ -89,66 +83,6 @@ static const unsigned char *scan_escape(const unsigned char *p,
   return p;
 }
 
-/* p points at a byte >= 0x80; returns the byte after a well-formed UTF-8
- * sequence (RFC 3629 table), or NULL. */
-static const unsigned char *scan_utf8(const unsigned char *p,
-                                      const unsigned char *end) {
-  unsigned c = p[0];
-  unsigned lo = 0x80, hi = 0xbf;
-  int more;
-  if (c < 0xc2)
-    return NULL; /* continuation byte or overlong 2-byte lead */
-  if (c < 0xe0) {
-    more = 1;
-  } else if (c < 0xf0) {
-    more = 2;
-    if (c == 0xe0)
-      lo = 0xa0; /* overlong */
-    else if (c == 0xed)
-      hi = 0x9f; /* UTF-16 surrogates */
-  } else if (c < 0xf5) {
-    more = 3;
-    if (c == 0xf0)
-      lo = 0x90; /* overlong */
-    else if (c == 0xf4)
-      hi = 0x8f; /* above U+10FFFF */
-  } else {
-    return NULL;
-  }
-  if (end - p <= more)
-    return NULL;
-  if (p[1] < lo || p[1] > hi)
-    return NULL;
-  for (int i = 2; i <= more; i++)
-    if ((p[i] & 0xc0) != 0x80)
-      return NULL;
-  return p + more + 1;
-}
-
-#ifdef HAVE_AVX2_DISPATCH
-/* The plain-byte skip of scan_string, 32 bytes at a time, for CPUs that
- * have AVX2 (checked at run time): a big message is mostly one string, and
- * this scan is then the channel's largest cost after the kernel's copies. */
-__attribute__((target("avx2"))) static const unsigned char *
-skip_plain_avx2(const unsigned char *p, const unsigned char *end) {
-  const __m256i quote = _mm256_set1_epi8('"');
-  const __m256i bslash = _mm256_set1_epi8('\\');
-  const __m256i space = _mm256_set1_epi8(0x20);
-  while (end - p >= 32) {
-    __m256i v = _mm256_loadu_si256((const __m256i *)p);
-    __m256i m = _mm256_or_si256(
-        _mm256_or_si256(_mm256_cmpeq_epi8(v, quote),
-                        _mm256_cmpeq_epi8(v, bslash)),
-        _mm256_cmpgt_epi8(space, v)); /* signed: also every byte >= 0x80 */
-    unsigned bits = (unsigned)_mm256_movemask_epi8(m);
-    if (bits != 0)
-      return p + __builtin_ctz(bits);
-    p += 32;
-  }
-  return p;
-}
-#endif
-
 /* p points after the opening quote; returns the byte after the closing
  * quote, or NULL. Sets *esc when the body holds an escape. */
 static const unsigned char *scan_string(const unsigned char *p,
@@ -156,7 +90,7 @@ static const unsigned char *scan_string(const unsigned char *p,
   for (;;) {
 #ifdef HAVE_AVX2_DISPATCH
     if (end - p >= 64 && __builtin_cpu_supports("avx2"))
-      p = skip_plain_avx2(p, end);
+      p = muster__json_skip_plain_avx2(p, end);
 #endif
 #ifdef __SSE2__
     /* 16 bytes at a time: a byte needs a look when it is a quote, a
@@ -208,7 +142,7 @@ static const unsigned char *scan_string(const unsigned char *p,
       p = scan_escape(p + 1, end);
       break;
     case C_HIGH:
-      p = scan_utf8(p, end);
+      p = muster__json_skip_utf8(p, end);
       break;
     default:
       return NULL; /* a raw control character */

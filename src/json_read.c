@@ -18,13 +18,7 @@
 #include "json_check.h"
 #include "muster/error.h"
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define HAVE_AVX2_DISPATCH 1
-#endif
+#include "json_scan.h"
 
 /* An integer beyond json_int_t: start again with every number a real. */
 #define BIG_INT 1
@@ -52,33 +46,12 @@ static const uint8_t special[256] = {
     [0x80 ... 0xff] = 1,
 };
 
-#ifdef HAVE_AVX2_DISPATCH
-__attribute__((target("avx2"))) static const unsigned char *
-skip_plain_avx2(const unsigned char *p, const unsigned char *end) {
-  const __m256i quote = _mm256_set1_epi8('"');
-  const __m256i bslash = _mm256_set1_epi8('\\');
-  const __m256i space = _mm256_set1_epi8(0x20);
-  while (end - p >= 32) {
-    __m256i v = _mm256_loadu_si256((const __m256i *)p);
-    __m256i m = _mm256_or_si256(
-        _mm256_or_si256(_mm256_cmpeq_epi8(v, quote),
-                        _mm256_cmpeq_epi8(v, bslash)),
-        _mm256_cmpgt_epi8(space, v)); /* signed: also every byte >= 0x80 */
-    unsigned bits = (unsigned)_mm256_movemask_epi8(m);
-    if (bits != 0)
-      return p + __builtin_ctz(bits);
-    p += 32;
-  }
-  return p;
-}
-#endif
-
 /* The first special byte at or after p, or end. */
 static const unsigned char *skip_plain(const unsigned char *p,
                                        const unsigned char *end) {
 #ifdef HAVE_AVX2_DISPATCH
   if (end - p >= 64 && __builtin_cpu_supports("avx2"))
-    p = skip_plain_avx2(p, end);
+    p = muster__json_skip_plain_avx2(p, end);
 #endif
 #ifdef __SSE2__
   const __m128i quote = _mm_set1_epi8('"');
@@ -98,42 +71,6 @@ static const unsigned char *skip_plain(const unsigned char *p,
   while (p < end && !special[*p])
     p++;
   return p;
-}
-
-/* p points at a byte >= 0x80; returns the byte after a well-formed UTF-8
- * sequence (RFC 3629 table, as json_check and jansson), or NULL. */
-static const unsigned char *skip_utf8(const unsigned char *p,
-                                      const unsigned char *end) {
-  unsigned c = p[0];
-  unsigned lo = 0x80, hi = 0xbf;
-  int more;
-  if (c < 0xc2)
-    return NULL;
-  if (c < 0xe0) {
-    more = 1;
-  } else if (c < 0xf0) {
-    more = 2;
-    if (c == 0xe0)
-      lo = 0xa0;
-    else if (c == 0xed)
-      hi = 0x9f;
-  } else if (c < 0xf5) {
-    more = 3;
-    if (c == 0xf0)
-      lo = 0x90;
-    else if (c == 0xf4)
-      hi = 0x8f;
-  } else {
-    return NULL;
-  }
-  if (end - p <= more)
-    return NULL;
-  if (p[1] < lo || p[1] > hi)
-    return NULL;
-  for (int i = 2; i <= more; i++)
-    if ((p[i] & 0xc0) != 0x80)
-      return NULL;
-  return p + more + 1;
 }
 
 static long hex4(const unsigned char *p, const unsigned char *end) {
@@ -227,7 +164,7 @@ static int read_string(struct reader *r, struct scratch *buf, const char **s,
       return MUSTER_EBADMSG;
     unsigned c = *p;
     if (c >= 0x80) {
-      p = skip_utf8(p, end);
+      p = muster__json_skip_utf8(p, end);
       if (p == NULL)
         return MUSTER_EBADMSG;
       continue;

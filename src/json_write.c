@@ -16,13 +16,7 @@
 
 #include "muster/error.h"
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define HAVE_AVX2_DISPATCH 1
-#endif
+#include "json_scan.h"
 
 /* One open container on the path from the root. */
 typedef struct {
@@ -114,29 +108,6 @@ static const uint8_t plain[256] = {
     [0x5d ... 0x7f] = 1,
 };
 
-#ifdef HAVE_AVX2_DISPATCH
-/* The plain-byte skip, 32 bytes at a time, for CPUs with AVX2 (checked at
- * run time): a big message is mostly one string. */
-__attribute__((target("avx2"))) static const unsigned char *
-skip_plain_avx2(const unsigned char *p, const unsigned char *end) {
-  const __m256i quote = _mm256_set1_epi8('"');
-  const __m256i bslash = _mm256_set1_epi8('\\');
-  const __m256i space = _mm256_set1_epi8(0x20);
-  while (end - p >= 32) {
-    __m256i v = _mm256_loadu_si256((const __m256i *)p);
-    __m256i m = _mm256_or_si256(
-        _mm256_or_si256(_mm256_cmpeq_epi8(v, quote),
-                        _mm256_cmpeq_epi8(v, bslash)),
-        _mm256_cmpgt_epi8(space, v)); /* signed: also every byte >= 0x80 */
-    unsigned bits = (unsigned)_mm256_movemask_epi8(m);
-    if (bits != 0)
-      return p + __builtin_ctz(bits);
-    p += 32;
-  }
-  return p;
-}
-#endif
-
 /* The first byte at or after p that is not plain, or end. wide: the CPU
  * has AVX2 (looked up once a string, not at every stop). */
 static inline const unsigned char *
@@ -162,7 +133,7 @@ skip_plain(const unsigned char *p, const unsigned char *end, int wide) {
     /* Text with many stops (escapes, non-ASCII) stays in this inlined
      * loop; a run that goes past its first 16 bytes is likely long. */
     if (first && wide && end - p >= 64) {
-      p = skip_plain_avx2(p, end);
+      p = muster__json_skip_plain_avx2(p, end);
       if (end - p >= 32)
         return p;
     }
@@ -175,43 +146,6 @@ skip_plain(const unsigned char *p, const unsigned char *end, int wide) {
   while (p < end && plain[*p])
     p++;
   return p;
-}
-
-/* p points at a byte >= 0x80; returns the byte after a well-formed UTF-8
- * sequence, or NULL. Well-formed as jansson's utf8_iterate has it, which is
- * RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF. */
-static const unsigned char *skip_utf8(const unsigned char *p,
-                                      const unsigned char *end) {
-  unsigned c = p[0];
-  unsigned lo = 0x80, hi = 0xbf;
-  int more;
-  if (c < 0xc2)
-    return NULL; /* continuation byte or overlong 2-byte lead */
-  if (c < 0xe0) {
-    more = 1;
-  } else if (c < 0xf0) {
-    more = 2;
-    if (c == 0xe0)
-      lo = 0xa0;
-    else if (c == 0xed)
-      hi = 0x9f;
-  } else if (c < 0xf5) {
-    more = 3;
-    if (c == 0xf0)
-      lo = 0x90;
-    else if (c == 0xf4)
-      hi = 0x8f;
-  } else {
-    return NULL;
-  }
-  if (end - p <= more)
-    return NULL;
-  if (p[1] < lo || p[1] > hi)
-    return NULL;
-  for (int i = 2; i <= more; i++)
-    if ((p[i] & 0xc0) != 0x80)
-      return NULL;
-  return p + more + 1;
 }
 
 /* The escape of an ASCII byte that is not plain, into out (6 bytes of
@@ -267,7 +201,7 @@ static int write_string(writer_t *w, const char *str, size_t n) {
     if (p == end)
       break;
     if (*p >= 0x80) {
-      p = skip_utf8(p, end);
+      p = muster__json_skip_utf8(p, end);
       if (p == NULL)
         return MUSTER_EINVAL;
       continue;

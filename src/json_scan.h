@@ -1,0 +1,81 @@
+/* Byte scans shared by the JSON checker, reader and writer (json_check.c,
+ * json_read.c, json_write.c). Inline, because they sit on the hot path of
+ * every string byte the channel sends or receives. */
+#ifndef MUSTER_JSON_SCAN_H
+#define MUSTER_JSON_SCAN_H
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX2_DISPATCH 1
+#endif
+
+/* p points at a byte >= 0x80; returns the byte after a well-formed UTF-8
+ * sequence, or NULL. Well-formed as RFC 3629 has it, and as jansson's
+ * utf8_iterate checks: no overlong forms, no UTF-16 surrogates, nothing
+ * above U+10FFFF. */
+static inline const unsigned char *
+muster__json_skip_utf8(const unsigned char *p, const unsigned char *end) {
+  unsigned c = p[0];
+  unsigned lo = 0x80, hi = 0xbf;
+  int more;
+  if (c < 0xc2)
+    return NULL; /* continuation byte or overlong 2-byte lead */
+  if (c < 0xe0) {
+    more = 1;
+  } else if (c < 0xf0) {
+    more = 2;
+    if (c == 0xe0)
+      lo = 0xa0; /* overlong */
+    else if (c == 0xed)
+      hi = 0x9f; /* UTF-16 surrogates */
+  } else if (c < 0xf5) {
+    more = 3;
+    if (c == 0xf0)
+      lo = 0x90; /* overlong */
+    else if (c == 0xf4)
+      hi = 0x8f; /* above U+10FFFF */
+  } else {
+    return NULL;
+  }
+  if (end - p <= more)
+    return NULL;
+  if (p[1] < lo || p[1] > hi)
+    return NULL;
+  for (int i = 2; i <= more; i++)
+    if ((p[i] & 0xc0) != 0x80)
+      return NULL;
+  return p + more + 1;
+}
+
+#ifdef HAVE_AVX2_DISPATCH
+/* Skips plain string bytes 32 at a time, on CPUs that have AVX2 (callers
+ * check __builtin_cpu_supports("avx2") first): returns the first byte that
+ * is a quote, a backslash, or (as a signed byte) below 0x20 — the control
+ * characters and every byte >= 0x80 — or the point where fewer than 32
+ * bytes remain. A big message is mostly one string, and this scan is then
+ * the largest cost after the kernel's copies. */
+__attribute__((target("avx2"))) static inline const unsigned char *
+muster__json_skip_plain_avx2(const unsigned char *p,
+                             const unsigned char *end) {
+  const __m256i quote = _mm256_set1_epi8('"');
+  const __m256i bslash = _mm256_set1_epi8('\\');
+  const __m256i space = _mm256_set1_epi8(0x20);
+  while (end - p >= 32) {
+    __m256i v = _mm256_loadu_si256((const __m256i *)p);
+    __m256i m = _mm256_or_si256(
+        _mm256_or_si256(_mm256_cmpeq_epi8(v, quote),
+                        _mm256_cmpeq_epi8(v, bslash)),
+        _mm256_cmpgt_epi8(space, v)); /* signed: also every byte >= 0x80 */
+    unsigned bits = (unsigned)_mm256_movemask_epi8(m);
+    if (bits != 0)
+      return p + __builtin_ctz(bits);
+    p += 32;
+  }
+  return p;
+}
+#endif
+
+#endif
