@@ -227,10 +227,24 @@ static void on_accept(uv_poll_t *p, int status, int events) {
   dispatch(h);
 }
 
-/* The idle worker that gets the next connection: round-robin takes the one
- * idle the longest; least-connections the one with the fewest open
- * connections, then the one idle the longest. A Node worker never reports
- * closes, so its count would only grow: it counts as 0. */
+/* How many hand-offs a worker may have unanswered. A Node worker gets one,
+ * as Node's primary gives it: a worker whose loop is busy then stops being
+ * handed connections, and they wait here. A muster worker (it said so in
+ * "online") gets several: each hand-off otherwise costs a sleep and a
+ * wake-up in both processes, the larger part of what round-robin costs per
+ * connection, and the channel pipelines handles between muster ends. */
+#define MUSTER_PEER_INFLIGHT 8
+
+static unsigned inflight_limit(const member_t *m) {
+  return m->worker->muster_peer ? MUSTER_PEER_INFLIGHT : 1;
+}
+
+/* The worker that gets the next connection, among those with room for a
+ * hand-off: round-robin takes the one waiting the longest (a worker with
+ * room left goes to the back of the line after each hand-off, so workers
+ * take turns); least-connections the one with the fewest open and
+ * unanswered connections, then the one waiting the longest. A Node worker
+ * never reports closes, so its count would only grow: it counts as 0. */
 static member_t *pick(cluster_handle_t *h) {
   member_t *best = NULL;
   unsigned best_open = 0;
@@ -240,7 +254,7 @@ static member_t *pick(cluster_handle_t *h) {
       continue;
     unsigned open = 0;
     if (h->sched == MUSTER_SCHED_LEAST_CONN && m->worker->muster_peer)
-      open = m->open;
+      open = m->open + m->inflight;
     if (best == NULL || open < best_open ||
         (open == best_open && m->ticket < best->ticket)) {
       best = m;
@@ -278,8 +292,11 @@ static int handoff(member_t *m, int fd) {
   f->handle = h;
   f->next = w->inflight;
   w->inflight = f;
-  m->busy = 1;
-  m->is_free = 0;
+  m->inflight++;
+  if (m->inflight < inflight_limit(m))
+    make_free(m); /* room for more: to the back of the line */
+  else
+    m->is_free = 0;
   return 0;
 }
 
@@ -325,8 +342,9 @@ void muster__handle_reply(muster_worker_t *w, json_t *msg) {
   }
   free(f);
   if (m) {
-    m->busy = 0;
-    make_free(m);
+    m->inflight--;
+    if (!m->is_free)
+      make_free(m);
   }
   if (h)
     dispatch(h);
@@ -567,7 +585,7 @@ void muster__handle_query(muster_cluster_t *c, muster_worker_t *w,
   case MUSTER_SCHED_RR:
   case MUSTER_SCHED_LEAST_CONN:
     reply(w, h, msg, 0, -1, 0);
-    if (!m->busy) {
+    if (!m->is_free && m->inflight < inflight_limit(m)) {
       make_free(m);
       dispatch(h);
     }

@@ -51,7 +51,7 @@ typedef struct member {
   struct member *next_in_worker; /* the worker's list */
   cluster_handle_t *handle;
   muster_worker_t *worker;
-  int busy;        /* a newconn in flight */
+  unsigned inflight; /* newconns handed and not yet answered */
   int is_free;     /* waiting for a connection */
   uint64_t ticket; /* when it became free: FIFO order */
   unsigned open;   /* connections accepted and not reported closed */

@@ -33,8 +33,11 @@
  * ---- Scheduling policies (who accepts a connection) ----------------------
  *   MUSTER_SCHED_RR         round-robin, the default (Node's SCHED_RR on
  *                           Linux): the primary accepts and hands each
- *                           connection to the next idle worker; each worker
- *                           has at most one hand-off in flight.
+ *                           connection to the next worker in turn. A Node
+ *                           worker has at most one hand-off unanswered (as
+ *                           under Node's primary), a muster worker up to 8:
+ *                           a worker whose loop stalls stops getting new
+ *                           connections, which wait in the primary.
  *   MUSTER_SCHED_SHARED     shared handle (Node's SCHED_NONE): every worker
  *                           gets the same bound socket, listens and accepts
  *                           on it; the kernel decides (often unevenly).
@@ -49,8 +52,9 @@
  *                           cannot be shared this way and fall back to
  *                           SHARED.
  *   MUSTER_SCHED_LEAST_CONN like round-robin, but each connection goes to
- *                           the idle worker with the fewest open
- *                           connections (ties: the longest idle). Node has
+ *                           the worker with the fewest open and
+ *                           unanswered connections (ties: the longest
+ *                           waiting). Node has
  *                           no such policy. muster workers report closed
  *                           connections (see muster_server_connection_
  *                           closed); a Node worker never does, so for it
