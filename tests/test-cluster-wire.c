@@ -2,7 +2,10 @@
  * Node's own (NODE-WIRE.md §4.3) by a scripted raw worker. */
 #include "test-cluster.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static uv_loop_t loop;
@@ -107,4 +110,78 @@ TEST_T(cluster_wire_bad_address, 30) {
   raw_run("cluster_raw_badaddr");
   ASSERT_EQ(g_exit, 0);
   ASSERT_GE(g_errors, 1); /* the bind error, reported to on_error too */
+}
+
+/* ---- hand-offs in flight ------------------------------------------------------
+ * A worker that never answers its newconns shows how many the primary keeps
+ * unanswered: one for a Node worker (Node's rule), up to 8 for a muster
+ * worker (docs/cluster.md). 12 connections wait in the primary meanwhile. */
+
+static int inflight_exit = -1, inflight_port;
+static int inflight_fds[12];
+
+/* Connects without waiting for any answer: the primary accepts it. */
+static int connect_only(int p) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT(fd >= 0);
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons((uint16_t)p),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  ASSERT_EQ(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  return fd;
+}
+
+static void *inflight_clients(void *arg) {
+  (void)arg;
+  for (int i = 0; i < 12; i++)
+    inflight_fds[i] = connect_only(inflight_port);
+  return NULL;
+}
+
+static void inflight_listening(muster_cluster_t *c, muster_worker_t *w,
+                               const muster_worker_address_t *a) {
+  (void)c;
+  (void)w;
+  inflight_port = a->port;
+  ASSERT_OK(-pthread_create(&th, NULL, inflight_clients, NULL));
+}
+
+static void inflight_exit_cb(muster_cluster_t *c, muster_worker_t *w,
+                             int64_t code, int sig) {
+  (void)w;
+  ASSERT_EQ(sig, 0);
+  inflight_exit = (int)code;
+  muster_cluster_close(c, NULL);
+}
+
+static int run_inflight(const char *kind) {
+  ASSERT_OK(uv_loop_init(&loop));
+  static const char *args[3];
+  args[0] = "cluster_raw_inflight";
+  args[1] = kind;
+  args[2] = NULL;
+  muster_cluster_options_t o = {0};
+  o.settings.exec = test_fixture_path();
+  o.settings.args = args;
+  o.policy = MUSTER_SCHED_RR;
+  o.supervise.restart = MUSTER_RESTART_NEVER;
+  o.events.on_listening = inflight_listening;
+  o.events.on_exit = inflight_exit_cb;
+  ASSERT_OK(muster_cluster_create(&loop, &o, &cl));
+  ASSERT_OK(muster_cluster_fork(cl, NULL, NULL));
+  test_run_loop(&loop, 30000);
+  pthread_join(th, NULL);
+  for (int i = 0; i < 12; i++)
+    if (inflight_fds[i] >= 0)
+      close(inflight_fds[i]);
+  ASSERT_OK(uv_loop_close(&loop));
+  return inflight_exit;
+}
+
+TEST_T(cluster_wire_inflight_node_worker, 40) {
+  ASSERT_EQ(run_inflight("node"), 1);
+}
+
+TEST_T(cluster_wire_inflight_muster_worker, 40) {
+  ASSERT_EQ(run_inflight("muster"), 8);
 }
