@@ -115,7 +115,17 @@ TEST(listen_tcp6_only) {
   int lfd, port;
   ASSERT_OK(muster_listen(&o, &lfd));
   ASSERT_OK(muster_listen_address(lfd, NULL, 0, &port));
+  /* v6only leaves the IPv4 port free: binding it must succeed (without
+   * v6only it would be EADDRINUSE). Holding it, bound and not listening,
+   * also makes sure IPv4 connections are refused: no other test running
+   * meanwhile can take that port number for IPv4. */
+  int v4 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a4 = {.sin_family = AF_INET,
+                           .sin_port = htons((uint16_t)port)};
+  inet_pton(AF_INET, "127.0.0.1", &a4.sin_addr);
+  ASSERT_EQ(bind(v4, (struct sockaddr *)&a4, sizeof a4), 0);
   ASSERT_ERR(connect_tcp(AF_INET, "127.0.0.1", port), MUSTER_ECONNREFUSED);
+  close(v4);
   int c6 = connect_tcp(AF_INET6, "::1", port);
   ASSERT_GE(c6, 0);
   close(accept_one(lfd));
