@@ -53,8 +53,11 @@ static void track(pid_t pid, int on) {
 
 static void ex_start(example_t *ex, const char *name, const char *arg,
                      const char *const *env) {
-  char path[4096];
-  const char *argv[3] = {name, arg, NULL};
+  char path[4096], ppid[16];
+  /* Through exec_pdeath: the example dies with this test process. */
+  snprintf(ppid, sizeof ppid, "%d", (int)getpid());
+  const char *argv[7] = {test_fixture_path(), "exec_pdeath", ppid, path,
+                         name, arg, NULL};
   char *envp[256];
   int n = 0, p[2];
   posix_spawn_file_actions_t fa;
@@ -82,7 +85,8 @@ static void ex_start(example_t *ex, const char *name, const char *arg,
   posix_spawn_file_actions_adddup2(&fa, p[1], 1);
   posix_spawn_file_actions_adddup2(&fa, p[1], 2);
   memset(ex, 0, sizeof *ex);
-  ASSERT_OK(-posix_spawn(&ex->pid, path, &fa, NULL, (char *const *)argv, envp));
+  ASSERT_OK(-posix_spawn(&ex->pid, test_fixture_path(), &fa, NULL,
+                         (char *const *)argv, envp));
   posix_spawn_file_actions_destroy(&fa);
   close(p[1]);
   ex->out = p[0];
