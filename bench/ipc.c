@@ -596,8 +596,9 @@ static void mp_on_fd_sent(muster_channel_t *ch, int status, void *arg) {
   mp_send_fd();
 }
 
-/* fds: keep FD_WINDOW sends in flight; the channel holds each one back
- * until the peer acknowledged the previous handle. */
+/* fds: keep FD_WINDOW sends in flight. The first handle waits for its
+ * ACK (Node's rule); then the peer's window lets batches of them go, many
+ * fds to a sendmsg (docs/channel.md, "Batches"). */
 static void mp_send_fd(void) {
   static const muster_send_options_t keep = {.keep_open = 1};
   while (m.in_flight < FD_WINDOW && m.sent < m.w + m.n) {

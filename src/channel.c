@@ -108,6 +108,7 @@ struct muster_channel_s {
   size_t inflight_count;
   size_t window;   /* handle frames allowed in flight: 1 is Node's rule */
   int window_off;  /* a NACK came: Node's rule for good */
+  size_t batch_bytes; /* a sendmsg of several handle frames fits in one skb */
   uint64_t tx_seq; /* data blocks written in full so far */
   block_t *spare;
   char *ctrl; /* ACK/NACK frames, which may pass held data */
@@ -432,6 +433,23 @@ static void schedule_flush(muster_channel_t *ch) {
   uv_check_start(&ch->check, on_flush_check);
 }
 
+/* The most bytes a sendmsg of several handle frames may have. The kernel
+ * attaches a sendmsg's fds to its first skb and ends a read after that skb,
+ * so the receiver can tell which fds the frames it read claim (and close
+ * the rest) only if all of them lie in the first skb. A Unix stream socket
+ * cuts a sendmsg into skbs of min(SO_SNDBUF / 2 - 64, about 36 KiB) bytes
+ * (net/unix/af_unix.c, unix_stream_sendmsg); 8 KiB stays under both for
+ * any buffer of 16 KiB or more, and a smaller buffer gets its own figure. */
+static size_t batch_bytes_for(int fd) {
+  int sndbuf = 0;
+  socklen_t sl = sizeof sndbuf;
+  size_t limit = 8192;
+  if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &sl) == 0 &&
+      (size_t)sndbuf / 2 < limit + 256)
+    limit = (size_t)sndbuf / 2 > 512 ? (size_t)sndbuf / 2 - 256 : 256;
+  return limit;
+}
+
 int muster_channel_open(uv_loop_t *loop, int fd,
                         const muster_channel_options_t *options,
                         muster_channel_t **out) {
@@ -478,6 +496,7 @@ int muster_channel_open(uv_loop_t *loop, int fd,
   ch->check.data = ch;
   ch->handles_open = 3;
   ch->window = 1; /* the first handle always goes by Node's rule */
+  ch->batch_bytes = batch_bytes_for(fd);
   muster__frame_init(&ch->rx, ch->opt.max_message_size);
   ch->poll_events = UV_READABLE;
   uv_poll_start(&ch->poll, UV_READABLE, on_poll);
@@ -783,26 +802,27 @@ static void complete_sends(muster_channel_t *ch) {
   }
 }
 
-/* One sendmsg. Returns the bytes written or a negative error. */
+/* One sendmsg, with `nfds` fds on its first skb. Returns the bytes written
+ * or a negative error. */
 static ssize_t write_some(muster_channel_t *ch, struct iovec *iov, int n,
-                          int fd) {
+                          const int *fds, int nfds) {
   struct msghdr mh;
   union {
-    char buf[CMSG_SPACE(sizeof(int))];
+    char buf[CMSG_SPACE(CMSG_FDS * sizeof(int))];
     struct cmsghdr align;
   } cm;
   memset(&mh, 0, sizeof mh);
   mh.msg_iov = iov;
   mh.msg_iovlen = (size_t)n;
-  if (fd >= 0) {
-    memset(&cm, 0, sizeof cm);
+  if (nfds > 0) {
     mh.msg_control = cm.buf;
-    mh.msg_controllen = sizeof cm.buf;
+    mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+    memset(cm.buf, 0, mh.msg_controllen);
     struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
   }
   ssize_t r;
   do
@@ -834,8 +854,21 @@ static void flush(muster_channel_t *ch) {
   ch->in_flush = 1;
   for (;;) {
     struct iovec iov[MAX_IOV];
-    int n = 0, fd = -1;
-    size_t ctrl = 0;
+    int n = 0, nfds = 0, fds[CMSG_FDS];
+    block_t *fd_blocks[CMSG_FDS];
+    size_t ctrl = 0, bytes = 0;
+    /* A muster peer (it offered a window) takes several handle frames in
+     * one sendmsg, their fds together on its first skb ("Batches" in
+     * docs/channel.md); a Node peer gets each alone, with its fd. */
+    int batch = ch->window > 1;
+    size_t fd_room = 1;
+    if (batch) {
+      size_t busy = ch->inflight_count +
+                    (ch->head && ch->head->fd >= 0 && ch->head->fd_sent);
+      fd_room = ch->window > busy ? ch->window - busy : 0;
+      if (fd_room > CMSG_FDS)
+        fd_room = CMSG_FDS;
+    }
     if (ch->ctrl_len > ch->ctrl_off &&
         (ch->head == NULL || ch->head->off == 0)) {
       /* ACK/NACK frames only leave at a frame boundary of the data, and
@@ -843,18 +876,27 @@ static void flush(muster_channel_t *ch) {
       ctrl = ch->ctrl_len - ch->ctrl_off;
       iov[0].iov_base = ch->ctrl + ch->ctrl_off;
       iov[0].iov_len = ctrl;
+      bytes = ctrl;
       n = 1;
     }
-    if (head_sendable(ch) && !(ctrl > 0 && ch->head->fd >= 0)) {
+    if (head_sendable(ch)) {
       for (block_t *b = ch->head; b && n < MAX_IOV; b = b->next) {
-        if (b->fd >= 0 && n > 0)
-          break; /* a handle's fd rides on the first byte of a sendmsg */
-        if (b->fd >= 0 && !b->fd_sent)
-          fd = b->fd;
+        size_t left = b->len - b->off;
+        if (b->fd >= 0 && !batch && n > 0)
+          break; /* to Node, a handle's fd rides on the first byte... */
+        if (b->fd >= 0 && !b->fd_sent) {
+          /* ...and to muster, every frame that claims an fd of this
+           * sendmsg lies within its first skb. */
+          if (n > 0 && (nfds == (int)fd_room || bytes + left > ch->batch_bytes))
+            break;
+          fd_blocks[nfds] = b;
+          fds[nfds++] = b->fd;
+        }
         iov[n].iov_base = b->data + b->off;
-        iov[n].iov_len = b->len - b->off;
+        iov[n].iov_len = left;
+        bytes += left;
         n++;
-        if (b->fd >= 0)
+        if (b->fd >= 0 && !batch)
           break; /* ...and ends it: one fd per sendmsg */
         if (ctrl == 0 && ch->ctrl_len > ch->ctrl_off)
           break; /* let the ACK out at the next boundary */
@@ -862,7 +904,7 @@ static void flush(muster_channel_t *ch) {
     }
     if (n == 0)
       break;
-    ssize_t w = write_some(ch, iov, n, fd);
+    ssize_t w = write_some(ch, iov, n, fds, nfds);
     if (w == -EAGAIN)
       break;
     if (w < 0) {
@@ -878,8 +920,8 @@ static void flush(muster_channel_t *ch) {
       if (ch->ctrl_off == ch->ctrl_len)
         ch->ctrl_off = ch->ctrl_len = 0;
     }
-    if (fd >= 0)
-      ch->head->fd_sent = 1;
+    for (int i = 0; i < nfds; i++)
+      fd_blocks[i]->fd_sent = 1;
     while (left > 0) {
       block_t *b = ch->head;
       size_t take = b->len - b->off < left ? b->len - b->off : left;
@@ -1211,6 +1253,19 @@ static void take_fds(muster_channel_t *ch, struct msghdr *mh) {
     report_error(ch, MUSTER_EPROTO);
 }
 
+/* Called when the last read ended where an skb (one sendmsg, or its first
+ * part) ended. The fds of a sendmsg ride on its first skb, and every frame
+ * that claims one lies within that skb: Node sends one handle frame per
+ * sendmsg, starting it, and a muster sender keeps a batch of them inside
+ * the first skb. So when every byte read is a complete line, no frame still
+ * to come can claim the fds left over: close them. */
+static void close_unclaimed(muster_channel_t *ch) {
+  if (ch->fds_len > 0 && muster__frame_pending(&ch->rx) == 0) {
+    fds_close_all(ch);
+    report_error(ch, MUSTER_EPROTO);
+  }
+}
+
 /* Reads what the socket holds, up to READS_PER_WAKE reads. `drain`: up to
  * that limit even when a read that carried fds was short (see below). */
 static void on_readable(muster_channel_t *ch, int drain) {
@@ -1240,6 +1295,7 @@ static void on_readable(muster_channel_t *ch, int drain) {
       if (errno == EAGAIN) {
         if (after_fds && ch->fd_reads_idle < 2)
           ch->fd_reads_idle++;
+        close_unclaimed(ch); /* the last read ended with an skb */
         return;
       }
       end_channel(ch, -errno, 1);
@@ -1270,14 +1326,8 @@ static void on_readable(muster_channel_t *ch, int drain) {
       end_channel(ch, k, 1);
       return;
     }
-    if (ch->fds_len > 0 && muster__frame_pending(&ch->rx) == 0) {
-      /* An fd rides on the bytes of the frame that claims it, and the
-       * kernel ends a read right after the bytes an fd came with. So when
-       * every byte read is a complete line, no frame still to come can
-       * claim these: close them. */
-      fds_close_all(ch);
-      report_error(ch, MUSTER_EPROTO);
-    }
+    if ((size_t)r < avail)
+      close_unclaimed(ch); /* a short read ends with an skb */
     if ((size_t)r < avail && !got_fds)
       return; /* a short read: the socket is empty */
     /* A read stops right after the bytes an fd came with, so a short read

@@ -1,6 +1,7 @@
 #include "test.h"
 
 #include <dirent.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <time.h>
 #include <unistd.h>
@@ -91,4 +92,60 @@ uint64_t test_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+#define TEST_MAX_FDS 64
+
+ssize_t test_send_fds(int sock, const void *buf, size_t n, const int *fds,
+                      int nfds) {
+  union {
+    char b[CMSG_SPACE(TEST_MAX_FDS * sizeof(int))];
+    struct cmsghdr align;
+  } cm;
+  ASSERT(nfds >= 0 && nfds <= TEST_MAX_FDS);
+  struct iovec iov = {(void *)buf, n};
+  struct msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  if (nfds > 0) {
+    memset(&cm, 0, sizeof cm);
+    mh.msg_control = cm.b;
+    mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
+  }
+  return sendmsg(sock, &mh, MSG_NOSIGNAL);
+}
+
+ssize_t test_recv_fds(int sock, void *buf, size_t cap, int *fds, int max,
+                      int *nfds) {
+  union {
+    char b[CMSG_SPACE(TEST_MAX_FDS * sizeof(int))];
+    struct cmsghdr align;
+  } cm;
+  struct iovec iov = {buf, cap};
+  struct msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = cm.b;
+  mh.msg_controllen = sizeof cm.b;
+  *nfds = 0;
+  ssize_t r = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  if (r < 0)
+    return r;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+      continue;
+    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < k; i++) {
+      ASSERT(*nfds < max);
+      memcpy(&fds[(*nfds)++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+    }
+  }
+  return r;
 }

@@ -31,24 +31,7 @@ static void raw_write(raw_t *r, const char *s, size_t n) {
 }
 
 static void raw_write_fd(raw_t *r, const char *s, size_t n, int fd) {
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } cm;
-  struct iovec iov = {(void *)s, n};
-  struct msghdr mh;
-  memset(&mh, 0, sizeof mh);
-  memset(&cm, 0, sizeof cm);
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = cm.buf;
-  mh.msg_controllen = sizeof cm.buf;
-  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  ASSERT_EQ(sendmsg(r->raw, &mh, 0), (ssize_t)n);
+  ASSERT_EQ(test_send_fds(r->raw, s, n, &fd, 1), (ssize_t)n);
 }
 
 /* Reads what the channel wrote to the raw end, with a deadline. */
@@ -280,25 +263,9 @@ TEST(channel_bad_two_fds) {
   int b = open("/dev/null", O_RDONLY | O_CLOEXEC);
   const char h[] =
       "{\"cmd\":\"NODE_HANDLE\",\"type\":\"muster.Fd\",\"msg\":\"two\"}\n";
-  union {
-    char buf[CMSG_SPACE(2 * sizeof(int))];
-    struct cmsghdr align;
-  } cm;
-  memset(&cm, 0, sizeof cm);
-  struct iovec iov = {(void *)h, sizeof h - 1};
-  struct msghdr mh;
-  memset(&mh, 0, sizeof mh);
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = cm.buf;
-  mh.msg_controllen = sizeof cm.buf;
-  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(2 * sizeof(int));
   int both[2] = {a, b};
-  memcpy(CMSG_DATA(c), both, sizeof both);
-  ASSERT_EQ(sendmsg(r.raw, &mh, 0), (ssize_t)(sizeof h - 1));
+  ASSERT_EQ(test_send_fds(r.raw, h, sizeof h - 1, both, 2),
+            (ssize_t)(sizeof h - 1));
   close(a);
   close(b);
   raw_run(&r);

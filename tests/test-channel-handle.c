@@ -180,25 +180,13 @@ static size_t raw_recv(uv_loop_t *loop, int fd, char *buf, size_t cap,
   *got_fd = -1;
   while (got == 0 && test_now_ms() - t0 < 5000) {
     uv_run(loop, UV_RUN_NOWAIT);
-    union {
-      char b[CMSG_SPACE(4 * sizeof(int))];
-      struct cmsghdr align;
-    } cm;
-    struct iovec iov = {buf, cap - 1};
-    struct msghdr mh;
-    memset(&mh, 0, sizeof mh);
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = cm.b;
-    mh.msg_controllen = sizeof cm.b;
-    ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    int fds[4], k;
+    ssize_t n = test_recv_fds(fd, buf, cap - 1, fds, 4, &k);
     if (n > 0) {
       got = (size_t)n;
-      struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-      if (c && c->cmsg_type == SCM_RIGHTS) {
-        ASSERT_EQ(c->cmsg_len, CMSG_LEN(sizeof(int))); /* exactly one */
-        memcpy(got_fd, CMSG_DATA(c), sizeof(int));
-      }
+      ASSERT(k <= 1); /* exactly one, if any */
+      if (k == 1)
+        *got_fd = fds[0];
     } else {
       usleep(1000);
     }
@@ -325,26 +313,7 @@ TEST(channel_handle_nack_retransmit) {
  * ACK, the inner message), an fd that arrives with the tail of an earlier
  * message, and a handle whose message is internal (cluster's newconn). */
 static int writefd(int sock, const char *s, int fd) {
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } cm;
-  memset(&cm, 0, sizeof cm);
-  struct iovec iov = {(void *)s, strlen(s)};
-  struct msghdr mh;
-  memset(&mh, 0, sizeof mh);
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  if (fd >= 0) {
-    mh.msg_control = cm.buf;
-    mh.msg_controllen = sizeof cm.buf;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  }
-  return (int)sendmsg(sock, &mh, 0);
+  return (int)test_send_fds(sock, s, strlen(s), &fd, fd >= 0 ? 1 : 0);
 }
 
 TEST(channel_handle_node_sender_quirks) {

@@ -33,32 +33,34 @@ static int new_sock(void) {
   return s[0];
 }
 
-/* Reads one handle frame (its bytes must be `frame`) and its fd, which is
- * closed. The kernel ends a read right after the bytes an fd came with, so
- * one recvmsg is one frame here (the sender writes each in one sendmsg). */
-static void read_frame(int sock, const char *frame) {
-  char buf[512];
-  union {
-    char b[CMSG_SPACE(4 * sizeof(int))];
-    struct cmsghdr align;
-  } cm;
-  struct iovec iov = {buf, sizeof buf - 1};
-  struct msghdr mh;
-  memset(&mh, 0, sizeof mh);
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = cm.b;
-  mh.msg_controllen = sizeof cm.b;
-  ssize_t n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+/* One recvmsg: its bytes must be `text` and it must carry `nfds` fds,
+ * which are closed. The kernel ends a read right after the skb an fd came
+ * with, so one recvmsg is one sendmsg of the sender here. */
+static void read_batch(int sock, const char *text, int nfds) {
+  char buf[4096];
+  int fds[64], got;
+  ssize_t n = test_recv_fds(sock, buf, sizeof buf - 1, fds, 64, &got);
   ASSERT(n > 0);
   buf[n] = '\0';
-  ASSERT_STR_EQ(buf, frame);
-  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-  ASSERT(c != NULL && c->cmsg_type == SCM_RIGHTS);
-  ASSERT_EQ(c->cmsg_len, CMSG_LEN(sizeof(int))); /* exactly one fd */
-  int fd;
-  memcpy(&fd, CMSG_DATA(c), sizeof fd);
-  close(fd);
+  ASSERT_STR_EQ(buf, text);
+  ASSERT_EQ(got, nfds);
+  for (int i = 0; i < got; i++)
+    close(fds[i]);
+}
+
+/* One handle frame alone in its sendmsg, with its fd. */
+static void read_frame(int sock, const char *frame) {
+  read_batch(sock, frame, 1);
+}
+
+/* `k` copies of `frame`, then `tail`. */
+static const char *repeat(const char *frame, int k, const char *tail) {
+  static char buf[4096];
+  buf[0] = '\0';
+  for (int i = 0; i < k; i++)
+    strcat(buf, frame);
+  strcat(buf, tail);
+  return buf;
 }
 
 static void expect_empty(int sock) {
@@ -86,16 +88,22 @@ typedef struct {
   int peer; /* the raw peer's end */
 } rawpeer_t;
 
-static void rp_open(rawpeer_t *p) {
+/* sndbuf: SO_SNDBUF of the channel's socket before it opens, or 0. */
+static void rp_open_with(rawpeer_t *p, int sndbuf) {
   int sv[2];
   ASSERT_OK(uv_loop_init(&p->loop));
   ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+  if (sndbuf > 0)
+    ASSERT_OK(
+        setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf));
   tch_init(&p->t);
   muster_channel_options_t o = tch_options(&p->t);
   ASSERT_OK(muster_channel_open(&p->loop, sv[0], &o, &p->ch));
   p->peer = sv[1];
   cbs = 0;
 }
+
+static void rp_open(rawpeer_t *p) { rp_open_with(p, 0); }
 
 static void rp_close(rawpeer_t *p) {
   muster_channel_close(p->ch, NULL);
@@ -151,16 +159,14 @@ TEST(channel_window_advertised_limit) {
   ASSERT_OK(
       muster_channel_send_text(p.ch, "\"x\"", 3, -1, NULL, count_cb, NULL));
   spin(&p.loop, 40);
-  for (int i = 0; i < 4; i++)
-    read_frame(p.peer, H_FRAME);
+  /* A muster peer: the 4 go in one sendmsg, their fds together. */
+  read_batch(p.peer, repeat(H_FRAME, 4, ""), 4);
   expect_empty(p.peer); /* the 6th handle, and "x" behind it, wait */
   ASSERT_EQ(cbs, 5);
   raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":4}\n");
   spin(&p.loop, 40);
-  read_frame(p.peer, H_FRAME);
-  char buf[64];
-  ASSERT_EQ(recv(p.peer, buf, sizeof buf, MSG_DONTWAIT), 4);
-  ASSERT_EQ(memcmp(buf, "\"x\"\n", 4), 0); /* passes behind handles */
+  /* "x" passes behind handles in flight, in the same sendmsg. */
+  read_batch(p.peer, repeat(H_FRAME, 1, "\"x\"\n"), 1);
   ASSERT_EQ(cbs, 7);
   for (int i = 0; i < 4; i++) /* the 4 still in flight */
     raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":4}\n");
@@ -192,10 +198,7 @@ TEST(channel_window_nack_overtaken) {
   ASSERT_OK(
       muster_channel_send_text(p.ch, "\"m\"", 3, -1, NULL, count_cb, NULL));
   spin(&p.loop, 40);
-  for (int i = 0; i < 3; i++)
-    read_frame(p.peer, H_FRAME);
-  char buf[64];
-  ASSERT_EQ(recv(p.peer, buf, sizeof buf, MSG_DONTWAIT), 4);
+  read_batch(p.peer, repeat(H_FRAME, 3, "\"m\"\n"), 3);
   ASSERT_EQ(cbs, 5);
   int before = test_fd_count();
   raw_send(p.peer, NACK); /* the first of the three */
@@ -365,4 +368,106 @@ TEST_T(channel_window_10000_no_leak, 60) {
   muster_channel_close(b, NULL);
   ASSERT_OK(uv_run(&loop, UV_RUN_DEFAULT));
   ASSERT_OK(uv_loop_close(&loop));
+}
+
+/* ---- batches: several handle frames in one sendmsg ---------------------- */
+
+/* Writes `text` in one sendmsg carrying `nfds` fresh sockets. */
+static void raw_send_fds(int sock, const char *text, int nfds) {
+  int fds[8];
+  ASSERT(nfds <= 8);
+  for (int i = 0; i < nfds; i++)
+    fds[i] = new_sock();
+  ASSERT_EQ(test_send_fds(sock, text, strlen(text), fds, nfds),
+            (ssize_t)strlen(text));
+  for (int i = 0; i < nfds; i++)
+    close(fds[i]);
+}
+
+static const char ACK64[] = "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64}\n";
+
+/* A batch as a muster sender writes it: 3 frames, 3 fds on one skb. Each
+ * message gets its fd, in order, and each is ACKed. */
+TEST(channel_batch_received) {
+  rawpeer_t p;
+  rp_open(&p);
+  int fds = test_fd_count();
+  raw_send_fds(p.peer, repeat(H_FRAME, 3, "\"after\"\n"), 3);
+  spin(&p.loop, 20);
+  ASSERT_EQ(p.t.messages, 4);
+  ASSERT_EQ(p.t.handles, 3);
+  ASSERT_STR_EQ(p.t.last, "\"after\"");
+  ASSERT_EQ(p.t.nerrors, 0);
+  char buf[256];
+  ASSERT_EQ(recv(p.peer, buf, sizeof buf, MSG_DONTWAIT),
+            (ssize_t)(3 * strlen(ACK64)));
+  ASSERT_EQ(test_fd_count(), fds); /* delivered fds are closed after */
+  rp_close(&p);
+}
+
+/* 3 fds but 2 frames to claim them, all on one skb: the third is closed as
+ * soon as the read ends (no frame still to come can claim it), with
+ * EPROTO; the two frames are delivered with theirs. */
+TEST(channel_batch_unclaimed_fd_closed) {
+  rawpeer_t p;
+  rp_open(&p);
+  int fds = test_fd_count();
+  raw_send_fds(p.peer, repeat(H_FRAME, 2, ""), 3);
+  spin(&p.loop, 20);
+  ASSERT_EQ(p.t.handles, 2);
+  ASSERT_EQ(p.t.nerrors, 1);
+  ASSERT_ERR(p.t.errors[0], MUSTER_EPROTO);
+  ASSERT_EQ(test_fd_count(), fds);
+  ASSERT(muster_channel_connected(p.ch)); /* the channel goes on */
+  raw_send_fds(p.peer, H_FRAME, 1);
+  spin(&p.loop, 20);
+  ASSERT_EQ(p.t.handles, 3);
+  ASSERT_EQ(p.t.nerrors, 1);
+  ASSERT_EQ(test_fd_count(), fds);
+  rp_close(&p);
+}
+
+/* With a small send buffer the kernel cuts a sendmsg into small skbs, and
+ * fds ride only on the first: so a batch must fit in one. Every read of
+ * the peer ends with whole frames, exactly as many as the fds it got. */
+TEST(channel_batch_fits_small_sndbuf) {
+  rawpeer_t p;
+  rp_open_with(&p, 2048); /* the kernel doubles it */
+  int fds = test_fd_count();
+  open_window(&p);
+  char msg[402];
+  memset(msg, 'a', sizeof msg);
+  msg[0] = msg[400] = '"';
+  for (int i = 0; i < 30; i++)
+    ASSERT_OK(muster_channel_send_text(p.ch, msg, 401, new_sock(), NULL,
+                                       count_cb, NULL));
+  int got = 0, reads = 0;
+  while (got < 30) {
+    spin(&p.loop, 5);
+    char buf[16384];
+    int fds_in[64], k;
+    ssize_t n = test_recv_fds(p.peer, buf, sizeof buf, fds_in, 64, &k);
+    if (n < 0) {
+      ASSERT_EQ(errno, EAGAIN);
+      continue;
+    }
+    for (int i = 0; i < k; i++)
+      close(fds_in[i]);
+    int frames = 0;
+    for (ssize_t i = 0; i < n; i++)
+      frames += buf[i] == '\n';
+    ASSERT(n > 0 && buf[n - 1] == '\n'); /* whole frames only */
+    ASSERT_EQ(frames, k);
+    ASSERT(n < 4096);
+    for (int i = 0; i < k; i++)
+      raw_send(p.peer, ACK64);
+    got += frames;
+    reads++;
+  }
+  ASSERT(reads > 1); /* 30 x 460 bytes cannot go as one */
+  spin(&p.loop, 20);
+  ASSERT_EQ(cbs, 31);
+  ASSERT_EQ(p.t.nerrors, 0);
+  ASSERT_EQ(test_fd_count(), fds);
+  rp_close(&p);
 }

@@ -127,4 +127,15 @@ const char *test_which(const char *prog);
 /* Milliseconds of a monotonic clock. */
 uint64_t test_now_ms(void);
 
+/* One sendmsg of `n` bytes carrying `nfds` fds (0 to 64) in one
+ * SCM_RIGHTS; returns what sendmsg returned. */
+ssize_t test_send_fds(int sock, const void *buf, size_t n, const int *fds,
+                      int nfds);
+
+/* One recvmsg (MSG_DONTWAIT | MSG_CMSG_CLOEXEC) into buf: the fds that
+ * came with it (room for 64) go to `fds` (`max` of them; more fails the
+ * test), their number to *nfds; returns what recvmsg returned. */
+ssize_t test_recv_fds(int sock, void *buf, size_t cap, int *fds, int max,
+                      int *nfds);
+
 #endif
