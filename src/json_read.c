@@ -281,6 +281,10 @@ static int read_number(struct reader *r, json_t **v) {
   if (*p == '0') {
     p++;
   } else if (*p >= '1' && *p <= '9') {
+    /* 19 digits always fit in 64 bits; only longer runs need the check. */
+    const unsigned char *fast_end = end - p > 19 ? p + 19 : end;
+    while (p < fast_end && *p >= '0' && *p <= '9')
+      acc = acc * 10 + (unsigned)(*p++ - '0');
     while (p < end && *p >= '0' && *p <= '9') {
       unsigned d = (unsigned)(*p - '0');
       if (acc > (UINT64_MAX - d) / 10)
