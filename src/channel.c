@@ -808,6 +808,16 @@ static void complete_sends(muster_channel_t *ch) {
  * or a negative error. */
 static ssize_t write_some(muster_channel_t *ch, struct iovec *iov, int n,
                           const int *fds, int nfds) {
+  ssize_t r;
+  if (nfds == 0 && n == 1) {
+    /* The usual case of a small message or a run of them: send() skips
+     * the msghdr and iovec copies of sendmsg. */
+    do
+      r = send(ch->fd, iov[0].iov_base, iov[0].iov_len,
+               MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (r < 0 && errno == EINTR);
+    return r < 0 ? -errno : r;
+  }
   struct msghdr mh;
   union {
     char buf[CMSG_SPACE(CMSG_FDS * sizeof(int))];
@@ -826,7 +836,6 @@ static ssize_t write_some(muster_channel_t *ch, struct iovec *iov, int n,
     c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
     memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
   }
-  ssize_t r;
   do
     r = sendmsg(ch->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
   while (r < 0 && errno == EINTR);
