@@ -39,6 +39,9 @@
  *                limit
  *   raw-epoll    (rtt only) raw, with an epoll_wait before every read on
  *                both sides: the least an event loop adds to a round trip
+ *   uv-poll      (rtt only) a bare libuv loop on both sides: a uv_poll_t on
+ *                the socket, recv when readable, the answer sent at once
+ *                with send(): the least libuv adds, with nothing of muster
  * The message is {"i":<counter>,"s":"hello"} (21-24 bytes) everywhere; the
  * big one is {"s":"xxx..."}, 1,048,576 bytes of JSON text.
  *
@@ -54,6 +57,7 @@
 #include "bench.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <spawn.h>
@@ -460,6 +464,88 @@ static uint64_t raw_run(const char *impl, const char *test, long n) {
   return ns;
 }
 
+/* ==== uv-poll: a bare libuv loop on each end (rtt only) =================== */
+
+static struct {
+  int fd;
+  int parent;
+  long w, n, count;
+  uint64_t t0, ns;
+  char msg[64];
+} u;
+
+static void u_send(const char *buf, size_t len) {
+  if (send(u.fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)len)
+    die("uv-poll: send", -errno);
+}
+
+static void u_ping(void) {
+  int len = small_text(u.msg, sizeof u.msg - 1, u.count);
+  u.msg[len++] = '\n';
+  u_send(u.msg, (size_t)len);
+}
+
+/* A ping or a pong is one short line, and each side waits for the other's
+ * before it sends again, so one read is one message. */
+static void u_on_poll(uv_poll_t *h, int status, int events) {
+  char buf[256];
+  ssize_t r = status < 0 ? -1 : recv(u.fd, buf, sizeof buf, MSG_DONTWAIT);
+  if (r < 0 && errno == EAGAIN)
+    return;
+  if (r <= 0 || (u.parent && ++u.count == u.w + u.n)) {
+    if (u.parent)
+      u.ns = bench_now_ns() - u.t0;
+    uv_close((uv_handle_t *)h, NULL);
+    return;
+  }
+  if (!u.parent) {
+    u_send(buf, (size_t)r); /* the echo */
+    return;
+  }
+  if (u.count == u.w)
+    u.t0 = bench_now_ns();
+  u_ping();
+}
+
+static void u_loop(int fd) {
+  uv_loop_t loop;
+  uv_poll_t poll;
+  int err;
+  u.fd = fd;
+  if ((err = uv_loop_init(&loop)) != 0 ||
+      (err = uv_poll_init(&loop, &poll, fd)) != 0 ||
+      (err = uv_poll_start(&poll, UV_READABLE, u_on_poll)) != 0)
+    die("uv-poll: loop", err);
+  if (u.parent)
+    u_ping();
+  uv_run(&loop, UV_RUN_DEFAULT);
+  if ((err = uv_loop_close(&loop)) != 0)
+    die("uv-poll: uv_loop_close", err);
+}
+
+static void uv_child(const char *test) {
+  if (strcmp(test, "rtt") != 0)
+    fail("uv-poll: rtt only");
+  fcntl(CHILD_FD, F_SETFL, O_NONBLOCK);
+  u.parent = 0;
+  u_loop(CHILD_FD);
+}
+
+static uint64_t uv_run_rtt(const char *impl, long n) {
+  pid_t pid;
+  memset(&u, 0, sizeof u);
+  u.parent = 1;
+  u.w = warmup_for("rtt", n);
+  u.n = n;
+  int fd = raw_start(impl, "rtt", u.w, n, &pid);
+  fcntl(fd, F_SETFL, O_NONBLOCK);
+  u_loop(fd);
+  if (u.count != u.w + u.n)
+    fail("uv-poll: the run ended early");
+  raw_finish(fd, pid);
+  return u.ns;
+}
+
 /* ==== muster: muster_fork + a channel on each end ======================== */
 
 /* The state of one run, parent or child side (one at a time). */
@@ -775,6 +861,7 @@ enum {
   /* Anchors for the analysis, after the others in the table. */
   V_RAW_ACK,
   V_RAW_EPOLL,
+  V_UV_POLL,
   NVARIANTS
 };
 
@@ -785,6 +872,7 @@ static variant_t variants[NVARIANTS] = {
     [V_NODE] = {.name = "node", .label = "node fork IPC"},
     [V_RAW_ACK] = {.name = "raw-ack", .label = "raw + an answer per fd"},
     [V_RAW_EPOLL] = {.name = "raw-epoll", .label = "raw + epoll_wait"},
+    [V_UV_POLL] = {.name = "uv-poll", .label = "bare libuv loop"},
 };
 
 typedef struct {
@@ -823,14 +911,15 @@ static test_t tests[NTESTS] = {
                .unit = "us",
                .scale = 1e3,
                .n = DEFAULT_RTT,
-               .variants = ALL_BUT_ACK | 1u << V_RAW_EPOLL},
+               .variants = ALL_BUT_ACK | 1u << V_RAW_EPOLL | 1u << V_UV_POLL},
     [T_RTT_PINNED] = {.name = "rtt-pinned",
                       .protocol = "rtt",
                       .unit = "us",
                       .scale = 1e3,
                       .pinned = 1,
                       .n = DEFAULT_RTT,
-                      .variants = ALL_BUT_ACK | 1u << V_RAW_EPOLL},
+                      .variants =
+                          ALL_BUT_ACK | 1u << V_RAW_EPOLL | 1u << V_UV_POLL},
     [T_BIG] = {.name = "big",
                .protocol = "big",
                .unit = "ms",
@@ -874,6 +963,8 @@ static double run_one(test_t *t, int v, double *cpu) {
     ns = node_run(t->protocol, t->n);
   else if (v == V_MUSTER || v == V_MUSTER_TEXT)
     ns = muster_run(variants[v].name, t->protocol, t->n);
+  else if (v == V_UV_POLL)
+    ns = uv_run_rtt(variants[v].name, t->n);
   else
     ns = raw_run(variants[v].name, t->protocol, t->n);
   *cpu = (double)(bench_rusage_ns(RUSAGE_SELF) +
@@ -964,6 +1055,8 @@ static int child_main(int argc, char **argv) {
   long w = strtol(argv[4], NULL, 10), n = strtol(argv[5], NULL, 10);
   if (strncmp(argv[2], "muster", 6) == 0)
     muster_child(argv[2], argv[3], w, n);
+  else if (strcmp(argv[2], "uv-poll") == 0)
+    uv_child(argv[3]);
   else
     raw_child(argv[2], argv[3], w, n);
   return 0;
