@@ -52,10 +52,12 @@
  * lib/internal/child_process.js: message.cmd === 'NODE_HANDLE_ACK'), so a
  * Node peer never notices the extra field; a muster sender that sees it
  * may keep that many handle frames in flight. */
-static const char ACK_FRAME[] = "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64}\n";
+static const char ACK_FRAME[] =
+    "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64,\"batch\":1}\n";
 static const char NACK_FRAME[] = "{\"cmd\":\"NODE_HANDLE_NACK\"}\n";
 static const char PLAIN_ACK[] = "{\"cmd\":\"NODE_HANDLE_ACK\"}";
 static const char WINDOW_ACK[] = "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":";
+static const char BATCH_TAIL[] = ",\"batch\":1}";
 
 typedef struct block_s {
   struct block_s *next;
@@ -107,10 +109,10 @@ struct muster_channel_s {
   block_t *head, *tail;              /* data frames, in order */
   block_t *inflight, *inflight_tail; /* handle frames awaiting ACKs, FIFO */
   size_t inflight_count;
-  size_t window;      /* handle frames allowed in flight: 1 is Node's rule */
-  int window_off;     /* a NACK came: Node's rule for good */
-  size_t batch_bytes; /* a sendmsg of several handle frames fits in one skb */
-  uint64_t tx_seq;    /* data blocks written in full so far */
+  size_t window;   /* handle frames allowed in flight: 1 is Node's rule */
+  int window_off;  /* a NACK came: Node's rule for good */
+  int batch_ok;    /* the peer's last ACK offered batches ("batch":1) */
+  uint64_t tx_seq; /* data blocks written in full so far */
   block_t *spare;
   char *ctrl; /* ACK/NACK frames, which may pass held data */
   size_t ctrl_len, ctrl_off, ctrl_cap;
@@ -441,7 +443,9 @@ static void schedule_flush(muster_channel_t *ch) {
  * the rest) only if all of them lie in the first skb. A Unix stream socket
  * cuts a sendmsg into skbs of min(SO_SNDBUF / 2 - 64, about 36 KiB) bytes
  * (net/unix/af_unix.c, unix_stream_sendmsg); 8 KiB stays under both for
- * any buffer of 16 KiB or more, and a smaller buffer gets its own figure. */
+ * any buffer of 16 KiB or more, and a smaller buffer gets its own figure.
+ * Asked before each batch: SO_SNDBUF may change while the channel is open,
+ * and the kernel cuts by its value at the time of the sendmsg. */
 static size_t batch_bytes_for(int fd) {
   int sndbuf = 0;
   socklen_t sl = sizeof sndbuf;
@@ -498,7 +502,6 @@ int muster_channel_open(uv_loop_t *loop, int fd,
   ch->check.data = ch;
   ch->handles_open = 3;
   ch->window = 1; /* the first handle always goes by Node's rule */
-  ch->batch_bytes = batch_bytes_for(fd);
   muster__frame_init(&ch->rx, ch->opt.max_message_size);
   ch->poll_events = UV_READABLE;
   uv_poll_start(&ch->poll, UV_READABLE, on_poll);
@@ -871,8 +874,8 @@ static void flush(muster_channel_t *ch) {
     /* A muster peer (it offered a window) takes several handle frames in
      * one sendmsg, their fds together on its first skb ("Batches" in
      * docs/channel.md); a Node peer gets each alone, with its fd. */
-    int batch = ch->window > 1;
-    size_t fd_room = 1;
+    int batch = ch->window > 1 && ch->batch_ok;
+    size_t fd_room = 1, batch_bytes = 0; /* asked for when needed */
     if (batch) {
       size_t busy = ch->inflight_count +
                     (ch->head && ch->head->fd >= 0 && ch->head->fd_sent);
@@ -898,7 +901,11 @@ static void flush(muster_channel_t *ch) {
         if (b->fd >= 0 && !b->fd_sent) {
           /* ...and to muster, every frame that claims an fd of this
            * sendmsg lies within its first skb. */
-          if (n > 0 && (nfds == (int)fd_room || bytes + left > ch->batch_bytes))
+          if (n > 0 && nfds == (int)fd_room)
+            break;
+          if (n > 0 && batch_bytes == 0)
+            batch_bytes = batch_bytes_for(ch->fd);
+          if (n > 0 && bytes + left > batch_bytes)
             break;
           fd_blocks[nfds] = b;
           fds[nfds++] = b->fd;
@@ -1018,7 +1025,7 @@ static void deliver(muster_channel_t *ch, muster_message_t *m, int internal) {
 
 /* An ACK (with the window it advertised, 0 for none) or a NACK for the
  * oldest handle frame in flight. */
-static void on_ack(muster_channel_t *ch, int ack, size_t window) {
+static void on_ack(muster_channel_t *ch, int ack, size_t window, int batch) {
   if (ch->inflight_count == 0) {
     report_error(ch, MUSTER_EPROTO); /* nobody waits: ignore it */
     return;
@@ -1029,14 +1036,17 @@ static void on_ack(muster_channel_t *ch, int ack, size_t window) {
     ch->inflight_tail = NULL;
   ch->inflight_count--;
   b->next = NULL;
-  if (ack && !ch->window_off)
+  if (ack && !ch->window_off) {
     ch->window = window > MAX_WINDOW ? MAX_WINDOW : window > 1 ? window : 1;
+    ch->batch_ok = batch;
+  }
   if (!ack) {
     /* A NACK ends the window for good: that peer is losing fds (out of
      * descriptors, MSG_CTRUNC), and one frame at a time is the safe way
      * to go on. */
     ch->window = 1;
     ch->window_off = 1;
+    ch->batch_ok = 0;
   }
   /* A resend must not overtake: it is only correct when nothing was
    * written after the frame (always so by Node's rule, where everything
@@ -1126,21 +1136,24 @@ static void on_handle_frame(muster_channel_t *ch, json_t *env) {
 static int ack_fast(muster_channel_t *ch, const char *line, size_t len) {
   size_t p = sizeof WINDOW_ACK - 1;
   if (len == sizeof PLAIN_ACK - 1 && memcmp(line, PLAIN_ACK, len) == 0) {
-    on_ack(ch, 1, 0);
+    on_ack(ch, 1, 0, 0);
     return 1;
   }
-  if (len < p + 2 || len > p + 4 || memcmp(line, WINDOW_ACK, p) != 0 ||
-      line[len - 1] != '}')
+  if (len < p + 2 || memcmp(line, WINDOW_ACK, p) != 0)
     return 0;
-  size_t win = 0;
-  if (line[p] == '0' && len - 1 - p > 1)
-    return 0; /* not JSON: the slow path reports it */
-  for (size_t i = p; i < len - 1; i++) {
-    if (line[i] < '0' || line[i] > '9')
-      return 0;
-    win = win * 10 + (size_t)(line[i] - '0');
-  }
-  on_ack(ch, 1, win);
+  /* The digits, then "}" or our ',"batch":1}'. */
+  size_t end = p, win = 0;
+  while (end < len && end < p + 3 && line[end] >= '0' && line[end] <= '9')
+    win = win * 10 + (size_t)(line[end++] - '0');
+  if (end == p || (line[p] == '0' && end - p > 1))
+    return 0; /* not JSON, or not ours: the slow path sorts it out */
+  int batch = 0;
+  if (len - end == sizeof BATCH_TAIL - 1 &&
+      memcmp(line + end, BATCH_TAIL, len - end) == 0)
+    batch = 1;
+  else if (len - end != 1 || line[end] != '}')
+    return 0;
+  on_ack(ch, 1, win, batch);
   return 1;
 }
 
@@ -1199,11 +1212,13 @@ static void on_internal_value(muster_channel_t *ch, const char *line,
   if (strcmp(cmd, "NODE_HANDLE_ACK") == 0 ||
       strcmp(cmd, "NODE_HANDLE_NACK") == 0) {
     json_t *w = json_object_get(j, "window");
+    json_t *bt = json_object_get(j, "batch");
     json_int_t win = json_is_integer(w) ? json_integer_value(w) : 0;
     on_ack(ch, cmd[12] == 'A',
            win > 0 && win <= MAX_WINDOW ? (size_t)win
            : win > 0                    ? MAX_WINDOW
-                                        : 0);
+                                        : 0,
+           json_is_integer(bt) && json_integer_value(bt) == 1);
     json_decref(j);
     return;
   }
@@ -1227,7 +1242,8 @@ static void on_internal_value(muster_channel_t *ch, const char *line,
 
 /* One complete line. */
 static void on_line(muster_channel_t *ch, const char *line, size_t len) {
-  if (len <= sizeof WINDOW_ACK + 3 && ack_fast(ch, line, len))
+  if (len <= sizeof WINDOW_ACK + sizeof BATCH_TAIL + 2 &&
+      ack_fast(ch, line, len))
     return;
   /* When the user asked for the last message's value, it will likely ask
    * for this one's too: muster__json_read checks everything json_check
@@ -1293,6 +1309,13 @@ static void take_fds(muster_channel_t *ch, struct msghdr *mh) {
   }
   if (mh->msg_flags & MSG_CTRUNC)
     report_error(ch, MUSTER_EPROTO);
+  if (ch->fds_len > MAX_WINDOW) {
+    /* More fds waiting for their frames than any sender may have in
+     * flight (Node: 1, muster: the window): a peer flooding us with fds
+     * behind a line it never ends. Close them rather than hold them. */
+    fds_close_all(ch);
+    report_error(ch, MUSTER_EPROTO);
+  }
 }
 
 /* Called when the last read ended where an skb (one sendmsg, or its first

@@ -226,7 +226,8 @@ TEST(channel_bad_handle_envelope) {
   raw_read(&r, buf, sizeof buf);
   /* Our ACK advertises the handle window (a muster sender may use it; a
    * Node sender looks only at "cmd"). */
-  ASSERT_STR_EQ(buf, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64}\n");
+  ASSERT_STR_EQ(buf,
+                "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64,\"batch\":1}\n");
   ASSERT_EQ(r.t.messages, 0);
   ASSERT_EQ(r.t.nerrors, 1);
   ASSERT_ERR(r.t.errors[0], MUSTER_EPROTO);
@@ -277,6 +278,32 @@ TEST(channel_bad_two_fds) {
   uv_run(&r.loop, UV_RUN_NOWAIT); /* the ACK goes out */
   ASSERT_EQ(test_fd_count(), fds);
   raw_close(&r);
+}
+
+/* A peer that sends fds behind a line it never ends: they cannot be closed
+ * as unclaimed (a frame is still open), so the channel holds at most a
+ * window's worth (64) and closes the lot, with EPROTO, when more come. */
+TEST(channel_bad_fd_flood) {
+  raw_t r;
+  int base = test_fd_count();
+  raw_open(&r, 0);
+  int fds = test_fd_count();
+  int many[60];
+  for (int round = 0; round < 10; round++) {
+    for (int i = 0; i < 60; i++)
+      ASSERT((many[i] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0);
+    ASSERT_EQ(test_send_fds(r.raw, "x", 1, many, 60), 1);
+    for (int i = 0; i < 60; i++)
+      close(many[i]);
+    for (int i = 0; i < 5; i++)
+      uv_run(&r.loop, UV_RUN_NOWAIT);
+    ASSERT_LE(test_fd_count(), fds + 64);
+  }
+  ASSERT_GE(r.t.nerrors, 5);
+  ASSERT_ERR(r.t.errors[0], MUSTER_EPROTO);
+  ASSERT(muster_channel_connected(r.ch));
+  raw_close(&r);
+  ASSERT_EQ(test_fd_count(), base); /* the queued ones closed at the end */
 }
 
 /* Deeply nested JSON: up to 2048 levels is a message, beyond is not. */

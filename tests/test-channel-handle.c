@@ -341,12 +341,14 @@ TEST(channel_handle_node_sender_quirks) {
   char buf[256];
   uv_run(&loop, UV_RUN_NOWAIT);
   ssize_t n = recv(sv[1], buf, sizeof buf - 1, MSG_DONTWAIT);
-  /* Exactly one ACK: ours carries the handle window a muster sender may
-   * use, {"cmd":"NODE_HANDLE_ACK","window":64} (38 bytes). Node's sender
-   * looks only at "cmd", so to this raw Node-like peer it is Node's ACK. */
-  ASSERT_EQ(n, 38);
+  /* Exactly one ACK: ours carries the handle window and the batches a
+   * muster sender may use, {"cmd":"NODE_HANDLE_ACK","window":64,"batch":1}
+   * (48 bytes). Node's sender looks only at "cmd", so to this raw Node-like
+   * peer it is Node's ACK. */
+  ASSERT_EQ(n, 48);
   buf[n] = '\0';
-  ASSERT_STR_EQ(buf, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64}\n");
+  ASSERT_STR_EQ(buf,
+                "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64,\"batch\":1}\n");
   /* The fd comes with the tail of a message and the head of the frame. */
   writefd(sv[1], "\"first\"\n{\"cmd\":\"NODE_HA", udp);
   writefd(sv[1],

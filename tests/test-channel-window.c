@@ -1,5 +1,6 @@
 /* The handle window between muster ends (docs/channel.md, "The handle
- * window"): a muster receiver's ACK advertises {"window":64}; a muster
+ * window"): a muster receiver's ACK advertises {"window":64,"batch":1}; a
+ * muster
  * sender that saw it keeps up to that many handle frames unacknowledged.
  * A peer that ACKs without the field (Node) keeps Node's rule: one handle
  * in flight, everything behind it held. A NACK ends the window. */
@@ -155,7 +156,7 @@ TEST(channel_window_advertised_limit) {
   read_frame(p.peer, H_FRAME);
   expect_empty(p.peer); /* first handle: Node's rule */
   ASSERT_EQ(cbs, 1);
-  raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":4}\n");
+  raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":4,\"batch\":1}\n");
   for (int i = 0; i < 4; i++) /* with the second: 5 handles to go */
     send_h(p.ch);
   ASSERT_OK(
@@ -165,25 +166,54 @@ TEST(channel_window_advertised_limit) {
   read_batch(p.peer, repeat(H_FRAME, 4, ""), 4);
   expect_empty(p.peer); /* the 6th handle, and "x" behind it, wait */
   ASSERT_EQ(cbs, 5);
-  raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":4}\n");
+  raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":4,\"batch\":1}\n");
   spin(&p.loop, 40);
   /* "x" passes behind handles in flight, in the same sendmsg. */
   read_batch(p.peer, repeat(H_FRAME, 1, "\"x\"\n"), 1);
   ASSERT_EQ(cbs, 7);
   for (int i = 0; i < 4; i++) /* the 4 still in flight */
-    raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":4}\n");
+    raw_send(p.peer,
+             "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":4,\"batch\":1}\n");
   spin(&p.loop, 20);
   ASSERT_EQ(p.t.nerrors, 0);
   ASSERT_EQ(test_fd_count(), fds);
   rp_close(&p);
 }
 
-/* Opens the window: the first handle, ACKed with {"window":64}. */
+/* A peer that offers a window but not batches (a muster build from before
+ * them): handles go unacknowledged, but each in a sendmsg of its own, as
+ * its receiver expects. */
+TEST(channel_window_without_batches) {
+  rawpeer_t p;
+  rp_open(&p);
+  int fds = test_fd_count();
+  send_h(p.ch);
+  spin(&p.loop, 20);
+  read_frame(p.peer, H_FRAME);
+  raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64}\n");
+  spin(&p.loop, 20);
+  for (int i = 0; i < 4; i++)
+    send_h(p.ch);
+  spin(&p.loop, 40);
+  ASSERT_EQ(cbs, 5); /* all written without an ACK... */
+  for (int i = 0; i < 4; i++)
+    read_frame(p.peer, H_FRAME); /* ...one fd to a sendmsg */
+  expect_empty(p.peer);
+  for (int i = 0; i < 4; i++)
+    raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64}\n");
+  spin(&p.loop, 20);
+  ASSERT_EQ(p.t.nerrors, 0);
+  ASSERT_EQ(test_fd_count(), fds);
+  rp_close(&p);
+}
+
+/* Opens the window: the first handle, ACKed with {"window":64,"batch":1}. */
 static void open_window(rawpeer_t *p) {
   send_h(p->ch);
   spin(&p->loop, 20);
   read_frame(p->peer, H_FRAME);
-  raw_send(p->peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64}\n");
+  raw_send(p->peer,
+           "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64,\"batch\":1}\n");
   spin(&p->loop, 20);
 }
 
@@ -209,8 +239,8 @@ TEST(channel_window_nack_overtaken) {
   ASSERT_EQ(p.t.nerrors, 1);
   ASSERT_ERR(p.t.errors[0], MUSTER_EPROTO);
   ASSERT_EQ(test_fd_count(), before - 1); /* its fd closed */
-  raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64}\n");
-  raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64}\n");
+  raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64,\"batch\":1}\n");
+  raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64,\"batch\":1}\n");
   spin(&p.loop, 20);
   ASSERT_EQ(test_fd_count(), fds);
   send_h(p.ch);
@@ -218,11 +248,11 @@ TEST(channel_window_nack_overtaken) {
   spin(&p.loop, 20);
   read_frame(p.peer, H_FRAME);
   expect_empty(p.peer); /* one at a time now */
-  raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64}\n");
+  raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64,\"batch\":1}\n");
   spin(&p.loop, 20);
   read_frame(p.peer, H_FRAME);
   expect_empty(p.peer);
-  raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64}\n");
+  raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64,\"batch\":1}\n");
   spin(&p.loop, 20);
   ASSERT_EQ(p.t.nerrors, 1);
   ASSERT_EQ(cbs, 7);
@@ -244,7 +274,7 @@ TEST(channel_window_nack_last_resent) {
   spin(&p.loop, 20);
   read_frame(p.peer, H_FRAME);
   expect_empty(p.peer);
-  raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64}\n");
+  raw_send(p.peer, "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64,\"batch\":1}\n");
   spin(&p.loop, 20);
   ASSERT_EQ(p.t.nerrors, 0);
   ASSERT_EQ(cbs, 2);
@@ -400,7 +430,8 @@ static void raw_send_fds(int sock, const char *text, int nfds) {
     close(fds[i]);
 }
 
-static const char ACK64[] = "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64}\n";
+static const char ACK64[] =
+    "{\"cmd\":\"NODE_HANDLE_ACK\",\"window\":64,\"batch\":1}\n";
 
 /* A batch as a muster sender writes it: 3 frames, 3 fds on one skb. Each
  * message gets its fd, in order, and each is ACKed. */
@@ -445,12 +476,17 @@ TEST(channel_batch_unclaimed_fd_closed) {
 
 /* With a small send buffer the kernel cuts a sendmsg into small skbs, and
  * fds ride only on the first: so a batch must fit in one. Every read of
- * the peer ends with whole frames, exactly as many as the fds it got. */
-TEST(channel_batch_fits_small_sndbuf) {
+ * the peer ends with whole frames, exactly as many as the fds it got.
+ * after_open: the buffer shrinks while the channel is open. */
+static void small_sndbuf(int after_open) {
   rawpeer_t p;
-  rp_open_with(&p, 2048); /* the kernel doubles it */
+  int small = 2048; /* the kernel doubles it */
+  rp_open_with(&p, after_open ? 0 : small);
   int fds = test_fd_count();
   open_window(&p);
+  if (after_open)
+    ASSERT_OK(setsockopt(muster_channel_fd(p.ch), SOL_SOCKET, SO_SNDBUF, &small,
+                         sizeof small));
   char msg[402];
   memset(msg, 'a', sizeof msg);
   msg[0] = msg[400] = '"';
@@ -486,6 +522,14 @@ TEST(channel_batch_fits_small_sndbuf) {
   ASSERT_EQ(p.t.nerrors, 0);
   ASSERT_EQ(test_fd_count(), fds);
   rp_close(&p);
+}
+
+TEST(channel_batch_fits_small_sndbuf) {
+  small_sndbuf(0);
+}
+
+TEST(channel_batch_sndbuf_shrinks_after_open) {
+  small_sndbuf(1);
 }
 
 /* A batch to a receiver out of descriptors: the kernel installs what fits

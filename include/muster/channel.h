@@ -15,10 +15,10 @@
  *   {"cmd":"NODE_HANDLE","type":T,"msg":<the user's message>}
  * and the receiver answers {"cmd":"NODE_HANDLE_ACK"} (or _NACK when no fd
  * came). Until that answer arrives, later messages are held back, so order
- * is kept (Node's rule). Our ACK also carries "window":64, which Node
- * ignores; a muster sender that sees it keeps up to 64 handles in flight,
- * writes runs of them in one sendmsg with all their fds, and lets later
- * messages follow them (order is still kept), so between two muster ends
+ * is kept (Node's rule). Our ACK also carries "window":64,"batch":1, which
+ * Node ignores; a muster sender that sees it keeps up to 64 handles in
+ * flight, writes runs of them in one sendmsg with all their fds, and lets
+ * later messages follow them (order is still kept), so between two muster ends
  * handles neither wait for a round trip each nor cost a system call each.
  * docs/channel.md explains every choice.
  *
