@@ -17,45 +17,16 @@
 #include <string.h>
 
 #include "json_check.h"
+#include "json_oracle.h"
 #include "json_read.h"
 #include "muster/error.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static json_t *oracle(const char *s, size_t len) {
-  size_t flags = JSON_DECODE_ANY | JSON_ALLOW_NUL;
-  json_t *j = json_loadb(s, len, flags, NULL);
-  if (j == NULL)
-    j = json_loadb(s, len, flags | JSON_DECODE_INT_AS_REAL, NULL);
-  return j;
-}
-
-static int identical(const json_t *a, const json_t *b) {
-  if (json_typeof(a) != json_typeof(b) || !json_equal(a, b))
-    return 0;
-  if (json_is_real(a)) {
-    double x = json_real_value(a), y = json_real_value(b);
-    return memcmp(&x, &y, sizeof x) == 0;
-  }
-  for (size_t i = 0; i < json_array_size(a); i++)
-    if (!identical(json_array_get(a, i), json_array_get(b, i)))
-      return 0;
-  void *i = json_object_iter((json_t *)a), *k = json_object_iter((json_t *)b);
-  for (; i != NULL && k != NULL; i = json_object_iter_next((json_t *)a, i),
-                                 k = json_object_iter_next((json_t *)b, k)) {
-    size_t n = json_object_iter_key_len(i);
-    if (n != json_object_iter_key_len(k) ||
-        memcmp(json_object_iter_key(i), json_object_iter_key(k), n) != 0 ||
-        !identical(json_object_iter_value(i), json_object_iter_value(k)))
-      return 0;
-  }
-  return i == NULL && k == NULL;
-}
-
 static void check(const char *s, size_t len) {
   int err = 1;
   json_t *mine = muster__json_read(s, len, &err);
-  json_t *theirs = oracle(s, len);
+  json_t *theirs = json_oracle(s, len);
   int valid = muster__json_check(s, len) != MUSTER__JSON_INVALID;
   if (!valid) {
     /* Never more than json_check takes. jansson takes more in one case:
@@ -67,7 +38,7 @@ static void check(const char *s, size_t len) {
     if (theirs != NULL && memchr(s, '\0', len) == NULL)
       abort();
   } else if (theirs != NULL) {
-    if (mine == NULL || err != 0 || !identical(mine, theirs))
+    if (mine == NULL || err != 0 || !json_identical(mine, theirs))
       abort();
   } else if (mine != NULL) {
     abort();

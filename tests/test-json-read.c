@@ -9,53 +9,16 @@
 #include <math.h>
 
 #include "../src/json_check.h"
+#include "../fuzz/json_oracle.h"
 #include "../src/json_read.h"
 #include "../src/json_write.h"
-
-/* The channel's rule, as src/channel.c applied it before json_read. */
-static json_t *oracle(const char *s, size_t len) {
-  size_t flags = JSON_DECODE_ANY | JSON_ALLOW_NUL;
-  json_t *j = json_loadb(s, len, flags, NULL);
-  if (j == NULL)
-    j = json_loadb(s, len, flags | JSON_DECODE_INT_AS_REAL, NULL);
-  return j;
-}
-
-/* json_equal, and also: member order, and reals bit for bit (-0.0). */
-static int identical(const json_t *a, const json_t *b) {
-  if (json_typeof(a) != json_typeof(b) || !json_equal(a, b))
-    return 0;
-  if (json_is_real(a)) {
-    double x = json_real_value(a), y = json_real_value(b);
-    return memcmp(&x, &y, sizeof x) == 0;
-  }
-  if (json_is_array(a)) {
-    for (size_t i = 0; i < json_array_size(a); i++)
-      if (!identical(json_array_get(a, i), json_array_get(b, i)))
-        return 0;
-  }
-  if (json_is_object(a)) {
-    void *i = json_object_iter((json_t *)a), *k = json_object_iter((json_t *)b);
-    for (; i != NULL && k != NULL; i = json_object_iter_next((json_t *)a, i),
-                                   k = json_object_iter_next((json_t *)b, k)) {
-      size_t n = json_object_iter_key_len(i);
-      if (n != json_object_iter_key_len(k) ||
-          memcmp(json_object_iter_key(i), json_object_iter_key(k), n) != 0 ||
-          !identical(json_object_iter_value(i), json_object_iter_value(k)))
-        return 0;
-    }
-    if (i != NULL || k != NULL)
-      return 0;
-  }
-  return 1;
-}
 
 /* Asserts json_read gives jansson's value for s[0..len); returns it (a new
  * reference) or NULL when both refuse, with *errp our error. */
 static json_t *check_n(const char *s, size_t len, int *errp) {
   int err = 12345;
   json_t *mine = muster__json_read(s, len, &err);
-  json_t *theirs = oracle(s, len);
+  json_t *theirs = json_oracle(s, len);
   if (theirs == NULL) {
     if (mine != NULL)
       TEST_FAIL("jansson refuses, json_read accepts: %.*s", (int)len, s);
@@ -64,7 +27,7 @@ static json_t *check_n(const char *s, size_t len, int *errp) {
     if (mine == NULL)
       TEST_FAIL("json_read refuses (%d): %.*s", err, (int)len, s);
     ASSERT_OK(err);
-    if (!identical(mine, theirs))
+    if (!json_identical(mine, theirs))
       TEST_FAIL("different values: %.*s", (int)len, s);
   }
   json_decref(theirs);
@@ -437,7 +400,7 @@ TEST(json_read_random) {
       len = strlen(text);
     }
     json_t *back = check_n(text, len, NULL);
-    ASSERT(back != NULL && identical(back, v));
+    ASSERT(back != NULL && json_identical(back, v));
     json_decref(back);
     free(text);
     json_decref(v);
