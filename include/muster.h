@@ -6,9 +6,12 @@
  *   muster/error.h    error codes (negative errno, as libuv), names, messages
  *   muster/process.h  this process: pid, argv, env, title, usage, signals
  *   muster/child.h    child processes: spawn, exec, execFile, sync forms
+ *   muster/message.h  a received message: its text, value, bytes, handle
  *   muster/channel.h  IPC channel: messages and handles, Node's wire format
  *   muster/fork.h     fork(): a child with an IPC channel
  *   muster/listen.h   listening sockets (TCP, IPv6, Unix, UDP, reuseport)
+ *   muster/supervise.h  restart policy, backoff, graceful stop, replace
+ *   muster/cluster.h  primary and workers sharing servers
  *
  * Every asynchronous object is bound to a libuv loop that the caller owns.
  */
@@ -21,6 +24,7 @@
 #include "muster/error.h"
 #include "muster/process.h"
 #include "muster/child.h"
+#include "muster/message.h"
 #include "muster/channel.h"
 #include "muster/fork.h"
 #include "muster/listen.h"

@@ -34,6 +34,8 @@
 #include "channel_frame.h"
 #include "json_write.h"
 #include "channel_private.h"
+#include "handle.h"
+#include "message_internal.h"
 #include "json_check.h"
 #include "json_read.h"
 #include "muster/error.h"
@@ -93,7 +95,7 @@ struct muster_channel_s {
   uv_idle_t idle;
   uv_check_t check;
   muster_channel_options_t opt;
-  void (*close_cb)(muster_channel_t *);
+  muster_channel_close_cb close_cb;
   void (*end_hook)(void *);
   void *end_hook_arg;
 
@@ -120,68 +122,6 @@ struct muster_channel_s {
   send_req_t *reqs;
   size_t reqs_head, reqs_len, reqs_cap;
 };
-
-struct muster_message_s {
-  const char *text;
-  size_t len;
-  json_t *json;
-  int fd;
-  const char *kind;
-  muster_channel_t *ch; /* told when the value is asked for, or NULL */
-};
-
-/* ---- handle kinds -------------------------------------------------------- */
-
-/* *domain gets the socket's domain (AF_UNSPEC when not a socket). */
-static muster_handle_type_t classify(int fd, int *domain_out) {
-  int domain, type, acc = 0;
-  socklen_t sl = sizeof domain;
-  *domain_out = AF_UNSPEC;
-  if (fd < 0)
-    return MUSTER_HANDLE_NONE;
-  /* getsockopt answers "is it open" too (ENOTSOCK for a file): no
-   * fcntl(F_GETFD) first, one system call less per send. EBADF also comes
-   * for an O_PATH fd, which is open (and may be sent): ask fcntl then. */
-  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &sl) != 0)
-    return errno == EBADF && fcntl(fd, F_GETFD) < 0 ? MUSTER_HANDLE_NONE
-                                                    : MUSTER_HANDLE_FD;
-  *domain_out = domain;
-  sl = sizeof type;
-  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &sl) != 0)
-    return MUSTER_HANDLE_FD;
-  sl = sizeof acc;
-  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &sl) != 0)
-    acc = 0;
-  if (domain == AF_INET || domain == AF_INET6) {
-    if (type == SOCK_STREAM)
-      return acc ? MUSTER_HANDLE_TCP_SERVER : MUSTER_HANDLE_TCP;
-    if (type == SOCK_DGRAM)
-      return MUSTER_HANDLE_UDP;
-  } else if (domain == AF_UNIX && type == SOCK_STREAM) {
-    return acc ? MUSTER_HANDLE_PIPE_SERVER : MUSTER_HANDLE_PIPE;
-  }
-  return MUSTER_HANDLE_FD;
-}
-
-muster_handle_type_t muster_handle_type(int fd) {
-  int domain;
-  return classify(fd, &domain);
-}
-
-const char *muster__handle_node_type(muster_handle_type_t type, int native) {
-  switch (type) {
-  case MUSTER_HANDLE_TCP_SERVER:
-  case MUSTER_HANDLE_PIPE_SERVER:
-    return native ? "net.Native" : "net.Server";
-  case MUSTER_HANDLE_TCP:
-  case MUSTER_HANDLE_PIPE:
-    return native ? "net.Native" : "net.Socket";
-  case MUSTER_HANDLE_UDP:
-    return native ? "dgram.Native" : "dgram.Socket";
-  default:
-    return "muster.Fd";
-  }
-}
 
 /* ---- small containers ---------------------------------------------------- */
 
@@ -303,7 +243,7 @@ static void on_poll(uv_poll_t *h, int status, int events);
 static void maybe_free(muster_channel_t *ch) {
   if (!ch->user_closed || ch->handles_open > 0)
     return;
-  void (*cb)(muster_channel_t *) = ch->close_cb;
+  muster_channel_close_cb cb = ch->close_cb;
   if (cb)
     cb(ch);
   muster__frame_free(&ch->rx);
@@ -533,8 +473,7 @@ int muster_channel_from_parent(uv_loop_t *loop,
   return muster_channel_open(loop, (int)fd, options, out);
 }
 
-void muster_channel_close(muster_channel_t *ch,
-                          void (*cb)(muster_channel_t *)) {
+void muster_channel_close(muster_channel_t *ch, muster_channel_close_cb cb) {
   if (ch == NULL || ch->user_closed)
     return;
   ch->user_closed = 1;
@@ -664,7 +603,7 @@ static int do_send(muster_channel_t *ch, const char *text, size_t len,
   muster_handle_type_t ht = MUSTER_HANDLE_NONE;
   int domain = AF_UNSPEC;
   if (handle_fd >= 0) {
-    ht = classify(handle_fd, &domain);
+    ht = muster__handle_classify(handle_fd, &domain);
     if (ht == MUSTER_HANDLE_NONE)
       return MUSTER_EBADF;
   }
@@ -1008,19 +947,24 @@ static const char *internal_cmd(const json_t *j) {
   return cmd;
 }
 
+static void on_json_asked(void *source, muster_message_t *m) {
+  muster_channel_t *ch = source;
+  ch->value_asked = 1;
+}
+
+static const muster__message_hooks_t USER_MESSAGE = {on_json_asked, NULL};
+
 static void deliver(muster_channel_t *ch, muster_message_t *m, int internal) {
-  void (*cb)(muster_channel_t *, muster_message_t *) =
+  muster_channel_message_cb cb =
       internal ? ch->opt.on_internal : ch->opt.on_message;
   if (!internal && m->fd < 0) {
     /* Does this user read values? (see on_line) */
-    m->ch = ch;
+    muster__message_set_source(m, ch, &USER_MESSAGE);
     ch->value_asked = 0;
   }
   if (cb && ch->state == ST_OPEN && !ch->user_closed)
     cb(ch, m);
-  if (m->fd >= 0)
-    close(m->fd);
-  json_decref(m->json);
+  muster__message_done(m);
 }
 
 /* An ACK (with the window it advertised, 0 for none) or a NACK for the
@@ -1113,7 +1057,7 @@ static void on_handle_frame(muster_channel_t *ch, json_t *env) {
     json_decref(env);
     return;
   }
-  muster_message_t m = {0};
+  muster_message_t m;
   char *text = json_dumps(msg, JSON_COMPACT | JSON_ENCODE_ANY);
   if (text == NULL) {
     close(fd);
@@ -1121,11 +1065,8 @@ static void on_handle_frame(muster_channel_t *ch, json_t *env) {
     json_decref(env);
     return;
   }
-  m.text = text;
-  m.len = strlen(text);
-  m.json = json_incref(msg);
-  m.fd = fd;
-  m.kind = json_string_value(type);
+  muster__message_init_text(&m, text, strlen(text), json_incref(msg));
+  muster__message_set_handle(&m, fd, json_string_value(type));
   deliver(ch, &m, internal_cmd(msg) != NULL);
   free(text);
   json_decref(env);
@@ -1197,7 +1138,9 @@ static int handle_frame_fast(muster_channel_t *ch, const char *line,
     return 1;
   }
   queue_ctrl(ch, ACK_FRAME, sizeof ACK_FRAME - 1);
-  muster_message_t m = {msg, mlen, NULL, fd, kind, NULL};
+  muster_message_t m;
+  muster__message_init_text(&m, msg, mlen, NULL);
+  muster__message_set_handle(&m, fd, kind);
   deliver(ch, &m, 0);
   return 1;
 }
@@ -1236,7 +1179,8 @@ static void on_internal_value(muster_channel_t *ch, const char *line,
     json_decref(j);
     return;
   }
-  muster_message_t m = {line, len, j, -1, NULL, NULL};
+  muster_message_t m;
+  muster__message_init_text(&m, line, len, j);
   deliver(ch, &m, 1);
 }
 
@@ -1260,7 +1204,8 @@ static void on_line(muster_channel_t *ch, const char *line, size_t len) {
         on_internal_value(ch, line, len, j, cmd);
         return;
       }
-      muster_message_t m = {line, len, j, -1, NULL, NULL};
+      muster_message_t m;
+      muster__message_init_text(&m, line, len, j);
       deliver(ch, &m, 0);
       return;
     }
@@ -1270,7 +1215,8 @@ static void on_line(muster_channel_t *ch, const char *line, size_t len) {
     report_error(ch, MUSTER_EBADMSG);
     return;
   }
-  muster_message_t m = {line, len, NULL, -1, NULL, NULL};
+  muster_message_t m;
+  muster__message_init_text(&m, line, len, NULL);
   if (kind == MUSTER__JSON_USER) {
     deliver(ch, &m, 0);
     return;
@@ -1421,38 +1367,4 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     on_readable(ch, 0);
   if (ch->state != ST_ENDED && (events & UV_WRITABLE))
     flush(ch);
-}
-
-/* ---- messages ------------------------------------------------------------ */
-
-const char *muster_message_text(const muster_message_t *m, size_t *len) {
-  if (len)
-    *len = m->len;
-  return m->text;
-}
-
-json_t *muster_message_json(muster_message_t *m) {
-  if (m->ch)
-    m->ch->value_asked = 1;
-  if (m->json == NULL)
-    m->json = parse(m->text, m->len);
-  return m->json;
-}
-
-int muster_message_handle(const muster_message_t *m,
-                          muster_handle_type_t *type) {
-  if (type)
-    *type = m->fd >= 0 ? muster_handle_type(m->fd) : MUSTER_HANDLE_NONE;
-  return m->fd;
-}
-
-int muster_message_take_handle(muster_message_t *m,
-                               muster_handle_type_t *type) {
-  int fd = muster_message_handle(m, type);
-  m->fd = -1;
-  return fd;
-}
-
-const char *muster_message_handle_kind(const muster_message_t *m) {
-  return m->kind;
 }

@@ -10,8 +10,4 @@
 void muster__channel_set_end_hook(muster_channel_t *channel,
                                   void (*fn)(void *arg), void *arg);
 
-/* The type string Node uses for a handle of this kind ("net.Server", ...),
- * native: "net.Native"/"dgram.Native". */
-const char *muster__handle_node_type(muster_handle_type_t type, int native);
-
 #endif

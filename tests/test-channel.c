@@ -214,6 +214,11 @@ static void check_json(muster_channel_t *ch, muster_message_t *m) {
   ASSERT(json_is_real(json_object_get(j, "big")));
   ASSERT_EQ(muster_message_handle(m, NULL), -1);
   ASSERT(muster_message_handle_kind(m) == NULL);
+  /* A channel's messages are JSON; their bytes are their text. */
+  ASSERT_EQ(muster_message_format(m), MUSTER_MESSAGE_JSON);
+  size_t tlen, blen;
+  ASSERT(muster_message_bytes(m, &blen) == muster_message_text(m, &tlen));
+  ASSERT_EQ(blen, tlen);
 }
 
 TEST(channel_message_json) {

@@ -34,25 +34,20 @@
 #include <jansson.h>
 
 #include "common.h"
+#include "message.h"
 
 typedef struct muster_channel_s muster_channel_t;
-/* A received message; valid only during the on_message / on_internal call. */
-typedef struct muster_message_s muster_message_t;
 
-/* What kind of handle an fd is. */
-typedef enum {
-  MUSTER_HANDLE_NONE = 0,    /* not an open fd */
-  MUSTER_HANDLE_TCP_SERVER,  /* a listening AF_INET/AF_INET6 stream socket */
-  MUSTER_HANDLE_TCP,         /* any other AF_INET/AF_INET6 stream socket */
-  MUSTER_HANDLE_UDP,         /* an AF_INET/AF_INET6 datagram socket */
-  MUSTER_HANDLE_PIPE_SERVER, /* a listening AF_UNIX stream socket */
-  MUSTER_HANDLE_PIPE,        /* any other AF_UNIX stream socket */
-  MUSTER_HANDLE_FD,          /* anything else: file, pipe, tty, eventfd... */
-} muster_handle_type_t;
-
-/* Classifies an open fd with getsockopt(SO_DOMAIN, SO_TYPE, SO_ACCEPTCONN).
- * MUSTER_HANDLE_NONE when fd is not open. Any thread. */
-MUSTER_EXTERN muster_handle_type_t muster_handle_type(int fd);
+/* The callbacks of muster_channel_options_t (each is described there), of
+ * a send, and of muster_channel_close(). A received message is valid only
+ * during the callback that got it (muster/message.h). */
+typedef void (*muster_channel_message_cb)(muster_channel_t *channel,
+                                          muster_message_t *message);
+typedef void (*muster_channel_error_cb)(muster_channel_t *channel, int err);
+typedef void (*muster_channel_disconnect_cb)(muster_channel_t *channel,
+                                             int reason);
+typedef void (*muster_channel_drain_cb)(muster_channel_t *channel);
+typedef void (*muster_channel_close_cb)(muster_channel_t *channel);
 
 /* Defaults of muster_channel_options_t. */
 #define MUSTER_CHANNEL_MAX_MESSAGE_SIZE ((size_t)128 * 1024 * 1024)
@@ -73,7 +68,7 @@ typedef struct {
    * message is queued either way. */
   size_t high_water_mark;
   /* A user message arrived (with a handle, if one came with it). */
-  void (*on_message)(muster_channel_t *channel, muster_message_t *message);
+  muster_channel_message_cb on_message;
   /* An internal message arrived: a top-level object whose "cmd" is a
    * string longer than 5 starting with "NODE_", other than the handle
    * protocol's own (NODE_HANDLE, NODE_HANDLE_ACK, NODE_HANDLE_NACK, which
@@ -84,7 +79,7 @@ typedef struct {
    * a count of 0 and NODE_SOCKET_NOTIFY_CLOSE with NODE_SOCKET_ALL_CLOSED
    * (a received fd is the user's, untracked), so that a Node parent's
    * server.getConnections() and server.close() complete. */
-  void (*on_internal)(muster_channel_t *channel, muster_message_t *message);
+  muster_channel_message_cb on_internal;
   /* Something bad arrived and was dropped; the channel stays open.
    *   MUSTER_EBADMSG  a line that is not JSON, not UTF-8, or empty
    *   MUSTER_EPROTO   a handle-protocol fault: NODE_HANDLE with no fd (a
@@ -95,16 +90,16 @@ typedef struct {
    *                   that the peer NACKed 4 times, or once after later
    *                   frames had gone behind it (dropped, its fd closed)
    *   MUSTER_ENOMEM   no memory to parse an internal message */
-  void (*on_error)(muster_channel_t *channel, int err);
+  muster_channel_error_cb on_error;
   /* The channel ended, once: 0 when either side disconnected in order (or
    * the peer exited); otherwise the fatal error: MUSTER_EMSGSIZE (a frame
    * over max_message_size), MUSTER_EBADMSG (end of file in the middle of a
    * frame), MUSTER_ECONNRESET or another read/write error, MUSTER_ENOMEM.
    * The fd is closed by then; the object lives until muster_channel_close().
    * Not called when the channel is closed with muster_channel_close(). */
-  void (*on_disconnect)(muster_channel_t *channel, int reason);
+  muster_channel_disconnect_cb on_disconnect;
   /* The write queue fell to high_water_mark after a send returned 1. */
-  void (*on_drain)(muster_channel_t *channel);
+  muster_channel_drain_cb on_drain;
   void *data; /* returned by muster_channel_data() */
 } muster_channel_options_t;
 
@@ -218,7 +213,7 @@ MUSTER_EXTERN int muster_channel_disconnect(muster_channel_t *channel);
  * `cb` (may be NULL) on a later loop turn, after which the object is gone.
  * on_disconnect is not called. Safe inside any channel callback. */
 MUSTER_EXTERN void muster_channel_close(muster_channel_t *channel,
-                                        void (*cb)(muster_channel_t *channel));
+                                        muster_channel_close_cb cb);
 
 /* 1 while messages can be sent and received (Node's connected): from open
  * until disconnect() is called or the channel ends. */
@@ -237,48 +232,5 @@ MUSTER_EXTERN uv_loop_t *muster_channel_loop(const muster_channel_t *channel);
 /* The socket's fd (Node's channel.fd), or -1 once the channel ended. The
  * channel owns it: do not read, write or close it. */
 MUSTER_EXTERN int muster_channel_fd(const muster_channel_t *channel);
-
-/* ---- received messages --------------------------------------------------
- * All of these are valid only during the callback that got the message. */
-
-/* The message's JSON text, exactly as received (without the '\n'; not
- * NUL-terminated). It is valid JSON and valid UTF-8: lines that are not
- * were reported to on_error and never delivered. For a message that came
- * with a handle it is the inner message (the envelope's "msg"): as
- * received when the envelope is written as muster and Node write it and
- * the message is not internal, else re-encoded by jansson. */
-MUSTER_EXTERN const char *muster_message_text(const muster_message_t *message,
-                                              size_t *len);
-
-/* The message parsed with jansson, on the first call (later calls return
- * the same value). Borrowed: it is freed after the callback; json_incref
- * it to keep it. A message holding an integer beyond 64 bits
- * (JSON.stringify(2**70) writes one) comes back with all its numbers as
- * reals. NULL only for what jansson cannot represent though it is valid JSON: a
- * number beyond double range (1e400), "\u0000" in an object key, a value
- * nested in 2048 or more arrays and objects (jansson's depth limit); or on
- * ENOMEM. The parse is muster's own (src/json_read.c), building the same
- * values jansson's json_loadb() would, several times faster.
- */
-MUSTER_EXTERN json_t *muster_message_json(muster_message_t *message);
-
-/* The fd that came with the message, or -1; *type (may be NULL) gets its
- * kind. The message owns it: it is closed after the callback unless taken
- * with muster_message_take_handle(). It arrives as the sender had it (Node
- * sockets are O_NONBLOCK; that flag is shared with the sender's copy), and
- * close-on-exec. */
-MUSTER_EXTERN int muster_message_handle(const muster_message_t *message,
-                                        muster_handle_type_t *type);
-
-/* As muster_message_handle(), and ownership of the fd moves to the caller
- * (a second call returns -1). */
-MUSTER_EXTERN int muster_message_take_handle(muster_message_t *message,
-                                             muster_handle_type_t *type);
-
-/* The Node handle type the sender named ("net.Server", "net.Socket",
- * "dgram.Socket", "net.Native", "dgram.Native", "muster.Fd"), or NULL when
- * no handle came. */
-MUSTER_EXTERN const char *
-muster_message_handle_kind(const muster_message_t *message);
 
 #endif
