@@ -50,7 +50,8 @@ static int validate(uv_loop_t *loop, const char *file, const char *const argv[],
                     const muster_spawn_options_t *o, muster_child_t **out,
                     int *ipc_slot) {
   const unsigned known = MUSTER_SPAWN_DETACHED | MUSTER_SPAWN_SETUID |
-                         MUSTER_SPAWN_SETGID | MUSTER_SPAWN_SHELL;
+                         MUSTER_SPAWN_SETGID | MUSTER_SPAWN_SHELL |
+                         MUSTER_SPAWN_PROCESS_GROUP;
   if (loop == NULL || file == NULL || *file == '\0' || out == NULL)
     return MUSTER_EINVAL;
   if (argv != NULL && argv[0] == NULL && !(o->flags & MUSTER_SPAWN_SHELL))
@@ -281,6 +282,21 @@ static int send_signal(muster_child_t *c, int signum) {
   return uv_process_kill(&c->proc, signum);
 }
 
+static int send_group_signal(muster_child_t *c, int signum) {
+  if (kill(-c->pid, signum) != 0)
+    return -errno;
+  return 0;
+}
+
+/* What the timeout and exec's limits signal: the group when the child was
+ * given one for that (a shell's pipeline must not outlive it), else the
+ * child alone, as Node does. */
+static int send_kill(muster_child_t *c, int signum) {
+  if (c->group_kill)
+    return send_group_signal(c, signum);
+  return send_signal(c, signum);
+}
+
 static void drop_output(muster_child_t *c) {
   for (int i = 1; i < c->nslots; i++)
     if (c->pipes[i].readable)
@@ -294,7 +310,7 @@ static void timeout_cb(uv_timer_t *t) {
   muster_child_t *c = t->data;
   if (c->exited)
     return;
-  if (send_signal(c, c->kill_signal) == 0) {
+  if (send_kill(c, c->kill_signal) == 0) {
     c->timed_out = 1;
     c->killed = 1;
   }
@@ -303,7 +319,11 @@ static void timeout_cb(uv_timer_t *t) {
 }
 
 int muster__child_kill_and_drop(muster_child_t *c, int signum) {
-  int r = muster_child_kill(c, signum);
+  int r = MUSTER_ESRCH;
+  if (!c->exited || c->group_kill)
+    r = send_kill(c, signum);
+  if (r == 0 && !c->exited)
+    c->killed = 1;
   drop_output(c);
   return r;
 }
@@ -409,12 +429,15 @@ static int spawn_uv(muster_child_t *c, const child_spawn_req_t *req,
   po.gid = req->gid;
   if (req->flags & MUSTER_SPAWN_DETACHED)
     po.flags |= UV_PROCESS_DETACHED;
+  /* setsid() already makes a group, and fails in a group leader. */
+  int new_group = (req->flags & MUSTER_SPAWN_PROCESS_GROUP) &&
+                  !(req->flags & MUSTER_SPAWN_DETACHED);
   if (req->flags & MUSTER_SPAWN_SETUID)
     po.flags |= UV_PROCESS_SETUID;
   if (req->flags & MUSTER_SPAWN_SETGID)
     po.flags |= UV_PROCESS_SETGID;
   *watch_inited = 1;
-  int r = muster__spawn_hidden_fds(c->loop, &c->proc, &po);
+  int r = muster__spawn_hidden_fds(c->loop, &c->proc, &po, new_group);
   c->proc.data = c;
   if (r == 0)
     c->pid = c->proc.pid;
@@ -499,6 +522,9 @@ int muster_spawn(uv_loop_t *loop, const char *file, const char *const argv[],
   c->data = o->data;
   c->kill_signal = o->kill_signal != 0 ? o->kill_signal : SIGTERM;
   c->timeout_ms = o->timeout_ms;
+  c->group_kill = (o->flags & MUSTER_SPAWN_PROCESS_GROUP) != 0;
+  c->own_group =
+      (o->flags & (MUSTER_SPAWN_PROCESS_GROUP | MUSTER_SPAWN_DETACHED)) != 0;
   for (int i = 0; i < MUSTER_STDIO_MAX; i++) {
     c->pipes[i].child = c;
     c->pipes[i].slot = i;
@@ -552,6 +578,17 @@ int muster_child_kill(muster_child_t *c, int signum) {
   if (r < 0)
     return r;
   if (signum != 0)
+    c->killed = 1;
+  return 0;
+}
+
+int muster_child_kill_group(muster_child_t *c, int signum) {
+  if (c == NULL || signum < 0 || signum >= NSIG || !c->own_group)
+    return MUSTER_EINVAL;
+  int r = send_group_signal(c, signum);
+  if (r < 0)
+    return r;
+  if (signum != 0 && !c->exited)
     c->killed = 1;
   return 0;
 }

@@ -1,13 +1,15 @@
 /* muster_exec() and muster_exec_file(): a spawned child whose stdout and
  * stderr are buffered up to max_buffer, reported once it has closed.
  *
- * Over max_buffer, or at the timeout, the child is sent its kill signal and
- * its output pipes are closed at once, as Node's exec does: with
- * `sh -c 'yes | head'` the signal only reaches the shell, and a grandchild
- * still holding stdout would otherwise keep the run open forever (closing
- * our end makes it die of EPIPE/SIGPIPE on its next write). The output up
- * to the limit is kept. The first of ENOBUFS and the timeout is the
- * result's error.
+ * The child leads a process group of its own, and over max_buffer, or at
+ * the timeout, the whole group is sent the kill signal. Node signals only
+ * the child: with exec('sleep 60 | cat', {timeout: 500}) the shell dies
+ * and sleep and cat run on for a minute with parent 1. Its output pipes
+ * are also closed at once, as Node's exec does: a grandchild that ignores
+ * the signal (or left the group) and still holds stdout would otherwise
+ * keep the run open forever (closing our end makes it die of
+ * EPIPE/SIGPIPE on its next write). The output up to the limit is kept.
+ * The first of ENOBUFS and the timeout is the result's error.
  */
 #include "child_internal.h"
 
@@ -136,6 +138,7 @@ int muster__exec_start(uv_loop_t *loop, int shell, const char *file,
   so.stdio = NULL;
   so.stdio_count = 0;
   so.flags &= MUSTER_SPAWN_DETACHED | MUSTER_SPAWN_SETUID | MUSTER_SPAWN_SETGID;
+  so.flags |= MUSTER_SPAWN_PROCESS_GROUP;
   if (shell)
     so.flags |= MUSTER_SPAWN_SHELL;
   so.on_spawn = NULL;

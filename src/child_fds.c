@@ -37,6 +37,7 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
+/* 0: not ours; 1: ours; 2: ours, in a process group of its own. */
 static _Thread_local int spawning;
 static pthread_once_t hook_once = PTHREAD_ONCE_INIT;
 static int hook_err;
@@ -46,6 +47,12 @@ static int hook_err;
 static void atfork_child(void) {
   if (!spawning)
     return;
+  /* Before exec(), so that the group exists before the parent's
+   * uv_spawn() returns (it waits for the exec) and before the child can
+   * start anything. libuv's setsid() for detached would fail in a group
+   * leader: the caller never asks for both. */
+  if (spawning == 2)
+    setpgid(0, 0);
 #ifdef SYS_close_range
   if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
     return;
@@ -65,11 +72,12 @@ static void install_hook(void) {
 }
 
 int muster__spawn_hidden_fds(uv_loop_t *loop, uv_process_t *proc,
-                             const uv_process_options_t *options) {
+                             const uv_process_options_t *options,
+                             int new_group) {
   pthread_once(&hook_once, install_hook);
   if (hook_err != 0)
     return -hook_err;
-  spawning = 1;
+  spawning = new_group ? 2 : 1;
   int r = uv_spawn(loop, proc, options);
   spawning = 0;
   return r;

@@ -92,6 +92,8 @@ struct muster_child_s {
   unsigned user_closed : 1;     /* the close callback was called */
   unsigned proc_waiting : 1;    /* closing; the exit watcher waits for exit */
   unsigned drop_on_timeout : 1; /* exec: the timeout also drops output */
+  unsigned own_group : 1;  /* leads a process group (PROCESS_GROUP, DETACHED) */
+  unsigned group_kill : 1; /* the timeout and exec's limits signal the group */
 
   /* Writes that finished, waiting for their callback on the idle turn. */
   child_write_t *done_head;
@@ -134,9 +136,10 @@ void muster__child_set_close_hook(muster_child_t *c, void (*fn)(void *),
 void muster__child_maybe_close(muster_child_t *c);
 void muster__child_defer(muster_child_t *c);
 void muster__child_closed_one(muster_child_t *c);
-/* Sends `signum` and stops reading the output pipes at once, as Node's exec
- * does on timeout or maxBuffer: a grandchild holding stdout (sh -c 'a | b')
- * must not keep the run open. 0, or muster_child_kill()'s error. */
+/* Sends `signum` (to the group, for a child spawned with
+ * MUSTER_SPAWN_PROCESS_GROUP) and stops reading the output pipes at once,
+ * as Node's exec does on timeout or maxBuffer: a grandchild holding stdout
+ * that ignores the signal must not keep the run open. 0 or an error. */
 int muster__child_kill_and_drop(muster_child_t *c, int signum);
 
 /* child_stdio.c */
@@ -154,9 +157,11 @@ int muster__child_env(const muster_spawn_options_t *o, int ipc_slot,
                       char ***out);
 
 /* child_fds.c: uv_spawn() with every fd of the parent hidden from the child
- * except its stdio slots. */
+ * except its stdio slots; with `new_group`, the child also leads a new
+ * process group. */
 int muster__spawn_hidden_fds(uv_loop_t *loop, uv_process_t *proc,
-                             const uv_process_options_t *options);
+                             const uv_process_options_t *options,
+                             int new_group);
 
 /* child_spawn_posix.c: 1 when the posix_spawn() backend can start a child
  * with these MUSTER_SPAWN_* flags here (posix_spawn() cannot change uid or

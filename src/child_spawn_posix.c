@@ -21,6 +21,7 @@
  *                    (libuv changes that same description from the child)
  *   cwd              addchdir_np (glibc 2.29)
  *   detached         POSIX_SPAWN_SETSID
+ *   process group    POSIX_SPAWN_SETPGROUP (uv_spawn(): the atfork hook)
  *   signals          dispositions 1-31 to default and an empty mask, as
  *                    libuv's child does
  *   PATH search      on the *child's* PATH (libuv sets environ, then
@@ -224,7 +225,9 @@ static int setup_attr(spawn_setup_t *s, const child_spawn_req_t *req) {
       sigaddset(&def, sig);
   sigemptyset(&none);
   if (req->flags & MUSTER_SPAWN_DETACHED)
-    flags |= POSIX_SPAWN_SETSID;
+    flags |= POSIX_SPAWN_SETSID; /* which is a new group too */
+  else if (req->flags & MUSTER_SPAWN_PROCESS_GROUP)
+    flags |= POSIX_SPAWN_SETPGROUP; /* pgroup 0: the child's pid */
   int r = posix_spawnattr_setsigdefault(&s->attr, &def);
   if (r == 0)
     r = posix_spawnattr_setsigmask(&s->attr, &none);

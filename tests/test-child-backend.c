@@ -445,6 +445,10 @@ TEST_T(child_backend_uv_rerun, 240) {
       "child_exec_basic",
       "child_exec_timeout",
       "child_sync_spawn",
+      "child_group_exec_timeout",
+      "child_group_kill",
+      "child_group_spawn_timeout",
+      "child_group_kill_einval",
       "fork_echo",
   };
   const char *env[] = {"MUSTER_SPAWN_BACKEND=uv", NULL};

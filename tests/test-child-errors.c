@@ -227,6 +227,7 @@ TEST(child_err_enobufs) {
 
 /* A grandchild holding stdout does not keep the run open past maxBuffer. */
 TEST(child_err_enobufs_grandchild) {
+  test_subreaper_begin();
   int fds = test_fd_count();
   muster_exec_options_t o;
   memset(&o, 0, sizeof o);
@@ -236,20 +237,23 @@ TEST(child_err_enobufs_grandchild) {
   ASSERT_EQ(r.stdout_len, 100);
   muster_exec_result_free(&r);
   ASSERT_EQ(test_fd_count(), fds);
+  ASSERT_EQ(test_descendants_end(10000), 0); /* yes and cat too */
 }
 
 TEST(child_err_etimedout) {
+  test_subreaper_begin();
   int fds = test_fd_count();
   muster_exec_options_t o;
   memset(&o, 0, sizeof o);
   o.spawn.timeout_ms = 100;
   muster_exec_result_t r;
-  /* The shell gets the signal; its sleeping child holds stdout. */
+  /* The shell's group gets the signal: sleep and cat too. */
   ASSERT_ERR(muster_exec_sync("sleep 60 | cat", &o, &r), MUSTER_ETIMEDOUT);
   ASSERT_ERR(r.error, MUSTER_ETIMEDOUT);
   ASSERT_EQ(r.term_signal, SIGTERM);
   muster_exec_result_free(&r);
   ASSERT_EQ(test_fd_count(), fds);
+  ASSERT_EQ(test_descendants_end(10000), 0);
 }
 
 static int epipe_status = 1;

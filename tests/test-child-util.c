@@ -2,6 +2,9 @@
 #include "test-child.h"
 
 #include <dirent.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 void rec_init(rec_t *r) {
@@ -92,7 +95,9 @@ void rec_options(muster_spawn_options_t *o, rec_t *r) {
   o->data = r;
 }
 
-int test_zombie_count(void) {
+/* Children of this process: zombies (`zombies` 1) or those still running
+ * (0). *first, when not NULL, gets one of them. */
+static int count_children(int zombies, pid_t *first) {
   DIR *d = opendir("/proc");
   int me = (int)getpid(), n = 0;
   struct dirent *e;
@@ -112,14 +117,50 @@ int test_zombie_count(void) {
     char *p = strrchr(buf, ')');
     char state;
     int ppid;
-    if (p != NULL && sscanf(p + 1, " %c %d", &state, &ppid) == 2 &&
-        state == 'Z' && ppid == me)
-      n++;
+    if (p == NULL || sscanf(p + 1, " %c %d", &state, &ppid) != 2 ||
+        ppid != me || (state == 'Z') != zombies)
+      continue;
+    if (n++ == 0 && first != NULL)
+      *first = (pid_t)atoi(e->d_name);
   }
   closedir(d);
   return n;
 }
 
+int test_zombie_count(void) {
+  return count_children(1, NULL);
+}
+
 int test_contains(const char *hay, const char *needle) {
   return hay != NULL && strstr(hay, needle) != NULL;
+}
+
+void test_subreaper_begin(void) {
+  ASSERT_OK(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));
+}
+
+static void reap_zombies(void) {
+  while (waitpid(-1, NULL, WNOHANG) > 0)
+    ;
+}
+
+int test_descendants_end(int ms) {
+  int alive = 0;
+  for (int waited = 0;; waited += 20) {
+    reap_zombies();
+    alive = count_children(0, NULL);
+    if (alive == 0 || waited >= ms)
+      break;
+    usleep(20 * 1000);
+  }
+  /* Leave nothing behind whatever the verdict: kill and reap, deepest
+   * first as they are reparented to us. */
+  pid_t pid;
+  while (count_children(0, &pid) > 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    reap_zombies();
+  }
+  reap_zombies();
+  return alive;
 }

@@ -29,6 +29,17 @@ void rec_freed_cb(muster_child_t *child);
 /* Number of zombie processes whose parent is this process. */
 int test_zombie_count(void);
 
+/* Makes this process a child subreaper (PR_SET_CHILD_SUBREAPER), so that
+ * what a test's children leave behind becomes this process's child, not
+ * init's, and can be counted by test_descendants_end(). */
+void test_subreaper_begin(void);
+
+/* Waits up to `ms` milliseconds for every process below this one to end,
+ * reaping them (waitpid(-1): call once the test's own children are
+ * reaped). Returns how many still ran at the deadline; those are killed
+ * with SIGKILL and reaped before it returns, so nothing is left. */
+int test_descendants_end(int ms);
+
 /* 1 if `hay` contains `needle`. */
 int test_contains(const char *hay, const char *needle);
 

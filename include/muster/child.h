@@ -87,6 +87,13 @@ enum {
    * /bin/sh when that is NULL; argv is then ignored (like Node's
    * shell: true with a single command string). */
   MUSTER_SPAWN_SHELL = 1 << 3,
+  /* Run the child in a new process group of its own (setpgid(0, 0)), whose
+   * id is the child's pid: what it starts stays in that group unless it
+   * moves itself, so muster_child_kill_group() reaches them all, and the
+   * timeout signals the whole group. With DETACHED the new session is that
+   * group already. Such a child no longer gets the terminal's Ctrl-C
+   * (SIGINT goes to the foreground group), like a detached one. */
+  MUSTER_SPAWN_PROCESS_GROUP = 1 << 4,
 };
 
 /* Callbacks. `child` is valid until muster_child_close()'s callback. */
@@ -132,7 +139,8 @@ typedef struct {
   uid_t uid;
   gid_t gid;
   /* When non-zero, the child is sent kill_signal (0: SIGTERM) after this many
-   * milliseconds if it is still running; muster_child_timed_out() and
+   * milliseconds if it is still running (its whole process group, with
+   * MUSTER_SPAWN_PROCESS_GROUP); muster_child_timed_out() and
    * muster_child_killed() then report it. */
   uint64_t timeout_ms;
   int kill_signal;
@@ -177,6 +185,19 @@ MUSTER_EXTERN int muster_spawn(uv_loop_t *loop, const char *file,
  * for signal 0. */
 MUSTER_EXTERN int muster_child_kill(muster_child_t *child, int signum);
 
+/* Sends signal `signum` to every process of the child's process group
+ * (kill(-pid, signum)): the child and what it started, wherever they are in
+ * the tree. The child must lead its own group (spawned with
+ * MUSTER_SPAWN_PROCESS_GROUP or MUSTER_SPAWN_DETACHED). This works after
+ * the child itself exited too, as long as a member of its group lives (the
+ * kernel does not give a group's id to a new process while the group
+ * exists). 0 checks whether any member is alive. Sets the killed flag on
+ * success while the child runs, except for signal 0.
+ * Errors: MUSTER_EINVAL (not a signal number, or the child does not lead a
+ * group of its own), MUSTER_ESRCH (no process is left in the group),
+ * MUSTER_EPERM (a member runs as another user). */
+MUSTER_EXTERN int muster_child_kill_group(muster_child_t *child, int signum);
+
 /* Queues `len` bytes for the child's `slot` (0 = stdin), which must be a
  * MUSTER_STDIO_PIPE slot. The bytes are copied. `cb` (may be NULL) is called
  * once they are all handed to the kernel, or the write failed; a producer
@@ -205,8 +226,8 @@ MUSTER_EXTERN int muster_child_end(muster_child_t *child, int slot);
  * zombie), silently. For that, muster keeps an unreferenced handle (the
  * pidfd's poll, or libuv's process handle) on the loop until the exit: keep
  * running the loop (uv_loop_close() says UV_EBUSY until then), and do not
- * uv_close() muster's handles from a uv_walk(). Safe inside any child callback, on_close included; a second
- * call is ignored. */
+ * uv_close() muster's handles from a uv_walk(). Safe inside any child
+ * callback, on_close included; a second call is ignored. */
 MUSTER_EXTERN void muster_child_close(muster_child_t *child,
                                       muster_child_close_cb cb);
 
@@ -245,14 +266,22 @@ MUSTER_EXTERN void muster_child_ipc_closed(muster_child_t *child);
 typedef struct {
   /* env, env_mode, cwd, argv0, shell, flags (DETACHED, SETUID, SETGID),
    * uid, gid, timeout_ms and kill_signal apply; stdio and the callbacks are
-   * ignored (stdin gets `input`, stdout and stderr are buffered). */
+   * ignored (stdin gets `input`, stdout and stderr are buffered).
+   *
+   * A difference from Node: the child always runs in a process group of
+   * its own (MUSTER_SPAWN_PROCESS_GROUP), and the timeout and max_buffer
+   * send kill_signal to that whole group, not to the child alone. With
+   * Node, exec('sleep 60 | cat', {timeout}) kills only the shell and
+   * leaves sleep and cat running with parent 1; here they get the signal
+   * too. (So the child does not get the terminal's Ctrl-C either; the
+   * caller that dies of it leaves the run to its timeout.) */
   muster_spawn_options_t spawn;
   /* Largest stdout or stderr kept, in bytes; 0: 1 MiB (Node's default).
-   * Over it, the child is sent kill_signal and the result is MUSTER_ENOBUFS
-   * with the output up to the limit. On that and on the timeout, the output
-   * pipes are closed at once, as Node's exec does, so a grandchild holding
-   * them (sh -c 'a | b': the signal only reaches the shell) cannot keep the
-   * run open. */
+   * Over it, the child's group is sent kill_signal and the result is
+   * MUSTER_ENOBUFS with the output up to the limit. On that and on the
+   * timeout, the output pipes are closed at once, as Node's exec does, so
+   * a grandchild holding them that ignores the signal cannot keep the run
+   * open. */
   size_t max_buffer;
   /* Bytes written to the child's stdin, which is then closed. NULL: stdin
    * is closed at once (the child reads end of file). A child that does not
