@@ -12,6 +12,7 @@
  *   muster/listen.h   listening sockets (TCP, IPv6, Unix, UDP, reuseport)
  *   muster/supervise.h  restart policy, backoff, graceful stop, replace
  *   muster/cluster.h  primary and workers sharing servers
+ *   muster/appspec.h  app specs and ecosystem files (PM2 names, JSON, YAML)
  *
  * Every asynchronous object is bound to a libuv loop that the caller owns.
  */
@@ -30,5 +31,6 @@
 #include "muster/listen.h"
 #include "muster/supervise.h"
 #include "muster/cluster.h"
+#include "muster/appspec.h"
 
 #endif

@@ -28,7 +28,7 @@ flags=()
 for f in "${blocks[@]}"; do
   "${cc:-cc}" "${flags[@]}" -Wall -Wextra -Werror -Wno-unused-parameter \
     -I"$src/include" "$f" "$build/libmuster.a" \
-    $(pkg-config --cflags --libs libuv jansson) -lpthread -o "${f%.c}" ||
+    $(pkg-config --cflags --libs libuv jansson yaml-0.1 zlib) -lpthread -o "${f%.c}" ||
     { echo "README block $(basename "$f") does not build" >&2; exit 1; }
 done
 echo "$count README blocks build"
