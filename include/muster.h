@@ -13,6 +13,7 @@
  *   muster/supervise.h  restart policy, backoff, graceful stop, replace
  *   muster/cluster.h  primary and workers sharing servers
  *   muster/appspec.h  app specs and ecosystem files (PM2 names, JSON, YAML)
+ *   muster/buffer.h   buffers whose ownership moves (ArrayBuffer transfer)
  *
  * Every asynchronous object is bound to a libuv loop that the caller owns.
  */
@@ -32,5 +33,6 @@
 #include "muster/supervise.h"
 #include "muster/cluster.h"
 #include "muster/appspec.h"
+#include "muster/buffer.h"
 
 #endif
