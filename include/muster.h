@@ -16,6 +16,12 @@
  *   muster/buffer.h   buffers whose ownership moves (ArrayBuffer transfer)
  *
  * Every asynchronous object is bound to a libuv loop that the caller owns.
+ *
+ * Loading libmuster (shared, or static through its link flags) opens each
+ * of fds 0, 1 and 2 that is closed on /dev/null before main() runs, as Node
+ * does at startup: otherwise the first descriptors a program opens (libuv's
+ * epoll fd, a channel) take those numbers, log lines go into them, and
+ * libuv aborts when it closes them.
  */
 #ifndef MUSTER_H
 #define MUSTER_H
