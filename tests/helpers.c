@@ -39,18 +39,6 @@ const char *const *test_fixture_argv(const char *name, ...) {
   return argv;
 }
 
-static void close_walk_cb(uv_handle_t *h, void *arg) {
-  (void)arg;
-  if (!uv_is_closing(h))
-    uv_close(h, NULL);
-}
-
-void test_loop_close(uv_loop_t *loop) {
-  uv_walk(loop, close_walk_cb, NULL);
-  uv_run(loop, UV_RUN_DEFAULT);
-  ASSERT_OK(uv_loop_close(loop));
-}
-
 static void watchdog_cb(uv_timer_t *t) {
   (void)t;
   TEST_FAIL("the loop was still running at the watchdog's deadline");

@@ -112,11 +112,6 @@ int test_fd_count(void);
 const char *test_fixture_path(void);
 const char *const *test_fixture_argv(const char *name, ...);
 
-/* Closes every handle still open on the loop, runs it until they are
- * closed, and asserts that uv_loop_close() then succeeds. Use at the end of
- * a test only after asserting the test's own handles closed themselves. */
-void test_loop_close(uv_loop_t *loop);
-
 /* Runs the loop with a watchdog: fails the test if it has not ended after
  * `ms` milliseconds (the ctest timeout would only say "timeout"). */
 void test_run_loop(uv_loop_t *loop, uint64_t ms);
