@@ -42,6 +42,7 @@ typedef struct {
   unsigned ending : 1;       /* muster_child_end() was called */
   unsigned write_closed : 1; /* shut down, or a write failed */
   unsigned poll_open : 1;    /* the uv_poll_t needs uv_close() */
+  unsigned paused : 1;       /* muster_child_read_stop() */
   int events;                /* what the poll watches now */
   child_write_t *wq_head;
   child_write_t *wq_tail;

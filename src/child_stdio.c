@@ -47,7 +47,7 @@ static void update_events(child_pipe_t *p) {
   int ev = 0;
   if (p->fd < 0)
     return;
-  if (p->readable && !p->read_done)
+  if (p->readable && !p->read_done && !p->paused)
     ev |= UV_READABLE;
   if (p->wq_head != NULL)
     ev |= UV_WRITABLE;
@@ -190,7 +190,7 @@ static void do_read(child_pipe_t *p) {
         return;
       if (c->on_data != NULL)
         c->on_data(c, p->slot, c->rbuf, (size_t)n);
-      if (c->closing || p->fd < 0 || p->read_done)
+      if (c->closing || p->fd < 0 || p->read_done || p->paused)
         return;
       continue;
     }
@@ -208,7 +208,7 @@ static void do_read(child_pipe_t *p) {
 void muster__child_drain_output(muster_child_t *c) {
   for (int i = 1; i < c->nslots && !c->closing; i++) {
     child_pipe_t *p = &c->pipes[i];
-    if (p->fd >= 0 && p->readable && !p->read_done)
+    if (p->fd >= 0 && p->readable && !p->read_done && !p->paused)
       do_read(p);
   }
 }
@@ -228,7 +228,7 @@ static void poll_error(child_pipe_t *p, int status) {
   else if (status == UV_EBADF)
     status = MUSTER_EPIPE;
   write_side_done(p, status);
-  if (p->fd < 0 || p->read_done)
+  if (p->fd < 0 || p->read_done || p->paused)
     return;
   do_read(p);
   if (!c->closing && p->fd >= 0 && !p->read_done)
@@ -247,7 +247,7 @@ static void poll_cb(uv_poll_t *h, int status, int events) {
     if (c->closing || p->fd < 0)
       return;
   }
-  if ((events & UV_READABLE) && p->readable && !p->read_done)
+  if ((events & UV_READABLE) && p->readable && !p->read_done && !p->paused)
     do_read(p);
 }
 
@@ -305,4 +305,23 @@ int muster_child_end(muster_child_t *c, int slot) {
     write_side_done(p, MUSTER_EPIPE);
   }
   return 0;
+}
+
+/* Pausing takes UV_READABLE off the poll; resuming puts it back, and
+ * bytes already waiting make the next poll (level-triggered) report. */
+static int set_paused(muster_child_t *c, int slot, int paused) {
+  child_pipe_t *p = pipe_slot(c, slot);
+  if (p == NULL || !p->readable)
+    return MUSTER_EINVAL;
+  p->paused = paused != 0;
+  update_events(p);
+  return 0;
+}
+
+int muster_child_read_stop(muster_child_t *c, int slot) {
+  return set_paused(c, slot, 1);
+}
+
+int muster_child_read_start(muster_child_t *c, int slot) {
+  return set_paused(c, slot, 0);
 }

@@ -219,6 +219,24 @@ MUSTER_EXTERN size_t muster_child_write_queue_size(const muster_child_t *child,
  * end of file. Errors: MUSTER_EINVAL (not a pipe slot). Ending twice is 0. */
 MUSTER_EXTERN int muster_child_end(muster_child_t *child, int slot);
 
+/* Stops reading the output of `slot` (as uv_read_stop()): no on_data for
+ * it until muster_child_read_start(). Its bytes wait in the socket; once
+ * that is full the child blocks in write(), so a consumer that cannot keep
+ * up (a log written to a slow disk) holds the child back instead of
+ * buffering without bound. While a slot is paused its end of file is not
+ * seen either, so on_close waits for it (on_exit does not). Stopping a
+ * paused slot, or one that already reached end of file, is 0. Safe inside
+ * any callback, on_data of the same slot included (no more of its data is
+ * delivered after the call).
+ * Errors: MUSTER_EINVAL (NULL child, or `slot` is not a MUSTER_STDIO_PIPE
+ * output slot: slot 0, stdin, is write-only). */
+MUSTER_EXTERN int muster_child_read_stop(muster_child_t *child, int slot);
+
+/* Resumes reading `slot` after muster_child_read_stop(); what the child
+ * wrote meanwhile comes first, nothing is lost. Starting a slot that is
+ * not paused is 0. Errors: as muster_child_read_stop(). */
+MUSTER_EXTERN int muster_child_read_start(muster_child_t *child, int slot);
+
 /* Frees the child object: stops reading its pipes, cancels pending writes
  * (their callbacks get MUSTER_ECANCELED) and calls `cb` (may be NULL) on a
  * later loop turn; no event is delivered after this call. It does not kill
