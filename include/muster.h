@@ -14,6 +14,7 @@
  *   muster/cluster.h  primary and workers sharing servers
  *   muster/appspec.h  app specs and ecosystem files (PM2 names, JSON, YAML)
  *   muster/buffer.h   buffers whose ownership moves (ArrayBuffer transfer)
+ *   muster/shared.h   shared memory, atomics wait/notify (SharedArrayBuffer)
  *
  * Every asynchronous object is bound to a libuv loop that the caller owns.
  *
@@ -40,5 +41,6 @@
 #include "muster/cluster.h"
 #include "muster/appspec.h"
 #include "muster/buffer.h"
+#include "muster/shared.h"
 
 #endif
