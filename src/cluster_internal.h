@@ -8,6 +8,7 @@
 #include "muster/error.h"
 #include "muster/listen.h"
 #include "muster/supervise.h"
+#include "strv.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -176,8 +177,6 @@ void muster__worker_drop_inflight(muster_worker_t *w);
 /* cluster_primary.c */
 void muster__worker_check_ready(muster_worker_t *w);
 void muster__cluster_kick(muster_cluster_t *c); /* deferred events, next turn */
-void muster__strv_free(char **v);
-char **muster__strv_copy(const char *const *v, int *err);
 /* Slots: a supervisor row each. new + start make one (start failing closes
  * it); close drops it (its row is freed on a later turn). */
 int muster__slot_new(muster_cluster_t *c, const char *const *env,

@@ -16,42 +16,6 @@ static void cluster_free_cb(uv_handle_t *h);
 
 /* ---- small helpers ------------------------------------------------------ */
 
-void muster__strv_free(char **v) {
-  if (v == NULL)
-    return;
-  for (char **p = v; *p; p++)
-    free(*p);
-  free(v);
-}
-
-char **muster__strv_copy(const char *const *v, int *err) {
-  *err = 0;
-  if (v == NULL)
-    return NULL;
-  size_t n = 0;
-  while (v[n])
-    n++;
-  char **out = calloc(n + 1, sizeof *out);
-  if (out == NULL) {
-    *err = MUSTER_ENOMEM;
-    return NULL;
-  }
-  for (size_t i = 0; i < n; i++)
-    if ((out[i] = strdup(v[i])) == NULL) {
-      muster__strv_free(out);
-      *err = MUSTER_ENOMEM;
-      return NULL;
-    }
-  return out;
-}
-
-static size_t strv_len(char **v) {
-  size_t n = 0;
-  while (v && v[n])
-    n++;
-  return n;
-}
-
 void muster__cluster_error(muster_cluster_t *c, muster_worker_t *w, int err) {
   if (c->o.events.on_error)
     c->o.events.on_error(c, w, err);
@@ -376,8 +340,9 @@ static int spawn_worker(cluster_slot_t *s, muster_worker_t **out) {
   muster_worker_t *w = calloc(1, sizeof *w);
   if (w == NULL)
     return MUSTER_ENOMEM;
-  size_t nargs = strv_len(c->args);
-  size_t nenv = strv_len(c->env) + strv_len(s->env) + 3;
+  size_t nargs = muster__strv_len((const char *const *)c->args);
+  size_t nenv = muster__strv_len((const char *const *)c->env) +
+                muster__strv_len((const char *const *)s->env) + 3;
   const char **argv = calloc(nargs + 2, sizeof *argv);
   const char **envp = calloc(nenv, sizeof *envp);
   char idbuf[48], ppbuf[48];

@@ -7,8 +7,9 @@
  * table is what makes the row auditable: a (state, event) pair that is not
  * an action is listed too, as ignored, rejected with an error, or a bug.
  */
-#include "muster/supervise.h"
 #include "muster/error.h"
+#include "muster/supervise.h"
+#include "supervise_internal.h"
 
 #include <assert.h>
 #include <math.h>
@@ -72,6 +73,10 @@ struct muster_supervisor_s {
   unsigned gen; /* bumped at each transition: detects nested ones */
   int result;   /* what the current event call returns */
   muster_supervise_close_cb close_cb;
+
+  /* supervise_child.c's state, for a supervised child. */
+  void *impl;
+  muster__supervise_impl_close_fn impl_close;
 };
 
 typedef muster_supervise_state_t (*action_fn)(muster_supervisor_t *sup);
@@ -637,6 +642,8 @@ void muster_supervise_close(muster_supervisor_t *sup,
   sup->closing = 1;
   sup->close_cb = cb;
   disarm(sup);
+  if (sup->impl_close != NULL)
+    sup->impl_close(sup->impl);
   uv_close((uv_handle_t *)&sup->timer, close_cb);
 }
 
@@ -722,4 +729,14 @@ void *muster_supervise_data(const muster_supervisor_t *sup) {
 
 void muster_supervise_set_data(muster_supervisor_t *sup, void *data) {
   sup->o.data = data;
+}
+
+void muster__supervise_set_impl(muster_supervisor_t *sup, void *impl,
+                                muster__supervise_impl_close_fn close) {
+  sup->impl = impl;
+  sup->impl_close = close;
+}
+
+void *muster__supervise_impl(const muster_supervisor_t *sup) {
+  return sup->impl;
 }

@@ -9,6 +9,8 @@
  *   muster_supervise_exited()   the owner saw the process end
  *   muster_supervise_leave()    the process announced it is leaving
  *   muster_supervise_close()    free the supervisor (asynchronously)
+ *   muster_supervise_child_create()  a supervisor that spawns (or forks)
+ *                               its process itself, stdio to the owner
  *
  * A supervisor does not know how its process is made: a cluster worker is
  * forked with an IPC channel, a process-manager app is spawned with log
@@ -72,7 +74,10 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "channel.h"
+#include "child.h"
 #include "common.h"
+#include "fork.h"
 
 typedef struct muster_supervisor_s muster_supervisor_t;
 
@@ -308,5 +313,108 @@ MUSTER_EXTERN uv_loop_t *muster_supervise_loop(const muster_supervisor_t *sup);
 MUSTER_EXTERN void *muster_supervise_data(const muster_supervisor_t *sup);
 MUSTER_EXTERN void muster_supervise_set_data(muster_supervisor_t *sup,
                                              void *data);
+
+/* ---- a supervised child --------------------------------------------------
+ *
+ * The usual owner: a supervisor whose process is a muster_spawn() child (or
+ * a muster_fork() child with an IPC channel) that the supervisor makes
+ * itself, so the owner writes no hooks. It is a muster_supervisor_t like
+ * any other: muster_supervise_start(), _stop(), _restart(), _close() and
+ * the queries work on it, on_state and on_error report as above, and the
+ * policy applies (stop_signal and kill_timeout_ms are the per-supervisor
+ * kill signal and escalation; the restart policy, no_restart_codes,
+ * backoff, min_uptime and the crash-loop guard decide restarts; the reason
+ * of an ERRORED row is muster_supervise_error()). Its start spawns (a
+ * spawn error makes the row ERRORED, MUSTER_SUPERVISE_START_FAILED, with
+ * that error); the process's exit is fed to the row; its signal is sent
+ * with muster_child_kill() (or to the group, below).
+ *
+ * The process's stdio is the owner's: pipe slots deliver to on_data, and
+ * on_child hands over each new muster_child_t (and its channel), through
+ * which the owner may write to it, pause its output
+ * (muster_child_read_stop) or send messages. The owner must not close that
+ * child or channel, nor change their data pointers: the supervisor closes
+ * them once the process has closed (exit and end of every pipe), and on
+ * muster_supervise_close().
+ *
+ * Process group. With MUSTER_SPAWN_PROCESS_GROUP (or MUSTER_SPAWN_DETACHED)
+ * in process.spawn.flags, the process is its whole group: the stop signal
+ * and SIGKILL go to every member (muster_child_kill_group), and the exit
+ * is fed to the row only once no member is left, so STOPPED means that
+ * nothing the process started in its group still runs. When the leader
+ * exits and members remain, they get stop_signal at once (unless a stop is
+ * under way, whose schedule goes on), then SIGKILL after kill_timeout_ms.
+ * Whether members remain is checked every few ms with kill(-pgid, 0);
+ * members that became this process's children (it is a child subreaper)
+ * are reaped with waitpid(-pgid), which touches no other child. A member
+ * that left the group (setsid, setpgid) is not followed. */
+
+/* Each new process: `child` and, in fork mode, `channel` (else NULL), both
+ * valid until the process has closed or the supervisor is closed. Called
+ * from inside the row's start, before its on_state: like a hook, it must
+ * not call the row's event functions (MUSTER_EBUSY); it may query. */
+typedef void (*muster_supervise_child_cb)(muster_supervisor_t *sup,
+                                          muster_child_t *child,
+                                          muster_channel_t *channel);
+/* Output of a MUSTER_STDIO_PIPE slot of `child` (any process of the row,
+ * also one still draining after a restart), as muster_data_cb. */
+typedef void (*muster_supervise_data_cb)(muster_supervisor_t *sup,
+                                         muster_child_t *child, int slot,
+                                         const char *buf, size_t len);
+
+/* The process ended, as muster_exit_cb (for a group: once no member is
+ * left), just before the row is told (so the state is still the one it
+ * ended in). */
+typedef void (*muster_supervise_exit_cb)(muster_supervisor_t *sup,
+                                         muster_child_t *child,
+                                         int64_t exit_status, int term_signal);
+/* The row is about to send `signo` to the process (or its group): the
+ * stop signal, SIGKILL, or what a group's leftover members get. For logs;
+ * the signal is sent whatever the callback does. */
+typedef void (*muster_supervise_signaled_cb)(muster_supervisor_t *sup,
+                                             int signo);
+
+typedef struct {
+  /* What to run. process.spawn: every spawn option but the callbacks, data
+   * and timeout_ms (which are ignored) and kill_signal (the policy's
+   * stop_signal is used); with `fork`, process.channel (its callbacks and
+   * data are the owner's) and process.silent apply too. Copied (strings,
+   * arrays and all) at create. */
+  muster_fork_options_t process;
+  int fork; /* 1: muster_fork() (an IPC channel); 0: muster_spawn() */
+  muster_supervise_child_cb on_child;    /* optional */
+  muster_supervise_data_cb on_data;      /* optional */
+  muster_supervise_exit_cb on_exit;      /* optional */
+  muster_supervise_signaled_cb on_signal; /* optional */
+  muster_supervise_graceful_cb graceful; /* optional, as in the hooks */
+  muster_supervise_state_cb on_state;    /* optional */
+  muster_supervise_error_cb on_error;    /* optional */
+  muster_supervise_policy_t policy;
+  void *data; /* returned by muster_supervise_data() */
+} muster_supervise_child_options_t;
+
+/* Creates a supervisor in state STOPPED whose process is `file` with
+ * `argv` (as muster_spawn() or muster_fork() take them); nothing runs
+ * until muster_supervise_start(). Free it with muster_supervise_close(),
+ * which closes the current child object and channel (the process itself
+ * is not stopped: it is still reaped when it exits; stop first to end it).
+ * Errors: MUSTER_EINVAL (NULL loop, file, options or out; an empty argv;
+ * a policy muster_supervise_create() rejects; too many stdio slots),
+ * MUSTER_ENOMEM. On error there is nothing to free. */
+MUSTER_EXTERN int muster_supervise_child_create(
+    uv_loop_t *loop, const char *file, const char *const argv[],
+    const muster_supervise_child_options_t *options,
+    muster_supervisor_t **out);
+
+/* The current process's child object (STARTING, ONLINE, STOPPING), else
+ * NULL; NULL too for a supervisor not made by
+ * muster_supervise_child_create(). Borrowed: see on_child. */
+MUSTER_EXTERN muster_child_t *
+muster_supervise_child(const muster_supervisor_t *sup);
+/* Its channel in fork mode, else NULL. Borrowed: see on_child. */
+MUSTER_EXTERN muster_channel_t *
+muster_supervise_channel(const muster_supervisor_t *sup);
+
+/* ---- end of the supervised child ---------------------------------------- */
 
 #endif
