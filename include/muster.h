@@ -15,6 +15,7 @@
  *   muster/appspec.h  app specs and ecosystem files (PM2 names, JSON, YAML)
  *   muster/buffer.h   buffers whose ownership moves (ArrayBuffer transfer)
  *   muster/shared.h   shared memory, atomics wait/notify (SharedArrayBuffer)
+ *   muster/client.h   the process manager's control protocol and client
  *
  * Every asynchronous object is bound to a libuv loop that the caller owns.
  *
@@ -42,5 +43,6 @@
 #include "muster/appspec.h"
 #include "muster/buffer.h"
 #include "muster/shared.h"
+#include "muster/client.h"
 
 #endif

@@ -1,0 +1,505 @@
+/* CLI entry: global options, connecting (and starting the daemon on
+ * demand), the commands that need no more than a target. */
+#include "cli.h"
+#include "../signame.h"
+
+#include <muster.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define DEFAULT_TIMEOUT_MS 30000
+/* How long a freshly started daemon has to answer. */
+#define SPAWN_WAIT_MS 10000
+
+int cli_usage(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("muster: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputs(" (muster help)\n", stderr);
+  va_end(ap);
+  return CLI_USAGE;
+}
+
+int cli_number(const char *opt, const char *s, long long max,
+               long long *out) {
+  char *end;
+  errno = 0;
+  long long v = s ? strtoll(s, &end, 10) : -1;
+  if (s == NULL || *s == '\0' || *end != '\0' || errno || v < 0 || v > max)
+    return cli_usage("%s: \"%s\" is not a number from 0 to %lld", opt,
+                     s ? s : "", max);
+  *out = v;
+  return CLI_OK;
+}
+
+json_t *cli_environ(void) {
+  json_t *env = json_object();
+  for (char **e = environ; *e; e++) {
+    const char *eq = strchr(*e, '=');
+    if (eq == NULL || eq == *e)
+      continue;
+    char *k = strndup(*e, (size_t)(eq - *e));
+    json_t *v = json_string(eq + 1);
+    if (v)
+      json_object_set_new(env, k, v);
+    free(k);
+  }
+  return env;
+}
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+  nanosleep(&ts, NULL);
+}
+
+/* flock with a deadline. */
+static int lock_until(int fd, int64_t deadline) {
+  while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    if (errno != EWOULDBLOCK || now_ms() > deadline)
+      return -1;
+    sleep_ms(5);
+  }
+  return 0;
+}
+
+/* Starts `muster daemon` detached: a new session, stdio to daemon.log, not
+ * our child (double fork), so it outlives this CLI and we reap at once. */
+static int spawn_daemon(const home_t *h) {
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0)
+    return -errno;
+  exe[n] = '\0';
+  pid_t pid = fork();
+  if (pid < 0)
+    return -errno;
+  if (pid == 0) {
+    setsid();
+    if (fork() != 0)
+      _exit(0);
+    int in = open("/dev/null", O_RDONLY);
+    int log = open(h->daemon_log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (in >= 0)
+      dup2(in, 0);
+    if (log >= 0) {
+      dup2(log, 1);
+      dup2(log, 2);
+    }
+    execl(exe, "muster", "daemon", (char *)NULL);
+    _exit(127);
+  }
+  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+    ;
+  return 0;
+}
+
+static int no_daemon(int r) {
+  return r == MUSTER_ENOENT || r == MUSTER_ECONNREFUSED;
+}
+
+/* Only one CLI at a time starts a daemon (start.lock); the others find it
+ * answering once they get the lock. The daemon's own flock is what makes
+ * it one per home; this only saves starting daemons that would exit. */
+int cli_connect(cli_t *cli) {
+  int r = muster_client_connect(cli->home.dir, &cli->client);
+  if (r == 0)
+    return CLI_OK;
+  /* Whatever went wrong, a home we cannot use is the clearest answer. */
+  const char *what;
+  int h = home_init(&cli->home, 1, &what);
+  if (h < 0) {
+    fprintf(stderr, "muster: MUSTER_HOME %s: %s (%s)\n", what,
+            muster_err_name(h), muster_strerror(h));
+    return CLI_FAIL;
+  }
+  if (!no_daemon(r))
+    goto fail;
+  char path[PATH_MAX + 16];
+  snprintf(path, sizeof path, "%s/start.lock", cli->home.dir);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    r = -errno;
+    goto fail;
+  }
+  int64_t deadline = now_ms() + SPAWN_WAIT_MS;
+  if (lock_until(fd, deadline) < 0) {
+    close(fd);
+    r = MUSTER_ETIMEDOUT;
+    goto fail;
+  }
+  r = muster_client_connect(cli->home.dir, &cli->client);
+  if (no_daemon(r) && (r = spawn_daemon(&cli->home)) == 0) {
+    do {
+      sleep_ms(2);
+      r = muster_client_connect(cli->home.dir, &cli->client);
+    } while (no_daemon(r) && now_ms() < deadline);
+    if (no_daemon(r)) {
+      fprintf(stderr,
+              "muster: the daemon did not answer within %d ms (see %s)\n",
+              SPAWN_WAIT_MS, cli->home.daemon_log);
+      close(fd);
+      return CLI_FAIL;
+    }
+  }
+  close(fd);
+  if (r == 0)
+    return CLI_OK;
+fail:
+  fprintf(stderr, "muster: cannot reach the daemon at %s: %s (%s)\n",
+          cli->home.sock, muster_err_name(r), muster_strerror(r));
+  return CLI_FAIL;
+}
+
+int cli_call(cli_t *cli, muster_client_cmd_t cmd, json_t *args,
+             json_t **result) {
+  char *message = NULL;
+  if (result)
+    *result = NULL;
+  int r = muster_client_command(cli->client, cmd, args, cli->timeout_ms,
+                                result, &message);
+  if (r == 0)
+    return CLI_OK;
+  if (message) {
+    fprintf(stderr, "muster: %s\n", message);
+    free(message);
+  } else if (r == MUSTER_ETIMEDOUT) {
+    fprintf(stderr,
+            "muster: %s: the daemon did not answer within %d ms "
+            "(--timeout)\n",
+            muster_client_cmd_name(cmd), cli->timeout_ms);
+  } else {
+    fprintf(stderr, "muster: %s: %s (%s)\n", muster_client_cmd_name(cmd),
+            muster_err_name(r), muster_strerror(r));
+  }
+  return CLI_FAIL;
+}
+
+/* ---- simple commands ---------------------------------------------------- */
+
+static int print_acted(const char *verb, json_t *result) {
+  size_t i;
+  json_t *e;
+  json_array_foreach(result, i, e) printf(
+      "[muster] %s %s (id %d)\n", verb,
+      json_string_value(json_object_get(e, "name")),
+      (int)json_integer_value(json_object_get(e, "pm_id")));
+  return CLI_OK;
+}
+
+static int cmd_target(cli_t *cli, muster_client_cmd_t cmd, const char *verb,
+                      int argc, char **argv) {
+  json_t *args = json_object();
+  const char *target = NULL;
+  int update = 0;
+  json_t *set_env = json_object();
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--update-env") == 0 || strcmp(argv[i], "-a") == 0) {
+      update = 1;
+    } else if (strcmp(argv[i], "--env") == 0 && i + 1 < argc &&
+               strchr(argv[i + 1], '=')) {
+      char *eq = strchr(argv[++i], '=');
+      char *k = strndup(argv[i], (size_t)(eq - argv[i]));
+      json_object_set_new(set_env, k, json_string(eq + 1));
+      free(k);
+    } else if (argv[i][0] == '-' && argv[i][1]) {
+      json_decref(args);
+      json_decref(set_env);
+      return cli_usage("%s: unknown option %s", argv[0], argv[i]);
+    } else if (target == NULL) {
+      target = argv[i];
+    } else {
+      json_decref(args);
+      json_decref(set_env);
+      return cli_usage("%s: one target (an id, a name, a namespace or all)",
+                       argv[0]);
+    }
+  }
+  if (target == NULL) {
+    json_decref(args);
+    json_decref(set_env);
+    return cli_usage("%s: which app? (an id, a name, a namespace or all)",
+                     argv[0]);
+  }
+  json_object_set_new(args, "target", json_string(target));
+  if (update) {
+    json_object_set_new(args, "update_env", json_true());
+    json_object_set_new(args, "env", cli_environ());
+    json_object_set(args, "set_env", set_env);
+  }
+  json_decref(set_env);
+  json_t *result;
+  int rc = cli_connect(cli);
+  if (rc == CLI_OK)
+    rc = cli_call(cli, cmd, args, &result);
+  json_decref(args);
+  if (rc == CLI_OK) {
+    print_acted(verb, result);
+    json_decref(result);
+  }
+  return rc;
+}
+
+static int cmd_signal(cli_t *cli, int argc, char **argv) {
+  if (argc != 3)
+    return cli_usage("usage: muster signal <SIGNAL> <app>");
+  int s = signame_parse(argv[1]);
+  if (s < 0)
+    return cli_usage("signal: \"%s\" is not a signal", argv[1]);
+  json_t *args = json_pack("{s:s, s:i}", "target", argv[2], "signal", s);
+  json_t *result;
+  int rc = cli_connect(cli);
+  if (rc == CLI_OK)
+    rc = cli_call(cli, MUSTER_CMD_SIGNAL, args, &result);
+  json_decref(args);
+  if (rc == CLI_OK) {
+    char verb[64];
+    snprintf(verb, sizeof verb, "sent %s to", muster_signal_name(s));
+    print_acted(verb, result);
+    json_decref(result);
+  }
+  return rc;
+}
+
+static int cmd_ping(cli_t *cli, int argc, char **argv) {
+  (void)argv;
+  if (argc != 1)
+    return cli_usage("ping takes no argument");
+  json_t *result;
+  int rc = cli_connect(cli);
+  if (rc == CLI_OK)
+    rc = cli_call(cli, MUSTER_CMD_PING, NULL, &result);
+  if (rc == CLI_OK) {
+    printf("pong (daemon pid %d, %d apps)\n",
+           (int)json_integer_value(json_object_get(result, "pid")),
+           (int)json_integer_value(json_object_get(result, "apps")));
+    json_decref(result);
+  }
+  return rc;
+}
+
+/* `kill` returns once the daemon is gone: its lock is free. */
+static int cmd_kill(cli_t *cli, int argc, char **argv) {
+  (void)argv;
+  if (argc != 1)
+    return cli_usage("kill takes no argument");
+  int r = muster_client_connect(cli->home.dir, &cli->client);
+  if (r < 0) {
+    printf("[muster] no daemon runs for %s\n", cli->home.dir);
+    return CLI_OK;
+  }
+  int rc = cli_call(cli, MUSTER_CMD_KILL, NULL, NULL);
+  if (rc != CLI_OK)
+    return rc;
+  int fd = open(cli->home.lock, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    if (lock_until(fd, now_ms() + cli->timeout_ms) < 0) {
+      fprintf(stderr, "muster: kill: the daemon did not exit in time\n");
+      close(fd);
+      return CLI_FAIL;
+    }
+    close(fd);
+  }
+  printf("[muster] every app stopped; daemon exited\n");
+  return CLI_OK;
+}
+
+static int cmd_save(cli_t *cli, int argc, char **argv) {
+  int force = 0;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--force") == 0 || strcmp(argv[i], "-f") == 0)
+      force = 1;
+    else
+      return cli_usage("save: unknown argument %s", argv[i]);
+  }
+  json_t *args = json_pack("{s:b}", "force", force), *result;
+  int rc = cli_connect(cli);
+  if (rc == CLI_OK)
+    rc = cli_call(cli, MUSTER_CMD_SAVE, args, &result);
+  json_decref(args);
+  if (rc == CLI_OK) {
+    printf("[muster] saved %d apps to %s\n",
+           (int)json_integer_value(json_object_get(result, "apps")),
+           json_string_value(json_object_get(result, "path")));
+    json_decref(result);
+  }
+  return rc;
+}
+
+static int cmd_resurrect(cli_t *cli, int argc, char **argv) {
+  (void)argv;
+  if (argc != 1)
+    return cli_usage("resurrect takes no argument");
+  json_t *result;
+  int rc = cli_connect(cli);
+  if (rc == CLI_OK)
+    rc = cli_call(cli, MUSTER_CMD_RESURRECT, NULL, &result);
+  if (rc != CLI_OK)
+    return rc;
+  size_t i;
+  json_t *e;
+  printf("[muster] resurrecting from %s\n",
+         json_string_value(json_object_get(result, "from")));
+  print_acted("started", json_object_get(result, "started"));
+  json_array_foreach(json_object_get(result, "skipped"), i, e)
+      printf("[muster] %s runs already: not started again\n",
+             json_string_value(e));
+  json_array_foreach(json_object_get(result, "warnings"), i, e)
+      fprintf(stderr, "muster: warning: %s\n", json_string_value(e));
+  json_array_foreach(json_object_get(result, "failed"), i, e) {
+    fprintf(stderr, "muster: resurrect \"%s\": %s\n",
+            json_string_value(json_object_get(e, "name")),
+            json_string_value(json_object_get(e, "error")));
+    rc = CLI_FAIL;
+  }
+  json_decref(result);
+  return rc;
+}
+
+static int cmd_simple(cli_t *cli, muster_client_cmd_t cmd, int argc,
+                      char **argv, const char *done) {
+  json_t *args = json_object();
+  if (argc > 2 || (argc == 2 && cmd != MUSTER_CMD_FLUSH)) {
+    json_decref(args);
+    return cli_usage("%s: too many arguments", argv[0]);
+  }
+  if (argc == 2)
+    json_object_set_new(args, "target", json_string(argv[1]));
+  int rc = cli_connect(cli);
+  if (rc == CLI_OK)
+    rc = cli_call(cli, cmd, args, NULL);
+  json_decref(args);
+  if (rc == CLI_OK)
+    printf("[muster] %s\n", done);
+  return rc;
+}
+
+static const char help[] =
+    "usage: muster <command> [options]\n"
+    "\n"
+    "  start <file|binary> [--name N] [--namespace NS] [--cwd D]\n"
+    "        [--env K=V]... [--interpreter I] [-i N] [--force] [-- args]\n"
+    "        restart policy: --no-autorestart --max-restarts N\n"
+    "        --min-uptime MS --restart-delay MS --exp-backoff-restart-delay MS\n"
+    "        --stop-exit-codes C,... --kill-timeout MS --kill-signal SIG\n"
+    "        logs: --output F --error F --time\n"
+    "  stop|restart|reload|delete|reset <id|name|namespace|all>\n"
+    "        restart, reload: --update-env [--env K=V]...\n"
+    "  signal <SIG> <app>      send a signal to the app's main process\n"
+    "  ls | list | status      the apps as a table\n"
+    "  jlist                   the apps as JSON (PM2's shape)\n"
+    "  describe <app>          everything about an app\n"
+    "  env <app>               the environment an app runs with\n"
+    "  logs [app] [--lines N] [--err|--out] [--follow]\n"
+    "  flush [app]             empty the log files\n"
+    "  reload-logs             reopen the log files (also SIGUSR1)\n"
+    "  save [--force]          write the app list to MUSTER_HOME/dump.json\n"
+    "  resurrect               start the saved apps that are not running\n"
+    "  ping                    start the daemon if needed; show it\n"
+    "  kill                    stop every app, then the daemon\n"
+    "  daemon                  run the daemon in the foreground\n"
+    "\n"
+    "  --timeout MS            per-call timeout (default 30000; also\n"
+    "                          MUSTER_TIMEOUT)\n"
+    "  MUSTER_HOME             the daemon's home (default ~/.muster)\n";
+
+int cli_main(int argc, char **argv) {
+  cli_t cli = {.timeout_ms = DEFAULT_TIMEOUT_MS};
+  const char *t = getenv("MUSTER_TIMEOUT");
+  long long v;
+  if (t && *t) {
+    if (cli_number("MUSTER_TIMEOUT", t, 86400000, &v) != CLI_OK)
+      return CLI_USAGE;
+    cli.timeout_ms = (int)v;
+  }
+  int i = 1;
+  while (i < argc && strcmp(argv[i], "--timeout") == 0) {
+    if (i + 1 >= argc || cli_number("--timeout", argv[i + 1], 86400000,
+                                    &v) != CLI_OK)
+      return CLI_USAGE;
+    cli.timeout_ms = (int)v;
+    i += 2;
+  }
+  if (i >= argc || strcmp(argv[i], "help") == 0 ||
+      strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+    fputs(help, i >= argc ? stderr : stdout);
+    return i >= argc ? CLI_USAGE : CLI_OK;
+  }
+  if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "version") == 0) {
+    printf("%s\n", MUSTER_VERSION_STRING);
+    return CLI_OK;
+  }
+  const char *what;
+  int r = home_init(&cli.home, 0, &what);
+  if (r < 0) {
+    fprintf(stderr, "muster: MUSTER_HOME %s: %s (%s)\n", what,
+            muster_err_name(r), muster_strerror(r));
+    return CLI_FAIL;
+  }
+  cli.color = isatty(1) && getenv("NO_COLOR") == NULL;
+  const char *c = argv[i];
+  int n = argc - i;
+  char **a = argv + i;
+  int rc;
+  if (strcmp(c, "start") == 0)
+    rc = cli_start(&cli, n, a);
+  else if (strcmp(c, "stop") == 0)
+    rc = cmd_target(&cli, MUSTER_CMD_STOP, "stopped", n, a);
+  else if (strcmp(c, "restart") == 0)
+    rc = cmd_target(&cli, MUSTER_CMD_RESTART, "restarted", n, a);
+  else if (strcmp(c, "reload") == 0)
+    rc = cmd_target(&cli, MUSTER_CMD_RELOAD, "reloaded", n, a);
+  else if (strcmp(c, "delete") == 0 || strcmp(c, "del") == 0)
+    rc = cmd_target(&cli, MUSTER_CMD_DELETE, "deleted", n, a);
+  else if (strcmp(c, "reset") == 0)
+    rc = cmd_target(&cli, MUSTER_CMD_RESET, "reset", n, a);
+  else if (strcmp(c, "signal") == 0 || strcmp(c, "sendSignal") == 0)
+    rc = cmd_signal(&cli, n, a);
+  else if (strcmp(c, "ls") == 0 || strcmp(c, "list") == 0 ||
+           strcmp(c, "status") == 0 || strcmp(c, "l") == 0 ||
+           strcmp(c, "ps") == 0)
+    rc = cli_ls(&cli, n, a);
+  else if (strcmp(c, "jlist") == 0)
+    rc = cli_jlist(&cli, n, a);
+  else if (strcmp(c, "describe") == 0 || strcmp(c, "desc") == 0 ||
+           strcmp(c, "info") == 0 || strcmp(c, "show") == 0)
+    rc = cli_describe(&cli, n, a);
+  else if (strcmp(c, "env") == 0)
+    rc = cli_env(&cli, n, a);
+  else if (strcmp(c, "logs") == 0)
+    rc = cli_logs(&cli, n, a);
+  else if (strcmp(c, "flush") == 0)
+    rc = cmd_simple(&cli, MUSTER_CMD_FLUSH, n, a, "logs flushed");
+  else if (strcmp(c, "reload-logs") == 0 || strcmp(c, "reloadLogs") == 0)
+    rc = cmd_simple(&cli, MUSTER_CMD_RELOAD_LOGS, n, a, "logs reopened");
+  else if (strcmp(c, "save") == 0 || strcmp(c, "dump") == 0)
+    rc = cmd_save(&cli, n, a);
+  else if (strcmp(c, "resurrect") == 0)
+    rc = cmd_resurrect(&cli, n, a);
+  else if (strcmp(c, "ping") == 0)
+    rc = cmd_ping(&cli, n, a);
+  else if (strcmp(c, "kill") == 0)
+    rc = cmd_kill(&cli, n, a);
+  else
+    rc = cli_usage("unknown command \"%s\"", c);
+  muster_client_close(cli.client);
+  return rc;
+}

@@ -1,0 +1,271 @@
+/* Showing apps: ls (a table like PM2's), jlist, describe, env, logs. */
+#include "cli.h"
+
+#include <muster.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static const char *str(const json_t *o, const char *k) {
+  const char *s = json_string_value(json_object_get(o, k));
+  return s ? s : "";
+}
+
+static long long num(const json_t *o, const char *k) {
+  return json_integer_value(json_object_get(o, k));
+}
+
+static void human_time(char *buf, size_t size, long long ms) {
+  long long s = ms / 1000;
+  if (s < 60)
+    snprintf(buf, size, "%llds", s);
+  else if (s < 3600)
+    snprintf(buf, size, "%lldm", s / 60);
+  else if (s < 86400)
+    snprintf(buf, size, "%lldh", s / 3600);
+  else
+    snprintf(buf, size, "%lldD", s / 86400);
+}
+
+static void human_bytes(char *buf, size_t size, long long b) {
+  if (b < 1024)
+    snprintf(buf, size, "%lldb", b);
+  else if (b < 1024 * 1024)
+    snprintf(buf, size, "%.1fkb", b / 1024.0);
+  else
+    snprintf(buf, size, "%.1fmb", b / 1048576.0);
+}
+
+static long long wall_ms(void) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+void cli_print_table(cli_t *cli, const json_t *list) {
+  const char *green = cli->color ? "\033[32m" : "";
+  const char *red = cli->color ? "\033[31m" : "";
+  const char *bold = cli->color ? "\033[1m" : "";
+  const char *off = cli->color ? "\033[0m" : "";
+  int wname = 4, wns = 9;
+  size_t i;
+  json_t *p;
+  json_array_foreach(list, i, p) {
+    int n = (int)strlen(str(p, "name"));
+    int m = (int)strlen(str(json_object_get(p, "pm2_env"), "namespace"));
+    wname = n > wname ? n : wname;
+    wns = m > wns ? m : wns;
+  }
+  printf("%s%-4s %-*s %-*s %-6s %-8s %-7s %-4s %-16s %-6s %-9s %s%s\n", bold,
+         "id", wname, "name", wns, "namespace", "mode", "pid", "uptime", "↺",
+         "status", "cpu", "mem", "user", off);
+  long long now = wall_ms();
+  json_array_foreach(list, i, p) {
+    json_t *env = json_object_get(p, "pm2_env");
+    const char *status = str(env, "status");
+    int online = strcmp(status, "online") == 0;
+    char up[32] = "0", mem[32], cpu[32], pid[32] = "0";
+    if (online) {
+      human_time(up, sizeof up, now - num(env, "pm_uptime"));
+      snprintf(pid, sizeof pid, "%lld", num(p, "pid"));
+    }
+    json_t *monit = json_object_get(p, "monit");
+    human_bytes(mem, sizeof mem, num(monit, "memory"));
+    snprintf(cpu, sizeof cpu, "%.0f%%",
+             json_number_value(json_object_get(monit, "cpu")));
+    const char *color = online ? green
+                        : strcmp(status, "errored") == 0 ||
+                                strcmp(status, "stopped") == 0
+                            ? red
+                            : "";
+    printf("%-4lld %-*s %-*s %-6s %-8s %-7s %-4lld %s%-16s%s %-6s %-9s %s\n",
+           num(p, "pm_id"), wname, str(p, "name"), wns,
+           str(env, "namespace"), "fork", pid, up, num(env, "restart_time"),
+           color, status, off, cpu, mem, str(env, "username"));
+    const char *err = str(env, "error");
+    if (*err && !online)
+      printf("     %s└ %s%s\n", red, err, off);
+  }
+}
+
+static int list_call(cli_t *cli, muster_client_cmd_t cmd, const char *target,
+                     json_t **out) {
+  json_t *args = target ? json_pack("{s:s}", "target", target) : NULL;
+  int rc = cli_connect(cli);
+  if (rc == CLI_OK)
+    rc = cli_call(cli, cmd, args, out);
+  json_decref(args);
+  return rc;
+}
+
+int cli_ls(cli_t *cli, int argc, char **argv) {
+  (void)argv;
+  if (argc != 1)
+    return cli_usage("%s takes no argument", argv[0]);
+  json_t *list;
+  int rc = list_call(cli, MUSTER_CMD_LIST, NULL, &list);
+  if (rc == CLI_OK) {
+    cli_print_table(cli, list);
+    json_decref(list);
+  }
+  return rc;
+}
+
+int cli_jlist(cli_t *cli, int argc, char **argv) {
+  (void)argv;
+  if (argc != 1)
+    return cli_usage("jlist takes no argument");
+  json_t *list;
+  int rc = list_call(cli, MUSTER_CMD_LIST, NULL, &list);
+  if (rc == CLI_OK) {
+    json_dumpf(list, stdout, JSON_COMPACT);
+    putchar('\n');
+    json_decref(list);
+  }
+  return rc;
+}
+
+static void print_value(const char *k, const json_t *v) {
+  if (json_is_string(v)) {
+    printf("  %-26s %s\n", k, json_string_value(v));
+  } else {
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    printf("  %-26s %s\n", k, s ? s : "?");
+    free(s);
+  }
+}
+
+int cli_describe(cli_t *cli, int argc, char **argv) {
+  if (argc != 2)
+    return cli_usage("usage: muster describe <app>");
+  json_t *list;
+  int rc = list_call(cli, MUSTER_CMD_DESCRIBE, argv[1], &list);
+  if (rc != CLI_OK)
+    return rc;
+  size_t i;
+  json_t *p;
+  json_array_foreach(list, i, p) {
+    json_t *env = json_object_get(p, "pm2_env");
+    printf("%s (id %lld)\n", str(p, "name"), num(p, "pm_id"));
+    print_value("pid", json_object_get(p, "pid"));
+    print_value("memory", json_object_get(json_object_get(p, "monit"),
+                                          "memory"));
+    print_value("cpu", json_object_get(json_object_get(p, "monit"), "cpu"));
+    const char *k;
+    json_t *v;
+    json_object_foreach(env, k, v) {
+      if (strcmp(k, "env") == 0)
+        continue;
+      if (strcmp(k, "env_source") == 0 &&
+          strcmp(str(v, "from"), "update-env") == 0) {
+        printf("  %-26s updated by --update-env (%lld)\n", "environment",
+               num(v, "at"));
+        continue;
+      }
+      if (strcmp(k, "env_source") == 0) {
+        printf("  %-26s as given at start\n", "environment");
+        continue;
+      }
+      print_value(k, v);
+    }
+  }
+  json_decref(list);
+  return CLI_OK;
+}
+
+int cli_env(cli_t *cli, int argc, char **argv) {
+  if (argc != 2)
+    return cli_usage("usage: muster env <app>");
+  json_t *list;
+  int rc = list_call(cli, MUSTER_CMD_DESCRIBE, argv[1], &list);
+  if (rc != CLI_OK)
+    return rc;
+  json_t *env = json_object_get(
+      json_object_get(json_array_get(list, 0), "pm2_env"), "env");
+  const char *k;
+  json_t *v;
+  json_object_foreach(env, k, v) printf("%s=%s\n", k, json_string_value(v));
+  json_decref(list);
+  return CLI_OK;
+}
+
+/* Prints the last `lines` lines of `path`, and (follow) what comes after,
+ * reopening the file when it is replaced. */
+static void tail(const char *path, const char *prefix, long long lines) {
+  FILE *f = fopen(path, "re");
+  if (f == NULL)
+    return;
+  fseek(f, 0, SEEK_END);
+  long size = ftell(f), pos = size;
+  long long seen = 0;
+  while (pos > 0 && seen <= lines) {
+    char buf[4096];
+    long chunk = pos > (long)sizeof buf ? (long)sizeof buf : pos;
+    pos -= chunk;
+    fseek(f, pos, SEEK_SET);
+    size_t n = fread(buf, 1, (size_t)chunk, f);
+    for (size_t j = n; j-- > 0;)
+      if (buf[j] == '\n' && (pos + (long)j != size - 1) && ++seen > lines) {
+        pos += (long)j + 1;
+        break;
+      }
+  }
+  fseek(f, pos, SEEK_SET);
+  char line[65536];
+  while (fgets(line, sizeof line, f))
+    printf("%s%s", prefix, line);
+  fclose(f);
+}
+
+int cli_logs(cli_t *cli, int argc, char **argv) {
+  const char *target = NULL;
+  long long lines = 15;
+  int out = 1, err = 1;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--lines") == 0) {
+      if (cli_number("--lines", i + 1 < argc ? argv[i + 1] : NULL, 1000000,
+                     &lines) != CLI_OK)
+        return CLI_USAGE;
+      i++;
+    } else if (strcmp(argv[i], "--err") == 0) {
+      out = 0;
+    } else if (strcmp(argv[i], "--out") == 0) {
+      err = 0;
+    } else if (strcmp(argv[i], "--nostream") == 0) {
+      /* the only mode for now */
+    } else if (argv[i][0] == '-') {
+      return cli_usage("logs: unknown option %s", argv[i]);
+    } else if (target == NULL) {
+      target = argv[i];
+    } else {
+      return cli_usage("logs: one app");
+    }
+  }
+  json_t *list;
+  int rc = list_call(cli, MUSTER_CMD_DESCRIBE, target ? target : "all",
+                     &list);
+  if (rc != CLI_OK)
+    return rc;
+  size_t i;
+  json_t *p;
+  json_array_foreach(list, i, p) {
+    json_t *env = json_object_get(p, "pm2_env");
+    char prefix[256];
+    if (out) {
+      snprintf(prefix, sizeof prefix, "%lld|%s | ", num(p, "pm_id"),
+               str(p, "name"));
+      tail(str(env, "pm_out_log_path"), prefix, lines);
+    }
+    if (err) {
+      snprintf(prefix, sizeof prefix, "%lld|%s |err| ", num(p, "pm_id"),
+               str(p, "name"));
+      tail(str(env, "pm_err_log_path"), prefix, lines);
+    }
+  }
+  json_decref(list);
+  return CLI_OK;
+}

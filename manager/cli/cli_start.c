@@ -1,0 +1,227 @@
+/* `muster start`: the command line becomes one PM2-style app object. */
+#include "cli.h"
+#include "../signame.h"
+
+#include <muster.h>
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DAY_MS 86400000LL
+
+/* Options taking a number of milliseconds (or a count): PM2's names. */
+static const struct {
+  const char *opt, *attr;
+  long long max;
+} numbers[] = {
+    {"--max-restarts", "max_restarts", 1000},
+    {"--min-uptime", "min_uptime", DAY_MS},
+    {"--restart-delay", "restart_delay", DAY_MS},
+    {"--exp-backoff-restart-delay", "exp_backoff_restart_delay", DAY_MS},
+    {"--kill-timeout", "kill_timeout", DAY_MS},
+    {"-k", "kill_timeout", DAY_MS},
+    {"-i", "instances", 4096},
+    {"--instances", "instances", 4096},
+};
+
+static const struct {
+  const char *opt, *attr;
+} strings[] = {
+    {"--name", "name"},         {"-n", "name"},
+    {"--namespace", "namespace"}, {"--cwd", "cwd"},
+    {"--interpreter", "interpreter"}, {"--output", "out_file"},
+    {"-o", "out_file"},         {"--error", "error_file"},
+    {"-e", "error_file"},
+};
+
+/* The script as an absolute path: relative to our cwd when it has a '/'
+ * or exists here, else found on our PATH; left as given otherwise (the
+ * daemon then says ENOENT with the path). */
+static json_t *resolve(const char *script) {
+  char buf[PATH_MAX];
+  struct stat st;
+  if (strchr(script, '/') == NULL && stat(script, &st) < 0) {
+    const char *path = getenv("PATH");
+    while (path && *path) {
+      const char *end = strchr(path, ':');
+      size_t n = end ? (size_t)(end - path) : strlen(path);
+      snprintf(buf, sizeof buf, "%.*s/%s", (int)n, path, script);
+      if (n && access(buf, X_OK) == 0)
+        return json_string(buf);
+      path += n + (end != NULL);
+    }
+  }
+  if (realpath(script, buf))
+    return json_string(buf);
+  if (script[0] == '/' || getcwd(buf, sizeof buf) == NULL)
+    return json_string(script);
+  size_t len = strlen(buf);
+  snprintf(buf + len, sizeof buf - len, "/%s", script);
+  return json_string(buf);
+}
+
+static int option(json_t *app, int argc, char **argv, int *i) {
+  const char *o = argv[*i];
+  const char *val = *i + 1 < argc ? argv[*i + 1] : NULL;
+  for (size_t k = 0; k < sizeof numbers / sizeof *numbers; k++) {
+    if (strcmp(o, numbers[k].opt) != 0)
+      continue;
+    long long v;
+    if (val && strcmp(numbers[k].attr, "instances") == 0 &&
+        (strcmp(val, "max") == 0 || strcmp(val, "-1") == 0)) {
+      json_object_set_new(app, "instances", json_string("max"));
+    } else {
+      if (cli_number(o, val, numbers[k].max, &v) != CLI_OK)
+        return CLI_USAGE;
+      json_object_set_new(app, numbers[k].attr, json_integer(v));
+    }
+    (*i)++;
+    return CLI_OK;
+  }
+  for (size_t k = 0; k < sizeof strings / sizeof *strings; k++) {
+    if (strcmp(o, strings[k].opt) != 0)
+      continue;
+    if (val == NULL || *val == '\0')
+      return cli_usage("%s needs a value", o);
+    json_t *s = strcmp(strings[k].attr, "cwd") == 0 ||
+                        strcmp(strings[k].attr, "out_file") == 0 ||
+                        strcmp(strings[k].attr, "error_file") == 0
+                    ? resolve(val)
+                    : json_string(val);
+    if (s == NULL)
+      return cli_usage("%s: not UTF-8", o);
+    json_object_set_new(app, strings[k].attr, s);
+    (*i)++;
+    return CLI_OK;
+  }
+  if (strcmp(o, "--env") == 0) {
+    const char *eq = val ? strchr(val, '=') : NULL;
+    if (eq == NULL || eq == val)
+      return cli_usage("--env: expected NAME=value");
+    json_t *env = json_object_get(app, "env");
+    char *k = strndup(val, (size_t)(eq - val));
+    json_object_set_new(env, k, json_string(eq + 1));
+    free(k);
+    (*i)++;
+    return CLI_OK;
+  }
+  if (strcmp(o, "--kill-signal") == 0) {
+    int s = signame_parse(val);
+    if (s < 0)
+      return cli_usage("--kill-signal: \"%s\" is not a signal",
+                       val ? val : "");
+    json_object_set_new(app, "kill_signal",
+                        json_string(muster_signal_name(s)));
+    (*i)++;
+    return CLI_OK;
+  }
+  if (strcmp(o, "--stop-exit-codes") == 0) {
+    json_t *codes = json_array();
+    char *copy = strdup(val ? val : ""), *save = NULL;
+    int bad = *copy == '\0';
+    for (char *t = strtok_r(copy, ", ", &save); t && !bad;
+         t = strtok_r(NULL, ", ", &save)) {
+      long long v;
+      if (cli_number("--stop-exit-codes", t, 255, &v) != CLI_OK)
+        bad = 2;
+      else
+        json_array_append_new(codes, json_integer(v));
+    }
+    free(copy);
+    if (bad) {
+      json_decref(codes);
+      return bad == 2 ? CLI_USAGE
+                      : cli_usage("--stop-exit-codes: expected codes");
+    }
+    json_object_set_new(app, "stop_exit_codes", codes);
+    (*i)++;
+    return CLI_OK;
+  }
+  if (strcmp(o, "--interpreter-args") == 0 || strcmp(o, "--node-args") == 0) {
+    if (val == NULL)
+      return cli_usage("%s needs a value", o);
+    json_object_set_new(app, "interpreter_args", json_string(val));
+    (*i)++;
+    return CLI_OK;
+  }
+  if (strcmp(o, "--autorestart") == 0) {
+    json_object_set_new(app, "autorestart", json_true());
+    return CLI_OK;
+  }
+  if (strcmp(o, "--no-autorestart") == 0) {
+    json_object_set_new(app, "autorestart", json_false());
+    return CLI_OK;
+  }
+  if (strcmp(o, "--time") == 0) {
+    json_object_set_new(app, "time", json_true());
+    return CLI_OK;
+  }
+  return cli_usage("start: unknown option %s", o);
+}
+
+int cli_start(cli_t *cli, int argc, char **argv) {
+  json_t *app = json_object();
+  json_object_set_new(app, "env", json_object());
+  const char *script = NULL;
+  int force = 0, rc = CLI_OK;
+  int i;
+  for (i = 1; i < argc && rc == CLI_OK; i++) {
+    if (strcmp(argv[i], "--") == 0) {
+      i++;
+      break;
+    }
+    if (strcmp(argv[i], "--force") == 0 || strcmp(argv[i], "-f") == 0)
+      force = 1;
+    else if (argv[i][0] == '-' && argv[i][1])
+      rc = option(app, argc, argv, &i);
+    else if (script == NULL)
+      script = argv[i];
+    else
+      rc = cli_usage("start: one script (app arguments go after --)");
+  }
+  if (rc == CLI_OK && script == NULL)
+    rc = cli_usage("start: which script or binary?");
+  if (rc != CLI_OK) {
+    json_decref(app);
+    return rc;
+  }
+  json_t *args = json_array();
+  for (; i < argc; i++)
+    json_array_append_new(args, json_string(argv[i]));
+  json_object_set_new(app, "args", args);
+  json_object_set_new(app, "script", resolve(script));
+  if (json_object_get(app, "cwd") == NULL) {
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof cwd))
+      json_object_set_new(app, "cwd", json_string(cwd));
+  }
+  json_t *env = cli_environ();
+  json_t *req = json_pack("{s:o, s:o, s:b}", "app", app, "env", env, "force",
+                          force);
+  json_t *result;
+  rc = cli_connect(cli);
+  if (rc == CLI_OK)
+    rc = cli_call(cli, MUSTER_CMD_START, req, &result);
+  json_decref(req);
+  if (rc != CLI_OK)
+    return rc;
+  size_t k;
+  json_t *e;
+  json_array_foreach(json_object_get(result, "warnings"), k, e)
+      fprintf(stderr, "muster: warning: %s\n", json_string_value(e));
+  json_array_foreach(json_object_get(result, "started"), k, e)
+      printf("[muster] started %s (id %d)\n",
+             json_string_value(json_object_get(e, "name")),
+             (int)json_integer_value(json_object_get(e, "pm_id")));
+  json_decref(result);
+  json_t *list;
+  if (cli_call(cli, MUSTER_CMD_LIST, NULL, &list) == CLI_OK) {
+    cli_print_table(cli, list);
+    json_decref(list);
+  }
+  return CLI_OK;
+}

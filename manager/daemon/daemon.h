@@ -1,0 +1,57 @@
+/* The daemon: one libuv loop owning the control socket, the app registry,
+ * the apps' processes and log files. docs/manager.md has the design. */
+#ifndef MANAGER_DAEMON_H
+#define MANAGER_DAEMON_H
+
+#include <jansson.h>
+#include <muster/client.h>
+#include <uv.h>
+
+#include "../home.h"
+
+typedef struct registry_s registry_t;
+typedef struct control_s control_t;
+typedef struct ctl_req_s ctl_req_t;
+
+typedef struct {
+  uv_loop_t *loop;
+  home_t home;
+  int lock_fd;
+  control_t *control;
+  registry_t *registry;
+  int exiting;  /* `kill` or SIGTERM: apps are being stopped, then exit */
+  uint64_t started_ms; /* wall clock, for `ping` */
+} daemon_t;
+
+/* `muster daemon`: runs in the foreground until killed. */
+int daemon_main(int argc, char **argv);
+
+/* Stops every app, then ends the loop (and the process). `done` (may be
+ * NULL) is answered once the apps are stopped, before the exit. */
+void daemon_exit(daemon_t *d, ctl_req_t *done);
+
+/* ---- control socket (control.c) ---------------------------------------- */
+
+/* Binds MUSTER_HOME/daemon.sock (0600) and serves requests. */
+int control_listen(daemon_t *d, control_t **out);
+/* Stops accepting and closes every connection (answers still queued are
+ * flushed first when possible). */
+void control_close(control_t *c);
+
+/* A request being answered. Each gets exactly one ctl_reply(), now or later
+ * (an answer to a closed connection is dropped). */
+struct ctl_req_s;
+/* Answers `req` and frees it: err 0 with result (stolen; NULL for null), or
+ * a negative error with a message (copied; NULL for the error's text). */
+void ctl_reply(ctl_req_t *req, int err, const char *message, json_t *result);
+/* The same, with a printf-style message. */
+void ctl_replyf(ctl_req_t *req, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- commands (commands.c) --------------------------------------------- */
+
+/* Runs one decoded request; answers it through ctl_reply. */
+void commands_run(daemon_t *d, ctl_req_t *req, muster_client_cmd_t cmd,
+                  json_t *args);
+
+#endif

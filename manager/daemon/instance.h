@@ -1,0 +1,86 @@
+/* One instance of an app: a supervisor row whose process is a muster_spawn
+ * child in its own session and process group, its output in log files.
+ *
+ * The glue "start hook spawns, the exit feeds the supervisor, the signal
+ * hook kills the group" lives here only; it moves to libmuster's public
+ * supervised child (include/muster/supervise.h) when that lands. */
+#ifndef MANAGER_INSTANCE_H
+#define MANAGER_INSTANCE_H
+
+#include <jansson.h>
+#include <muster.h>
+#include <stdint.h>
+
+#include "applog.h"
+
+typedef struct inst_s inst_t;
+
+/* Told when the row changes state (registry.c answers pending commands). */
+typedef void (*inst_state_cb)(inst_t *inst);
+/* Told once the instance may be freed (inst_destroy was called and every
+ * process and child object of it is gone). */
+typedef void (*inst_gone_cb)(inst_t *inst);
+
+typedef struct {
+  const char *self_exe; /* the muster binary (the exec trampoline) */
+  const char *home;     /* MUSTER_HOME, for the apps' env */
+  const char *logs;     /* MUSTER_HOME/logs */
+  void *owner;          /* the registry */
+  inst_state_cb on_state;
+  inst_gone_cb on_gone;
+} inst_env_t;
+
+struct inst_s {
+  const inst_env_t *ie;
+  void *op;         /* the registry's: the command waiting on this one */
+  unsigned op_mark; /* the registry's: `starts` when that began */
+  unsigned starts;  /* processes started so far */
+  int pm_id;
+  int index;        /* 0 .. instances-1 */
+  json_t *spec;     /* normalized declared spec */
+  json_t *inherited; /* environment the CLI gave at start (or NULL) */
+  uint64_t env_updated_ms; /* wall clock of the last --update-env, or 0 */
+  muster_supervisor_t *sup;
+  int pid;  /* the running main process (and its group), or 0 */
+  int pgid; /* the group still being ended after its leader exited, or 0 */
+  int64_t exit_status;
+  int term_signal;
+  int children; /* open muster_child_t objects */
+  uv_timer_t group_timer;
+  applog_t *out, *err;
+  uint64_t created_ms, started_ms;
+  unsigned restart_base; /* `reset` */
+  int destroying;
+  uint64_t cpu_ticks, cpu_at_ms; /* last sample for the cpu figure */
+  char error[256]; /* why it is errored, for ls and describe */
+};
+
+/* Makes an instance from a normalized spec (borrowed; a reference is
+ * kept) and its inherited env (may be NULL). Not started. Errors:
+ * MUSTER_EINVAL with `err` filled (no such script, no interpreter),
+ * MUSTER_ENOMEM, log file errors. */
+int inst_create(uv_loop_t *loop, const inst_env_t *ie, int pm_id, int index,
+                json_t *spec, json_t *inherited, inst_t **out, char *err,
+                size_t errlen);
+/* Checks that the spec can run (script, interpreter); err says why not. */
+int inst_check(const inst_env_t *ie, json_t *spec, json_t *inherited,
+               char *err, size_t errlen);
+/* Replaces the spec and the inherited env (restart --update-env). */
+void inst_update(inst_t *inst, json_t *spec, json_t *inherited);
+/* PM2's status word: online, launching, stopping, stopped, errored,
+ * "waiting restart". */
+const char *inst_status(const inst_t *inst);
+/* Restarts counted since the last reset. */
+unsigned inst_restarts(const inst_t *inst);
+/* Sends `signo` to the main process. */
+int inst_kill(inst_t *inst, int signo);
+/* The environment the process gets (a new object). */
+json_t *inst_environment(const inst_t *inst);
+/* Reopens / empties the log files. */
+void inst_reopen_logs(inst_t *inst);
+void inst_flush_logs(inst_t *inst);
+/* Stops what is left and frees the instance once its processes are gone
+ * (ie->on_gone, then the memory). Only after the row is STOPPED. */
+void inst_destroy(inst_t *inst);
+
+#endif

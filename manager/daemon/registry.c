@@ -1,0 +1,544 @@
+/* The app registry. Instances live in a table indexed by pm_id (PM2's ids:
+ * never reused while the daemon lives). A command that acts on several
+ * instances is an "op": it counts the instances it waits for and answers
+ * once the last one reached the state asked (stopped, or running again).
+ *
+ * The registry is the daemon's state; the later work this shape is for
+ * (docs/manager.md): cluster mode adds listeners per app next to the
+ * instances; re-adoption and binary upgrade serialize this table (specs,
+ * inherited env, pid, start time, log fds) into a state file. */
+#include "registry.h"
+#include "dump.h"
+#include "instance.h"
+#include "procstat.h"
+#include "../config/spec.h"
+#include "../signame.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+struct registry_s {
+  daemon_t *d;
+  inst_env_t ie;
+  char self_exe[PATH_MAX];
+  char user[64];
+  inst_t **by_id;
+  int cap;     /* size of by_id */
+  int next_id; /* next pm_id */
+  int count;
+  int live;    /* instances not yet freed */
+  int closing;
+};
+
+typedef struct {
+  registry_t *r;
+  ctl_req_t *req;
+  muster_client_cmd_t cmd;
+  int pending;
+  json_t *result;
+  void (*done)(void *);
+  void *arg;
+} op_t;
+
+static uint64_t wall_ms(void) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+static const char *sget(const json_t *o, const char *k) {
+  return json_string_value(json_object_get(o, k));
+}
+
+/* ---- ops ---------------------------------------------------------------- */
+
+static void op_step(op_t *op) {
+  if (--op->pending > 0)
+    return;
+  if (op->req)
+    ctl_reply(op->req, 0, NULL, op->result);
+  else
+    json_decref(op->result);
+  if (op->done)
+    op->done(op->arg);
+  free(op);
+}
+
+static int op_reached(const op_t *op, const inst_t *inst) {
+  muster_supervise_state_t s = muster_supervise_state(inst->sup);
+  switch (op->cmd) {
+  case MUSTER_CMD_RESTART:
+  case MUSTER_CMD_RELOAD:
+    return s == MUSTER_SUPERVISE_ERRORED ||
+           (s != MUSTER_SUPERVISE_STOPPING && inst->starts != inst->op_mark);
+  default:
+    return s == MUSTER_SUPERVISE_STOPPED;
+  }
+}
+
+static void remove_inst(registry_t *r, inst_t *inst) {
+  if (inst->pm_id < r->cap && r->by_id[inst->pm_id] == inst) {
+    r->by_id[inst->pm_id] = NULL;
+    r->count--;
+  }
+  inst_destroy(inst);
+}
+
+static void op_check(inst_t *inst) {
+  op_t *op = inst->op;
+  if (op == NULL || !op_reached(op, inst))
+    return;
+  inst->op = NULL;
+  if (op->cmd == MUSTER_CMD_DELETE)
+    remove_inst(op->r, inst);
+  op_step(op);
+}
+
+/* A newer command on an instance supersedes the older one's wait. */
+static void op_attach(op_t *op, inst_t *inst) {
+  if (inst->op) {
+    op_t *old = inst->op;
+    inst->op = NULL;
+    op_step(old);
+  }
+  inst->op = op;
+  inst->op_mark = inst->starts;
+  op->pending++;
+}
+
+static void on_inst_state(inst_t *inst) { op_check(inst); }
+
+/* Instances are freed after their last close callback: the registry (whose
+ * inst_env_t they point to) goes only after the last of them. */
+static void on_inst_gone(inst_t *inst) {
+  registry_t *r = inst->ie->owner;
+  if (--r->live == 0 && r->closing) {
+    free(r->by_id);
+    free(r);
+  }
+}
+
+/* ---- selection ---------------------------------------------------------- */
+
+static int is_number(const char *s) {
+  return *s && strspn(s, "0123456789") == strlen(s) && strlen(s) < 10;
+}
+
+/* The instances `target` names: "all", a pm_id, a name, or a namespace. */
+static int select_insts(registry_t *r, const char *target, inst_t ***out,
+                        int *n) {
+  *out = NULL;
+  *n = 0;
+  if (target == NULL || *target == '\0')
+    return MUSTER_EINVAL;
+  inst_t **v = calloc((size_t)r->count + 1, sizeof *v);
+  if (v == NULL)
+    return MUSTER_ENOMEM;
+  int k = 0, all = strcmp(target, "all") == 0, id = -1;
+  if (is_number(target))
+    id = atoi(target);
+  for (int pass = 0; pass < 2 && k == 0; pass++) {
+    for (int i = 0; i < r->cap; i++) {
+      inst_t *inst = r->by_id[i];
+      if (inst == NULL)
+        continue;
+      int hit = all || inst->pm_id == id ||
+                (pass == 0 && strcmp(sget(inst->spec, "name"), target) == 0) ||
+                (pass == 1 &&
+                 strcmp(sget(inst->spec, "namespace"), target) == 0);
+      if (hit)
+        v[k++] = inst;
+    }
+    if (all || id >= 0)
+      break;
+  }
+  if (k == 0 && !all) {
+    free(v);
+    return MUSTER_ESRCH;
+  }
+  *out = v;
+  *n = k;
+  return 0;
+}
+
+static json_t *brief(const inst_t *inst) {
+  return json_pack("{s:i, s:s, s:s}", "pm_id", inst->pm_id, "name",
+                   sget(inst->spec, "name"), "namespace",
+                   sget(inst->spec, "namespace"));
+}
+
+/* ---- views (PM2's jlist shape) ----------------------------------------- */
+
+static json_t *view(registry_t *r, inst_t *inst, int detail) {
+  const json_t *spec = inst->spec;
+  uint64_t now = wall_ms();
+  double cpu = 0;
+  uint64_t mem = 0;
+  procstat_t ps;
+  if (inst->pid > 0 && procstat_read(inst->pid, &ps) == 0) {
+    mem = ps.rss;
+    uint64_t since = inst->cpu_at_ms ? inst->cpu_at_ms : inst->started_ms;
+    uint64_t base = inst->cpu_at_ms ? inst->cpu_ticks : 0;
+    if (now > since && ps.cpu_ticks >= base)
+      cpu = (double)(ps.cpu_ticks - base) * 1000.0 / procstat_hz() * 100.0 /
+            (double)(now - since);
+    if (now - since >= 1000 || inst->cpu_at_ms == 0) {
+      inst->cpu_ticks = ps.cpu_ticks;
+      inst->cpu_at_ms = now;
+    }
+  }
+  cpu = (double)(long long)(cpu * 10 + 0.5) / 10;
+  int64_t code = 0;
+  int sig = 0;
+  int exited = muster_supervise_last_exit(inst->sup, &code, &sig);
+  json_t *env = json_pack(
+      "{s:s, s:s, s:i, s:s, s:i, s:i, s:I, s:I, s:s, s:i, s:s, s:s, s:s, "
+      "s:O, s:O, s:b, s:O, s:O, s:O, s:O, s:s, s:s, s:s, s:s, s:i, s:s}",
+      "name", sget(spec, "name"), "namespace", sget(spec, "namespace"),
+      "pm_id", inst->pm_id, "status", inst_status(inst), "restart_time",
+      (int)inst_restarts(inst), "unstable_restarts", 0, "pm_uptime",
+      (json_int_t)inst->started_ms, "created_at",
+      (json_int_t)inst->created_ms, "exec_mode", "fork_mode", "instances",
+      (int)json_integer_value(json_object_get(spec, "instances")),
+      "pm_exec_path", sget(spec, "script"), "pm_cwd", sget(spec, "cwd"),
+      "exec_interpreter",
+      *sget(spec, "interpreter") ? sget(spec, "interpreter") : "auto",
+      "args", json_object_get(spec, "args"), "node_args",
+      json_object_get(spec, "interpreter_args"), "autorestart",
+      json_is_true(json_object_get(spec, "autorestart")), "max_restarts",
+      json_object_get(spec, "max_restarts"), "min_uptime",
+      json_object_get(spec, "min_uptime"), "kill_timeout",
+      json_object_get(spec, "kill_timeout"), "restart_delay",
+      json_object_get(spec, "restart_delay"), "kill_signal",
+      sget(spec, "kill_signal"), "pm_out_log_path", applog_path(inst->out),
+      "pm_err_log_path", applog_path(inst->err), "username", r->user,
+      "NODE_APP_INSTANCE", inst->index, "error", inst->error);
+  if (env && exited)
+    json_object_set_new(env, "exit_code",
+                        sig ? json_string(muster_signal_name(sig))
+                            : json_integer(code));
+  if (env && detail) {
+    json_object_set_new(env, "env", inst_environment(inst));
+    json_object_set(env, "declared_env", json_object_get(spec, "env"));
+    json_object_set_new(
+        env, "env_source",
+        inst->env_updated_ms
+            ? json_pack("{s:s, s:I}", "from", "update-env", "at",
+                        (json_int_t)inst->env_updated_ms)
+            : json_pack("{s:s}", "from", "start"));
+    json_object_set_new(env, "dropped_log_bytes",
+                        json_integer((json_int_t)(applog_dropped(inst->out) +
+                                                  applog_dropped(inst->err))));
+  }
+  return json_pack("{s:i, s:s, s:i, s:{s:I, s:f}, s:o}", "pid", inst->pid,
+                   "name", sget(spec, "name"), "pm_id", inst->pm_id, "monit",
+                   "memory", (json_int_t)mem, "cpu", cpu, "pm2_env", env);
+}
+
+/* ---- start -------------------------------------------------------------- */
+
+int registry_has_name(const registry_t *r, const char *name) {
+  for (int i = 0; i < r->cap; i++)
+    if (r->by_id[i] && strcmp(sget(r->by_id[i]->spec, "name"), name) == 0)
+      return 1;
+  return 0;
+}
+
+static int grow(registry_t *r, int need) {
+  if (need <= r->cap)
+    return 0;
+  int cap = r->cap ? r->cap : 16;
+  while (cap < need)
+    cap *= 2;
+  inst_t **v = realloc(r->by_id, (size_t)cap * sizeof *v);
+  if (v == NULL)
+    return MUSTER_ENOMEM;
+  memset(v + r->cap, 0, (size_t)(cap - r->cap) * sizeof *v);
+  r->by_id = v;
+  r->cap = cap;
+  return 0;
+}
+
+int registry_start_spec(registry_t *r, const json_t *in, json_t *inherited,
+                        int force, json_t *started, json_t *warnings,
+                        char *err, size_t errlen) {
+  json_t *spec, *warn;
+  int e = spec_normalize(in, &spec, &warn, err, errlen);
+  if (e < 0)
+    return e;
+  json_array_extend(warnings, warn);
+  json_decref(warn);
+  const char *name = sget(spec, "name");
+  if (!force && registry_has_name(r, name)) {
+    snprintf(err, errlen,
+             "an app named \"%s\" exists already (restart it, delete it "
+             "first, or start with --force to add instances)",
+             name);
+    json_decref(spec);
+    return MUSTER_EEXIST;
+  }
+  if ((e = inst_check(&r->ie, spec, inherited, err, errlen)) < 0) {
+    json_decref(spec);
+    return e;
+  }
+  int n = (int)json_integer_value(json_object_get(spec, "instances"));
+  if ((e = grow(r, r->next_id + n)) < 0) {
+    json_decref(spec);
+    snprintf(err, errlen, "out of memory");
+    return e;
+  }
+  int first = r->next_id;
+  for (int i = 0; i < n; i++) {
+    inst_t *inst;
+    e = inst_create(r->d->loop, &r->ie, first + i, i, spec, inherited, &inst,
+                    err, errlen);
+    if (e < 0) {
+      for (int j = first; j < first + i; j++)
+        remove_inst(r, r->by_id[j]);
+      json_decref(spec);
+      return e;
+    }
+    r->by_id[first + i] = inst;
+    r->count++;
+    r->live++;
+  }
+  r->next_id = first + n;
+  json_decref(spec);
+  for (int i = first; i < first + n; i++) {
+    inst_t *inst = r->by_id[i];
+    muster_supervise_start(inst->sup);
+    json_array_append_new(started, brief(inst));
+  }
+  return 0;
+}
+
+static void cmd_start(registry_t *r, ctl_req_t *req, json_t *args) {
+  char err[1024];
+  json_t *started = json_array(), *warnings = json_array();
+  json_t *app = json_object_get(args, "app");
+  json_t *env = json_object_get(args, "env");
+  const char *name = sget(app, "name");
+  if (name == NULL)
+    name = sget(app, "script");
+  if (env != NULL && !json_is_object(env)) {
+    ctl_reply(req, MUSTER_EINVAL, "start: \"env\" must be an object", NULL);
+  } else {
+    int e = registry_start_spec(
+        r, app, env, json_is_true(json_object_get(args, "force")), started,
+        warnings, err, sizeof err);
+    if (e < 0)
+      ctl_replyf(req, e, "start \"%s\": %s", name ? name : "?", err);
+    else
+      ctl_reply(req, 0, NULL,
+                json_pack("{s:O, s:O}", "started", started, "warnings",
+                          warnings));
+  }
+  json_decref(started);
+  json_decref(warnings);
+}
+
+/* ---- commands on selected instances ------------------------------------ */
+
+static const char *verb(muster_client_cmd_t cmd) {
+  return muster_client_cmd_name(cmd);
+}
+
+static void act(op_t *op, inst_t *inst, json_t *args) {
+  switch (op->cmd) {
+  case MUSTER_CMD_STOP:
+  case MUSTER_CMD_DELETE:
+    op_attach(op, inst);
+    muster_supervise_stop(inst->sup);
+    op_check(inst);
+    break;
+  case MUSTER_CMD_RESTART:
+  case MUSTER_CMD_RELOAD:
+    if (json_is_true(json_object_get(args, "update_env"))) {
+      json_t *spec = json_deep_copy(inst->spec);
+      json_t *set = json_object_get(args, "set_env");
+      if (json_is_object(set))
+        json_object_update(json_object_get(spec, "env"), set);
+      json_t *env = json_object_get(args, "env");
+      inst_update(inst, spec, json_is_object(env) ? env : NULL);
+      json_decref(spec);
+    }
+    op_attach(op, inst);
+    muster_supervise_restart(inst->sup);
+    op_check(inst);
+    break;
+  case MUSTER_CMD_RESET:
+    inst->restart_base = muster_supervise_restarts(inst->sup);
+    break;
+  case MUSTER_CMD_FLUSH:
+    inst_flush_logs(inst);
+    break;
+  default:
+    break;
+  }
+}
+
+static void cmd_targets(registry_t *r, ctl_req_t *req,
+                        muster_client_cmd_t cmd, json_t *args) {
+  const char *target = sget(args, "target");
+  int signo = 0;
+  if (cmd == MUSTER_CMD_FLUSH && target == NULL)
+    target = "all";
+  if (cmd == MUSTER_CMD_SIGNAL) {
+    json_t *s = json_object_get(args, "signal");
+    signo = json_is_integer(s) ? (int)json_integer_value(s)
+            : json_is_string(s) ? signame_parse(json_string_value(s))
+                                : -1;
+    if (signo < 1 || signo > 31 || muster_signal_name(signo) == NULL) {
+      ctl_reply(req, MUSTER_EINVAL, "signal: not a signal", NULL);
+      return;
+    }
+  }
+  inst_t **v;
+  int n;
+  int e = select_insts(r, target, &v, &n);
+  if (e < 0) {
+    ctl_replyf(req, e, "%s \"%s\": %s", verb(cmd), target ? target : "",
+               e == MUSTER_ESRCH ? "no such app" : "a target is needed");
+    return;
+  }
+  op_t *op = calloc(1, sizeof *op);
+  op->r = r;
+  op->req = req;
+  op->cmd = cmd;
+  op->pending = 1; /* held until every instance is asked */
+  op->result = json_array();
+  for (int i = 0; i < n; i++) {
+    json_array_append_new(op->result, brief(v[i]));
+    if (cmd == MUSTER_CMD_SIGNAL)
+      inst_kill(v[i], signo);
+    else
+      act(op, v[i], args);
+  }
+  free(v);
+  op_step(op);
+}
+
+static void cmd_list(registry_t *r, ctl_req_t *req, json_t *args,
+                     int detail) {
+  const char *target = sget(args, "target");
+  inst_t **v;
+  int n;
+  int e = select_insts(r, detail ? target : "all", &v, &n);
+  if (e < 0) {
+    ctl_replyf(req, e, "describe \"%s\": %s", target ? target : "",
+               e == MUSTER_ESRCH ? "no such app" : "a target is needed");
+    return;
+  }
+  json_t *list = json_array();
+  for (int i = 0; i < n; i++)
+    json_array_append_new(list, view(r, v[i], detail));
+  free(v);
+  ctl_reply(req, 0, NULL, list);
+}
+
+void registry_command(registry_t *r, ctl_req_t *req, muster_client_cmd_t cmd,
+                      json_t *args) {
+  switch (cmd) {
+  case MUSTER_CMD_START:
+    cmd_start(r, req, args);
+    break;
+  case MUSTER_CMD_LIST:
+    cmd_list(r, req, args, 0);
+    break;
+  case MUSTER_CMD_DESCRIBE:
+    cmd_list(r, req, args, 1);
+    break;
+  case MUSTER_CMD_RELOAD_LOGS:
+    registry_reopen_logs(r);
+    ctl_reply(req, 0, NULL, json_object());
+    break;
+  case MUSTER_CMD_SAVE:
+    dump_save(r, &r->d->home, req, json_is_true(json_object_get(args,
+                                                                "force")));
+    break;
+  case MUSTER_CMD_RESURRECT:
+    dump_resurrect(r, &r->d->home, req);
+    break;
+  default:
+    cmd_targets(r, req, cmd, args);
+    break;
+  }
+}
+
+void registry_stop_all(registry_t *r, void (*done)(void *), void *arg) {
+  op_t *op = calloc(1, sizeof *op);
+  op->r = r;
+  op->cmd = MUSTER_CMD_DELETE;
+  op->pending = 1;
+  op->done = done;
+  op->arg = arg;
+  for (int i = 0; i < r->cap; i++)
+    if (r->by_id[i])
+      act(op, r->by_id[i], NULL);
+  op_step(op);
+}
+
+int registry_owns_pid(const registry_t *r, int pid) {
+  for (int i = 0; i < r->cap; i++)
+    if (r->by_id[i] && r->by_id[i]->pid == pid)
+      return 1;
+  return 0;
+}
+
+int registry_count(const registry_t *r) { return r ? r->count : 0; }
+
+void registry_reopen_logs(registry_t *r) {
+  for (int i = 0; i < r->cap; i++)
+    if (r->by_id[i])
+      inst_reopen_logs(r->by_id[i]);
+}
+
+json_t *registry_specs(const registry_t *r) {
+  json_t *out = json_array();
+  for (int i = 0; i < r->cap; i++) {
+    inst_t *inst = r->by_id[i];
+    if (inst == NULL || inst->index != 0)
+      continue;
+    json_array_append(out, inst->spec);
+  }
+  return out;
+}
+
+int registry_create(daemon_t *d, registry_t **out) {
+  registry_t *r = calloc(1, sizeof *r);
+  if (r == NULL)
+    return MUSTER_ENOMEM;
+  r->d = d;
+  ssize_t n = readlink("/proc/self/exe", r->self_exe, sizeof r->self_exe - 1);
+  if (n <= 0) {
+    free(r);
+    return MUSTER_ENOENT;
+  }
+  r->self_exe[n] = '\0';
+  struct passwd *pw = getpwuid(geteuid());
+  snprintf(r->user, sizeof r->user, "%s", pw ? pw->pw_name : "?");
+  r->ie.self_exe = r->self_exe;
+  r->ie.home = d->home.dir;
+  r->ie.logs = d->home.logs;
+  r->ie.on_state = on_inst_state;
+  r->ie.on_gone = on_inst_gone;
+  r->ie.owner = r;
+  *out = r;
+  return 0;
+}
+
+void registry_close(registry_t *r) {
+  if (r == NULL)
+    return;
+  r->closing = 1;
+  if (r->live == 0) {
+    free(r->by_id);
+    free(r);
+  }
+}

@@ -1,0 +1,39 @@
+/* The app registry: every instance by pm_id, the commands that act on
+ * them, and their views (PM2's jlist shape). */
+#ifndef MANAGER_REGISTRY_H
+#define MANAGER_REGISTRY_H
+
+#include "daemon.h"
+
+int registry_create(daemon_t *d, registry_t **out);
+/* Frees the registry; every instance must be stopped (registry_stop_all). */
+void registry_close(registry_t *r);
+
+/* Runs an app command (start, stop, restart, reload, delete, signal,
+ * reset, list, describe, flush, reload-logs, save, resurrect). */
+void registry_command(registry_t *r, ctl_req_t *req, muster_client_cmd_t cmd,
+                      json_t *args);
+
+/* Stops every app; calls done(arg) once all are stopped. */
+void registry_stop_all(registry_t *r, void (*done)(void *), void *arg);
+
+/* 1 when `pid` is an app's main process, which libmuster reaps itself. */
+int registry_owns_pid(const registry_t *r, int pid);
+/* Number of instances. */
+int registry_count(const registry_t *r);
+/* SIGUSR1 / reload-logs. */
+void registry_reopen_logs(registry_t *r);
+
+/* ---- for dump.c ------------------------------------------------------- */
+
+/* The declared apps: one spec per app (not per instance), in pm_id order. */
+json_t *registry_specs(const registry_t *r);
+/* 1 when an app of this name is registered. */
+int registry_has_name(const registry_t *r, const char *name);
+/* Starts an app from a spec (as `start`); the result is appended to
+ * `started`. Returns 0 or an error with err filled. */
+int registry_start_spec(registry_t *r, const json_t *spec, json_t *inherited,
+                        int force, json_t *started, json_t *warnings,
+                        char *err, size_t errlen);
+
+#endif

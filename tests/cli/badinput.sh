@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Bad input (issue 10 §6), each with its exact error, and none may leak an
+# fd or a process in the daemon: malformed, oversized and unknown requests
+# on the socket; unknown apps, missing scripts, duplicate names, bad
+# signals and numbers on the command line.
+. "$(dirname "$0")/lib.bash" "$1"
+"$M" ping >/dev/null
+d=$(daemon_pids)
+"$M" start "$apps/worker.py" --name py >/dev/null
+sleep 0.3
+fds=$(daemon_fds "$d")
+
+expect() { # status, expected text, command...
+  local want=$1 text=$2 out rc=0
+  shift 2
+  out=$("$@" 2>&1) || rc=$?
+  [ "$rc" = "$want" ] || fail "$*: exit $rc, wanted $want: $out"
+  grep -qF -- "$text" <<<"$out" || fail "$*: wanted \"$text\" in: $out"
+}
+expect 1 'muster: stop "nope": no such app' "$M" stop nope
+expect 1 'muster: restart "42": no such app' "$M" restart 42
+expect 1 'muster: describe "nope": no such app' "$M" describe nope
+expect 1 "$tmp/missing.js: ENOENT" "$M" start "$tmp/missing.js"
+expect 1 'an app named "py" exists already' "$M" start "$apps/worker.py" --name py
+expect 2 'not a signal' "$M" signal SIGNOPE py
+expect 2 'not a number' "$M" start "$apps/worker.py" --max-restarts lots
+expect 2 'not a number' "$M" start "$apps/worker.py" -i -3
+expect 2 'not a signal' "$M" start "$apps/worker.py" --kill-signal SIGWHAT
+expect 2 'unknown command' "$M" frobnicate
+expect 2 'unknown option' "$M" start "$apps/worker.py" --bogus
+expect 2 'which app' "$M" stop
+expect 1 'not executable' "$M" start "$apps/ticker.c"
+expect 1 'save: no app to save' env MUSTER_HOME="$tmp/other" "$M" save
+MUSTER_HOME="$tmp/other" "$M" kill >/dev/null
+
+# Raw requests on the socket.
+python3 - "$MUSTER_HOME/daemon.sock" <<'PY'
+import json, socket, sys
+path = sys.argv[1]
+def talk(payload, want, close_expected=False):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    try:
+        s.sendall(payload)
+    except (BrokenPipeError, ConnectionResetError):
+        assert close_expected
+    data = b""
+    while not data.endswith(b"\n"):
+        try:
+            chunk = s.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    reply = json.loads(data)
+    assert reply["ok"] is False and reply["error"] == want, (payload[:80], reply)
+    if not close_expected:
+        # The connection stays usable after a bad line.
+        s.sendall(b'{"v":1,"id":5,"cmd":"ping"}\n')
+        ok = json.loads(s.makefile().readline())
+        assert ok["ok"] and ok["id"] == 5, ok
+    s.close()
+    return reply
+talk(b'not json\n', "EBADMSG")
+talk(b'[1,2]\n', "EBADMSG")
+talk(b'{"v":1,"id":3}\n', "EBADMSG")
+r = talk(b'{"v":1,"id":4,"cmd":"frob"}\n', "ENOSYS")
+assert r["id"] == 4, r
+talk(b'{"v":99,"id":4,"cmd":"ping"}\n', "EPROTONOSUPPORT")
+talk(b'{"v":1,"id":4,"cmd":"ping","args":[]}\n', "EBADMSG")
+talk(b'{"v":1,"id":6,"cmd":"stop","args":{"target":17}}\n', "EINVAL")
+talk(b'{"v":1,"id":6,"cmd":"start","args":{"app":{"script":3}}}\n', "EINVAL")
+talk(b'{"v":1,"id":6,"cmd":"signal","args":{"target":"py","signal":"nope"}}\n', "EINVAL")
+talk(b'\xff\xfe\x00\n', "EBADMSG")
+# Oversized: the daemon answers, then closes.
+talk(b'{"v":1,"id":1,"cmd":"ping","args":{"x":"' + b"a" * (2 << 20) + b'"}}\n',
+     "EMSGSIZE", close_expected=True)
+# A client that connects and leaves mid-line, many times.
+for _ in range(200):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    s.sendall(b'{"v":1,"id":')
+    s.close()
+print("socket cases ok")
+PY
+
+"$M" ping >/dev/null
+sleep 0.3
+now=$(daemon_fds "$d")
+[ "$now" = "$fds" ] || { ls -l "/proc/$d/fd"; fail "daemon fds $fds -> $now"; }
+[ "$(daemon_pids)" = "$d" ] || fail "the daemon changed"
+echo "daemon fds: $fds before, $now after"
+finish

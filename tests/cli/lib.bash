@@ -1,0 +1,93 @@
+# Helpers for the black-box tests of the muster program (sourced, not run).
+# Each test gets its own MUSTER_HOME in a fresh temporary folder, and on
+# exit, failed or not, its daemon and every process of its apps are killed.
+# Usage: . "$(dirname "$0")/lib.bash" BUILD_DIR
+set -euo pipefail
+build=$(cd "$1" && pwd)
+M=$build/muster
+apps=$(cd "$(dirname "${BASH_SOURCE[0]}")/apps" && pwd)
+tmp=$(mktemp -d)
+export MUSTER_HOME=$tmp/home
+export MUSTER_TIMEOUT=${MUSTER_TIMEOUT:-60000}
+unset NODE_EXTRA_CA_CERTS
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+# Pids of the processes that belong to this test's daemon: the daemon
+# itself and every app process (they carry MUSTER_APP_NAME and our home).
+muster_pids() {
+  local f pid
+  for f in $(grep -lzxF "MUSTER_HOME=$MUSTER_HOME" /proc/[0-9]*/environ 2>/dev/null); do
+    pid=${f#/proc/}
+    pid=${pid%/environ}
+    if grep -qz '^MUSTER_APP_NAME=' "$f" 2>/dev/null ||
+      [ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" = "muster daemon " ]; then
+      echo "$pid"
+    fi
+  done 2>/dev/null
+  return 0
+}
+
+# Daemons of this home (by their title).
+daemon_pids() {
+  local pid
+  for pid in $(muster_pids); do
+    [ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" = "muster daemon " ] &&
+      [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ] &&
+      echo "$pid"
+  done 2>/dev/null
+  return 0
+}
+
+live() { # pid: 0 when alive and not a zombie
+  [ -e "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
+cleanup() {
+  local status=$?
+  local pids
+  pids=$(muster_pids)
+  [ -n "$pids" ] && kill -9 $pids 2>/dev/null
+  if [ "$status" != 0 ] && [ -f "$MUSTER_HOME/daemon.log" ]; then
+    echo "--- daemon.log" >&2
+    tail -20 "$MUSTER_HOME/daemon.log" >&2
+  fi
+  rm -rf "$tmp"
+  exit "$status"
+}
+trap cleanup EXIT
+
+# Waits up to $2 seconds (default 10) for the command $1 to succeed.
+wait_for() {
+  local i n=$(( ${2:-10} * 20 ))
+  for ((i = 0; i < n; i++)); do
+    eval "$1" && return 0
+    sleep 0.05
+  done
+  fail "timed out waiting for: $1"
+}
+
+# jlist field of the app with pm_id $1: a python expression on `p`.
+jfield() {
+  "$M" jlist | python3 -c "import json,sys
+for p in json.load(sys.stdin):
+    if p['pm_id'] == $1: print($2)"
+}
+
+daemon_fds() { ls "/proc/$1/fd" | wc -l; }
+
+# Ends the test: `muster kill`, then nothing of ours may be left.
+finish() {
+  "$M" kill >/dev/null
+  local left
+  left=$(muster_pids)
+  # The daemon may still be on its way out when its lock is free.
+  for pid in $left; do
+    for _ in $(seq 1 100); do live "$pid" || break; sleep 0.05; done
+    live "$pid" && fail "process $pid survived muster kill: $(tr '\0' ' ' <"/proc/$pid/cmdline")"
+  done
+  echo "ok"
+}
