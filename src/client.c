@@ -197,8 +197,8 @@ int muster_client_call(muster_client_t *c, muster_client_cmd_t cmd,
 }
 
 int muster_client_command(muster_client_t *c, muster_client_cmd_t cmd,
-                          const json_t *args, int timeout_ms,
-                          json_t **result, char **message) {
+                          const json_t *args, int timeout_ms, json_t **result,
+                          char **message) {
   muster_client_reply_t rep;
   if (result)
     *result = NULL;
@@ -232,37 +232,35 @@ int muster_client_list(muster_client_t *c, int timeout_ms, json_t **result,
                                message);
 }
 
+/* muster_client_command() with args it takes (NULL: out of memory, or a
+ * string that is not UTF-8). */
+static int command_taking(muster_client_t *c, muster_client_cmd_t cmd,
+                          json_t *args, int timeout_ms, json_t **result,
+                          char **message) {
+  if (args == NULL)
+    return MUSTER_EINVAL;
+  int r = muster_client_command(c, cmd, args, timeout_ms, result, message);
+  json_decref(args);
+  return r;
+}
+
 int muster_client_start(muster_client_t *c, const json_t *spec,
                         const json_t *env, int timeout_ms, json_t **result,
                         char **message) {
   if (!json_is_object(spec) || (env != NULL && !json_is_object(env)))
     return MUSTER_EINVAL;
-  json_t *args = json_object();
-  if (args == NULL || json_object_set(args, "app", (json_t *)spec) ||
-      (env && json_object_set(args, "env", (json_t *)env))) {
-    json_decref(args);
-    return MUSTER_ENOMEM;
-  }
-  int r = muster_client_command(c, MUSTER_CMD_START, args, timeout_ms, result,
-                                message);
-  json_decref(args);
-  return r;
+  return command_taking(c, MUSTER_CMD_START,
+                        json_pack("{s:O, s:O*}", "app", spec, "env", env),
+                        timeout_ms, result, message);
 }
 
-int muster_client_stop(muster_client_t *c, const char *target,
-                       int timeout_ms, json_t **result, char **message) {
+int muster_client_stop(muster_client_t *c, const char *target, int timeout_ms,
+                       json_t **result, char **message) {
   if (target == NULL)
     return MUSTER_EINVAL;
-  json_t *args = json_object();
-  if (args == NULL ||
-      json_object_set_new(args, "target", json_string(target))) {
-    json_decref(args);
-    return MUSTER_EINVAL;
-  }
-  int r = muster_client_command(c, MUSTER_CMD_STOP, args, timeout_ms, result,
-                                message);
-  json_decref(args);
-  return r;
+  return command_taking(c, MUSTER_CMD_STOP,
+                        json_pack("{s:s}", "target", target), timeout_ms,
+                        result, message);
 }
 
 int muster_client_fd(const muster_client_t *c) {

@@ -101,7 +101,8 @@ static int decode_header(const json_t *j, int *version, uint64_t *id) {
   if (json_is_integer(v) && json_integer_value(v) > 0 &&
       json_integer_value(v) < 1000000)
     *version = (int)json_integer_value(v);
-  if (*version == 0 || !json_is_integer(i) || *id != (uint64_t)json_integer_value(i))
+  if (*version == 0 || !json_is_integer(i) ||
+      *id != (uint64_t)json_integer_value(i))
     return MUSTER_EBADMSG;
   if (*version != MUSTER_CLIENT_VERSION)
     return MUSTER_EPROTONOSUPPORT;
@@ -109,9 +110,8 @@ static int decode_header(const json_t *j, int *version, uint64_t *id) {
 }
 
 static json_t *new_header(int version, uint64_t id) {
-  return json_pack("{s:i, s:I}", "v",
-                   version ? version : MUSTER_CLIENT_VERSION, "id",
-                   (json_int_t)id);
+  return json_pack("{s:i, s:I}", "v", version ? version : MUSTER_CLIENT_VERSION,
+                   "id", (json_int_t)id);
 }
 
 int muster_client_request_encode(const muster_client_request_t *req,
@@ -140,15 +140,15 @@ int muster_client_request_decode(const char *line, size_t len,
   if (line == NULL && len > 0)
     return MUSTER_EINVAL;
   int r;
-  json_t *j = decode_object(line ? line : "", len, MUSTER_CLIENT_MAX_REQUEST,
-                            &r);
+  json_t *j =
+      decode_object(line ? line : "", len, MUSTER_CLIENT_MAX_REQUEST, &r);
   if (j == NULL)
     return r;
   r = decode_header(j, &req->version, &req->id);
   json_t *cmd = json_object_get(j, "cmd");
   json_t *args = json_object_get(j, "args");
-  if (r == 0 && (!json_is_string(cmd) ||
-                 (args != NULL && !json_is_object(args))))
+  if (r == 0 &&
+      (!json_is_string(cmd) || (args != NULL && !json_is_object(args))))
     r = MUSTER_EBADMSG;
   if (r == 0) {
     req->cmd = muster_client_cmd_parse(json_string_value(cmd));
@@ -176,15 +176,14 @@ int muster_client_reply_encode(const muster_client_reply_t *rep, char **line,
   json_t *msg = new_header(rep->version, rep->id);
   int bad = msg == NULL;
   if (!bad && rep->error == 0) {
-    bad = json_object_set_new(msg, "ok", json_true()) ||
-          json_object_set(msg, "result",
-                          rep->result ? rep->result : json_null());
+    bad =
+        json_object_set_new(msg, "ok", json_true()) ||
+        json_object_set(msg, "result", rep->result ? rep->result : json_null());
   } else if (!bad) {
-    const char *text = rep->message ? rep->message
-                                    : muster_strerror(rep->error);
+    const char *text =
+        rep->message ? rep->message : muster_strerror(rep->error);
     json_t *m = json_string(text);
-    bad = m == NULL ||
-          json_object_set_new(msg, "ok", json_false()) ||
+    bad = m == NULL || json_object_set_new(msg, "ok", json_false()) ||
           json_object_set_new(msg, "error",
                               json_string(muster_err_name(rep->error))) ||
           json_object_set_new(msg, "message", m);
@@ -220,8 +219,7 @@ int muster_client_reply_decode(const char *line, size_t len,
   if (line == NULL && len > 0)
     return MUSTER_EINVAL;
   int r;
-  json_t *j = decode_object(line ? line : "", len, MUSTER_CLIENT_MAX_REPLY,
-                            &r);
+  json_t *j = decode_object(line ? line : "", len, MUSTER_CLIENT_MAX_REPLY, &r);
   if (j == NULL)
     return r;
   r = decode_header(j, &rep->version, &rep->id);
@@ -238,8 +236,8 @@ int muster_client_reply_decode(const char *line, size_t len,
       r = MUSTER_EBADMSG;
     } else {
       rep->error = error_code(json_string_value(e));
-      rep->message = strdup(m ? json_string_value(m)
-                              : muster_strerror(rep->error));
+      rep->message =
+          strdup(m ? json_string_value(m) : muster_strerror(rep->error));
       if (rep->message == NULL)
         r = MUSTER_ENOMEM;
     }

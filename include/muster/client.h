@@ -19,7 +19,8 @@
  * and gets exactly one reply line with the same id:
  *
  *   {"v":1,"id":7,"ok":true,"result":[{"pm_id":0,"name":"api"}]}
- *   {"v":1,"id":7,"ok":false,"error":"ESRCH","message":"stop \"nope\": no such app"}
+ *   {"v":1,"id":7,"ok":false,"error":"ESRCH","message":"stop \"nope\": no such
+ * app"}
  *
  * "v" is the protocol version (MUSTER_CLIENT_VERSION); a daemon refuses a
  * request of another version with EPROTONOSUPPORT. "args" is an object
@@ -111,8 +112,8 @@ typedef struct {
 typedef struct {
   int version;
   uint64_t id;
-  int error;     /* 0, or a negative MUSTER_E* code */
-  char *message; /* with an error: what failed, for a human; else NULL */
+  int error;      /* 0, or a negative MUSTER_E* code */
+  char *message;  /* with an error: what failed, for a human; else NULL */
   json_t *result; /* without an error: the result, or NULL (null) */
 } muster_client_reply_t;
 

@@ -33,8 +33,7 @@ int cli_usage(const char *fmt, ...) {
   return CLI_USAGE;
 }
 
-int cli_number(const char *opt, const char *s, long long max,
-               long long *out) {
+int cli_number(const char *opt, const char *s, long long max, long long *out) {
   char *end;
   errno = 0;
   long long v = s ? strtoll(s, &end, 10) : -1;
@@ -174,8 +173,8 @@ int cli_call(cli_t *cli, muster_client_cmd_t cmd, json_t *args,
   char *message = NULL;
   if (result)
     *result = NULL;
-  int r = muster_client_command(cli->client, cmd, args, cli->timeout_ms,
-                                result, &message);
+  int r = muster_client_command(cli->client, cmd, args, cli->timeout_ms, result,
+                                &message);
   if (r == 0)
     return CLI_OK;
   if (message) {
@@ -198,10 +197,10 @@ int cli_call(cli_t *cli, muster_client_cmd_t cmd, json_t *args,
 static int print_acted(const char *verb, json_t *result) {
   size_t i;
   json_t *e;
-  json_array_foreach(result, i, e) printf(
-      "[muster] %s %s (id %d)\n", verb,
-      json_string_value(json_object_get(e, "name")),
-      (int)json_integer_value(json_object_get(e, "pm_id")));
+  json_array_foreach(result, i, e)
+      printf("[muster] %s %s (id %d)\n", verb,
+             json_string_value(json_object_get(e, "name")),
+             (int)json_integer_value(json_object_get(e, "pm_id")));
   return CLI_OK;
 }
 
@@ -359,9 +358,8 @@ static int cmd_resurrect(cli_t *cli, int argc, char **argv) {
   printf("[muster] resurrecting from %s\n",
          json_string_value(json_object_get(result, "from")));
   print_acted("started", json_object_get(result, "started"));
-  json_array_foreach(json_object_get(result, "skipped"), i, e)
-      printf("[muster] %s runs already: not started again\n",
-             json_string_value(e));
+  json_array_foreach(json_object_get(result, "skipped"), i, e) printf(
+      "[muster] %s runs already: not started again\n", json_string_value(e));
   json_array_foreach(json_object_get(result, "warnings"), i, e)
       fprintf(stderr, "muster: warning: %s\n", json_string_value(e));
   json_array_foreach(json_object_get(result, "failed"), i, e) {
@@ -398,7 +396,8 @@ static const char help[] =
     "  start <file|binary> [--name N] [--namespace NS] [--cwd D]\n"
     "        [--env K=V]... [--interpreter I] [-i N] [--force] [-- args]\n"
     "        restart policy: --no-autorestart --max-restarts N\n"
-    "        --min-uptime MS --restart-delay MS --exp-backoff-restart-delay MS\n"
+    "        --min-uptime MS --restart-delay MS --exp-backoff-restart-delay "
+    "MS\n"
     "        --stop-exit-codes C,... --kill-timeout MS --kill-signal SIG\n"
     "        logs: --output F --error F --time\n"
     "  stop|restart|reload|delete|reset <id|name|namespace|all>\n"
@@ -408,7 +407,7 @@ static const char help[] =
     "  jlist                   the apps as JSON (PM2's shape)\n"
     "  describe <app>          everything about an app\n"
     "  env <app>               the environment an app runs with\n"
-    "  logs [app] [--lines N] [--err|--out] [--follow]\n"
+    "  logs [app] [--lines N] [--err|--out]\n"
     "  flush [app]             empty the log files\n"
     "  reload-logs             reopen the log files (also SIGUSR1)\n"
     "  save [--force]          write the app list to MUSTER_HOME/dump.json\n"
@@ -432,8 +431,8 @@ int cli_main(int argc, char **argv) {
   }
   int i = 1;
   while (i < argc && strcmp(argv[i], "--timeout") == 0) {
-    if (i + 1 >= argc || cli_number("--timeout", argv[i + 1], 86400000,
-                                    &v) != CLI_OK)
+    if (i + 1 >= argc ||
+        cli_number("--timeout", argv[i + 1], 86400000, &v) != CLI_OK)
       return CLI_USAGE;
     cli.timeout_ms = (int)v;
     i += 2;

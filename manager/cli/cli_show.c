@@ -1,5 +1,6 @@
 /* Showing apps: ls (a table like PM2's), jlist, describe, env, logs. */
 #include "cli.h"
+#include "../clock.h"
 
 #include <muster.h>
 
@@ -40,12 +41,6 @@ static void human_bytes(char *buf, size_t size, long long b) {
     snprintf(buf, size, "%.1fmb", b / 1048576.0);
 }
 
-static long long wall_ms(void) {
-  struct timeval tv;
-  gettimeofday(&tv, NULL);
-  return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 void cli_print_table(cli_t *cli, const json_t *list) {
   const char *green = cli->color ? "\033[32m" : "";
   const char *red = cli->color ? "\033[31m" : "";
@@ -63,7 +58,7 @@ void cli_print_table(cli_t *cli, const json_t *list) {
   printf("%s%-4s %-*s %-*s %-6s %-8s %-7s %-4s %-16s %-6s %-9s %s%s\n", bold,
          "id", wname, "name", wns, "namespace", "mode", "pid", "uptime", "↺",
          "status", "cpu", "mem", "user", off);
-  long long now = wall_ms();
+  long long now = (long long)clock_wall_ms();
   json_array_foreach(list, i, p) {
     json_t *env = json_object_get(p, "pm2_env");
     const char *status = str(env, "status");
@@ -77,15 +72,14 @@ void cli_print_table(cli_t *cli, const json_t *list) {
     human_bytes(mem, sizeof mem, num(monit, "memory"));
     snprintf(cpu, sizeof cpu, "%.0f%%",
              json_number_value(json_object_get(monit, "cpu")));
-    const char *color = online ? green
-                        : strcmp(status, "errored") == 0 ||
-                                strcmp(status, "stopped") == 0
-                            ? red
-                            : "";
+    const char *color =
+        online ? green
+        : strcmp(status, "errored") == 0 || strcmp(status, "stopped") == 0 ? red
+                                                                           : "";
     printf("%-4lld %-*s %-*s %-6s %-8s %-7s %-4lld %s%-16s%s %-6s %-9s %s\n",
-           num(p, "pm_id"), wname, str(p, "name"), wns,
-           str(env, "namespace"), "fork", pid, up, num(env, "restart_time"),
-           color, status, off, cpu, mem, str(env, "username"));
+           num(p, "pm_id"), wname, str(p, "name"), wns, str(env, "namespace"),
+           "fork", pid, up, num(env, "restart_time"), color, status, off, cpu,
+           mem, str(env, "username"));
     const char *err = str(env, "error");
     if (*err && !online)
       printf("     %s└ %s%s\n", red, err, off);
@@ -139,11 +133,16 @@ static void print_value(const char *k, const json_t *v) {
   }
 }
 
-int cli_describe(cli_t *cli, int argc, char **argv) {
+/* describe and env: the instances one target names. */
+static int describe_call(cli_t *cli, int argc, char **argv, json_t **list) {
   if (argc != 2)
-    return cli_usage("usage: muster describe <app>");
+    return cli_usage("usage: muster %s <app>", argv[0]);
+  return list_call(cli, MUSTER_CMD_DESCRIBE, argv[1], list);
+}
+
+int cli_describe(cli_t *cli, int argc, char **argv) {
   json_t *list;
-  int rc = list_call(cli, MUSTER_CMD_DESCRIBE, argv[1], &list);
+  int rc = describe_call(cli, argc, argv, &list);
   if (rc != CLI_OK)
     return rc;
   size_t i;
@@ -152,8 +151,8 @@ int cli_describe(cli_t *cli, int argc, char **argv) {
     json_t *env = json_object_get(p, "pm2_env");
     printf("%s (id %lld)\n", str(p, "name"), num(p, "pm_id"));
     print_value("pid", json_object_get(p, "pid"));
-    print_value("memory", json_object_get(json_object_get(p, "monit"),
-                                          "memory"));
+    print_value("memory",
+                json_object_get(json_object_get(p, "monit"), "memory"));
     print_value("cpu", json_object_get(json_object_get(p, "monit"), "cpu"));
     const char *k;
     json_t *v;
@@ -178,10 +177,8 @@ int cli_describe(cli_t *cli, int argc, char **argv) {
 }
 
 int cli_env(cli_t *cli, int argc, char **argv) {
-  if (argc != 2)
-    return cli_usage("usage: muster env <app>");
   json_t *list;
-  int rc = list_call(cli, MUSTER_CMD_DESCRIBE, argv[1], &list);
+  int rc = describe_call(cli, argc, argv, &list);
   if (rc != CLI_OK)
     return rc;
   json_t *env = json_object_get(
@@ -246,13 +243,11 @@ int cli_logs(cli_t *cli, int argc, char **argv) {
     }
   }
   json_t *list;
-  int rc = list_call(cli, MUSTER_CMD_DESCRIBE, target ? target : "all",
-                     &list);
+  int rc = list_call(cli, MUSTER_CMD_DESCRIBE, target ? target : "all", &list);
   if (rc != CLI_OK)
     return rc;
-  size_t i;
-  json_t *p;
-  json_array_foreach(list, i, p) {
+  for (size_t i = 0; i < json_array_size(list); i++) {
+    json_t *p = json_array_get(list, i);
     json_t *env = json_object_get(p, "pm2_env");
     char prefix[256];
     if (out) {

@@ -31,10 +31,14 @@ static const struct {
 static const struct {
   const char *opt, *attr;
 } strings[] = {
-    {"--name", "name"},         {"-n", "name"},
-    {"--namespace", "namespace"}, {"--cwd", "cwd"},
-    {"--interpreter", "interpreter"}, {"--output", "out_file"},
-    {"-o", "out_file"},         {"--error", "error_file"},
+    {"--name", "name"},
+    {"-n", "name"},
+    {"--namespace", "namespace"},
+    {"--cwd", "cwd"},
+    {"--interpreter", "interpreter"},
+    {"--output", "out_file"},
+    {"-o", "out_file"},
+    {"--error", "error_file"},
     {"-e", "error_file"},
 };
 
@@ -112,10 +116,8 @@ static int option(json_t *app, int argc, char **argv, int *i) {
   if (strcmp(o, "--kill-signal") == 0) {
     int s = signame_parse(val);
     if (s < 0)
-      return cli_usage("--kill-signal: \"%s\" is not a signal",
-                       val ? val : "");
-    json_object_set_new(app, "kill_signal",
-                        json_string(muster_signal_name(s)));
+      return cli_usage("--kill-signal: \"%s\" is not a signal", val ? val : "");
+    json_object_set_new(app, "kill_signal", json_string(muster_signal_name(s)));
     (*i)++;
     return CLI_OK;
   }
@@ -200,8 +202,8 @@ int cli_start(cli_t *cli, int argc, char **argv) {
       json_object_set_new(app, "cwd", json_string(cwd));
   }
   json_t *env = cli_environ();
-  json_t *req = json_pack("{s:o, s:o, s:b}", "app", app, "env", env, "force",
-                          force);
+  json_t *req =
+      json_pack("{s:o, s:o, s:b}", "app", app, "env", env, "force", force);
   json_t *result;
   rc = cli_connect(cli);
   if (rc == CLI_OK)

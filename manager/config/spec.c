@@ -13,7 +13,7 @@ typedef enum { T_STR, T_STRS, T_INT, T_BOOL, T_ENV, T_INTS, T_SIG } type_t;
 typedef struct {
   const char *name;
   type_t type;
-  long long def; /* T_INT, T_BOOL */
+  long long def;    /* T_INT, T_BOOL */
   const char *sdef; /* T_STR, T_SIG; NULL: required (script) */
   long long max;
 } attr_t;
@@ -90,15 +90,14 @@ static json_t *env_object(const json_t *v) {
     if (json_is_string(e))
       json_object_set(out, k, e);
     else if (json_is_integer(e))
-      snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT,
-               json_integer_value(e)),
+      snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(e)),
           json_object_set_new(out, k, json_string(num));
     else if (json_is_real(e))
       snprintf(num, sizeof num, "%g", json_real_value(e)),
           json_object_set_new(out, k, json_string(num));
     else if (json_is_boolean(e))
-      json_object_set_new(out, k, json_string(json_is_true(e) ? "true"
-                                                              : "false"));
+      json_object_set_new(out, k,
+                          json_string(json_is_true(e) ? "true" : "false"));
     else {
       json_decref(out);
       return NULL;
@@ -140,8 +139,8 @@ static json_t *convert(const attr_t *a, const json_t *v, char *err,
       int n = (int)sysconf(_SC_NPROCESSORS_ONLN);
       return json_integer(n > 0 ? n : 1);
     }
-    snprintf(err, errlen, "\"%s\": expected an integer from 0 to %lld",
-             a->name, a->max);
+    snprintf(err, errlen, "\"%s\": expected an integer from 0 to %lld", a->name,
+             a->max);
     return NULL;
   case T_BOOL:
     if (v == NULL)
@@ -202,8 +201,8 @@ static json_t *default_name(const char *script) {
   return json_stringn(base, len);
 }
 
-int spec_normalize(const json_t *in, json_t **out, json_t **warnings,
-                   char *err, size_t errlen) {
+int spec_normalize(const json_t *in, json_t **out, json_t **warnings, char *err,
+                   size_t errlen) {
   *out = NULL;
   *warnings = NULL;
   if (!json_is_object(in)) {
@@ -212,8 +211,8 @@ int spec_normalize(const json_t *in, json_t **out, json_t **warnings,
   }
   json_t *spec = json_object(), *warn = json_array();
   for (size_t i = 0; i < sizeof attrs / sizeof *attrs; i++) {
-    json_t *v = convert(&attrs[i], json_object_get(in, attrs[i].name), err,
-                        errlen);
+    json_t *v =
+        convert(&attrs[i], json_object_get(in, attrs[i].name), err, errlen);
     if (v == NULL) {
       json_decref(spec);
       json_decref(warn);
@@ -222,9 +221,9 @@ int spec_normalize(const json_t *in, json_t **out, json_t **warnings,
     json_object_set_new(spec, attrs[i].name, v);
   }
   if (json_string_length(json_object_get(spec, "name")) == 0)
-    json_object_set_new(spec, "name",
-                        default_name(json_string_value(
-                            json_object_get(spec, "script"))));
+    json_object_set_new(
+        spec, "name",
+        default_name(json_string_value(json_object_get(spec, "script"))));
   if (json_integer_value(json_object_get(spec, "instances")) == 0)
     json_object_set_new(spec, "instances", json_integer(1));
   const char *name = json_string_value(json_object_get(spec, "name"));
@@ -244,8 +243,7 @@ int spec_normalize(const json_t *in, json_t **out, json_t **warnings,
     if (known(k))
       continue;
     char w[256];
-    snprintf(w, sizeof w, "attribute \"%s\" is not supported yet: ignored",
-             k);
+    snprintf(w, sizeof w, "attribute \"%s\" is not supported yet: ignored", k);
     json_array_append_new(warn, json_string(w));
   }
   *out = spec;

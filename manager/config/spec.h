@@ -19,7 +19,7 @@
  * strings; may be empty), never silently dropped from the spec.
  * Returns 0, or MUSTER_EINVAL with a sentence in err (attribute and what
  * was expected). */
-int spec_normalize(const json_t *in, json_t **out, json_t **warnings,
-                   char *err, size_t errlen);
+int spec_normalize(const json_t *in, json_t **out, json_t **warnings, char *err,
+                   size_t errlen);
 
 #endif

@@ -87,8 +87,12 @@ int applog_truncate(applog_t *l) {
   return ftruncate(l->fd, 0) < 0 ? -errno : 0;
 }
 
-uint64_t applog_dropped(const applog_t *l) { return l->dropped; }
-const char *applog_path(const applog_t *l) { return l->path; }
+uint64_t applog_dropped(const applog_t *l) {
+  return l->dropped;
+}
+const char *applog_path(const applog_t *l) {
+  return l->path;
+}
 
 void applog_close(applog_t *l) {
   if (l == NULL)

@@ -99,9 +99,8 @@ static void on_written(uv_write_t *w, int status) {
   free(wr);
   if (status == UV_ECANCELED)
     return; /* the connection is being closed */
-  if (status < 0 || (c->close_after &&
-                     uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) ==
-                         0))
+  if (status < 0 || (c->close_after && uv_stream_get_write_queue_size(
+                                           (uv_stream_t *)&c->pipe) == 0))
     conn_close(c);
 }
 

@@ -9,10 +9,13 @@
 #include "applog.h"
 #include "reaper.h"
 #include "registry.h"
+#include "../clock.h"
 
 #include <muster.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +50,22 @@ static int take_lock(const home_t *h, int *out) {
   }
   *out = fd;
   return 0;
+}
+
+/* A daemon killed in the middle of a save leaves its temporary file; the
+ * lock is ours, so no save is under way. */
+static void remove_stale_temps(const home_t *h) {
+  char pattern[PATH_MAX + 16];
+  snprintf(pattern, sizeof pattern, "%s.tmp.", h->dump);
+  DIR *dir = opendir(h->dir);
+  if (dir == NULL)
+    return;
+  const char *base = strrchr(pattern, '/') + 1;
+  struct dirent *e;
+  while ((e = readdir(dir)) != NULL)
+    if (strncmp(e->d_name, base, strlen(base)) == 0)
+      unlinkat(dirfd(dir), e->d_name, 0);
+  closedir(dir);
 }
 
 static void on_signal(muster_signal_t *sig, int signum) {
@@ -144,9 +163,8 @@ int daemon_main(int argc, char **argv) {
             muster_err_name(r), muster_strerror(r));
     return 1;
   }
-  struct timeval tv;
-  gettimeofday(&tv, NULL);
-  d.started_ms = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+  d.started_ms = clock_wall_ms();
+  remove_stale_temps(&d.home);
   muster_process_set_title("muster daemon");
   d.loop = uv_default_loop();
   /* Orphans of the apps (a double-forked grandchild) become ours, so the

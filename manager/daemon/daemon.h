@@ -19,7 +19,7 @@ typedef struct {
   int lock_fd;
   control_t *control;
   registry_t *registry;
-  int exiting;  /* `kill` or SIGTERM: apps are being stopped, then exit */
+  int exiting; /* `kill` or SIGTERM: apps are being stopped, then exit */
   uint64_t started_ms; /* wall clock, for `ping` */
 } daemon_t;
 

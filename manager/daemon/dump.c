@@ -12,6 +12,7 @@
  * kills the daemon or fills the disk. */
 #include "dump.h"
 #include "registry.h"
+#include "../clock.h"
 
 #include <muster.h>
 
@@ -100,11 +101,9 @@ void dump_save(registry_t *r, const home_t *h, ctl_req_t *req, int force) {
               NULL);
     return;
   }
-  struct timeval tv;
-  gettimeofday(&tv, NULL);
-  json_t *doc = json_pack(
-      "{s:i, s:I, s:o}", "muster_dump", DUMP_SCHEMA, "saved_at",
-      (json_int_t)tv.tv_sec * 1000 + tv.tv_usec / 1000, "apps", apps);
+  json_t *doc =
+      json_pack("{s:i, s:I, s:o}", "muster_dump", DUMP_SCHEMA, "saved_at",
+                (json_int_t)clock_wall_ms(), "apps", apps);
   char *text = json_dumps(doc, JSON_INDENT(2));
   json_decref(doc);
   if (text == NULL) {
@@ -180,12 +179,12 @@ void dump_resurrect(registry_t *r, const home_t *h, ctl_req_t *req) {
     }
     if (registry_start_spec(r, spec, NULL, 0, started, warnings, err,
                             sizeof err) < 0)
-      json_array_append_new(failed, json_pack("{s:s?, s:s}", "name", name,
-                                              "error", err));
+      json_array_append_new(
+          failed, json_pack("{s:s?, s:s}", "name", name, "error", err));
   }
   json_decref(doc);
   ctl_reply(req, 0, NULL,
             json_pack("{s:s, s:o, s:o, s:o, s:o}", "from", from, "started",
-                      started, "skipped", skipped, "failed", failed,
-                      "warnings", warnings));
+                      started, "skipped", skipped, "failed", failed, "warnings",
+                      warnings));
 }

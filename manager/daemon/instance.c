@@ -9,6 +9,7 @@
  * app's port against its successor. */
 #include "instance.h"
 #include "reaper.h"
+#include "../clock.h"
 #include "../signame.h"
 
 #include <errno.h>
@@ -25,12 +26,6 @@
 
 extern char **environ;
 
-static uint64_t wall_ms(void) {
-  struct timeval tv;
-  gettimeofday(&tv, NULL);
-  return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-}
-
 static const char *sget(const json_t *spec, const char *key) {
   return json_string_value(json_object_get(spec, key));
 }
@@ -46,9 +41,8 @@ static long long iget(const json_t *spec, const char *key) {
 static const struct {
   const char *ext, *interp;
 } by_ext[] = {
-    {".js", "node"},    {".mjs", "node"}, {".cjs", "node"},
-    {".py", "python3"}, {".rb", "ruby"},  {".sh", "bash"},
-    {".php", "php"},
+    {".js", "node"}, {".mjs", "node"}, {".cjs", "node"}, {".py", "python3"},
+    {".rb", "ruby"}, {".sh", "bash"},  {".php", "php"},
 };
 
 static const char *interp_for(const char *script) {
@@ -99,8 +93,8 @@ static int on_path(const char *name, const char *path) {
     const char *end = strchr(path, ':');
     size_t n = end ? (size_t)(end - path) : strlen(path);
     char full[4096];
-    if (snprintf(full, sizeof full, "%.*s/%s", (int)n, n ? path : ".",
-                 name) < (int)sizeof full &&
+    if (snprintf(full, sizeof full, "%.*s/%s", (int)n, n ? path : ".", name) <
+            (int)sizeof full &&
         access(full, X_OK) == 0)
       return 1;
     path += n + (end != NULL);
@@ -133,8 +127,8 @@ json_t *inst_environment(const inst_t *inst) {
   return env;
 }
 
-int inst_check(const inst_env_t *ie, json_t *spec, json_t *inherited,
-               char *err, size_t errlen) {
+int inst_check(const inst_env_t *ie, json_t *spec, json_t *inherited, char *err,
+               size_t errlen) {
   (void)ie;
   const char *script = sget(spec, "script");
   struct stat st;
@@ -285,9 +279,9 @@ static int start_hook(muster_supervisor_t *sup, int *pid) {
   char **argv = run_vector(inst);
   json_decref(env);
   const char *cwd = sget(inst->spec, "cwd");
-  muster_stdio_t stdio[3] = {
-      {MUSTER_STDIO_IGNORE, -1}, {MUSTER_STDIO_PIPE, -1},
-      {MUSTER_STDIO_PIPE, -1}};
+  muster_stdio_t stdio[3] = {{MUSTER_STDIO_IGNORE, -1},
+                             {MUSTER_STDIO_PIPE, -1},
+                             {MUSTER_STDIO_PIPE, -1}};
   muster_spawn_options_t o = {
       .env = (const char *const *)envp,
       .env_mode = MUSTER_ENV_EXACT,
@@ -312,7 +306,7 @@ static int start_hook(muster_supervisor_t *sup, int *pid) {
   }
   inst->children++;
   inst->pid = muster_child_pid(child);
-  inst->started_ms = wall_ms();
+  inst->started_ms = clock_wall_ms();
   inst->starts++;
   inst->cpu_ticks = 0;
   inst->cpu_at_ms = 0;
@@ -333,8 +327,7 @@ static int signal_hook(muster_supervisor_t *sup, int signo) {
   return inst->pid && kill(inst->pid, signo) == 0 ? 0 : -errno;
 }
 
-static void on_state_cb(muster_supervisor_t *sup,
-                        muster_supervise_state_t old,
+static void on_state_cb(muster_supervisor_t *sup, muster_supervise_state_t old,
                         muster_supervise_state_t state) {
   inst_t *inst = muster_supervise_data(sup);
   (void)old;
@@ -355,8 +348,8 @@ static void policy_of(const json_t *spec, muster_supervise_policy_t *p,
   json_array_foreach(list, i, e) if (i < ncodes) codes[i] =
       (int)json_integer_value(e);
   p->no_restart_codes = codes;
-  p->no_restart_count = json_array_size(list) < ncodes ? json_array_size(list)
-                                                       : ncodes;
+  p->no_restart_count =
+      json_array_size(list) < ncodes ? json_array_size(list) : ncodes;
   long long delay = iget(spec, "restart_delay");
   long long exp = iget(spec, "exp_backoff_restart_delay");
   if (exp > 0) {
@@ -419,13 +412,11 @@ static int open_logs(inst_t *inst) {
   if (*o)
     snprintf(out, sizeof out, "%s", o);
   else
-    snprintf(out, sizeof out, "%s/%s-out%s.log", inst->ie->logs, name,
-             suffix);
+    snprintf(out, sizeof out, "%s/%s-out%s.log", inst->ie->logs, name, suffix);
   if (*e)
     snprintf(err, sizeof err, "%s", e);
   else
-    snprintf(err, sizeof err, "%s/%s-err%s.log", inst->ie->logs, name,
-             suffix);
+    snprintf(err, sizeof err, "%s/%s-err%s.log", inst->ie->logs, name, suffix);
   int ts = json_is_true(json_object_get(inst->spec, "time"));
   int r = applog_open(out, ts, &inst->out);
   if (r == 0 && (r = applog_open(err, ts, &inst->err)) < 0) {
@@ -446,7 +437,7 @@ int inst_create(uv_loop_t *loop, const inst_env_t *ie, int pm_id, int index,
   inst->index = index;
   inst->spec = json_incref(spec);
   inst->inherited = json_incref(inherited);
-  inst->created_ms = wall_ms();
+  inst->created_ms = clock_wall_ms();
   int r = open_logs(inst);
   if (r < 0) {
     snprintf(err, errlen, "log file in %s: %s (%s)", ie->logs,
@@ -487,7 +478,7 @@ void inst_update(inst_t *inst, json_t *spec, json_t *inherited) {
   json_incref(inherited);
   json_decref(inst->inherited);
   inst->inherited = inherited;
-  inst->env_updated_ms = wall_ms();
+  inst->env_updated_ms = clock_wall_ms();
 }
 
 const char *inst_status(const inst_t *inst) {

@@ -36,9 +36,9 @@ struct inst_s {
   unsigned op_mark; /* the registry's: `starts` when that began */
   unsigned starts;  /* processes started so far */
   int pm_id;
-  int index;        /* 0 .. instances-1 */
-  json_t *spec;     /* normalized declared spec */
-  json_t *inherited; /* environment the CLI gave at start (or NULL) */
+  int index;               /* 0 .. instances-1 */
+  json_t *spec;            /* normalized declared spec */
+  json_t *inherited;       /* environment the CLI gave at start (or NULL) */
   uint64_t env_updated_ms; /* wall clock of the last --update-env, or 0 */
   muster_supervisor_t *sup;
   int pid;  /* the running main process (and its group), or 0 */
@@ -52,7 +52,7 @@ struct inst_s {
   unsigned restart_base; /* `reset` */
   int destroying;
   uint64_t cpu_ticks, cpu_at_ms; /* last sample for the cpu figure */
-  char error[256]; /* why it is errored, for ls and describe */
+  char error[256];               /* why it is errored, for ls and describe */
 };
 
 /* Makes an instance from a normalized spec (borrowed; a reference is
@@ -63,8 +63,8 @@ int inst_create(uv_loop_t *loop, const inst_env_t *ie, int pm_id, int index,
                 json_t *spec, json_t *inherited, inst_t **out, char *err,
                 size_t errlen);
 /* Checks that the spec can run (script, interpreter); err says why not. */
-int inst_check(const inst_env_t *ie, json_t *spec, json_t *inherited,
-               char *err, size_t errlen);
+int inst_check(const inst_env_t *ie, json_t *spec, json_t *inherited, char *err,
+               size_t errlen);
 /* Replaces the spec and the inherited env (restart --update-env). */
 void inst_update(inst_t *inst, json_t *spec, json_t *inherited);
 /* PM2's status word: online, launching, stopping, stopped, errored,

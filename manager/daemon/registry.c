@@ -13,6 +13,7 @@
 #include "procstat.h"
 #include "../config/spec.h"
 #include "../signame.h"
+#include "../clock.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -32,7 +33,7 @@ struct registry_s {
   int cap;     /* size of by_id */
   int next_id; /* next pm_id */
   int count;
-  int live;    /* instances not yet freed */
+  int live; /* instances not yet freed */
   int closing;
 };
 
@@ -45,12 +46,6 @@ typedef struct {
   void (*done)(void *);
   void *arg;
 } op_t;
-
-static uint64_t wall_ms(void) {
-  struct timeval tv;
-  gettimeofday(&tv, NULL);
-  return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-}
 
 static const char *sget(const json_t *o, const char *k) {
   return json_string_value(json_object_get(o, k));
@@ -112,7 +107,9 @@ static void op_attach(op_t *op, inst_t *inst) {
   op->pending++;
 }
 
-static void on_inst_state(inst_t *inst) { op_check(inst); }
+static void on_inst_state(inst_t *inst) {
+  op_check(inst);
+}
 
 /* Instances are freed after their last close callback: the registry (whose
  * inst_env_t they point to) goes only after the last of them. */
@@ -148,10 +145,10 @@ static int select_insts(registry_t *r, const char *target, inst_t ***out,
       inst_t *inst = r->by_id[i];
       if (inst == NULL)
         continue;
-      int hit = all || inst->pm_id == id ||
-                (pass == 0 && strcmp(sget(inst->spec, "name"), target) == 0) ||
-                (pass == 1 &&
-                 strcmp(sget(inst->spec, "namespace"), target) == 0);
+      int hit =
+          all || inst->pm_id == id ||
+          (pass == 0 && strcmp(sget(inst->spec, "name"), target) == 0) ||
+          (pass == 1 && strcmp(sget(inst->spec, "namespace"), target) == 0);
       if (hit)
         v[k++] = inst;
     }
@@ -177,7 +174,7 @@ static json_t *brief(const inst_t *inst) {
 
 static json_t *view(registry_t *r, inst_t *inst, int detail) {
   const json_t *spec = inst->spec;
-  uint64_t now = wall_ms();
+  uint64_t now = clock_wall_ms();
   double cpu = 0;
   uint64_t mem = 0;
   procstat_t ps;
@@ -200,16 +197,16 @@ static json_t *view(registry_t *r, inst_t *inst, int detail) {
   json_t *env = json_pack(
       "{s:s, s:s, s:i, s:s, s:i, s:i, s:I, s:I, s:s, s:i, s:s, s:s, s:s, "
       "s:O, s:O, s:b, s:O, s:O, s:O, s:O, s:s, s:s, s:s, s:s, s:i, s:s}",
-      "name", sget(spec, "name"), "namespace", sget(spec, "namespace"),
-      "pm_id", inst->pm_id, "status", inst_status(inst), "restart_time",
+      "name", sget(spec, "name"), "namespace", sget(spec, "namespace"), "pm_id",
+      inst->pm_id, "status", inst_status(inst), "restart_time",
       (int)inst_restarts(inst), "unstable_restarts", 0, "pm_uptime",
-      (json_int_t)inst->started_ms, "created_at",
-      (json_int_t)inst->created_ms, "exec_mode", "fork_mode", "instances",
+      (json_int_t)inst->started_ms, "created_at", (json_int_t)inst->created_ms,
+      "exec_mode", "fork_mode", "instances",
       (int)json_integer_value(json_object_get(spec, "instances")),
       "pm_exec_path", sget(spec, "script"), "pm_cwd", sget(spec, "cwd"),
       "exec_interpreter",
-      *sget(spec, "interpreter") ? sget(spec, "interpreter") : "auto",
-      "args", json_object_get(spec, "args"), "node_args",
+      *sget(spec, "interpreter") ? sget(spec, "interpreter") : "auto", "args",
+      json_object_get(spec, "args"), "node_args",
       json_object_get(spec, "interpreter_args"), "autorestart",
       json_is_true(json_object_get(spec, "autorestart")), "max_restarts",
       json_object_get(spec, "max_restarts"), "min_uptime",
@@ -226,12 +223,11 @@ static json_t *view(registry_t *r, inst_t *inst, int detail) {
   if (env && detail) {
     json_object_set_new(env, "env", inst_environment(inst));
     json_object_set(env, "declared_env", json_object_get(spec, "env"));
-    json_object_set_new(
-        env, "env_source",
-        inst->env_updated_ms
-            ? json_pack("{s:s, s:I}", "from", "update-env", "at",
-                        (json_int_t)inst->env_updated_ms)
-            : json_pack("{s:s}", "from", "start"));
+    json_object_set_new(env, "env_source",
+                        inst->env_updated_ms
+                            ? json_pack("{s:s, s:I}", "from", "update-env",
+                                        "at", (json_int_t)inst->env_updated_ms)
+                            : json_pack("{s:s}", "from", "start"));
     json_object_set_new(env, "dropped_log_bytes",
                         json_integer((json_int_t)(applog_dropped(inst->out) +
                                                   applog_dropped(inst->err))));
@@ -266,8 +262,8 @@ static int grow(registry_t *r, int need) {
 }
 
 int registry_start_spec(registry_t *r, const json_t *in, json_t *inherited,
-                        int force, json_t *started, json_t *warnings,
-                        char *err, size_t errlen) {
+                        int force, json_t *started, json_t *warnings, char *err,
+                        size_t errlen) {
   json_t *spec, *warn;
   int e = spec_normalize(in, &spec, &warn, err, errlen);
   if (e < 0)
@@ -329,15 +325,15 @@ static void cmd_start(registry_t *r, ctl_req_t *req, json_t *args) {
   if (env != NULL && !json_is_object(env)) {
     ctl_reply(req, MUSTER_EINVAL, "start: \"env\" must be an object", NULL);
   } else {
-    int e = registry_start_spec(
-        r, app, env, json_is_true(json_object_get(args, "force")), started,
-        warnings, err, sizeof err);
+    int e = registry_start_spec(r, app, env,
+                                json_is_true(json_object_get(args, "force")),
+                                started, warnings, err, sizeof err);
     if (e < 0)
       ctl_replyf(req, e, "start \"%s\": %s", name ? name : "?", err);
     else
-      ctl_reply(req, 0, NULL,
-                json_pack("{s:O, s:O}", "started", started, "warnings",
-                          warnings));
+      ctl_reply(
+          req, 0, NULL,
+          json_pack("{s:O, s:O}", "started", started, "warnings", warnings));
   }
   json_decref(started);
   json_decref(warnings);
@@ -383,15 +379,15 @@ static void act(op_t *op, inst_t *inst, json_t *args) {
   }
 }
 
-static void cmd_targets(registry_t *r, ctl_req_t *req,
-                        muster_client_cmd_t cmd, json_t *args) {
+static void cmd_targets(registry_t *r, ctl_req_t *req, muster_client_cmd_t cmd,
+                        json_t *args) {
   const char *target = sget(args, "target");
   int signo = 0;
   if (cmd == MUSTER_CMD_FLUSH && target == NULL)
     target = "all";
   if (cmd == MUSTER_CMD_SIGNAL) {
     json_t *s = json_object_get(args, "signal");
-    signo = json_is_integer(s) ? (int)json_integer_value(s)
+    signo = json_is_integer(s)  ? (int)json_integer_value(s)
             : json_is_string(s) ? signame_parse(json_string_value(s))
                                 : -1;
     if (signo < 1 || signo > 31 || muster_signal_name(signo) == NULL) {
@@ -424,8 +420,7 @@ static void cmd_targets(registry_t *r, ctl_req_t *req,
   op_step(op);
 }
 
-static void cmd_list(registry_t *r, ctl_req_t *req, json_t *args,
-                     int detail) {
+static void cmd_list(registry_t *r, ctl_req_t *req, json_t *args, int detail) {
   const char *target = sget(args, "target");
   inst_t **v;
   int n;
@@ -459,8 +454,8 @@ void registry_command(registry_t *r, ctl_req_t *req, muster_client_cmd_t cmd,
     ctl_reply(req, 0, NULL, json_object());
     break;
   case MUSTER_CMD_SAVE:
-    dump_save(r, &r->d->home, req, json_is_true(json_object_get(args,
-                                                                "force")));
+    dump_save(r, &r->d->home, req,
+              json_is_true(json_object_get(args, "force")));
     break;
   case MUSTER_CMD_RESURRECT:
     dump_resurrect(r, &r->d->home, req);
@@ -491,7 +486,9 @@ int registry_owns_pid(const registry_t *r, int pid) {
   return 0;
 }
 
-int registry_count(const registry_t *r) { return r ? r->count : 0; }
+int registry_count(const registry_t *r) {
+  return r ? r->count : 0;
+}
 
 void registry_reopen_logs(registry_t *r) {
   for (int i = 0; i < r->cap; i++)

@@ -33,7 +33,7 @@ int registry_has_name(const registry_t *r, const char *name);
 /* Starts an app from a spec (as `start`); the result is appended to
  * `started`. Returns 0 or an error with err filled. */
 int registry_start_spec(registry_t *r, const json_t *spec, json_t *inherited,
-                        int force, json_t *started, json_t *warnings,
-                        char *err, size_t errlen);
+                        int force, json_t *started, json_t *warnings, char *err,
+                        size_t errlen);
 
 #endif
