@@ -121,7 +121,9 @@ static int send_all(int fd, const char *p, size_t len, int64_t deadline) {
 static int64_t read_line(muster_client_t *c, int64_t deadline) {
   size_t scanned = 0;
   for (;;) {
-    char *nl = memchr(c->buf + scanned, '\n', c->len - scanned);
+    char *nl = c->len > scanned
+                   ? memchr(c->buf + scanned, '\n', c->len - scanned)
+                   : NULL;
     if (nl != NULL)
       return nl - c->buf + 1;
     scanned = c->len;

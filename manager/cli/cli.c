@@ -1,7 +1,6 @@
 /* CLI entry: global options, connecting (and starting the daemon on
  * demand), the commands that need no more than a target. */
 #include "cli.h"
-#include "../signame.h"
 
 #include <muster.h>
 
@@ -260,7 +259,7 @@ static int cmd_target(cli_t *cli, muster_client_cmd_t cmd, const char *verb,
 static int cmd_signal(cli_t *cli, int argc, char **argv) {
   if (argc != 3)
     return cli_usage("usage: muster signal <SIGNAL> <app>");
-  int s = signame_parse(argv[1]);
+  int s = muster_appspec_parse_signal(argv[1]);
   if (s < 0)
     return cli_usage("signal: \"%s\" is not a signal", argv[1]);
   json_t *args = json_pack("{s:s, s:i}", "target", argv[2], "signal", s);

@@ -1,6 +1,5 @@
 /* `muster start`: the command line becomes one PM2-style app object. */
 #include "cli.h"
-#include "../signame.h"
 
 #include <muster.h>
 
@@ -114,7 +113,7 @@ static int option(json_t *app, int argc, char **argv, int *i) {
     return CLI_OK;
   }
   if (strcmp(o, "--kill-signal") == 0) {
-    int s = signame_parse(val);
+    int s = muster_appspec_parse_signal(val);
     if (s < 0)
       return cli_usage("--kill-signal: \"%s\" is not a signal", val ? val : "");
     json_object_set_new(app, "kill_signal", json_string(muster_signal_name(s)));
@@ -165,49 +164,25 @@ static int option(json_t *app, int argc, char **argv, int *i) {
   return cli_usage("start: unknown option %s", o);
 }
 
-int cli_start(cli_t *cli, int argc, char **argv) {
-  json_t *app = json_object();
-  json_object_set_new(app, "env", json_object());
-  const char *script = NULL;
-  int force = 0, rc = CLI_OK;
-  int i;
-  for (i = 1; i < argc && rc == CLI_OK; i++) {
-    if (strcmp(argv[i], "--") == 0) {
-      i++;
-      break;
-    }
-    if (strcmp(argv[i], "--force") == 0 || strcmp(argv[i], "-f") == 0)
-      force = 1;
-    else if (argv[i][0] == '-' && argv[i][1])
-      rc = option(app, argc, argv, &i);
-    else if (script == NULL)
-      script = argv[i];
-    else
-      rc = cli_usage("start: one script (app arguments go after --)");
+/* PM2 takes these as ecosystem files, not as scripts. */
+static int is_ecosystem(const char *path) {
+  static const char *const ends[] = {".json", ".yaml", ".yml", ".config.js",
+                                     ".config.cjs"};
+  size_t n = strlen(path);
+  for (size_t i = 0; i < sizeof ends / sizeof *ends; i++) {
+    size_t m = strlen(ends[i]);
+    if (n > m && strcmp(path + n - m, ends[i]) == 0)
+      return 1;
   }
-  if (rc == CLI_OK && script == NULL)
-    rc = cli_usage("start: which script or binary?");
-  if (rc != CLI_OK) {
-    json_decref(app);
-    return rc;
-  }
-  json_t *args = json_array();
-  for (; i < argc; i++)
-    json_array_append_new(args, json_string(argv[i]));
-  json_object_set_new(app, "args", args);
-  json_object_set_new(app, "script", resolve(script));
-  if (json_object_get(app, "cwd") == NULL) {
-    char cwd[PATH_MAX];
-    if (getcwd(cwd, sizeof cwd))
-      json_object_set_new(app, "cwd", json_string(cwd));
-  }
-  json_t *env = cli_environ();
-  json_t *req =
-      json_pack("{s:o, s:o, s:b}", "app", app, "env", env, "force", force);
+  return 0;
+}
+
+/* Sends one canonical spec; prints warnings and what started. */
+static int start_one(cli_t *cli, json_t *spec, int force) {
+  json_t *req = json_pack("{s:O, s:o, s:b}", "app", spec, "env", cli_environ(),
+                          "force", force);
   json_t *result;
-  rc = cli_connect(cli);
-  if (rc == CLI_OK)
-    rc = cli_call(cli, MUSTER_CMD_START, req, &result);
+  int rc = cli_call(cli, MUSTER_CMD_START, req, &result);
   json_decref(req);
   if (rc != CLI_OK)
     return rc;
@@ -220,6 +195,105 @@ int cli_start(cli_t *cli, int argc, char **argv) {
              json_string_value(json_object_get(e, "name")),
              (int)json_integer_value(json_object_get(e, "pm_id")));
   json_decref(result);
+  return CLI_OK;
+}
+
+static void print_warnings(json_t *warnings) {
+  size_t k;
+  json_t *e;
+  json_array_foreach(warnings, k, e)
+      fprintf(stderr, "muster: warning: %s\n", json_string_value(e));
+}
+
+/* The apps to start: an ecosystem file's, or the one the flags describe,
+ * in canonical form (include/muster/appspec.h). */
+static int load_apps(const char *script, json_t *app, const char *env_name,
+                     const char *only, json_t **apps) {
+  char cwd[PATH_MAX];
+  if (getcwd(cwd, sizeof cwd) == NULL)
+    return cli_usage("start: the current directory is gone");
+  muster_appspec_options_t o = {
+      .base_dir = cwd, .env_name = env_name, .only = only};
+  muster_appspec_error_t err;
+  json_t *warnings = json_array();
+  int r;
+  if (is_ecosystem(script)) {
+    r = muster_appspec_load(script, &o, apps, warnings, &err);
+  } else {
+    json_t *spec;
+    r = muster_appspec_normalize(app, &o, &spec, warnings, &err);
+    if (r == 0) {
+      *apps = json_array();
+      json_array_append_new(*apps, spec);
+    }
+  }
+  print_warnings(warnings);
+  json_decref(warnings);
+  if (r < 0) {
+    fprintf(stderr, "muster: start: %s\n", err.text);
+    return CLI_FAIL;
+  }
+  return CLI_OK;
+}
+
+int cli_start(cli_t *cli, int argc, char **argv) {
+  json_t *app = json_object();
+  json_object_set_new(app, "env", json_object());
+  const char *script = NULL, *env_name = NULL, *only = NULL;
+  int force = 0, rc = CLI_OK, flags = 0;
+  int i;
+  for (i = 1; i < argc && rc == CLI_OK; i++) {
+    const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(argv[i], "--") == 0) {
+      i++;
+      break;
+    }
+    if (strcmp(argv[i], "--force") == 0 || strcmp(argv[i], "-f") == 0) {
+      force = 1;
+    } else if (strcmp(argv[i], "--only") == 0 && val) {
+      only = argv[++i];
+    } else if (strcmp(argv[i], "--env") == 0 && val && !strchr(val, '=')) {
+      env_name = argv[++i]; /* --env production: env_production */
+    } else if (argv[i][0] == '-' && argv[i][1]) {
+      rc = option(app, argc, argv, &i);
+      flags++;
+    } else if (script == NULL) {
+      script = argv[i];
+    } else {
+      rc = cli_usage("start: one script (app arguments go after --)");
+    }
+  }
+  if (rc == CLI_OK && script == NULL)
+    rc = cli_usage("start: which script, binary or ecosystem file?");
+  if (rc == CLI_OK && is_ecosystem(script) && (flags || i < argc))
+    rc = cli_usage("start: with an ecosystem file only --only, --env "
+                   "<name> and --force apply");
+  if (rc == CLI_OK && !is_ecosystem(script) && (only || env_name))
+    rc = cli_usage("start: --only and --env <name> need an ecosystem file "
+                   "(--env NAME=value sets a variable)");
+  if (rc != CLI_OK) {
+    json_decref(app);
+    return rc;
+  }
+  json_t *args = json_array();
+  for (; i < argc; i++)
+    json_array_append_new(args, json_string(argv[i]));
+  json_object_set_new(app, "args", args);
+  json_object_set_new(app, "script", resolve(script));
+  json_t *apps = NULL;
+  rc = load_apps(script, app, env_name, only, &apps);
+  json_decref(app);
+  if (rc == CLI_OK)
+    rc = cli_connect(cli);
+  size_t k;
+  json_t *spec;
+  json_array_foreach(apps, k, spec) {
+    if (rc == CLI_OK)
+      rc = start_one(cli, spec, force);
+  }
+  json_decref(apps);
+  if (rc != CLI_OK)
+    return rc;
   json_t *list;
   if (cli_call(cli, MUSTER_CMD_LIST, NULL, &list) == CLI_OK) {
     cli_print_table(cli, list);

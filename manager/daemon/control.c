@@ -188,7 +188,7 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
 /* Answers the buffered lines, one at a time (see the top of the file). */
 static void conn_process(conn_t *c) {
   while (!c->closed && !c->close_after && c->pending == NULL) {
-    char *nl = memchr(c->buf, '\n', c->len);
+    char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
     if (nl == NULL) {
       if (c->len > MUSTER_CLIENT_MAX_REQUEST) {
         uv_read_stop((uv_stream_t *)&c->pipe);

@@ -10,7 +10,6 @@
 #include "instance.h"
 #include "reaper.h"
 #include "../clock.h"
-#include "../signame.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -26,8 +25,10 @@
 
 extern char **environ;
 
+/* A string attribute of a canonical spec; "" for one absent when unset. */
 static const char *sget(const json_t *spec, const char *key) {
-  return json_string_value(json_object_get(spec, key));
+  const char *s = json_string_value(json_object_get(spec, key));
+  return s ? s : "";
 }
 
 static long long iget(const json_t *spec, const char *key) {
@@ -132,6 +133,17 @@ int inst_check(const inst_env_t *ie, json_t *spec, json_t *inherited, char *err,
   (void)ie;
   const char *script = sget(spec, "script");
   struct stat st;
+  json_t *p = json_object_get(json_object_get(spec, "env"), "PATH");
+  if (p == NULL && inherited)
+    p = json_object_get(inherited, "PATH");
+  const char *path = p ? json_string_value(p) : getenv("PATH");
+  if (strchr(script, '/') == NULL) {
+    /* A bare name ("npm") is looked up on the app's PATH at exec. */
+    if (on_path(script, path))
+      return 0;
+    snprintf(err, errlen, "%s: ENOENT (not found on PATH)", script);
+    return MUSTER_ENOENT;
+  }
   if (stat(script, &st) < 0) {
     int e = -errno;
     snprintf(err, errlen, "%s: %s (%s)", script, muster_err_name(e),
@@ -144,11 +156,6 @@ int inst_check(const inst_env_t *ie, json_t *spec, json_t *inherited, char *err,
     return MUSTER_ENOENT;
   }
   const char *interp = interpreter(spec);
-  const char *path = NULL;
-  json_t *p = json_object_get(json_object_get(spec, "env"), "PATH");
-  if (p == NULL && inherited)
-    p = json_object_get(inherited, "PATH");
-  path = p ? json_string_value(p) : getenv("PATH");
   if (*interp && !on_path(interp, path)) {
     snprintf(err, errlen, "interpreter \"%s\" for %s: ENOENT (not found%s)",
              interp, script, strchr(interp, '/') ? "" : " on PATH");
@@ -381,7 +388,7 @@ static void policy_of(const json_t *spec, muster_supervise_policy_t *p,
   p->kill_timeout_ms = (uint64_t)iget(spec, "kill_timeout");
   if (p->kill_timeout_ms == 0)
     p->kill_timeout_ms = 1;
-  p->stop_signal = signame_parse(sget(spec, "kill_signal"));
+  p->stop_signal = muster_appspec_parse_signal(sget(spec, "kill_signal"));
 }
 
 static void on_error_cb(muster_supervisor_t *sup,

@@ -12,7 +12,6 @@
 #include "instance.h"
 #include "procstat.h"
 #include "../config/spec.h"
-#include "../signame.h"
 #include "../clock.h"
 
 #include <errno.h>
@@ -47,8 +46,10 @@ typedef struct {
   void *arg;
 } op_t;
 
+/* A string attribute of a canonical spec; "" for one absent when unset. */
 static const char *sget(const json_t *o, const char *k) {
-  return json_string_value(json_object_get(o, k));
+  const char *s = json_string_value(json_object_get(o, k));
+  return s ? s : "";
 }
 
 /* ---- ops ---------------------------------------------------------------- */
@@ -387,9 +388,10 @@ static void cmd_targets(registry_t *r, ctl_req_t *req, muster_client_cmd_t cmd,
     target = "all";
   if (cmd == MUSTER_CMD_SIGNAL) {
     json_t *s = json_object_get(args, "signal");
-    signo = json_is_integer(s)  ? (int)json_integer_value(s)
-            : json_is_string(s) ? signame_parse(json_string_value(s))
-                                : -1;
+    signo = json_is_integer(s) ? (int)json_integer_value(s)
+            : json_is_string(s)
+                ? muster_appspec_parse_signal(json_string_value(s))
+                : -1;
     if (signo < 1 || signo > 31 || muster_signal_name(signo) == NULL) {
       ctl_reply(req, MUSTER_EINVAL, "signal: not a signal", NULL);
       return;
