@@ -8,7 +8,6 @@
  * before the restart, so an orphaned grandchild can never hold the
  * app's port against its successor. */
 #include "instance.h"
-#include "reaper.h"
 #include "../clock.h"
 
 #include <errno.h>
@@ -19,9 +18,6 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
-
-/* How often a group whose leader exited is checked for the rest. */
-#define GROUP_POLL_MS 10
 
 extern char **environ;
 
@@ -173,63 +169,25 @@ int inst_check(const inst_env_t *ie, json_t *spec, json_t *inherited, char *err,
 
 /* ---- the process -------------------------------------------------------- */
 
-static int owns_group(const inst_t *inst) {
-  return inst->pgid > 0 && kill(-inst->pgid, 0) == 0;
-}
-
-static void feed_exit(inst_t *inst) {
-  inst->pgid = 0;
-  muster_supervise_exited(inst->sup, inst->exit_status, inst->term_signal);
-}
-
-static void on_group_timer(uv_timer_t *t) {
-  inst_t *inst = t->data;
-  reaper_sweep();
-  if (owns_group(inst))
-    return;
-  uv_timer_stop(t);
-  feed_exit(inst);
-}
-
-static void on_exit_cb(muster_child_t *child, int64_t status, int signo) {
-  inst_t *inst = muster_child_data(child);
-  if (muster_child_pid(child) != inst->pid)
-    return; /* not the current process (cannot happen: one at a time) */
-  inst->pgid = inst->pid;
-  inst->pid = 0;
-  inst->exit_status = status;
-  inst->term_signal = signo;
-  reaper_sweep();
-  if (!owns_group(inst)) {
-    feed_exit(inst);
-    return;
-  }
-  /* Being stopped: the stop schedule goes on reaching the whole group.
-   * Ended by itself: the rest of the group goes now. */
-  if (muster_supervise_state(inst->sup) != MUSTER_SUPERVISE_STOPPING)
-    kill(-inst->pgid, SIGKILL);
-  uv_timer_start(&inst->group_timer, on_group_timer, GROUP_POLL_MS,
-                 GROUP_POLL_MS);
-}
-
-static void maybe_gone(inst_t *inst);
-
-static void on_child_closed(muster_child_t *child) {
-  inst_t *inst = muster_child_data(child);
-  inst->children--;
-  maybe_gone(inst);
-}
-
-static void on_close_cb(muster_child_t *child) {
-  muster_child_close(child, on_child_closed);
-}
-
-static void on_data_cb(muster_child_t *child, int slot, const char *buf,
-                       size_t len) {
-  inst_t *inst = muster_child_data(child);
+static void on_data_cb(muster_supervisor_t *sup, muster_child_t *child,
+                       int slot, const char *buf, size_t len) {
+  inst_t *inst = muster_supervise_data(sup);
+  (void)child;
   if (len == 0)
     return;
   applog_write(slot == 2 ? inst->err : inst->out, buf, len);
+}
+
+static void on_child_cb(muster_supervisor_t *sup, muster_child_t *child,
+                        muster_channel_t *channel) {
+  inst_t *inst = muster_supervise_data(sup);
+  (void)child;
+  (void)channel;
+  inst->started_ms = clock_wall_ms();
+  inst->starts++;
+  inst->cpu_ticks = 0;
+  inst->cpu_at_ms = 0;
+  inst->error[0] = '\0';
 }
 
 static char **env_vector(json_t *env) {
@@ -279,69 +237,8 @@ static char **run_vector(const inst_t *inst) {
   return v;
 }
 
-static int start_hook(muster_supervisor_t *sup, int *pid) {
-  inst_t *inst = muster_supervise_data(sup);
-  json_t *env = inst_environment(inst);
-  char **envp = env_vector(env);
-  char **argv = run_vector(inst);
-  json_decref(env);
-  const char *cwd = sget(inst->spec, "cwd");
-  muster_stdio_t stdio[3] = {{MUSTER_STDIO_IGNORE, -1},
-                             {MUSTER_STDIO_PIPE, -1},
-                             {MUSTER_STDIO_PIPE, -1}};
-  muster_spawn_options_t o = {
-      .env = (const char *const *)envp,
-      .env_mode = MUSTER_ENV_EXACT,
-      .cwd = *cwd ? cwd : NULL,
-      .stdio = stdio,
-      .stdio_count = 3,
-      .flags = MUSTER_SPAWN_DETACHED,
-      .on_data = on_data_cb,
-      .on_exit = on_exit_cb,
-      .on_close = on_close_cb,
-      .data = inst,
-  };
-  muster_child_t *child;
-  int r = muster_spawn(muster_supervise_loop(sup), argv[0],
-                       (const char *const *)argv, &o, &child);
-  free_vector(envp);
-  free_vector(argv);
-  if (r < 0) {
-    snprintf(inst->error, sizeof inst->error, "start failed: %s (%s)",
-             muster_err_name(r), muster_strerror(r));
-    return r;
-  }
-  inst->children++;
-  inst->pid = muster_child_pid(child);
-  inst->started_ms = clock_wall_ms();
-  inst->starts++;
-  inst->cpu_ticks = 0;
-  inst->cpu_at_ms = 0;
-  inst->error[0] = '\0';
-  *pid = inst->pid;
-  return 0;
-}
-
-/* The whole group; the main process alone if the group is already gone
- * (it cannot be while the leader lives, but a signal must not be lost). */
-static int signal_hook(muster_supervisor_t *sup, int signo) {
-  inst_t *inst = muster_supervise_data(sup);
-  int g = inst->pid ? inst->pid : inst->pgid;
-  if (g <= 0)
-    return MUSTER_ESRCH;
-  if (kill(-g, signo) == 0)
-    return 0;
-  return inst->pid && kill(inst->pid, signo) == 0 ? 0 : -errno;
-}
-
 static void on_state_cb(muster_supervisor_t *sup, muster_supervise_state_t old,
-                        muster_supervise_state_t state) {
-  inst_t *inst = muster_supervise_data(sup);
-  (void)old;
-  inst->ie->on_state(inst);
-  if (state == MUSTER_SUPERVISE_STOPPED)
-    maybe_gone(inst);
-}
+                        muster_supervise_state_t state);
 
 static void policy_of(const json_t *spec, muster_supervise_policy_t *p,
                       int *codes, size_t ncodes) {
@@ -433,6 +330,45 @@ static int open_logs(inst_t *inst) {
   return r;
 }
 
+/* The row: a supervised child (muster_supervise_child_create) running the
+ * trampoline in its own session, so the app is a whole process group: the
+ * stop schedule reaches every member and STOPPED means none is left. The
+ * command and environment are fixed at creation: --update-env makes a new
+ * row (inst_update). */
+static int make_supervisor(uv_loop_t *loop, inst_t *inst) {
+  json_t *env = inst_environment(inst);
+  char **envp = env_vector(env);
+  char **argv = run_vector(inst);
+  json_decref(env);
+  const char *cwd = sget(inst->spec, "cwd");
+  muster_stdio_t stdio[3] = {{MUSTER_STDIO_IGNORE, -1},
+                             {MUSTER_STDIO_PIPE, -1},
+                             {MUSTER_STDIO_PIPE, -1}};
+  int codes[MUSTER_SUPERVISE_MAX_EXIT_CODES];
+  muster_supervise_child_options_t o = {
+      .process.spawn =
+          {
+              .env = (const char *const *)envp,
+              .env_mode = MUSTER_ENV_EXACT,
+              .cwd = *cwd ? cwd : NULL,
+              .stdio = stdio,
+              .stdio_count = 3,
+              .flags = MUSTER_SPAWN_DETACHED,
+          },
+      .on_child = on_child_cb,
+      .on_data = on_data_cb,
+      .on_state = on_state_cb,
+      .on_error = on_error_cb,
+      .data = inst,
+  };
+  policy_of(inst->spec, &o.policy, codes, MUSTER_SUPERVISE_MAX_EXIT_CODES);
+  int r = muster_supervise_child_create(
+      loop, argv[0], (const char *const *)argv, &o, &inst->sup);
+  free_vector(envp);
+  free_vector(argv);
+  return r;
+}
+
 int inst_create(uv_loop_t *loop, const inst_env_t *ie, int pm_id, int index,
                 json_t *spec, json_t *inherited, inst_t **out, char *err,
                 size_t errlen) {
@@ -451,22 +387,11 @@ int inst_create(uv_loop_t *loop, const inst_env_t *ie, int pm_id, int index,
              muster_err_name(r), muster_strerror(r));
     goto fail;
   }
-  int codes[MUSTER_SUPERVISE_MAX_EXIT_CODES];
-  muster_supervise_options_t o = {
-      .start = start_hook,
-      .signal = signal_hook,
-      .on_state = on_state_cb,
-      .on_error = on_error_cb,
-      .data = inst,
-  };
-  policy_of(spec, &o.policy, codes, MUSTER_SUPERVISE_MAX_EXIT_CODES);
-  r = muster_supervise_create(loop, &o, &inst->sup);
+  r = make_supervisor(loop, inst);
   if (r < 0) {
-    snprintf(err, errlen, "bad restart policy: %s", muster_strerror(r));
+    snprintf(err, errlen, "cannot make its supervisor: %s", muster_strerror(r));
     goto fail;
   }
-  uv_timer_init(loop, &inst->group_timer);
-  inst->group_timer.data = inst;
   *out = inst;
   return 0;
 fail:
@@ -486,6 +411,7 @@ void inst_update(inst_t *inst, json_t *spec, json_t *inherited) {
   json_decref(inst->inherited);
   inst->inherited = inherited;
   inst->env_updated_ms = clock_wall_ms();
+  inst->recreate = 1;
 }
 
 const char *inst_status(const inst_t *inst) {
@@ -506,14 +432,19 @@ const char *inst_status(const inst_t *inst) {
 }
 
 unsigned inst_restarts(const inst_t *inst) {
-  unsigned r = muster_supervise_restarts(inst->sup);
+  unsigned r = inst->restart_carry + muster_supervise_restarts(inst->sup);
   return r >= inst->restart_base ? r - inst->restart_base : 0;
 }
 
+int inst_pid(const inst_t *inst) {
+  return muster_supervise_pid(inst->sup);
+}
+
 int inst_kill(inst_t *inst, int signo) {
-  if (inst->pid <= 0)
+  int pid = inst_pid(inst);
+  if (pid <= 0)
     return MUSTER_ESRCH;
-  return kill(inst->pid, signo) < 0 ? -errno : 0;
+  return kill(pid, signo) < 0 ? -errno : 0;
 }
 
 void inst_reopen_logs(inst_t *inst) {
@@ -526,8 +457,20 @@ void inst_flush_logs(inst_t *inst) {
   applog_truncate(inst->err);
 }
 
-static void on_timer_closed(uv_handle_t *h) {
-  inst_t *inst = h->data;
+static void on_sup_closed(muster_supervisor_t *sup);
+
+/* Once: the STOPPED report and inst_destroy may both ask. */
+static void close_supervisor(inst_t *inst) {
+  if (inst->closed)
+    return;
+  inst->closed = 1;
+  muster_supervise_close(inst->sup, on_sup_closed);
+}
+
+static void on_sup_closed(muster_supervisor_t *sup) {
+  inst_t *inst = muster_supervise_data(sup);
+  if (!inst->destroying)
+    return; /* an old row replaced by inst_update */
   inst->ie->on_gone(inst);
   applog_close(inst->out);
   applog_close(inst->err);
@@ -536,13 +479,50 @@ static void on_timer_closed(uv_handle_t *h) {
   free(inst);
 }
 
-static void maybe_gone(inst_t *inst) {
-  if (!inst->destroying || inst->children > 0 || inst->sup == NULL ||
-      muster_supervise_state(inst->sup) != MUSTER_SUPERVISE_STOPPED)
+/* A row replaced after --update-env: the old one is closed once stopped,
+ * its restart count carried over, and the new one started. */
+static void replace_supervisor(inst_t *inst) {
+  muster_supervisor_t *old = inst->sup;
+  unsigned total = inst_restarts(inst) + 1; /* this restart counts */
+  inst->recreate = 0;
+  if (make_supervisor(muster_supervise_loop(old), inst) < 0) {
+    inst->sup = old;
+    snprintf(inst->error, sizeof inst->error,
+             "--update-env: cannot make a new supervisor");
     return;
-  muster_supervise_close(inst->sup, NULL);
-  inst->sup = NULL;
-  uv_close((uv_handle_t *)&inst->group_timer, on_timer_closed);
+  }
+  inst->restart_carry = total;
+  inst->restart_base = 0;
+  muster_supervise_close(old, on_sup_closed);
+  muster_supervise_start(inst->sup);
+}
+
+static void on_state_cb(muster_supervisor_t *sup, muster_supervise_state_t old,
+                        muster_supervise_state_t state) {
+  inst_t *inst = muster_supervise_data(sup);
+  (void)old;
+  if (sup != inst->sup)
+    return;
+  if (state == MUSTER_SUPERVISE_STOPPED && inst->recreate &&
+      !inst->destroying) {
+    replace_supervisor(inst);
+    return;
+  }
+  inst->ie->on_state(inst);
+  if (state == MUSTER_SUPERVISE_STOPPED && inst->destroying)
+    close_supervisor(inst);
+}
+
+void inst_restart(inst_t *inst) {
+  if (!inst->recreate) {
+    muster_supervise_restart(inst->sup);
+    return;
+  }
+  muster_supervise_state_t s = muster_supervise_state(inst->sup);
+  if (s == MUSTER_SUPERVISE_STOPPED || s == MUSTER_SUPERVISE_ERRORED)
+    replace_supervisor(inst);
+  else
+    muster_supervise_stop(inst->sup);
 }
 
 void inst_destroy(inst_t *inst) {
@@ -550,5 +530,6 @@ void inst_destroy(inst_t *inst) {
     return;
   inst->destroying = 1;
   muster_supervise_stop(inst->sup);
-  maybe_gone(inst);
+  if (muster_supervise_state(inst->sup) == MUSTER_SUPERVISE_STOPPED)
+    close_supervisor(inst);
 }

@@ -1,9 +1,5 @@
-/* One instance of an app: a supervisor row whose process is a muster_spawn
- * child in its own session and process group, its output in log files.
- *
- * The glue "start hook spawns, the exit feeds the supervisor, the signal
- * hook kills the group" lives here only; it moves to libmuster's public
- * supervised child (include/muster/supervise.h) when that lands. */
+/* One instance of an app: a supervised child (muster/supervise.h) running
+ * in its own session and process group, its output in log files. */
 #ifndef MANAGER_INSTANCE_H
 #define MANAGER_INSTANCE_H
 
@@ -41,15 +37,12 @@ struct inst_s {
   json_t *inherited;       /* environment the CLI gave at start (or NULL) */
   uint64_t env_updated_ms; /* wall clock of the last --update-env, or 0 */
   muster_supervisor_t *sup;
-  int pid;  /* the running main process (and its group), or 0 */
-  int pgid; /* the group still being ended after its leader exited, or 0 */
-  int64_t exit_status;
-  int term_signal;
-  int children; /* open muster_child_t objects */
-  uv_timer_t group_timer;
   applog_t *out, *err;
   uint64_t created_ms, started_ms;
-  unsigned restart_base; /* `reset` */
+  unsigned restart_base;  /* `reset` */
+  unsigned restart_carry; /* restarts of rows replaced by --update-env */
+  int recreate;           /* a new row is due once this one stopped */
+  int closed;             /* the row is being closed (inst_destroy) */
   int destroying;
   uint64_t cpu_ticks, cpu_at_ms; /* last sample for the cpu figure */
   char error[256];               /* why it is errored, for ls and describe */
@@ -65,13 +58,19 @@ int inst_create(uv_loop_t *loop, const inst_env_t *ie, int pm_id, int index,
 /* Checks that the spec can run (script, interpreter); err says why not. */
 int inst_check(const inst_env_t *ie, json_t *spec, json_t *inherited, char *err,
                size_t errlen);
-/* Replaces the spec and the inherited env (restart --update-env). */
+/* Replaces the spec and the inherited env (restart --update-env); the
+ * supervisor is remade with them once the row next reaches STOPPED, which
+ * a restart does on its way. */
 void inst_update(inst_t *inst, json_t *spec, json_t *inherited);
 /* PM2's status word: online, launching, stopping, stopped, errored,
  * "waiting restart". */
 const char *inst_status(const inst_t *inst);
 /* Restarts counted since the last reset. */
 unsigned inst_restarts(const inst_t *inst);
+/* Restarts the process; after inst_update, on a new row. */
+void inst_restart(inst_t *inst);
+/* The main process's pid, or 0. */
+int inst_pid(const inst_t *inst);
 /* Sends `signo` to the main process. */
 int inst_kill(inst_t *inst, int signo);
 /* The environment the process gets (a new object). */

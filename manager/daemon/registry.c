@@ -179,7 +179,8 @@ static json_t *view(registry_t *r, inst_t *inst, int detail) {
   double cpu = 0;
   uint64_t mem = 0;
   procstat_t ps;
-  if (inst->pid > 0 && procstat_read(inst->pid, &ps) == 0) {
+  int pid = inst_pid(inst);
+  if (pid > 0 && procstat_read(pid, &ps) == 0) {
     mem = ps.rss;
     uint64_t since = inst->cpu_at_ms ? inst->cpu_at_ms : inst->started_ms;
     uint64_t base = inst->cpu_at_ms ? inst->cpu_ticks : 0;
@@ -233,9 +234,9 @@ static json_t *view(registry_t *r, inst_t *inst, int detail) {
                         json_integer((json_int_t)(applog_dropped(inst->out) +
                                                   applog_dropped(inst->err))));
   }
-  return json_pack("{s:i, s:s, s:i, s:{s:I, s:f}, s:o}", "pid", inst->pid,
-                   "name", sget(spec, "name"), "pm_id", inst->pm_id, "monit",
-                   "memory", (json_int_t)mem, "cpu", cpu, "pm2_env", env);
+  return json_pack("{s:i, s:s, s:i, s:{s:I, s:f}, s:o}", "pid", pid, "name",
+                   sget(spec, "name"), "pm_id", inst->pm_id, "monit", "memory",
+                   (json_int_t)mem, "cpu", cpu, "pm2_env", env);
 }
 
 /* ---- start -------------------------------------------------------------- */
@@ -366,11 +367,12 @@ static void act(op_t *op, inst_t *inst, json_t *args) {
       json_decref(spec);
     }
     op_attach(op, inst);
-    muster_supervise_restart(inst->sup);
+    inst_restart(inst);
     op_check(inst);
     break;
   case MUSTER_CMD_RESET:
-    inst->restart_base = muster_supervise_restarts(inst->sup);
+    inst->restart_base =
+        inst->restart_carry + muster_supervise_restarts(inst->sup);
     break;
   case MUSTER_CMD_FLUSH:
     inst_flush_logs(inst);
@@ -483,7 +485,7 @@ void registry_stop_all(registry_t *r, void (*done)(void *), void *arg) {
 
 int registry_owns_pid(const registry_t *r, int pid) {
   for (int i = 0; i < r->cap; i++)
-    if (r->by_id[i] && r->by_id[i]->pid == pid)
+    if (r->by_id[i] && inst_pid(r->by_id[i]) == pid)
       return 1;
   return 0;
 }
