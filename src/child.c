@@ -14,9 +14,11 @@
  *
  * Two backends start and watch the process (docs/child.md): on Linux,
  * posix_spawn() and a pidfd polled on the loop (child_spawn_posix.c); else,
- * and for what posix_spawn() cannot express, uv_spawn() (below, with
- * child_fds.c). spawn_process() picks one; both report the exit through
- * muster__child_exited(), and exit_watch() is the handle that watches it.
+ * and for what posix_spawn() cannot express, uv_spawn()
+ * (child_spawn_uv.c). spawn_process() picks one; both report the exit
+ * through child_exited(), given to them as a function pointer, and
+ * exit_watch() is the handle that watches it. The stdio pipes
+ * (child_stdio.c) report through pipe_cbs below; neither knows the child.
  *
  * Reaping: each backend waitpid()s only its own pid, and only while its
  * watcher is open (libuv: the uv_process_t; ours: the pidfd poll). If the
@@ -91,7 +93,7 @@ static int validate(uv_loop_t *loop, const char *file, const char *const argv[],
 
 /* ---- deferred work (the idle handle) ------------------------------------ */
 
-void muster__child_emit_spawn(muster_child_t *c) {
+static void emit_spawn(muster_child_t *c) {
   if (c->spawn_emitted)
     return;
   c->spawn_emitted = 1;
@@ -99,27 +101,42 @@ void muster__child_emit_spawn(muster_child_t *c) {
     c->on_spawn(c);
 }
 
+static void deliver_writes(muster_child_t *c) {
+  while (c->done_head != NULL && !c->closing) {
+    child_write_t *w = c->done_head;
+    c->done_head = w->next;
+    if (c->done_head == NULL)
+      c->done_tail = NULL;
+    if (w->cb != NULL)
+      ((muster_write_cb)w->cb)(c, w->status, w->arg);
+    free(w);
+  }
+}
+
+static void maybe_close(muster_child_t *c);
+static void defer(muster_child_t *c);
+
 static void idle_cb(uv_idle_t *h) {
   muster_child_t *c = h->data;
   uv_idle_stop(h);
-  muster__child_emit_spawn(c);
+  emit_spawn(c);
   if (c->closing)
     return;
-  muster__child_deliver_writes(c);
+  deliver_writes(c);
   if (c->closing)
     return;
   if (c->check_close) {
     c->check_close = 0;
-    muster__child_maybe_close(c);
+    maybe_close(c);
   }
 }
 
-void muster__child_defer(muster_child_t *c) {
+static void defer(muster_child_t *c) {
   if (!c->closing)
     uv_idle_start(&c->idle, idle_cb);
 }
 
-void muster__child_maybe_close(muster_child_t *c) {
+static void maybe_close(muster_child_t *c) {
   if (c->closing || c->close_emitted || !c->exited)
     return;
   for (int i = 0; i < c->nslots; i++) {
@@ -130,7 +147,7 @@ void muster__child_maybe_close(muster_child_t *c) {
   if (c->ipc_taken && !c->ipc_closed)
     return;
   c->close_emitted = 1;
-  muster__child_emit_spawn(c);
+  emit_spawn(c);
   if (c->closing)
     return;
   if (c->on_close != NULL)
@@ -142,7 +159,7 @@ void muster__child_maybe_close(muster_child_t *c) {
 /* Every uv_close() of the child's handles ends here. Once the child is
  * closing and nothing is left to close, the user's callback runs; the
  * memory goes once the process handle is closed too. */
-void muster__child_closed_one(muster_child_t *c) {
+static void closed_one(muster_child_t *c) {
   if (--c->pending_closes > 0 || !c->closing)
     return;
   if (!c->user_closed) {
@@ -151,7 +168,7 @@ void muster__child_closed_one(muster_child_t *c) {
       child_write_t *w = c->done_head;
       c->done_head = w->next;
       if (w->cb != NULL)
-        w->cb(c, w->status, w->arg);
+        ((muster_write_cb)w->cb)(c, w->status, w->arg);
       free(w);
     }
     c->done_tail = NULL;
@@ -165,7 +182,7 @@ void muster__child_closed_one(muster_child_t *c) {
 }
 
 static void handle_closed_cb(uv_handle_t *h) {
-  muster__child_closed_one(h->data);
+  closed_one(h->data);
 }
 
 static void close_handle(muster_child_t *c, uv_handle_t *h) {
@@ -173,18 +190,29 @@ static void close_handle(muster_child_t *c, uv_handle_t *h) {
   uv_close(h, handle_closed_cb);
 }
 
-/* The handle that learns of the exit: the pidfd poll or libuv's process. */
+/* The handle that learns of the exit: the pidfd poll or libuv's process.
+ * Its data pointer is the backend's, so it closes with its own callback. */
 static uv_handle_t *exit_watch(muster_child_t *c) {
-  return c->use_pidfd ? (uv_handle_t *)&c->exit_poll : (uv_handle_t *)&c->proc;
+  return c->use_pidfd ? (uv_handle_t *)&c->posix.poll
+                      : (uv_handle_t *)&c->uv.proc;
+}
+
+static void posix_watch_closed(uv_handle_t *h) {
+  closed_one(container_of(h, muster_child_t, posix.poll));
+}
+
+static void uv_watch_closed(uv_handle_t *h) {
+  closed_one(container_of(h, muster_child_t, uv.proc));
 }
 
 static void close_exit_watch(muster_child_t *c) {
-  close_handle(c, exit_watch(c));
+  c->pending_closes++;
+  uv_close(exit_watch(c), c->use_pidfd ? posix_watch_closed : uv_watch_closed);
   /* After uv_close(), which has taken the fd out of epoll: see
-   * muster__pipe_close(). */
-  if (c->pidfd >= 0) {
-    close(c->pidfd);
-    c->pidfd = -1;
+   * muster__child_stdio_close(). */
+  if (c->posix.pidfd >= 0) {
+    close(c->posix.pidfd);
+    c->posix.pidfd = -1;
   }
 }
 
@@ -197,7 +225,7 @@ static void teardown(muster_child_t *c, int watch_inited) {
   uv_idle_stop(&c->idle);
   close_handle(c, (uv_handle_t *)&c->idle);
   for (int i = 0; i < MUSTER_STDIO_MAX; i++)
-    muster__pipe_close(&c->pipes[i], MUSTER_ECANCELED);
+    muster__child_stdio_close(&c->pipes[i], MUSTER_ECANCELED);
   if (c->ipc_fd >= 0) {
     close(c->ipc_fd);
     c->ipc_fd = -1;
@@ -233,8 +261,16 @@ void muster__child_set_close_hook(muster_child_t *c, void (*fn)(void *),
 
 /* ---- process events ----------------------------------------------------- */
 
-void muster__child_exited(muster_child_t *c, int64_t exit_status,
-                          int term_signal) {
+/* Reads, once, what the output pipes already hold. */
+static void drain_output(muster_child_t *c) {
+  for (int i = 1; i < c->nslots && !c->closing; i++)
+    muster__child_stdio_read(&c->pipes[i]);
+}
+
+/* The process was reaped (child_exit_fn of both backends): records it and
+ * emits on_exit (or, for a closed child, frees what waited for the exit). */
+static void child_exited(void *arg, int64_t exit_status, int term_signal) {
+  muster_child_t *c = arg;
   /* Output the child wrote before it exited comes before on_exit. The
    * exit and that output become readable at about the same moment, and
    * the pidfd is often reported first in the same epoll batch (with
@@ -243,9 +279,9 @@ void muster__child_exited(muster_child_t *c, int64_t exit_status,
    * before its listing. Only what is already in the socket is read here;
    * a grandchild's later output still comes after. */
   if (!c->closing) {
-    muster__child_emit_spawn(c);
+    emit_spawn(c);
     if (!c->closing)
-      muster__child_drain_output(c);
+      drain_output(c);
   }
   c->exited = 1;
   c->exit_status = exit_status;
@@ -258,28 +294,22 @@ void muster__child_exited(muster_child_t *c, int64_t exit_status,
     }
     return;
   }
-  muster__child_emit_spawn(c);
+  emit_spawn(c);
   if (c->closing)
     return;
   /* Node destroys stdin when the process exits: nobody will read it. */
-  muster__pipe_close(&c->pipes[0], MUSTER_EPIPE);
+  muster__child_stdio_close(&c->pipes[0], MUSTER_EPIPE);
   if (c->on_exit != NULL)
     c->on_exit(c, exit_status, term_signal);
   if (c->closing)
     return;
-  muster__child_maybe_close(c);
-}
-
-static void uv_process_exit(uv_process_t *proc, int64_t exit_status,
-                            int term_signal) {
-  muster__child_exited(container_of(proc, muster_child_t, proc), exit_status,
-                       term_signal);
+  maybe_close(c);
 }
 
 static int send_signal(muster_child_t *c, int signum) {
   if (c->use_pidfd)
-    return muster__spawn_posix_kill(c, signum);
-  return uv_process_kill(&c->proc, signum);
+    return muster__child_spawn_posix_kill(&c->posix, signum);
+  return uv_process_kill(&c->uv.proc, signum);
 }
 
 static int send_group_signal(muster_child_t *c, int signum) {
@@ -300,10 +330,10 @@ static int send_kill(muster_child_t *c, int signum) {
 static void drop_output(muster_child_t *c) {
   for (int i = 1; i < c->nslots; i++)
     if (c->pipes[i].readable)
-      muster__pipe_close(&c->pipes[i], MUSTER_EPIPE);
+      muster__child_stdio_close(&c->pipes[i], MUSTER_EPIPE);
   /* on_close may be due now; not from inside the caller's callback. */
   c->check_close = 1;
-  muster__child_defer(c);
+  defer(c);
 }
 
 static void timeout_cb(uv_timer_t *t) {
@@ -365,6 +395,45 @@ static const char **build_args(const char *file, const char *const argv[],
   return v;
 }
 
+/* ---- the stdio pipes' reports (child_stdio.h) ---------------------------- */
+
+static void pipe_data(child_pipe_t *p, const char *buf, size_t len) {
+  muster_child_t *c = p->owner;
+  emit_spawn(c);
+  if (c->closing)
+    return;
+  if (c->on_data != NULL)
+    c->on_data(c, p->slot, buf, len);
+}
+
+static void pipe_ended(child_pipe_t *p) {
+  maybe_close(p->owner);
+}
+
+/* The user's callback waits for the idle turn: never from inside
+ * muster_child_write() itself. */
+static void pipe_write_done(child_pipe_t *p, child_write_t *w) {
+  muster_child_t *c = p->owner;
+  if (c->done_tail != NULL)
+    c->done_tail->next = w;
+  else
+    c->done_head = w;
+  c->done_tail = w;
+  defer(c);
+}
+
+static void pipe_closing(child_pipe_t *p) {
+  muster_child_t *c = p->owner;
+  c->pending_closes++;
+}
+
+static void pipe_closed(child_pipe_t *p) {
+  closed_one(p->owner);
+}
+
+static const child_pipe_cbs_t pipe_cbs = {
+    pipe_data, pipe_ended, pipe_write_done, pipe_closing, pipe_closed};
+
 /* Creates the parent's end of each slot and fills req->fds with what the
  * child gets; the child's ends of socketpairs also go to `child_ends`, for
  * the parent to close after the spawn. */
@@ -384,7 +453,9 @@ static int open_slots(muster_child_t *c, const muster_spawn_options_t *o,
       if (kind == MUSTER_STDIO_IPC) {
         c->ipc_fd = sv[0];
       } else {
-        int r = muster__pipe_open(c, &c->pipes[i], i, sv[0]);
+        int r =
+            muster__child_stdio_open(&c->pipes[i], c->loop, sv[0], i != 0,
+                                     &pipe_cbs, c, c->rbuf, CHILD_RBUF_SIZE);
         if (r < 0) {
           close(sv[0]);
           return r;
@@ -404,44 +475,6 @@ static int open_slots(muster_child_t *c, const muster_spawn_options_t *o,
     }
   }
   return 0;
-}
-
-/* The uv_spawn() backend. It initialises the process handle even when it
- * fails, and that handle must then be closed: *watch_inited says so. */
-static int spawn_uv(muster_child_t *c, const child_spawn_req_t *req,
-                    int *watch_inited) {
-  uv_stdio_container_t stdio[MUSTER_STDIO_MAX];
-  uv_process_options_t po;
-
-  for (int i = 0; i < req->nslots; i++) {
-    stdio[i].flags = req->fds[i] >= 0 ? UV_INHERIT_FD : UV_IGNORE;
-    stdio[i].data.fd = req->fds[i];
-  }
-  memset(&po, 0, sizeof po);
-  po.exit_cb = uv_process_exit;
-  po.file = req->file;
-  po.args = (char **)req->args;
-  po.env = (char **)req->env;
-  po.cwd = req->cwd;
-  po.stdio = stdio;
-  po.stdio_count = req->nslots;
-  po.uid = req->uid;
-  po.gid = req->gid;
-  if (req->flags & MUSTER_SPAWN_DETACHED)
-    po.flags |= UV_PROCESS_DETACHED;
-  /* setsid() already makes a group, and fails in a group leader. */
-  int new_group = (req->flags & MUSTER_SPAWN_PROCESS_GROUP) &&
-                  !(req->flags & MUSTER_SPAWN_DETACHED);
-  if (req->flags & MUSTER_SPAWN_SETUID)
-    po.flags |= UV_PROCESS_SETUID;
-  if (req->flags & MUSTER_SPAWN_SETGID)
-    po.flags |= UV_PROCESS_SETGID;
-  *watch_inited = 1;
-  int r = muster__spawn_hidden_fds(c->loop, &c->proc, &po, new_group);
-  c->proc.data = c;
-  if (r == 0)
-    c->pid = c->proc.pid;
-  return r;
 }
 
 /* Starts the process with one backend or the other: the only place that
@@ -477,10 +510,17 @@ static int spawn_process(muster_child_t *c, const char *file,
   req.uid = o->uid;
   req.gid = o->gid;
 
-  if (muster__spawn_posix_usable(o->flags)) {
-    r = muster__spawn_posix(c, &req, watch_inited);
+  if (muster__child_spawn_posix_usable(o->flags)) {
+    r = muster__child_spawn_posix(&c->posix, c->loop, &req, child_exited, c,
+                                  watch_inited);
+    c->use_pidfd = *watch_inited;
+    if (r == 0)
+      c->pid = c->posix.pid;
   } else {
-    r = spawn_uv(c, &req, watch_inited);
+    r = muster__child_spawn_uv(&c->uv, c->loop, &req, child_exited, c,
+                               watch_inited);
+    if (r == 0)
+      c->pid = c->uv.proc.pid;
   }
   if (r == 0)
     c->spawned = 1;
@@ -514,7 +554,7 @@ int muster_spawn(uv_loop_t *loop, const char *file, const char *const argv[],
   c->nslots = o->stdio_count > 3 ? o->stdio_count : 3;
   c->ipc_slot = ipc_slot;
   c->ipc_fd = -1;
-  c->pidfd = -1;
+  c->posix.pidfd = -1;
   c->on_spawn = o->on_spawn;
   c->on_data = o->on_data;
   c->on_exit = o->on_exit;
@@ -526,7 +566,6 @@ int muster_spawn(uv_loop_t *loop, const char *file, const char *const argv[],
   c->own_group =
       (o->flags & (MUSTER_SPAWN_PROCESS_GROUP | MUSTER_SPAWN_DETACHED)) != 0;
   for (int i = 0; i < MUSTER_STDIO_MAX; i++) {
-    c->pipes[i].child = c;
     c->pipes[i].slot = i;
     c->pipes[i].fd = -1;
   }
@@ -554,7 +593,7 @@ int muster_spawn(uv_loop_t *loop, const char *file, const char *const argv[],
 
   for (int i = 0; i < c->nslots; i++)
     if (c->pipes[i].is_pipe)
-      muster__pipe_start(&c->pipes[i]);
+      muster__child_stdio_start(&c->pipes[i]);
   /* Count the timeout from now, not from the loop's cached time: the fork
    * of a large parent, or a caller that spent a while since the loop last
    * woke, would otherwise eat into it. */
@@ -562,7 +601,7 @@ int muster_spawn(uv_loop_t *loop, const char *file, const char *const argv[],
     uv_update_time(loop);
     uv_timer_start(&c->timer, timeout_cb, c->timeout_ms, 0);
   }
-  muster__child_defer(c);
+  defer(c);
   *out = c;
   return 0;
 }
@@ -663,5 +702,52 @@ void muster_child_ipc_closed(muster_child_t *c) {
     return;
   c->ipc_closed = 1;
   c->check_close = 1;
-  muster__child_defer(c);
+  defer(c);
+}
+
+/* ---- stdio -------------------------------------------------------------- */
+
+static child_pipe_t *pipe_slot(muster_child_t *c, int slot) {
+  if (c == NULL || slot < 0 || slot >= c->nslots || !c->pipes[slot].is_pipe)
+    return NULL;
+  return &c->pipes[slot];
+}
+
+int muster_child_write(muster_child_t *c, int slot, const void *buf, size_t len,
+                       muster_write_cb cb, void *arg) {
+  child_pipe_t *p = pipe_slot(c, slot);
+  if (p == NULL || (buf == NULL && len > 0))
+    return MUSTER_EINVAL;
+  if (c->closing)
+    return MUSTER_EPIPE;
+  return muster__child_stdio_write(p, buf, len, (child_write_fn)cb, arg);
+}
+
+size_t muster_child_write_queue_size(const muster_child_t *c, int slot) {
+  child_pipe_t *p = pipe_slot((muster_child_t *)c, slot);
+  return p != NULL ? p->wq_size : 0;
+}
+
+int muster_child_end(muster_child_t *c, int slot) {
+  child_pipe_t *p = pipe_slot(c, slot);
+  if (p == NULL)
+    return MUSTER_EINVAL;
+  muster__child_stdio_end(p);
+  return 0;
+}
+
+static int set_paused(muster_child_t *c, int slot, int paused) {
+  child_pipe_t *p = pipe_slot(c, slot);
+  if (p == NULL || !p->readable)
+    return MUSTER_EINVAL;
+  muster__child_stdio_pause(p, paused);
+  return 0;
+}
+
+int muster_child_read_stop(muster_child_t *c, int slot) {
+  return set_paused(c, slot, 1);
+}
+
+int muster_child_read_start(muster_child_t *c, int slot) {
+  return set_paused(c, slot, 0);
 }

@@ -20,7 +20,7 @@
 #define EXEC_DEFAULT_MAX_BUFFER (1024 * 1024)
 
 typedef struct {
-  muster__exec_cb icb;
+  muster__child_exec_cb icb;
   muster_exec_cb cb;
   void *data;
   size_t max;
@@ -111,10 +111,11 @@ static void on_close(muster_child_t *child) {
   muster_child_close(child, exec_freed);
 }
 
-int muster__exec_start(uv_loop_t *loop, int shell, const char *file,
-                       const char *const argv[],
-                       const muster_exec_options_t *options,
-                       muster__exec_cb icb, muster_exec_cb cb, void *data) {
+int muster__child_exec_start(uv_loop_t *loop, int shell, const char *file,
+                             const char *const argv[],
+                             const muster_exec_options_t *options,
+                             muster__child_exec_cb icb, muster_exec_cb cb,
+                             void *data) {
   static const muster_exec_options_t defaults;
   const muster_exec_options_t *o = options != NULL ? options : &defaults;
   muster_spawn_options_t so = o->spawn;
@@ -165,7 +166,8 @@ int muster_exec(uv_loop_t *loop, const char *command,
                 void *data) {
   if (cb == NULL)
     return MUSTER_EINVAL;
-  return muster__exec_start(loop, 1, command, NULL, options, NULL, cb, data);
+  return muster__child_exec_start(loop, 1, command, NULL, options, NULL, cb,
+                                  data);
 }
 
 int muster_exec_file(uv_loop_t *loop, const char *file,
@@ -174,5 +176,5 @@ int muster_exec_file(uv_loop_t *loop, const char *file,
                      void *data) {
   if (cb == NULL)
     return MUSTER_EINVAL;
-  return muster__exec_start(loop, 0, file, argv, options, NULL, cb, data);
+  return muster__child_exec_start(loop, 0, file, argv, options, NULL, cb, data);
 }

@@ -27,14 +27,18 @@
  *   PATH search      on the *child's* PATH (libuv sets environ, then
  *                    execvp()); posix_spawnp() would search the parent's,
  *                    so we search ourselves and pass the full path
- * uid/gid cannot be expressed, and child.c sends those to uv_spawn().
+ * uid/gid cannot be expressed, and child.c sends those to uv_spawn()
+ * (child_spawn_uv.c). The exit is reported through the child_exit_fn the
+ * caller gave (child_spawn.h): this file never names the child object.
  *
  * Reaping: waitpid() of exactly our pid once the pidfd is readable. No
  * SIGCHLD handler is installed and waitpid(-1) is never called, so libuv's
  * own handler (installed if the application or our fallback uses
  * uv_spawn()) keeps reaping only its own pids, and never sees ours.
  */
-#include "child_internal.h"
+#include "child_spawn.h"
+
+#include <muster/error.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -78,7 +82,7 @@ static void probe(void) {
   pidfd_ok = errno != ENOSYS && errno != EPERM;
 }
 
-int muster__spawn_posix_usable(unsigned flags) {
+int muster__child_spawn_posix_usable(unsigned flags) {
   if (flags & (MUSTER_SPAWN_SETUID | MUSTER_SPAWN_SETGID))
     return 0;
   pthread_once(&probe_once, probe);
@@ -286,13 +290,13 @@ static int start(pid_t *pid, const char *path, const child_spawn_req_t *req) {
 /* ---- the exit ----------------------------------------------------------- */
 
 static void pidfd_cb(uv_poll_t *h, int status, int events) {
-  muster_child_t *c = h->data;
+  child_spawn_posix_t *sp = h->data;
   int64_t exit_status = 0;
   int term_signal = 0;
   int ws = 0;
   pid_t r;
   do
-    r = waitpid(c->pid, &ws, WNOHANG);
+    r = waitpid(sp->pid, &ws, WNOHANG);
   while (r < 0 && errno == EINTR);
   if (r == 0) {
     /* Not exited after all. libuv stops a poll that reports an error. */
@@ -307,7 +311,7 @@ static void pidfd_cb(uv_poll_t *h, int status, int events) {
     exit_status = WEXITSTATUS(ws);
   if (r > 0 && WIFSIGNALED(ws))
     term_signal = WTERMSIG(ws);
-  muster__child_exited(c, exit_status, term_signal);
+  sp->exited(sp->arg, exit_status, term_signal);
 }
 
 /* A process we cannot watch must not outlive the failed call. */
@@ -317,8 +321,10 @@ static void kill_and_reap(pid_t pid) {
     ;
 }
 
-int muster__spawn_posix(muster_child_t *c, const child_spawn_req_t *req,
-                        int *watch_inited) {
+int muster__child_spawn_posix(child_spawn_posix_t *sp, uv_loop_t *loop,
+                              const child_spawn_req_t *req,
+                              child_exit_fn exited, void *arg,
+                              int *watch_inited) {
   char *found = NULL;
   const char *path = req->file;
   pid_t pid;
@@ -349,44 +355,47 @@ int muster__spawn_posix(muster_child_t *c, const child_spawn_req_t *req,
     return r;
   }
   /* A failed uv_poll_init() leaves nothing to close. */
-  r = uv_poll_init(c->loop, &c->exit_poll, pidfd);
+  r = uv_poll_init(loop, &sp->poll, pidfd);
   if (r < 0) {
     close(pidfd);
     kill_and_reap(pid);
     return r;
   }
-  c->exit_poll.data = c;
-  c->pidfd = pidfd;
-  c->use_pidfd = 1;
+  sp->poll.data = sp;
+  sp->pidfd = pidfd;
+  sp->exited = exited;
+  sp->arg = arg;
   *watch_inited = 1;
-  r = uv_poll_start(&c->exit_poll, UV_READABLE, pidfd_cb);
+  r = uv_poll_start(&sp->poll, UV_READABLE, pidfd_cb);
   if (r < 0) {
     kill_and_reap(pid); /* the caller closes the handle and the pidfd */
     return r;
   }
-  c->pid = pid;
+  sp->pid = pid;
   return 0;
 }
 
-int muster__spawn_posix_kill(muster_child_t *c, int signum) {
-  if (syscall(SYS_pidfd_send_signal, c->pidfd, signum, NULL, 0) != 0)
+int muster__child_spawn_posix_kill(child_spawn_posix_t *sp, int signum) {
+  if (syscall(SYS_pidfd_send_signal, sp->pidfd, signum, NULL, 0) != 0)
     return -errno;
   return 0;
 }
 
 #else /* !HAVE_POSIX_BACKEND */
 
-int muster__spawn_posix_usable(unsigned flags) {
+int muster__child_spawn_posix_usable(unsigned flags) {
   return 0;
 }
 
-int muster__spawn_posix(muster_child_t *c, const child_spawn_req_t *req,
-                        int *watch_inited) {
+int muster__child_spawn_posix(child_spawn_posix_t *sp, uv_loop_t *loop,
+                              const child_spawn_req_t *req,
+                              child_exit_fn exited, void *arg,
+                              int *watch_inited) {
   *watch_inited = 0;
   return MUSTER_ENOSYS;
 }
 
-int muster__spawn_posix_kill(muster_child_t *c, int signum) {
+int muster__child_spawn_posix_kill(child_spawn_posix_t *sp, int signum) {
   return MUSTER_ENOSYS;
 }
 

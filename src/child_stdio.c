@@ -1,5 +1,7 @@
 /* The parent's end of a stdio slot: an AF_UNIX stream socket we made, polled
- * with uv_poll_t, read with recv() and written with send(MSG_NOSIGNAL).
+ * with uv_poll_t, read with recv() and written with send(MSG_NOSIGNAL). It
+ * reports to its owner (child.c) through child_pipe_cbs_t and never names
+ * the child (child_stdio.h).
  *
  * Why not uv_pipe_t: libuv writes a pipe with write(), which raises SIGPIPE
  * when the child has closed its end, and an application that did not
@@ -7,10 +9,12 @@
  * without touching the process-wide signal disposition.
  *
  * Writes are queued (the bytes copied) and handed to the kernel as the
- * socket accepts them; a write's callback is always deferred to a later
- * loop turn, never called from muster_child_write() itself.
+ * socket accepts them; a finished write goes to the owner's write_done,
+ * which defers the user's callback to a later loop turn.
  */
-#include "child_internal.h"
+#include "child_stdio.h"
+
+#include "muster/error.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -25,20 +29,24 @@ static void poll_cb(uv_poll_t *h, int status, int events);
 
 static void poll_closed_cb(uv_handle_t *h) {
   child_pipe_t *p = h->data;
-  muster__child_closed_one(p->child);
+  p->cbs->closed(p);
 }
 
-int muster__pipe_open(muster_child_t *c, child_pipe_t *p, int slot, int fd) {
-  int r = uv_poll_init(c->loop, &p->poll, fd); /* also sets O_NONBLOCK */
+int muster__child_stdio_open(child_pipe_t *p, uv_loop_t *loop, int fd,
+                             int readable, const child_pipe_cbs_t *cbs,
+                             void *owner, char *rbuf, size_t rbuf_size) {
+  int r = uv_poll_init(loop, &p->poll, fd); /* also sets O_NONBLOCK */
   if (r < 0)
     return r;
   p->poll.data = p;
+  p->cbs = cbs;
+  p->owner = owner;
+  p->rbuf = rbuf;
+  p->rbuf_size = rbuf_size;
   p->fd = fd;
-  p->slot = slot;
   p->is_pipe = 1;
   p->poll_open = 1;
-  /* Node's stdin is write-only; every other pipe slot is duplex. */
-  p->readable = slot != 0;
+  p->readable = readable != 0;
   p->read_done = !p->readable;
   return 0;
 }
@@ -60,44 +68,27 @@ static void update_events(child_pipe_t *p) {
     uv_poll_stop(&p->poll);
 }
 
-void muster__pipe_start(child_pipe_t *p) {
+void muster__child_stdio_start(child_pipe_t *p) {
   update_events(p);
 }
 
-void muster__pipe_write_done(muster_child_t *c, child_write_t *w, int status) {
+static void write_done(child_pipe_t *p, child_write_t *w, int status) {
   w->status = status;
   w->next = NULL;
-  if (c->done_tail != NULL)
-    c->done_tail->next = w;
-  else
-    c->done_head = w;
-  c->done_tail = w;
-  muster__child_defer(c);
-}
-
-void muster__child_deliver_writes(muster_child_t *c) {
-  while (c->done_head != NULL && !c->closing) {
-    child_write_t *w = c->done_head;
-    c->done_head = w->next;
-    if (c->done_head == NULL)
-      c->done_tail = NULL;
-    if (w->cb != NULL)
-      w->cb(c, w->status, w->arg);
-    free(w);
-  }
+  p->cbs->write_done(p, w);
 }
 
 static void fail_queue(child_pipe_t *p, int status) {
   while (p->wq_head != NULL) {
     child_write_t *w = p->wq_head;
     p->wq_head = w->next;
-    muster__pipe_write_done(p->child, w, status);
+    write_done(p, w, status);
   }
   p->wq_tail = NULL;
   p->wq_size = 0;
 }
 
-void muster__pipe_close(child_pipe_t *p, int write_status) {
+void muster__child_stdio_close(child_pipe_t *p, int write_status) {
   if (p->fd < 0)
     return;
   fail_queue(p, write_status);
@@ -108,7 +99,7 @@ void muster__pipe_close(child_pipe_t *p, int write_status) {
    * returns; closing the fd first would let a new fd with the same number,
    * opened by anyone in between, lose its epoll registration. */
   p->poll_open = 0;
-  p->child->pending_closes++;
+  p->cbs->closing(p);
   uv_close((uv_handle_t *)&p->poll, poll_closed_cb);
   close(p->fd);
   p->fd = -1;
@@ -119,7 +110,7 @@ static void write_side_done(child_pipe_t *p, int status) {
   p->write_closed = 1;
   fail_queue(p, status);
   if (p->read_done)
-    muster__pipe_close(p, status);
+    muster__child_stdio_close(p, status);
   else
     update_events(p);
 }
@@ -147,7 +138,7 @@ static void flush(child_pipe_t *p) {
     p->wq_head = w->next;
     if (p->wq_head == NULL)
       p->wq_tail = NULL;
-    muster__pipe_write_done(p->child, w, 0);
+    write_done(p, w, 0);
   }
   if (p->wq_head == NULL && p->ending && !p->write_closed) {
     shutdown(p->fd, SHUT_WR);
@@ -158,39 +149,29 @@ static void flush(child_pipe_t *p) {
 }
 
 static void read_eof(child_pipe_t *p) {
-  muster_child_t *c = p->child;
   p->read_done = 1;
-  muster__child_emit_spawn(c);
-  if (c->closing)
-    return;
-  if (c->on_data != NULL)
-    c->on_data(c, p->slot, NULL, 0);
-  if (c->closing)
-    return;
+  p->cbs->data(p, NULL, 0);
   /* Like a Node socket without allowHalfOpen, the pipe ends with its
    * reading side: queued writes are flushed first. */
   if (p->fd >= 0) {
     if (p->write_closed || p->wq_head == NULL)
-      muster__pipe_close(p, MUSTER_EPIPE);
+      muster__child_stdio_close(p, MUSTER_EPIPE);
     else {
       p->ending = 1;
       update_events(p);
     }
   }
-  muster__child_maybe_close(c);
+  p->cbs->ended(p);
 }
 
-static void do_read(child_pipe_t *p) {
-  muster_child_t *c = p->child;
+void muster__child_stdio_read(child_pipe_t *p) {
+  if (p->fd < 0 || !p->readable || p->read_done || p->paused)
+    return;
   for (int i = 0; i < CHILD_READS_PER_EVENT; i++) {
-    ssize_t n = recv(p->fd, c->rbuf, CHILD_RBUF_SIZE, MSG_DONTWAIT);
+    ssize_t n = recv(p->fd, p->rbuf, p->rbuf_size, MSG_DONTWAIT);
     if (n > 0) {
-      muster__child_emit_spawn(c);
-      if (c->closing)
-        return;
-      if (c->on_data != NULL)
-        c->on_data(c, p->slot, c->rbuf, (size_t)n);
-      if (c->closing || p->fd < 0 || p->read_done || p->paused)
+      p->cbs->data(p, p->rbuf, (size_t)n);
+      if (p->fd < 0 || p->read_done || p->paused)
         return;
       continue;
     }
@@ -205,21 +186,12 @@ static void do_read(child_pipe_t *p) {
   }
 }
 
-void muster__child_drain_output(muster_child_t *c) {
-  for (int i = 1; i < c->nslots && !c->closing; i++) {
-    child_pipe_t *p = &c->pipes[i];
-    if (p->fd >= 0 && p->readable && !p->read_done && !p->paused)
-      do_read(p);
-  }
-}
-
 /* libuv reports POLLERR as UV_EBADF and stops the watcher. For our socket
  * it means the child closed its end while bytes we sent were unread (the
  * kernel set ECONNRESET on our side): the writing side is finished, but
  * output the child wrote before closing may still wait to be read, and
  * comes before the end of file. */
 static void poll_error(child_pipe_t *p, int status) {
-  muster_child_t *c = p->child;
   int err = 0;
   socklen_t len = sizeof err;
   p->events = 0; /* libuv stopped the watcher */
@@ -230,39 +202,29 @@ static void poll_error(child_pipe_t *p, int status) {
   write_side_done(p, status);
   if (p->fd < 0 || p->read_done || p->paused)
     return;
-  do_read(p);
-  if (!c->closing && p->fd >= 0 && !p->read_done)
+  muster__child_stdio_read(p);
+  if (p->fd >= 0 && !p->read_done)
     update_events(p);
 }
 
 static void poll_cb(uv_poll_t *h, int status, int events) {
   child_pipe_t *p = h->data;
-  muster_child_t *c = p->child;
   if (status < 0) {
     poll_error(p, status);
     return;
   }
   if ((events & UV_WRITABLE) && p->wq_head != NULL) {
     flush(p);
-    if (c->closing || p->fd < 0)
+    if (p->fd < 0)
       return;
   }
-  if ((events & UV_READABLE) && p->readable && !p->read_done && !p->paused)
-    do_read(p);
+  if (events & UV_READABLE)
+    muster__child_stdio_read(p);
 }
 
-static child_pipe_t *pipe_slot(muster_child_t *c, int slot) {
-  if (c == NULL || slot < 0 || slot >= c->nslots || !c->pipes[slot].is_pipe)
-    return NULL;
-  return &c->pipes[slot];
-}
-
-int muster_child_write(muster_child_t *c, int slot, const void *buf, size_t len,
-                       muster_write_cb cb, void *arg) {
-  child_pipe_t *p = pipe_slot(c, slot);
-  if (p == NULL || (buf == NULL && len > 0))
-    return MUSTER_EINVAL;
-  if (p->fd < 0 || p->ending || p->write_closed || c->closing)
+int muster__child_stdio_write(child_pipe_t *p, const void *buf, size_t len,
+                              child_write_fn cb, void *arg) {
+  if (p->fd < 0 || p->ending || p->write_closed)
     return MUSTER_EPIPE;
   child_write_t *w = malloc(sizeof *w + len);
   if (w == NULL)
@@ -287,41 +249,19 @@ int muster_child_write(muster_child_t *c, int slot, const void *buf, size_t len,
   return 0;
 }
 
-size_t muster_child_write_queue_size(const muster_child_t *c, int slot) {
-  if (c == NULL || slot < 0 || slot >= c->nslots || !c->pipes[slot].is_pipe)
-    return 0;
-  return c->pipes[slot].wq_size;
-}
-
-int muster_child_end(muster_child_t *c, int slot) {
-  child_pipe_t *p = pipe_slot(c, slot);
-  if (p == NULL)
-    return MUSTER_EINVAL;
+void muster__child_stdio_end(child_pipe_t *p) {
   if (p->fd < 0 || p->ending || p->write_closed)
-    return 0;
+    return;
   p->ending = 1;
   if (p->wq_head == NULL) {
     shutdown(p->fd, SHUT_WR);
     write_side_done(p, MUSTER_EPIPE);
   }
-  return 0;
 }
 
 /* Pausing takes UV_READABLE off the poll; resuming puts it back, and
  * bytes already waiting make the next poll (level-triggered) report. */
-static int set_paused(muster_child_t *c, int slot, int paused) {
-  child_pipe_t *p = pipe_slot(c, slot);
-  if (p == NULL || !p->readable)
-    return MUSTER_EINVAL;
+void muster__child_stdio_pause(child_pipe_t *p, int paused) {
   p->paused = paused != 0;
   update_events(p);
-  return 0;
-}
-
-int muster_child_read_stop(muster_child_t *c, int slot) {
-  return set_paused(c, slot, 1);
-}
-
-int muster_child_read_start(muster_child_t *c, int slot) {
-  return set_paused(c, slot, 0);
 }

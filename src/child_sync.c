@@ -38,8 +38,8 @@ static int run_sync(int shell, const char *file, const char *const argv[],
     result->error = r;
     return r;
   }
-  r = muster__exec_start(&loop, shell, file, argv, options, sync_cb, NULL,
-                         result);
+  r = muster__child_exec_start(&loop, shell, file, argv, options, sync_cb, NULL,
+                               result);
   /* Also lets a failed spawn release its handles. */
   uv_run(&loop, UV_RUN_DEFAULT);
   if (uv_loop_close(&loop) != 0) {

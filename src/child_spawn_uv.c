@@ -1,6 +1,10 @@
-/* What a child inherits: its stdio slots, nothing else. This file serves
- * the uv_spawn() backend; the posix_spawn() backend (child_spawn_posix.c)
- * gets the same with posix_spawn_file_actions_addclosefrom_np().
+/* The uv_spawn() backend (child_spawn.h): for uid/gid, kernels without
+ * pidfd_open(), and other systems. It reports the exit through the
+ * child_exit_fn it was given, and never names the child object.
+ *
+ * What a child inherits: its stdio slots, nothing else. The posix_spawn()
+ * backend (child_spawn_posix.c) gets that with
+ * posix_spawn_file_actions_addclosefrom_np(); here it takes a hook.
  *
  * Every fd muster creates is O_CLOEXEC, but the application may hold fds
  * opened without it (an old library, a plain open(), an fd inherited from
@@ -25,9 +29,13 @@
  * vfork/clone3 path would skip atfork handlers). The test child_no_fd_leak
  * fails visibly if that ever changes.
  */
-#include "child_internal.h"
+#include "child_spawn.h"
+
+#include <muster/error.h>
 
 #include <fcntl.h>
+#include <stddef.h>
+#include <string.h>
 #include <pthread.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -71,14 +79,58 @@ static void install_hook(void) {
   hook_err = pthread_atfork(NULL, NULL, atfork_child);
 }
 
-int muster__spawn_hidden_fds(uv_loop_t *loop, uv_process_t *proc,
-                             const uv_process_options_t *options,
-                             int new_group) {
+/* uv_spawn() with the hook armed for this one call on this thread. */
+static int spawn_hidden_fds(uv_loop_t *loop, uv_process_t *proc,
+                            const uv_process_options_t *options,
+                            int new_group) {
   pthread_once(&hook_once, install_hook);
   if (hook_err != 0)
     return -hook_err;
   spawning = new_group ? 2 : 1;
   int r = uv_spawn(loop, proc, options);
   spawning = 0;
+  return r;
+}
+
+static void process_exit(uv_process_t *proc, int64_t exit_status,
+                         int term_signal) {
+  child_spawn_uv_t *su = proc->data;
+  su->exited(su->arg, exit_status, term_signal);
+}
+
+int muster__child_spawn_uv(child_spawn_uv_t *su, uv_loop_t *loop,
+                           const child_spawn_req_t *req, child_exit_fn exited,
+                           void *arg, int *watch_inited) {
+  uv_stdio_container_t stdio[MUSTER_STDIO_MAX];
+  uv_process_options_t po;
+
+  for (int i = 0; i < req->nslots; i++) {
+    stdio[i].flags = req->fds[i] >= 0 ? UV_INHERIT_FD : UV_IGNORE;
+    stdio[i].data.fd = req->fds[i];
+  }
+  memset(&po, 0, sizeof po);
+  po.exit_cb = process_exit;
+  po.file = req->file;
+  po.args = (char **)req->args;
+  po.env = (char **)req->env;
+  po.cwd = req->cwd;
+  po.stdio = stdio;
+  po.stdio_count = req->nslots;
+  po.uid = req->uid;
+  po.gid = req->gid;
+  if (req->flags & MUSTER_SPAWN_DETACHED)
+    po.flags |= UV_PROCESS_DETACHED;
+  if (req->flags & MUSTER_SPAWN_SETUID)
+    po.flags |= UV_PROCESS_SETUID;
+  if (req->flags & MUSTER_SPAWN_SETGID)
+    po.flags |= UV_PROCESS_SETGID;
+  /* setsid() already makes a group, and fails in a group leader. */
+  int new_group = (req->flags & MUSTER_SPAWN_PROCESS_GROUP) &&
+                  !(req->flags & MUSTER_SPAWN_DETACHED);
+  su->exited = exited;
+  su->arg = arg;
+  *watch_inited = 1;
+  int r = spawn_hidden_fds(loop, &su->proc, &po, new_group);
+  su->proc.data = su;
   return r;
 }
