@@ -313,9 +313,13 @@ TEST(supervise_child_fork) {
 
 /* ---- a process group ---------------------------------------------------- */
 
-/* The app: a grandchild that ignores SIGTERM (its pid printed first), and
- * the leader, which does not. */
-#define APP "(trap '' TERM; exec sleep 60) & echo $!; exec sleep 60"
+/* The app: a grandchild that ignores SIGTERM (its pid printed first, once
+ * its trap is set: the leader waits for it on a fifo), and the leader,
+ * which does not ignore it. */
+#define APP_START                                                              \
+  "f=$(mktemp -u); mkfifo $f; (trap '' TERM; echo >$f; exec sleep 60) & "      \
+  "read x <$f; rm $f; echo $!; "
+#define APP APP_START "exec sleep 60"
 
 TEST_T(supervise_child_group_stop, 60) {
   test_subreaper_begin(); /* what escapes the group is ours to count */
@@ -352,7 +356,7 @@ TEST_T(supervise_child_group_leader_exits, 60) {
   o.process.spawn.flags = MUSTER_SPAWN_SHELL | MUSTER_SPAWN_PROCESS_GROUP;
   o.policy.restart = MUSTER_RESTART_NEVER;
   o.policy.kill_timeout_ms = 300;
-  run_row(&r, "(trap '' TERM; exec sleep 60) & echo $!; exit 5", NULL, &o);
+  run_row(&r, APP_START "exit 5", NULL, &o);
   ASSERT_STR_EQ(r.trail, "online>stopped");
   ASSERT_EQ(r.exit_status, 5);
   ASSERT(r.grandchild > 0);
