@@ -93,38 +93,9 @@ static const unsigned char *scan_string(const unsigned char *p,
       p = muster__json_skip_plain_avx2(p, end);
 #endif
 #ifdef __SSE2__
-    /* 16 bytes at a time: a byte needs a look when it is a quote, a
-     * backslash, or (as a signed byte) below 0x20, which takes in both the
-     * control characters and every byte >= 0x80. Long strings (a big
-     * message is mostly one) then cost about as much as memchr. */
-    const __m128i quote = _mm_set1_epi8('"');
-    const __m128i bslash = _mm_set1_epi8('\\');
-    const __m128i space = _mm_set1_epi8(0x20);
-    while (end - p >= 64) {
-      __m128i m = _mm_setzero_si128();
-      for (int i = 0; i < 4; i++) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * i));
-        m = _mm_or_si128(m,
-                         _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
-                                                   _mm_cmpeq_epi8(v, bslash)),
-                                      _mm_cmplt_epi8(v, space)));
-      }
-      if (_mm_movemask_epi8(m) != 0)
-        break;
+    while (end - p >= 64 && !muster__json_special64(p))
       p += 64;
-    }
-    while (end - p >= 16) {
-      __m128i v = _mm_loadu_si128((const __m128i *)p);
-      __m128i m = _mm_or_si128(
-          _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
-          _mm_cmplt_epi8(v, space));
-      int bits = _mm_movemask_epi8(m);
-      if (bits != 0) {
-        p += __builtin_ctz((unsigned)bits);
-        break;
-      }
-      p += 16;
-    }
+    p = muster__json_skip_plain_sse2(p, end);
 #endif
     while (end - p >= 4 && str_class[p[0]] == C_PLAIN &&
            str_class[p[1]] == C_PLAIN && str_class[p[2]] == C_PLAIN &&

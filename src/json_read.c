@@ -54,19 +54,7 @@ static const unsigned char *skip_plain(const unsigned char *p,
     p = muster__json_skip_plain_avx2(p, end);
 #endif
 #ifdef __SSE2__
-  const __m128i quote = _mm_set1_epi8('"');
-  const __m128i bslash = _mm_set1_epi8('\\');
-  const __m128i space = _mm_set1_epi8(0x20);
-  while (end - p >= 16) {
-    __m128i v = _mm_loadu_si128((const __m128i *)p);
-    __m128i m = _mm_or_si128(
-        _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
-        _mm_cmplt_epi8(v, space));
-    int bits = _mm_movemask_epi8(m);
-    if (bits != 0)
-      return p + __builtin_ctz((unsigned)bits);
-    p += 16;
-  }
+  p = muster__json_skip_plain_sse2(p, end);
 #endif
   while (p < end && !special[*p])
     p++;

@@ -50,6 +50,47 @@ muster__json_skip_utf8(const unsigned char *p, const unsigned char *end) {
   return p + more + 1;
 }
 
+#ifdef __SSE2__
+/* The bytes of p[0..16) that end a run of plain string bytes: a quote, a
+ * backslash, or (as a signed byte) below 0x20, which takes in both the
+ * control characters and every byte >= 0x80. As a vector of 0xff bytes,
+ * and as a bit mask. */
+static inline __m128i muster__json_special_v16(const unsigned char *p) {
+  __m128i v = _mm_loadu_si128((const __m128i *)p);
+  return _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                   _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                      _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+}
+
+static inline unsigned muster__json_special16(const unsigned char *p) {
+  return (unsigned)_mm_movemask_epi8(muster__json_special_v16(p));
+}
+
+/* Whether any of p[0..64) ends a run: one test for four blocks. */
+static inline int muster__json_special64(const unsigned char *p) {
+  __m128i m = _mm_or_si128(_mm_or_si128(muster__json_special_v16(p),
+                                        muster__json_special_v16(p + 16)),
+                           _mm_or_si128(muster__json_special_v16(p + 32),
+                                        muster__json_special_v16(p + 48)));
+  return _mm_movemask_epi8(m) != 0;
+}
+
+/* Skips plain string bytes 16 at a time: returns the first byte that ends
+ * the run (see muster__json_special16), or the point where fewer than 16
+ * bytes remain. Long strings (a big message is mostly one) then cost about
+ * as much as memchr. */
+static inline const unsigned char *
+muster__json_skip_plain_sse2(const unsigned char *p, const unsigned char *end) {
+  while (end - p >= 16) {
+    unsigned bits = muster__json_special16(p);
+    if (bits != 0)
+      return p + __builtin_ctz(bits);
+    p += 16;
+  }
+  return p;
+}
+#endif
+
 #ifdef HAVE_AVX2_DISPATCH
 /* Skips plain string bytes 32 at a time, on CPUs that have AVX2 (callers
  * check __builtin_cpu_supports("avx2") first): returns the first byte that
@@ -58,8 +99,7 @@ muster__json_skip_utf8(const unsigned char *p, const unsigned char *end) {
  * bytes remain. A big message is mostly one string, and this scan is then
  * the largest cost after the kernel's copies. */
 __attribute__((target("avx2"))) static inline const unsigned char *
-muster__json_skip_plain_avx2(const unsigned char *p,
-                             const unsigned char *end) {
+muster__json_skip_plain_avx2(const unsigned char *p, const unsigned char *end) {
   const __m256i quote = _mm256_set1_epi8('"');
   const __m256i bslash = _mm256_set1_epi8('\\');
   const __m256i space = _mm256_set1_epi8(0x20);

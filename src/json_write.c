@@ -113,36 +113,21 @@ static const uint8_t plain[256] = {
 static inline const unsigned char *
 skip_plain(const unsigned char *p, const unsigned char *end, int wide) {
 #ifdef __SSE2__
-  /* A byte needs a look when it is a quote, a backslash, or (as a signed
-   * byte) below 0x20, which takes in the control characters and every byte
-   * >= 0x80. */
-  const __m128i quote = _mm_set1_epi8('"');
-  const __m128i bslash = _mm_set1_epi8('\\');
-  const __m128i space = _mm_set1_epi8(0x20);
-  int first = 1;
-  while (end - p >= 16) {
-    __m128i v = _mm_loadu_si128((const __m128i *)p);
-    __m128i m = _mm_or_si128(
-        _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
-        _mm_cmplt_epi8(v, space));
-    int bits = _mm_movemask_epi8(m);
+  if (end - p >= 16) {
+    unsigned bits = muster__json_special16(p);
     if (bits != 0)
-      return p + __builtin_ctz((unsigned)bits);
+      return p + __builtin_ctz(bits);
     p += 16;
 #ifdef HAVE_AVX2_DISPATCH
     /* Text with many stops (escapes, non-ASCII) stays in this inlined
-     * loop; a run that goes past its first 16 bytes is likely long. */
-    if (first && wide && end - p >= 64) {
+     * code; a run that goes past its first 16 bytes is likely long. */
+    if (wide && end - p >= 64)
       p = muster__json_skip_plain_avx2(p, end);
-      if (end - p >= 32)
-        return p;
-    }
 #endif
-    first = 0;
+    p = muster__json_skip_plain_sse2(p, end);
   }
-#else
-  (void)wide;
 #endif
+  (void)wide;
   while (p < end && plain[*p])
     p++;
   return p;
