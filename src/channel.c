@@ -69,7 +69,7 @@ static void on_poll(uv_poll_t *h, int status, int events);
 static void update_poll(muster_channel_t *ch) {
   if (ch->state == MUSTER__CHAN_ENDED)
     return;
-  int want = UV_READABLE;
+  int want = muster__chan_in_paused(ch) ? 0 : UV_READABLE;
   if (muster__chan_out_pending(ch) && !ch->flush_scheduled)
     want |= UV_WRITABLE;
   if (want != ch->poll_events) {
@@ -78,11 +78,14 @@ static void update_poll(muster_channel_t *ch) {
   }
 }
 
-/* Reads, and ends the channel when the reads say so. */
+/* Reads, and ends the channel when the reads say so; stops reading while
+ * the replies owed to the peer wait for it to read them. */
 static void read_input(muster_channel_t *ch, int drain) {
   int reason;
   if (muster__chan_in_read(ch, drain, &reason))
     end_channel(ch, reason, 1);
+  else if (muster__chan_in_paused(ch))
+    update_poll(ch);
 }
 
 /* A write failed: read what the peer sent before it went away (its last

@@ -4,8 +4,11 @@
  * and to the window, and the answers to Node's socket-list queries. */
 #include "channel_internal.h"
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "json_write.h"
 #include "muster/error.h"
 
 #define MAX_RETRANSMIT 3 /* Node: 4 attempts in all */
@@ -25,11 +28,28 @@ _Static_assert(sizeof WINDOW_ACK + sizeof BATCH_TAIL + 2 <=
                    MUSTER__CHAN_ACK_MAX_LEN,
                "the longest ACK ack_fast reads");
 
+/* NACKs in a row are collapsed past a window's worth. Each answers one
+ * frame the peer sent without an fd, and a peer that follows the protocol
+ * has at most MUSTER__CHAN_MAX_WINDOW handle frames unanswered (Node: 1),
+ * and none more until it reads our answers, i.e. until a write of ours
+ * took some. More NACKs than that since our last such write answer a
+ * peer that floods us without reading: they would only grow our memory
+ * (issue 9: 800,000 frames queued 21 MB of them). */
+static int nack_collapsed(muster_channel_t *ch) {
+  if (ch->nack_run_writes != ch->ctrl_writes) {
+    ch->nack_run_writes = ch->ctrl_writes;
+    ch->nack_run = 0;
+  }
+  return ch->nack_run++ >= MUSTER__CHAN_MAX_WINDOW;
+}
+
 void muster__chan_ack_reply(muster_channel_t *ch, int ok) {
-  if (ok)
+  if (ok) {
+    ch->nack_run = 0;
     muster__chan_out_ctrl(ch, ACK_FRAME, sizeof ACK_FRAME - 1);
-  else
+  } else if (!nack_collapsed(ch)) {
     muster__chan_out_ctrl(ch, NACK_FRAME, sizeof NACK_FRAME - 1);
+  }
 }
 
 /* The window an ACK may open: 1 (Node's rule) to MUSTER__CHAN_MAX_WINDOW. */
@@ -115,7 +135,9 @@ void muster__chan_ack_parsed(muster_channel_t *ch, const char *cmd,
 
 /* Node's socket-list queries are about sockets it sent us: a received fd
  * is the user's, untracked, so the answer is "none left" (which lets a
- * Node parent's server.close(cb) and getConnections(cb) complete). */
+ * Node parent's server.close(cb) and getConnections(cb) complete). The
+ * answer is a control reply, as an ACK: it counts in the backlog that
+ * stops reading, and it is not a user's send (it never earns on_drain). */
 void muster__chan_ack_socket_list(muster_channel_t *ch, const char *cmd,
                                   const json_t *j) {
   json_t *reply = NULL;
@@ -126,8 +148,21 @@ void muster__chan_ack_socket_list(muster_channel_t *ch, const char *cmd,
   else if (strcmp(cmd, "NODE_SOCKET_NOTIFY_CLOSE") == 0)
     reply =
         json_pack("{s:s, s:O?}", "cmd", "NODE_SOCKET_ALL_CLOSED", "key", key);
-  if (reply) {
-    muster__chan_out_send(ch, NULL, 0, reply, -1, NULL, NULL, NULL);
-    json_decref(reply);
+  if (reply == NULL)
+    return;
+  struct muster__buf b = {NULL, 0, 0};
+  int err = muster__json_write(reply, &b, SIZE_MAX);
+  json_decref(reply);
+  if (err == 0 && b.len == b.cap) {
+    char *d = realloc(b.data, b.len + 1);
+    if (d == NULL)
+      err = MUSTER_ENOMEM;
+    else
+      b.data = d;
   }
+  if (err == 0) {
+    b.data[b.len++] = '\n';
+    muster__chan_out_ctrl(ch, b.data, b.len);
+  }
+  free(b.data); /* on ENOMEM the query goes unanswered, as a lost ACK */
 }

@@ -19,6 +19,11 @@
 #define READ_CHUNK (64 * 1024)
 #define READS_PER_WAKE 32
 #define CMSG_FDS 64 /* libuv's UV__CMSG_FD_COUNT: never MSG_CTRUNC */
+/* Control replies owed before reading stops, at the least: well above
+ * what a peer that follows the protocol makes us owe (a window of ACKs,
+ * 64 x 49 bytes), so a tiny high_water_mark cannot stall two channels
+ * that both wait for the other to read. */
+#define PAUSE_FLOOR (16 * 1024)
 
 /* ---- received fds, waiting for their frames ------------------------------ */
 
@@ -341,9 +346,19 @@ static int deliver_lines(muster_channel_t *ch) {
   return k;
 }
 
+int muster__chan_in_paused(const muster_channel_t *ch) {
+  size_t limit = ch->opt.high_water_mark > PAUSE_FLOOR ? ch->opt.high_water_mark
+                                                       : PAUSE_FLOOR;
+  return muster__chan_out_ctrl_backlog(ch) > limit;
+}
+
 int muster__chan_in_read(muster_channel_t *ch, int drain, int *reason) {
   int after_fds = 0; /* the previous read was short and carried fds */
   for (int i = 0; i < READS_PER_WAKE && ch->state != MUSTER__CHAN_ENDED; i++) {
+    /* Before a write failure's end, what is left is read whatever we owe
+     * (it goes nowhere anyway). */
+    if (!drain && muster__chan_in_paused(ch))
+      return 0;
     size_t avail;
     int got_fds = 0;
     ssize_t r = read_some(ch, &avail, &got_fds);

@@ -91,6 +91,9 @@ struct muster_channel_s {
   muster__chan_block_t *spare;
   char *ctrl; /* control replies (ACK/NACK...), which may pass held data */
   size_t ctrl_len, ctrl_off, ctrl_cap;
+  uint64_t ctrl_writes;     /* writes that took control reply bytes */
+  size_t nack_run;          /* NACKs queued since, in a row (channel_ack.c) */
+  uint64_t nack_run_writes; /* ctrl_writes when nack_run was counted */
   uint64_t queued_pos, written_pos;
   muster__chan_req_t *reqs;
   size_t reqs_head, reqs_len, reqs_cap;
@@ -114,7 +117,10 @@ int muster__chan_out_send(muster_channel_t *ch, const char *text, size_t len,
 /* Queues a control reply (whole frames, '\n' included), which leaves at
  * the next frame boundary of the data, ahead of held frames. */
 void muster__chan_out_ctrl(muster_channel_t *ch, const char *frames, size_t n);
-/* Data bytes waiting (a retransmission counts once). */
+/* Control reply bytes not yet written. */
+size_t muster__chan_out_ctrl_backlog(const muster_channel_t *ch);
+/* Bytes waiting: data (a retransmission counts once) and control
+ * replies. */
 size_t muster__chan_out_size(const muster_channel_t *ch);
 /* Something may be written now (what the poll waits for). */
 int muster__chan_out_pending(const muster_channel_t *ch);
@@ -166,6 +172,10 @@ void muster__chan_ack_socket_list(muster_channel_t *ch, const char *cmd,
  * `drain`: read on up to the limit whatever the reads say (before an
  * end). 1 when the channel must end, with *reason for on_disconnect. */
 int muster__chan_in_read(muster_channel_t *ch, int drain, int *reason);
+/* Reading waits: the control replies we owe the peer are over the
+ * high-water mark (it does not read them), so what it sends stays in the
+ * kernel's buffers, not in our memory. */
+int muster__chan_in_paused(const muster_channel_t *ch);
 /* Closes the received fds no message claimed. */
 void muster__chan_in_close_fds(muster_channel_t *ch);
 void muster__chan_in_free(muster_channel_t *ch);

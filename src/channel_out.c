@@ -321,8 +321,13 @@ void muster__chan_out_ctrl(muster_channel_t *ch, const char *frames, size_t n) {
   muster__chan_out_schedule(ch);
 }
 
+size_t muster__chan_out_ctrl_backlog(const muster_channel_t *ch) {
+  return ch->ctrl_len - ch->ctrl_off;
+}
+
 size_t muster__chan_out_size(const muster_channel_t *ch) {
-  return (size_t)(ch->queued_pos - ch->written_pos);
+  return (size_t)(ch->queued_pos - ch->written_pos) +
+         muster__chan_out_ctrl_backlog(ch);
 }
 
 /* ---- the state of the queue --------------------------------------------- */
@@ -595,6 +600,7 @@ static void consume(muster_channel_t *ch, gather_t *g, size_t w) {
   if (g->ctrl > 0) {
     size_t take = w < g->ctrl ? w : g->ctrl;
     ch->ctrl_off += take;
+    ch->ctrl_writes += take > 0;
     w -= take;
     if (ch->ctrl_off == ch->ctrl_len)
       ch->ctrl_off = ch->ctrl_len = 0;

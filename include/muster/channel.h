@@ -65,7 +65,10 @@ typedef struct {
   /* muster_channel_send() returns 1 once more than this many bytes wait to
    * be written; on_drain fires when the queue falls back to it. 0:
    * MUSTER_CHANNEL_HIGH_WATER_MARK (128 KiB, Node's). Advice only: the
-   * message is queued either way. */
+   * message is queued either way. Also the most bytes of replies the
+   * channel itself owes the peer (ACKs, socket-list answers; at least 16
+   * KiB) before it stops reading until the peer reads them: a peer that
+   * writes and never reads cannot grow our memory. */
   size_t high_water_mark;
   /* A user message arrived (with a handle, if one came with it). */
   muster_channel_message_cb on_message;
@@ -98,7 +101,8 @@ typedef struct {
    * The fd is closed by then; the object lives until muster_channel_close().
    * Not called when the channel is closed with muster_channel_close(). */
   muster_channel_disconnect_cb on_disconnect;
-  /* The write queue fell to high_water_mark after a send returned 1. */
+  /* The write queue fell to high_water_mark after a send returned 1
+   * (never for the channel's own replies). */
   muster_channel_drain_cb on_drain;
   void *data; /* returned by muster_channel_data() */
 } muster_channel_options_t;
@@ -198,7 +202,8 @@ MUSTER_EXTERN int muster_channel_send_text(muster_channel_t *channel,
                                            muster_send_cb cb, void *arg);
 
 /* Bytes queued and not yet handed to the kernel (including messages held
- * back behind a handle awaiting its ACK). */
+ * back behind a handle awaiting its ACK, and the replies the channel owes
+ * the peer: ACKs, NACKs, socket-list answers). */
 MUSTER_EXTERN size_t muster_channel_queue_size(const muster_channel_t *channel);
 
 /* Ends the channel in order: stops delivering messages, writes everything
