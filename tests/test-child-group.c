@@ -17,10 +17,7 @@ static muster_spawn_options_t opts;
 
 static void setup(void) {
   test_subreaper_begin();
-  ASSERT_OK(uv_loop_init(&loop));
-  rec_init(&rec);
-  memset(&opts, 0, sizeof opts);
-  rec_options(&opts, &rec);
+  rec_setup(&loop, &rec, &opts);
 }
 
 static void exec_sync_leaves_nothing(const char *cmd, unsigned flags,

@@ -17,10 +17,7 @@ static int data_while_paused;
 static int paused;
 
 static void setup(void) {
-  ASSERT_OK(uv_loop_init(&loop));
-  rec_init(&rec);
-  memset(&opts, 0, sizeof opts);
-  rec_options(&opts, &rec);
+  rec_setup(&loop, &rec, &opts);
   got = wrong = 0;
   data_while_paused = paused = 0;
 }

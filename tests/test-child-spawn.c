@@ -9,10 +9,7 @@ static rec_t rec;
 static muster_spawn_options_t opts;
 
 static void setup(void) {
-  ASSERT_OK(uv_loop_init(&loop));
-  rec_init(&rec);
-  memset(&opts, 0, sizeof opts);
-  rec_options(&opts, &rec);
+  rec_setup(&loop, &rec, &opts);
 }
 
 /* Runs one fixture (or program) to its close with `opts`. */

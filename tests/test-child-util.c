@@ -87,6 +87,13 @@ static void on_close(muster_child_t *c) {
     muster_child_close(c, rec_freed_cb);
 }
 
+void rec_setup(uv_loop_t *loop, rec_t *r, muster_spawn_options_t *o) {
+  ASSERT_OK(uv_loop_init(loop));
+  rec_init(r);
+  memset(o, 0, sizeof *o);
+  rec_options(o, r);
+}
+
 void rec_options(muster_spawn_options_t *o, rec_t *r) {
   o->on_spawn = on_spawn;
   o->on_data = on_data;

@@ -21,6 +21,9 @@ typedef struct {
 } rec_t;
 
 void rec_init(rec_t *r);
+/* The start of most child tests: initializes `loop`, clears `r` and `o`,
+ * and points o's callbacks at `r`. */
+void rec_setup(uv_loop_t *loop, rec_t *r, muster_spawn_options_t *o);
 /* Fills the callbacks and data of `o` to record into `r`. */
 void rec_options(muster_spawn_options_t *o, rec_t *r);
 void rec_event(rec_t *r, const char *ev);
