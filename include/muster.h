@@ -16,6 +16,7 @@
  *   muster/buffer.h   buffers whose ownership moves (ArrayBuffer transfer)
  *   muster/shared.h   shared memory, atomics wait/notify (SharedArrayBuffer)
  *   muster/client.h   the process manager's control protocol and client
+ *   muster/logfile.h  log files: lines, rotation, never blocking the loop
  *
  * Every asynchronous object is bound to a libuv loop that the caller owns.
  *
@@ -44,5 +45,6 @@
 #include "muster/buffer.h"
 #include "muster/shared.h"
 #include "muster/client.h"
+#include "muster/logfile.h"
 
 #endif

@@ -1,0 +1,468 @@
+/* The loop half of a log file: the bounded queue of formatted lines, the
+ * jobs that hand batches to the threadpool, pressure (pause/resume),
+ * subscribers and stats. See include/muster/logfile.h for the contract and
+ * src/logfile_internal.h for how the two halves split the state. */
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "logfile_internal.h"
+#include "muster/error.h"
+
+enum { OP_REOPEN = 1, OP_TRUNCATE = 2, OP_ROTATE = 4, OP_CLOSE = 8 };
+
+/* While batches follow each other, the queue and the batch buffers swap
+ * (no malloc, no page faults per batch); once the file is idle, buffers
+ * over this size are freed, so an idle file holds little memory. */
+#define SPARE_MAX (16u << 10)
+
+struct muster_logsub_s {
+  muster_logfile_t *file;
+  muster_logline_cb cb;
+  void *data;
+  muster_logsub_t *next;
+};
+
+struct muster_logfile_s {
+  uv_loop_t *loop;
+  muster__logdisk_t disk;
+  unsigned flags;
+  size_t max_line, limit;
+  muster_logfile_pressure_cb on_pressure;
+  void *data;
+  muster__logtime_t time;
+  muster__logjson_t json;
+  /* the queue (loop) and the batch in flight (the job) */
+  char *q, *batch;
+  size_t qlen, qcap, batch_len, batch_cap;
+  char *spare; /* the last batch's buffer, for the next queue */
+  size_t spare_cap;
+  unsigned ops, job_ops;
+  uv_work_t job;
+  int busy;
+
+  /* pruning and gzip of rotated files */
+  uv_work_t prune_job;
+  int pruning, prune_again;
+  int prune_result; /* set by the prune job, read in prune_done */
+  muster_logfile_stats_t stats;
+  muster_logsub_t *subs;
+  int sources;
+  muster_logfile_close_cb close_cb;
+  int closing;
+};
+
+static void start(muster_logfile_t *f);
+
+/* Ownership of the disk half, a batch or a tail request passes between
+ * the loop and a threadpool job. libuv's queue already orders the two, but
+ * with a mutex inside a library TSan does not see (Debian's libuv is not
+ * instrumented), so each hand-over is also an acq_rel step on this counter,
+ * which makes the order visible to TSan for one atomic add per batch. It
+ * is static, not in the file: TSan would take the zeroing of a fresh
+ * allocation, seen by a pool thread through the counter itself, for a
+ * race. It holds no state; only its order matters. */
+static atomic_uint hand_over_order;
+
+void muster__logfile_hand_over(void) {
+  atomic_fetch_add_explicit(&hand_over_order, 1, memory_order_acq_rel);
+}
+
+int muster_logfile_open(uv_loop_t *loop, const char *path,
+                        const muster_logfile_options_t *o,
+                        muster_logfile_t **out) {
+  static const muster_logfile_options_t none;
+  if (loop == NULL || path == NULL || *path == '\0' || out == NULL)
+    return MUSTER_EINVAL;
+  if (o == NULL)
+    o = &none;
+  if ((o->max_line != 0 && o->max_line < 64) ||
+      (unsigned)o->interval > MUSTER_LOGFILE_NEVER ||
+      (o->flags & MUSTER_LOGFILE_TIME && o->flags & MUSTER_LOGFILE_JSON))
+    return MUSTER_EINVAL;
+  muster_logfile_t *f = calloc(1, sizeof *f);
+  if (f == NULL)
+    return MUSTER_ENOMEM;
+  f->loop = loop;
+  f->flags = o->flags;
+  f->max_line = o->max_line ? o->max_line : 64u << 10;
+  f->limit = o->buffer_limit ? o->buffer_limit : 256u << 10;
+  f->on_pressure = o->on_pressure;
+  f->data = o->data;
+  muster__logdisk_t *d = &f->disk;
+  d->fd = -1;
+  d->path = strdup(path);
+  d->max_size = o->flags & MUSTER_LOGFILE_NO_SIZE_ROTATION ? UINT64_MAX
+                : o->max_size                              ? o->max_size
+                                                           : 10u << 20;
+  d->interval = o->interval;
+  d->retain = o->retain ? o->retain : 5;
+  d->max_total = o->max_total;
+  d->mode = o->mode ? o->mode : 0640;
+  muster__logjson_free(&f->json); /* zeroes it, key -1 */
+  int r =
+      d->path ? muster__logtime_init(&f->time, o->date_format) : MUSTER_ENOMEM;
+  if (r == 0)
+    r = muster__logdisk_open(d);
+  if (r != 0) {
+    muster__logtime_free(&f->time);
+    free(d->path);
+    free(f);
+    return r;
+  }
+  *out = f;
+  return 0;
+}
+
+/* ---- jobs ---- */
+
+/* The file a job belongs to, found without reading the request (libuv
+ * writes it on another thread; see hand_over_order). */
+#define FILE_OF(req, member)                                                   \
+  ((muster_logfile_t *)((char *)(req)-offsetof(muster_logfile_t, member)))
+
+static void job_work(uv_work_t *req) {
+  muster_logfile_t *f = FILE_OF(req, job);
+  muster__logdisk_t *d = &f->disk;
+  muster__logfile_hand_over();
+  if (f->job_ops & OP_REOPEN)
+    muster__logdisk_reopen(d);
+  if (f->job_ops & OP_TRUNCATE)
+    muster__logdisk_truncate(d);
+  if (f->job_ops & OP_ROTATE)
+    muster__logdisk_rotate(d);
+  if (f->batch_len > 0)
+    muster__logdisk_write(d, f->batch, f->batch_len);
+  if (f->job_ops & OP_CLOSE)
+    muster__logdisk_close(d);
+  muster__logfile_hand_over();
+}
+
+static void prune_work(uv_work_t *req) {
+  muster_logfile_t *f = FILE_OF(req, prune_job);
+  muster__logfile_hand_over();
+  /* Only the fixed settings of f->disk are read here (see the internal
+   * header); the write job may run at the same time. */
+  int r = muster__logdisk_prune(&f->disk,
+                                (f->flags & MUSTER_LOGFILE_COMPRESS) != 0);
+  f->prune_result = r; /* read on the loop in prune_done, after the job */
+  muster__logfile_hand_over();
+}
+
+static void finish_close(muster_logfile_t *f) {
+  if (f->busy || f->pruning)
+    return;
+  if (f->close_cb != NULL)
+    f->close_cb(f);
+  muster__logtime_free(&f->time);
+  muster__logjson_free(&f->json);
+  free(f->disk.path);
+  free(f->q);
+  free(f->batch);
+  free(f->spare);
+  free(f);
+}
+
+static void prune_done(uv_work_t *req, int status) {
+  muster_logfile_t *f = req->data;
+  muster__logfile_hand_over();
+  f->pruning = 0;
+  int r = status ? status : f->prune_result;
+  if (r != 0) {
+    f->stats.last_error = r;
+    f->stats.write_errors++;
+  }
+  if (f->closing) {
+    finish_close(f);
+    return;
+  }
+  if (f->prune_again) {
+    f->prune_again = 0;
+    f->pruning = 1;
+    f->prune_job.data = f;
+    muster__logfile_hand_over();
+    if (uv_queue_work(f->loop, &f->prune_job, prune_work, prune_done) != 0)
+      f->pruning = 0;
+  }
+}
+
+static void prune(muster_logfile_t *f) {
+  if (f->pruning) {
+    f->prune_again = 1;
+    return;
+  }
+  f->pruning = 1;
+  f->prune_job.data = f;
+  muster__logfile_hand_over();
+  if (uv_queue_work(f->loop, &f->prune_job, prune_work, prune_done) != 0)
+    f->pruning = 0;
+}
+
+static void pressure(muster_logfile_t *f, int paused) {
+  if (f->stats.paused == paused)
+    return;
+  f->stats.paused = paused;
+  if (f->on_pressure != NULL)
+    f->on_pressure(f, paused);
+}
+
+static void job_done(uv_work_t *req, int status) {
+  muster_logfile_t *f = req->data;
+  muster__logdisk_t *d = &f->disk;
+  muster__logfile_hand_over();
+  f->busy = 0;
+  f->stats.bytes_written += d->written;
+  f->stats.dropped_bytes += d->failed;
+  f->stats.rotations += d->rotations;
+  f->stats.write_errors += d->errors;
+  if (d->errors > 0)
+    f->stats.last_error = d->last_error;
+  if (d->rotations > 0 || (f->job_ops & OP_ROTATE))
+    prune(f);
+  d->written = d->failed = d->rotations = d->errors = 0;
+  f->stats.queued_bytes -= f->batch_len;
+  if (f->spare == NULL) {
+    f->spare = f->batch;
+    f->spare_cap = f->batch_cap;
+  } else {
+    free(f->batch);
+  }
+  f->batch = NULL;
+  f->batch_len = f->batch_cap = 0;
+  if (f->closing && (f->job_ops & OP_CLOSE)) {
+    finish_close(f);
+    return;
+  }
+  (void)status;
+  start(f);
+  if (!f->busy) { /* idle: give back what a burst took */
+    if (f->spare_cap > SPARE_MAX) {
+      free(f->spare);
+      f->spare = NULL;
+      f->spare_cap = 0;
+    }
+    if (f->qlen == 0 && f->qcap > SPARE_MAX) {
+      free(f->q);
+      f->q = NULL;
+      f->qcap = 0;
+    }
+  }
+  /* The queue is empty again (or small): whoever paused may read again.
+   * Only here, never from inside a source's write. */
+  if (f->qlen < f->limit)
+    pressure(f, 0);
+}
+
+/* Hands the queue to a job, with the pending ops, if no job runs. */
+static void start(muster_logfile_t *f) {
+  if (f->busy || (f->qlen == 0 && f->ops == 0))
+    return;
+  f->batch = f->q;
+  f->batch_len = f->qlen;
+  f->batch_cap = f->qcap;
+  f->q = f->spare;
+  f->qcap = f->spare_cap;
+  f->qlen = 0;
+  f->spare = NULL;
+  f->spare_cap = 0;
+  f->job_ops = f->ops;
+  f->ops = 0;
+  f->busy = 1;
+  f->job.data = f;
+  muster__logfile_hand_over();
+  if (uv_queue_work(f->loop, &f->job, job_work, job_done) != 0) {
+    /* Only a NULL loop or callback fails: not our case. Keep it sane. */
+    f->busy = 0;
+  }
+}
+
+void muster__logfile_kick(muster_logfile_t *f) {
+  start(f);
+}
+
+static int request(muster_logfile_t *f, unsigned op) {
+  if (f == NULL || f->closing)
+    return MUSTER_EINVAL;
+  f->ops |= op;
+  start(f);
+  return 0;
+}
+
+int muster_logfile_reopen(muster_logfile_t *f) {
+  return request(f, OP_REOPEN);
+}
+
+int muster_logfile_flush(muster_logfile_t *f) {
+  return request(f, OP_TRUNCATE);
+}
+
+int muster_logfile_rotate(muster_logfile_t *f) {
+  return request(f, OP_ROTATE);
+}
+
+void muster_logfile_close(muster_logfile_t *f, muster_logfile_close_cb cb) {
+  if (f == NULL || f->closing)
+    return;
+  f->close_cb = cb;
+  f->closing = 1;
+  /* muster_logfile_subscribe's handles die with the file */
+  while (f->subs != NULL) {
+    muster_logsub_t *s = f->subs;
+    f->subs = s->next;
+    free(s);
+  }
+  f->ops |= OP_CLOSE;
+  start(f);
+}
+
+/* ---- lines ---- */
+
+int muster__logfile_grow(char **buf, size_t *cap, size_t want, size_t first) {
+  if (want <= *cap)
+    return 0;
+  size_t n = *cap ? *cap : first;
+  while (n < want)
+    n *= 2;
+  char *grown = realloc(*buf, n);
+  if (grown == NULL)
+    return MUSTER_ENOMEM;
+  *buf = grown;
+  *cap = n;
+  return 0;
+}
+
+static int reserve(muster_logfile_t *f, size_t n) {
+  return muster__logfile_grow(&f->q, &f->qcap, f->qlen + n, 4096);
+}
+
+int muster__logfile_raw(const muster_logfile_t *f) {
+  return f->subs == NULL &&
+         (f->flags & (MUSTER_LOGFILE_TIME | MUSTER_LOGFILE_JSON)) == 0;
+}
+
+/* Room for n more queued bytes: 0, or the line(s) must be dropped (the
+ * DROP policy, or no memory); asks for a pause when over the limit. */
+static int admit(muster_logfile_t *f, size_t n) {
+  /* The queue alone is bounded: the batch in flight is the other half of
+   * the double buffer, so the app keeps writing while the disk does. */
+  if (f->qlen + n > f->limit) {
+    if (f->flags & MUSTER_LOGFILE_DROP)
+      return MUSTER_ENOBUFS;
+    pressure(f, 1);
+  }
+  return reserve(f, n);
+}
+
+static void queued(muster_logfile_t *f, size_t n, size_t lines) {
+  f->qlen += n;
+  f->stats.lines_written += lines;
+  f->stats.queued_bytes += n;
+  if (f->stats.queued_bytes > f->stats.queued_peak)
+    f->stats.queued_peak = f->stats.queued_bytes;
+}
+
+int muster__logfile_run(muster_logfile_t *f, const char *p, size_t n,
+                        size_t lines) {
+  int r = admit(f, n);
+  if (r != 0)
+    return r; /* line by line then: those that fit still go */
+  memcpy(f->q + f->qlen, p, n);
+  queued(f, n, lines);
+  return 0;
+}
+
+void muster__logfile_line(muster_logfile_t *f, const muster_logline_t *l) {
+  for (muster_logsub_t *s = f->subs, *next; s != NULL; s = next) {
+    next = s->next; /* the callback may unsubscribe itself */
+    s->cb(s, l, s->data);
+  }
+  size_t tlen = 0, need;
+  const char *stamp = NULL;
+  if (f->flags & MUSTER_LOGFILE_JSON) {
+    need = muster__logjson_bound(strlen(l->app), l->len);
+  } else {
+    if (f->flags & MUSTER_LOGFILE_TIME)
+      stamp = muster__logtime_text(&f->time, l->time_ms, &tlen);
+    need = tlen + (stamp ? 2 : 0) + l->len + 1;
+  }
+  if (admit(f, need) != 0) {
+    f->stats.dropped_bytes += l->len + 1;
+    f->stats.dropped_lines++;
+    return;
+  }
+  char *o = f->q + f->qlen;
+  if (f->flags & MUSTER_LOGFILE_JSON) {
+    o += muster__logjson_write(&f->json, o, l);
+  } else {
+    if (stamp != NULL) {
+      memcpy(o, stamp, tlen);
+      memcpy(o + tlen, ": ", 2);
+      o += tlen + 2;
+    }
+    memcpy(o, l->line, l->len);
+    o[l->len] = '\n';
+    o += l->len + 1;
+  }
+  queued(f, (size_t)(o - (f->q + f->qlen)), 1);
+}
+
+size_t muster__logfile_max_line(const muster_logfile_t *f) {
+  return f->max_line;
+}
+
+void muster__logfile_count_split(muster_logfile_t *f) {
+  f->stats.split_lines++;
+}
+
+void muster__logfile_sources(muster_logfile_t *f, int delta) {
+  f->sources += delta;
+  /* The JSON layout caches by the app string's address; a closed source's
+   * address may come back for another app. */
+  if (delta < 0)
+    f->json.app = NULL;
+}
+
+/* ---- subscribers, stats ---- */
+
+int muster_logfile_subscribe(muster_logfile_t *f, muster_logline_cb cb,
+                             void *data, muster_logsub_t **out) {
+  if (f == NULL || cb == NULL || out == NULL || f->closing)
+    return MUSTER_EINVAL;
+  muster_logsub_t *s = calloc(1, sizeof *s);
+  if (s == NULL)
+    return MUSTER_ENOMEM;
+  s->file = f;
+  s->cb = cb;
+  s->data = data;
+  s->next = f->subs;
+  f->subs = s;
+  *out = s;
+  return 0;
+}
+
+void muster_logfile_unsubscribe(muster_logsub_t *s) {
+  if (s == NULL)
+    return;
+  for (muster_logsub_t **p = &s->file->subs; *p != NULL; p = &(*p)->next)
+    if (*p == s) {
+      *p = s->next;
+      break;
+    }
+  free(s);
+}
+
+void muster_logfile_stats(const muster_logfile_t *f,
+                          muster_logfile_stats_t *out) {
+  if (f != NULL && out != NULL)
+    *out = f->stats;
+}
+
+const char *muster_logfile_path(const muster_logfile_t *f) {
+  return f ? f->disk.path : NULL;
+}
+
+void *muster_logfile_data(const muster_logfile_t *f) {
+  return f ? f->data : NULL;
+}

@@ -1,0 +1,170 @@
+/* Sources: one stream of one instance feeding a log file. Cuts bytes into
+ * lines and holds a partial line, bounded by the file's max_line. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "logfile_internal.h"
+#include "muster/error.h"
+
+struct muster_logsource_s {
+  muster_logfile_t *file;
+  char *app;
+  int instance;
+  muster_log_stream_t stream;
+  char *part; /* the partial line so far */
+  size_t plen, pcap;
+};
+
+int muster_logsource_open(muster_logfile_t *file,
+                          const muster_logsource_options_t *o,
+                          muster_logsource_t **out) {
+  if (file == NULL || o == NULL || out == NULL ||
+      (o->stream != 0 && o->stream != MUSTER_LOG_OUT &&
+       o->stream != MUSTER_LOG_ERR))
+    return MUSTER_EINVAL;
+  muster_logsource_t *s = calloc(1, sizeof *s);
+  if (s == NULL || (s->app = strdup(o->app ? o->app : "")) == NULL) {
+    free(s);
+    return MUSTER_ENOMEM;
+  }
+  s->file = file;
+  s->instance = o->instance;
+  s->stream = o->stream ? o->stream : MUSTER_LOG_OUT;
+  muster__logfile_sources(file, 1);
+  *out = s;
+  return 0;
+}
+
+static void emit(muster_logsource_t *s, int64_t ms, const char *p, size_t n) {
+  muster_logline_t l = {s->app, s->instance, s->stream, ms, p, n};
+  muster__logfile_line(s->file, &l);
+}
+
+/* Where to cut a piece of p[0..max) when `next` is the byte after it:
+ * before the UTF-8 sequence that straddles the cut, not inside it. */
+static size_t utf8_cut(const char *p, size_t max, unsigned char next) {
+  if ((next & 0xc0) != 0x80)
+    return max;
+  for (size_t c = max - 1; c > 0 && c + 3 >= max; c--) {
+    unsigned char b = (unsigned char)p[c];
+    if (b >= 0xc0)
+      return c;
+    if (b < 0x80)
+      break; /* a stray continuation byte: nothing to keep whole */
+  }
+  return max;
+}
+
+static int grow(muster_logsource_t *s, size_t want) {
+  return muster__logfile_grow(&s->part, &s->pcap, want, 256);
+}
+
+/* Appends to the partial line; whenever it would pass max_line, a piece of
+ * max_line bytes (or a little less, to keep UTF-8 whole) goes out as a
+ * line of its own. */
+static void hold(muster_logsource_t *s, int64_t ms, const char *p, size_t n) {
+  size_t max = muster__logfile_max_line(s->file);
+  while (s->plen + n > max) {
+    size_t c;
+    if (s->plen == 0) { /* straight from the input, no copy */
+      c = utf8_cut(p, max, (unsigned char)p[max]);
+      emit(s, ms, p, c);
+      p += c;
+      n -= c;
+    } else if (grow(s, max) != 0) {
+      emit(s, ms, s->part, s->plen); /* no memory: out shorter, not lost */
+      s->plen = 0;
+      continue;
+    } else {
+      size_t take = max - s->plen; /* < n */
+      memcpy(s->part + s->plen, p, take);
+      p += take;
+      n -= take;
+      c = utf8_cut(s->part, max, (unsigned char)p[0]);
+      emit(s, ms, s->part, c);
+      memmove(s->part, s->part + c, max - c);
+      s->plen = max - c;
+    }
+    muster__logfile_count_split(s->file);
+  }
+  if (n == 0)
+    return;
+  if (grow(s, s->plen + n) != 0) {
+    emit(s, ms, s->part, s->plen);
+    emit(s, ms, p, n);
+    s->plen = 0;
+    return;
+  }
+  memcpy(s->part + s->plen, p, n);
+  s->plen += n;
+}
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void muster_logsource_write(muster_logsource_t *s, const void *buf,
+                            size_t len) {
+  if (s == NULL || (buf == NULL && len > 0))
+    return;
+  /* Lines read together arrived together: one clock read per call. */
+  int64_t ms = now_ms();
+  const char *p = buf, *end = p + len;
+  size_t max = muster__logfile_max_line(s->file);
+  /* Raw layout and nobody following: the bytes go to the file as they
+   * are, so a run of whole lines (none over max_line) is queued with one
+   * copy instead of one per line. */
+  if (s->plen == 0 && muster__logfile_raw(s->file)) {
+    const char *run = p;
+    size_t lines = 0;
+    for (;;) {
+      const char *nl = memchr(p, '\n', (size_t)(end - p));
+      if (nl == NULL || (size_t)(nl - p) > max)
+        break;
+      lines++;
+      p = nl + 1;
+    }
+    if (lines > 0 &&
+        muster__logfile_run(s->file, run, (size_t)(p - run), lines) != 0)
+      p = run;
+  }
+  while (p < end) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    if (nl == NULL) {
+      hold(s, ms, p, (size_t)(end - p));
+      break;
+    }
+    size_t n = (size_t)(nl - p);
+    if (s->plen == 0 && n <= max) {
+      emit(s, ms, p, n); /* the common case: a whole line, no copy */
+    } else {
+      hold(s, ms, p, n);
+      emit(s, ms, s->part, s->plen);
+      s->plen = 0;
+    }
+    p = nl + 1;
+  }
+  /* A burst leaves a big partial buffer behind: give it back. */
+  if (s->plen == 0 && s->pcap > 4096) {
+    free(s->part);
+    s->part = NULL;
+    s->pcap = 0;
+  }
+  muster__logfile_kick(s->file);
+}
+
+void muster_logsource_close(muster_logsource_t *s) {
+  if (s == NULL)
+    return;
+  if (s->plen > 0) {
+    emit(s, now_ms(), s->part, s->plen);
+    muster__logfile_kick(s->file);
+  }
+  muster__logfile_sources(s->file, -1);
+  free(s->part);
+  free(s->app);
+  free(s);
+}

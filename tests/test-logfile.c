@@ -1,0 +1,355 @@
+/* Log files: framing, layouts, rotation without losing or cutting a line,
+ * retention and gzip, reopen, flush, subscribers, bad input. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "test-logfile.h"
+
+static muster_logsource_t *source(muster_logfile_t *f, const char *app,
+                                  int instance, muster_log_stream_t stream) {
+  muster_logsource_options_t o = {app, instance, stream};
+  muster_logsource_t *s;
+  ASSERT_OK(muster_logsource_open(f, &o, &s));
+  return s;
+}
+
+static void put(muster_logsource_t *s, const char *text) {
+  muster_logsource_write(s, text, strlen(text));
+}
+
+TEST(logfile_lines) {
+  uv_loop_t loop;
+  ASSERT_OK(uv_loop_init(&loop));
+  const char *dir = tlog_dir();
+  muster_logfile_t *f = tlog_open(&loop, dir, "a.log", NULL);
+  muster_logsource_t *s = source(f, "a", 0, MUSTER_LOG_OUT);
+  put(s, "one\ntw");
+  put(s, "o\n\nthree");
+  test_run_loop(&loop, 10000); /* the job runs; the partial line stays */
+  muster_logsource_close(s);   /* "three" goes out as a line */
+  muster_logfile_stats_t st;
+  muster_logfile_stats(f, &st);
+  ASSERT_EQ(st.lines_written, 4);
+  tlog_close(&loop, f);
+  char path[512];
+  snprintf(path, sizeof path, "%s/a.log", dir);
+  char *text = tlog_read(path, NULL);
+  ASSERT_STR_EQ(text, "one\ntwo\n\nthree\n");
+  free(text);
+  tlog_rmdir(dir);
+  test_loop_close(&loop);
+}
+
+TEST(logfile_long_line) {
+  uv_loop_t loop;
+  ASSERT_OK(uv_loop_init(&loop));
+  const char *dir = tlog_dir();
+  muster_logfile_options_t o = {.max_line = 64};
+  muster_logfile_t *f = tlog_open(&loop, dir, "a.log", &o);
+  muster_logsource_t *s = source(f, "a", 0, MUSTER_LOG_OUT);
+  char big[201];
+  memset(big, 'x', 200);
+  big[200] = '\0';
+  put(s, big); /* 200 bytes, no end: 3 pieces out, 8 held */
+  muster_logfile_stats_t st;
+  muster_logfile_stats(f, &st);
+  ASSERT_EQ(st.lines_written, 3);
+  ASSERT_EQ(st.split_lines, 3);
+  put(s, "\n");
+  /* 62 ASCII bytes then "é" (2 bytes) straddling 64: cut before it */
+  char utf[80];
+  memset(utf, 'y', 63);
+  memcpy(utf + 63, "\xc3\xa9z\n", 5);
+  put(s, utf);
+  muster_logsource_close(s);
+  tlog_close(&loop, f);
+  char path[512];
+  snprintf(path, sizeof path, "%s/a.log", dir);
+  char *text = tlog_read(path, NULL);
+  char want[400];
+  snprintf(want, sizeof want, "%.64s\n%.64s\n%.64s\n%.8s\n%.63s\n\xc3\xa9z\n",
+           big, big, big, big, utf);
+  ASSERT_STR_EQ(text, want);
+  free(text);
+  tlog_rmdir(dir);
+  test_loop_close(&loop);
+}
+
+TEST(logfile_layouts) {
+  uv_loop_t loop;
+  ASSERT_OK(uv_loop_init(&loop));
+  const char *dir = tlog_dir();
+  muster_logfile_options_t t1 = {.flags = MUSTER_LOGFILE_TIME,
+                                 .date_format = "%Y|%L"};
+  muster_logfile_options_t t2 = {.flags = MUSTER_LOGFILE_TIME,
+                                 .date_format = "YYYY-MM"};
+  muster_logfile_options_t js = {.flags = MUSTER_LOGFILE_JSON};
+  muster_logfile_t *f1 = tlog_open(&loop, dir, "t1.log", &t1);
+  muster_logfile_t *f2 = tlog_open(&loop, dir, "t2.log", &t2);
+  muster_logfile_t *f3 = tlog_open(&loop, dir, "j.log", &js);
+  muster_logsource_t *s1 = source(f1, "a", 0, 0);
+  muster_logsource_t *s2 = source(f2, "a", 0, 0);
+  muster_logsource_t *s3 = source(f3, "api \"x\"", 3, MUSTER_LOG_ERR);
+  time_t now = time(NULL);
+  put(s1, "hello\n");
+  put(s2, "hello\n");
+  const char msg[] = "q\"b\\s\tc\x01 \xc3\xa9 bad:\xff\xc3 end\n";
+  muster_logsource_write(s3, msg, sizeof msg - 1);
+  muster_logsource_close(s1);
+  muster_logsource_close(s2);
+  muster_logsource_close(s3);
+  tlog_close(&loop, f1);
+  tlog_close(&loop, f2);
+  tlog_close(&loop, f3);
+  char path[512], want[64];
+  struct tm tm;
+  localtime_r(&now, &tm);
+  snprintf(path, sizeof path, "%s/t1.log", dir);
+  char *text = tlog_read(path, NULL);
+  snprintf(want, sizeof want, "%04d|", tm.tm_year + 1900);
+  ASSERT(strncmp(text, want, 5) == 0);
+  ASSERT_EQ(strlen(text), strlen("2026|123: hello\n"));
+  ASSERT_STR_EQ(text + 8, ": hello\n");
+  free(text);
+  snprintf(path, sizeof path, "%s/t2.log", dir);
+  text = tlog_read(path, NULL);
+  snprintf(want, sizeof want, "%04d-%02d: hello\n", tm.tm_year + 1900,
+           tm.tm_mon + 1);
+  ASSERT_STR_EQ(text, want);
+  free(text);
+  snprintf(path, sizeof path, "%s/j.log", dir);
+  size_t len;
+  text = tlog_read(path, &len);
+  ASSERT_EQ(text[len - 1], '\n');
+  json_error_t e;
+  json_t *j = json_loadb(text, len, 0, &e);
+  if (j == NULL)
+    TEST_FAIL("JSON line does not parse: %s: %s", e.text, text);
+  ASSERT_STR_EQ(json_string_value(json_object_get(j, "app")), "api \"x\"");
+  ASSERT_EQ(json_integer_value(json_object_get(j, "instance")), 3);
+  ASSERT_STR_EQ(json_string_value(json_object_get(j, "stream")), "err");
+  ASSERT_STR_EQ(json_string_value(json_object_get(j, "message")),
+                "q\"b\\s\tc\x01 \xc3\xa9 bad:\xef\xbf\xbd\xef\xbf\xbd end");
+  const char *time_s = json_string_value(json_object_get(j, "time"));
+  ASSERT(time_s != NULL && strlen(time_s) == 24 && time_s[23] == 'Z');
+  json_decref(j);
+  free(text);
+  tlog_rmdir(dir);
+  test_loop_close(&loop);
+}
+
+/* ---- a flood: every line numbered, all present once after rotations ---- */
+
+typedef struct {
+  muster_logfile_t *file;
+  muster_logsource_t *src;
+  uv_idle_t idle;
+  unsigned next, total;
+  size_t chunk;
+  int paused_seen, resumed_seen;
+} flood_t;
+
+static void flood_step(uv_idle_t *h) {
+  flood_t *fl = h->data;
+  char buf[8192];
+  size_t n = 0;
+  /* odd-sized chunks, so lines straddle writes */
+  while (fl->next < fl->total && n + 64 < fl->chunk)
+    n += (size_t)snprintf(buf + n, sizeof buf - n,
+                          "line %08u of the flood, some text to fill it\n",
+                          fl->next++);
+  size_t cut = n / 3;
+  muster_logsource_write(fl->src, buf, cut);
+  muster_logsource_write(fl->src, buf + cut, n - cut);
+  if (fl->next == fl->total)
+    uv_idle_stop(h);
+}
+
+static void flood_pressure(muster_logfile_t *f, int paused) {
+  flood_t *fl = muster_logfile_data(f);
+  if (paused) {
+    fl->paused_seen++;
+    uv_idle_stop(&fl->idle);
+  } else {
+    fl->resumed_seen++;
+    if (fl->next < fl->total)
+      uv_idle_start(&fl->idle, flood_step);
+  }
+}
+
+static void flood(uv_loop_t *loop, flood_t *fl, muster_logfile_t *f,
+                  unsigned total) {
+  fl->file = f;
+  fl->src = source(f, "flood", 0, MUSTER_LOG_OUT);
+  fl->total = total;
+  fl->chunk = 4000 + (rand() % 3000);
+  ASSERT_OK(uv_idle_init(loop, &fl->idle));
+  fl->idle.data = fl;
+  ASSERT_OK(uv_idle_start(&fl->idle, flood_step));
+  test_run_loop(loop, 120000);
+  muster_logsource_close(fl->src);
+  uv_close((uv_handle_t *)&fl->idle, NULL);
+}
+
+/* Checks that dir holds every line 0..total-1 exactly once, whole. */
+static void check_all_lines(const char *dir, const char *name, unsigned total,
+                            uint64_t max_size, int *files_out) {
+  unsigned char *seen = calloc(total, 1);
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  int files = 0;
+  while ((e = readdir(d)) != NULL) {
+    if (strncmp(e->d_name, name, strlen(name)) != 0)
+      continue;
+    char file[600];
+    snprintf(file, sizeof file, "%s/%s", dir, e->d_name);
+    size_t len;
+    char *text = tlog_read(file, &len);
+    files++;
+    if (max_size > 0 && strcmp(e->d_name, name) != 0)
+      ASSERT_LE(len, max_size);
+    for (char *p = text; *p != '\0';) {
+      char *nl = strchr(p, '\n');
+      ASSERT(nl != NULL);
+      unsigned n;
+      char tail[64];
+      if (sscanf(p, "line %08u of the flood, %40[^\n]", &n, tail) != 2 ||
+          strcmp(tail, "some text to fill it") != 0 || n >= total)
+        TEST_FAIL("%s: a damaged line: %.*s", e->d_name, (int)(nl - p), p);
+      if (seen[n]++)
+        TEST_FAIL("line %u twice", n);
+      p = nl + 1;
+    }
+    free(text);
+  }
+  closedir(d);
+  for (unsigned i = 0; i < total; i++)
+    if (!seen[i])
+      TEST_FAIL("line %u is missing", i);
+  free(seen);
+  *files_out = files;
+}
+
+TEST_T(logfile_rotation_flood, 120) {
+  uv_loop_t loop;
+  ASSERT_OK(uv_loop_init(&loop));
+  const char *dir = tlog_dir();
+  flood_t fl = {0};
+  muster_logfile_options_t o = {.max_size = 64 << 10,
+                                .retain = 1000,
+                                .buffer_limit = 32 << 10,
+                                .on_pressure = flood_pressure,
+                                .data = &fl};
+  muster_logfile_t *f = tlog_open(&loop, dir, "app-out.log", &o);
+  unsigned total = 200000; /* about 10 MiB: some 150 rotations */
+  flood(&loop, &fl, f, total);
+  muster_logfile_stats_t st;
+  tlog_close(&loop, f);
+  (void)st;
+  int files;
+  check_all_lines(dir, "app-out.log", total, 64 << 10, &files);
+  ASSERT_GE(files, 100);
+  tlog_rmdir(dir);
+  test_loop_close(&loop);
+}
+
+static void stats_after_flood(const char *dir, muster_logfile_options_t *o,
+                              unsigned total, muster_logfile_stats_t *st,
+                              flood_t *fl) {
+  uv_loop_t loop;
+  ASSERT_OK(uv_loop_init(&loop));
+  o->on_pressure = flood_pressure;
+  o->data = fl;
+  muster_logfile_t *f = tlog_open(&loop, dir, "app-out.log", o);
+  flood(&loop, fl, f, total);
+  test_run_loop(&loop, 60000);
+  muster_logfile_stats(f, st);
+  tlog_close(&loop, f);
+  test_loop_close(&loop);
+}
+
+TEST_T(logfile_retain_compress, 120) {
+  const char *dir = tlog_dir();
+  flood_t fl = {0};
+  muster_logfile_options_t o = {
+      .max_size = 32 << 10, .retain = 3, .flags = MUSTER_LOGFILE_COMPRESS};
+  muster_logfile_stats_t st;
+  stats_after_flood(dir, &o, 20000, &st, &fl);
+  ASSERT_GE(st.rotations, 20);
+  ASSERT_EQ(st.write_errors, 0);
+  char path[512];
+  snprintf(path, sizeof path, "%s/app-out.log", dir);
+  /* tail reads across the current file and the gzipped ones */
+  char *buf;
+  size_t len;
+  ASSERT_OK(muster_logfile_tail_sync(path, 1000, 0, &buf, &len));
+  unsigned first, n = 0;
+  ASSERT_EQ(sscanf(buf, "line %08u", &first), 1);
+  ASSERT_EQ(first, 20000 - 1000);
+  for (char *p = buf; (p = strchr(p, '\n')) != NULL; p++)
+    n++;
+  ASSERT_EQ(n, 1000);
+  free(buf);
+  /* three rotated files are kept, all gzipped, and the current one */
+  ASSERT_EQ(tlog_count(dir, "app-out.log.", ".gz"), 3);
+  ASSERT_EQ(tlog_count(dir, "app-out.log", ""), 4);
+  tlog_rmdir(dir);
+}
+
+TEST_T(logfile_max_total, 120) {
+  const char *dir = tlog_dir();
+  flood_t fl = {0};
+  muster_logfile_options_t o = {
+      .max_size = 16 << 10, .retain = 100, .max_total = 100 << 10};
+  muster_logfile_stats_t st;
+  stats_after_flood(dir, &o, 10000, &st, &fl);
+  ASSERT_GE(st.rotations, 20);
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  uint64_t total = 0;
+  while ((e = readdir(d)) != NULL) {
+    struct stat sb;
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    if (e->d_name[0] != '.' && stat(p, &sb) == 0)
+      total += (uint64_t)sb.st_size;
+  }
+  closedir(d);
+  ASSERT_LE(total, 100 << 10);
+  ASSERT_GE(total, 50 << 10);
+  tlog_rmdir(dir);
+}
+
+/* A file last written yesterday is rotated by the first write of today. */
+TEST(logfile_daily) {
+  uv_loop_t loop;
+  ASSERT_OK(uv_loop_init(&loop));
+  const char *dir = tlog_dir();
+  char path[512];
+  snprintf(path, sizeof path, "%s/d.log", dir);
+  FILE *old = fopen(path, "w");
+  fputs("yesterday\n", old);
+  fclose(old);
+  struct timeval tv[2] = {{time(NULL) - 86400 * 2, 0},
+                          {time(NULL) - 86400 * 2, 0}};
+  ASSERT_OK(utimes(path, tv));
+  muster_logfile_t *f = tlog_open(&loop, dir, "d.log", NULL);
+  muster_logsource_t *s = source(f, "d", 0, 0);
+  put(s, "today\n");
+  muster_logsource_close(s);
+  tlog_close(&loop, f);
+  char *text = tlog_read(path, NULL);
+  ASSERT_STR_EQ(text, "today\n");
+  free(text);
+  ASSERT_EQ(tlog_count(dir, "d.log.", ""), 1);
+  char *all;
+  size_t len;
+  ASSERT_OK(muster_logfile_tail_sync(path, 10, 0, &all, &len));
+  ASSERT_STR_EQ(all, "yesterday\ntoday\n");
+  free(all);
+  tlog_rmdir(dir);
+  test_loop_close(&loop);
+}
