@@ -231,7 +231,8 @@ int muster__logdisk_rotated(const char *path, char ***names) {
     free(list);
     return r;
   }
-  qsort(list, count, sizeof *list, by_name);
+  if (count > 1)
+    qsort(list, count, sizeof *list, by_name);
   /* "X" sorts right before "X.gz": both exist only for the moment between
    * gzip's rename and the unlink of X, and X is complete: keep X. */
   size_t out = 0;
