@@ -114,7 +114,7 @@ static void run_sink(sink_t *k, unsigned flags, uint64_t target) {
   close(k->rfd);
   unlink(path);
   tlog_rmdir(dir);
-  test_loop_close(&loop);
+  tlog_loop_close(&loop);
 }
 
 TEST_T(logfile_pause_slow_sink, 60) {
@@ -184,7 +184,7 @@ TEST_T(logfile_drop_accounting, 60) {
   close(rfd);
   unlink(path);
   tlog_rmdir(dir);
-  test_loop_close(&loop);
+  tlog_loop_close(&loop);
 }
 
 TEST(logfile_full_disk) {
@@ -208,7 +208,7 @@ TEST(logfile_full_disk) {
   ASSERT_EQ(st.queued_bytes, 0);
   ASSERT_EQ(st.rotations, 0);
   tlog_close(&loop, f);
-  test_loop_close(&loop);
+  tlog_loop_close(&loop);
 }
 
 TEST(logfile_reopen_flush) {
@@ -257,7 +257,7 @@ TEST(logfile_reopen_flush) {
   ASSERT_STR_EQ(text, "fresh\nnewest\n");
   free(text);
   tlog_rmdir(dir);
-  test_loop_close(&loop);
+  tlog_loop_close(&loop);
 }
 
 typedef struct {
@@ -307,7 +307,7 @@ TEST(logfile_subscribe) {
   muster_logsource_close(s);
   tlog_close(&loop, f);
   tlog_rmdir(dir);
-  test_loop_close(&loop);
+  tlog_loop_close(&loop);
 }
 
 static int tail_calls;
@@ -374,7 +374,7 @@ TEST(logfile_tail) {
   muster_logsource_close(s);
   tlog_close(&loop, f);
   tlog_rmdir(dir);
-  test_loop_close(&loop);
+  tlog_loop_close(&loop);
 }
 
 TEST(logfile_bad_input) {
@@ -414,7 +414,7 @@ TEST(logfile_bad_input) {
   ASSERT_EQ(st.bytes_written, 28);
   ASSERT_EQ(st.rotations, 0);
   tlog_close(&loop, f);
-  test_loop_close(&loop);
+  tlog_loop_close(&loop);
 }
 
 /* ---- memory under a flood ---- */
@@ -524,5 +524,5 @@ TEST_T(logfile_memory_flat, 120) {
   uv_close((uv_handle_t *)&b.warm, NULL);
   uv_close((uv_handle_t *)&b.stop, NULL);
   tlog_rmdir(dir);
-  test_loop_close(&loop);
+  tlog_loop_close(&loop);
 }

@@ -95,3 +95,8 @@ int tlog_count(const char *dir, const char *prefix, const char *suffix) {
   closedir(d);
   return n;
 }
+
+void tlog_loop_close(uv_loop_t *loop) {
+  uv_run(loop, UV_RUN_DEFAULT);
+  ASSERT_OK(uv_loop_close(loop));
+}

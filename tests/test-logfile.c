@@ -40,7 +40,7 @@ TEST(logfile_lines) {
   ASSERT_STR_EQ(text, "one\ntwo\n\nthree\n");
   free(text);
   tlog_rmdir(dir);
-  test_loop_close(&loop);
+  tlog_loop_close(&loop);
 }
 
 TEST(logfile_long_line) {
@@ -75,7 +75,7 @@ TEST(logfile_long_line) {
   ASSERT_STR_EQ(text, want);
   free(text);
   tlog_rmdir(dir);
-  test_loop_close(&loop);
+  tlog_loop_close(&loop);
 }
 
 TEST(logfile_layouts) {
@@ -138,7 +138,7 @@ TEST(logfile_layouts) {
   json_decref(j);
   free(text);
   tlog_rmdir(dir);
-  test_loop_close(&loop);
+  tlog_loop_close(&loop);
 }
 
 /* ---- a flood: every line numbered, all present once after rotations ---- */
@@ -253,7 +253,7 @@ TEST_T(logfile_rotation_flood, 120) {
   check_all_lines(dir, "app-out.log", total, 64 << 10, &files);
   ASSERT_GE(files, 100);
   tlog_rmdir(dir);
-  test_loop_close(&loop);
+  tlog_loop_close(&loop);
 }
 
 static void stats_after_flood(const char *dir, muster_logfile_options_t *o,
@@ -268,7 +268,7 @@ static void stats_after_flood(const char *dir, muster_logfile_options_t *o,
   test_run_loop(&loop, 60000);
   muster_logfile_stats(f, st);
   tlog_close(&loop, f);
-  test_loop_close(&loop);
+  tlog_loop_close(&loop);
 }
 
 TEST_T(logfile_retain_compress, 120) {
@@ -351,5 +351,5 @@ TEST(logfile_daily) {
   ASSERT_STR_EQ(all, "yesterday\ntoday\n");
   free(all);
   tlog_rmdir(dir);
-  test_loop_close(&loop);
+  tlog_loop_close(&loop);
 }

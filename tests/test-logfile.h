@@ -21,6 +21,10 @@ muster_logfile_t *tlog_open(uv_loop_t *loop, const char *dir, const char *name,
 /* How many files in dir start with prefix and end with suffix. */
 int tlog_count(const char *dir, const char *prefix, const char *suffix);
 
+/* Runs the loop until the handles the test closed are gone, then asserts
+ * that uv_loop_close() succeeds (nothing left open, no job pending). */
+void tlog_loop_close(uv_loop_t *loop);
+
 /* Closes the file and runs the loop until it is closed. */
 void tlog_close(uv_loop_t *loop, muster_logfile_t *f);
 
