@@ -193,20 +193,20 @@ int cli_env(cli_t *cli, int argc, char **argv) {
 /* Prints the last `lines` lines of `path`, and (follow) what comes after,
  * reopening the file when it is replaced. */
 static void tail(const char *path, const char *prefix, long long lines) {
-  FILE *f = fopen(path, "re");
+  FILE *f = lines > 0 ? fopen(path, "re") : NULL;
   if (f == NULL)
     return;
   fseek(f, 0, SEEK_END);
   long size = ftell(f), pos = size;
   long long seen = 0;
-  while (pos > 0 && seen <= lines) {
+  while (pos > 0 && seen < lines) {
     char buf[4096];
     long chunk = pos > (long)sizeof buf ? (long)sizeof buf : pos;
     pos -= chunk;
     fseek(f, pos, SEEK_SET);
     size_t n = fread(buf, 1, (size_t)chunk, f);
     for (size_t j = n; j-- > 0;)
-      if (buf[j] == '\n' && (pos + (long)j != size - 1) && ++seen > lines) {
+      if (buf[j] == '\n' && (pos + (long)j != size - 1) && ++seen >= lines) {
         pos += (long)j + 1;
         break;
       }
