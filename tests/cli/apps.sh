@@ -34,10 +34,11 @@ assert [p["pm2_env"]["namespace"] for p in apps if p["name"] == "web"] == ["fron
 '
 # Instance variables and the environment given at start.
 wait_for "grep -q 'python py 1 hello' $MUSTER_HOME/logs/py-out-1.log"
-grep -q 'python py 0 hello' "$MUSTER_HOME/logs/py-out-0.log" || fail "instance 0 env"
-grep -q 'to stderr' "$MUSTER_HOME/logs/py-err-0.log" || fail "stderr log"
+wait_for "grep -q 'python py 0 hello' $MUSTER_HOME/logs/py-out-0.log"
+wait_for "grep -q 'to stderr' $MUSTER_HOME/logs/py-err-0.log"
 wait_for "grep -q 'c app instance 0' $MUSTER_HOME/logs/ticker-out.log"
 [ "$("$M" logs ticker --lines 2 --out | wc -l)" = 2 ] || fail "logs --lines 2"
+wait_for "grep -q 'to stderr' $MUSTER_HOME/logs/py-err-1.log"
 [ "$("$M" logs py --lines 1 --err | grep -c '|err| to stderr')" = 2 ] ||
   fail "logs --err of 2 instances"
 "$M" env py | grep -qx 'NODE_APP_INSTANCE=0' || fail "env NODE_APP_INSTANCE"
