@@ -35,7 +35,7 @@ static void on_line(muster_logsub_t *sub, const muster_logline_t *l,
   if (n == 0 || out[n - 1] != '\n')
     abort();
   json_error_t e;
-  json_t *j = json_loadb(out, n - 1, 0, &e);
+  json_t *j = json_loadb(out, n - 1, JSON_ALLOW_NUL, &e); /* "\u0000" is JSON */
   if (j == NULL)
     abort(); /* the layout wrote something that is not JSON */
   json_t *msg = json_object_get(j, "message");
