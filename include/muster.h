@@ -9,6 +9,8 @@
  *   muster/message.h  a received message: its text, value, bytes, handle
  *   muster/channel.h  IPC channel: messages and handles, Node's wire format
  *   muster/fork.h     fork(): a child with an IPC channel
+ *   muster/port.h     message ports between threads, BroadcastChannel
+ *   muster/thread.h   worker threads, each with its own loop
  *   muster/listen.h   listening sockets (TCP, IPv6, Unix, UDP, reuseport)
  *   muster/supervise.h  restart policy, backoff, graceful stop, replace
  *   muster/cluster.h  primary and workers sharing servers
@@ -46,5 +48,7 @@
 #include "muster/shared.h"
 #include "muster/client.h"
 #include "muster/logfile.h"
+#include "muster/port.h"
+#include "muster/thread.h"
 
 #endif

@@ -1,0 +1,377 @@
+/* Message ports: a port is one end of a pair of locked queues
+ * (src/port_queue.c), bound to a loop by a uv_async_t. */
+#include "port_internal.h"
+
+#include <stdlib.h>
+
+#include "message_internal.h"
+#include "muster/error.h"
+
+struct muster_port_s {
+  uv_async_t async; /* first: the handle's address is the port's */
+  muster__port_end_t end;
+  muster_port_options_t o;
+  int started, unrefd, closing;
+  int gone; /* transferred away: the object waits only for its close */
+  /* The messages of the current wake-up not yet delivered, and its events:
+   * a port transferred inside a callback puts them back in its queue. */
+  muster__port_msg_t *batch;
+  int batch_events;
+  muster_port_close_cb close_cb;
+};
+
+/* What a port message's accessors find through muster__message_source. */
+typedef struct {
+  muster_port_t *port;
+  muster__port_msg_t *msg;
+} port_source_t;
+
+/* Marks a message as a port's: nothing to do after the callback (the port
+ * frees the message and closes ends nobody took). */
+static const muster__message_hooks_t port_hooks = {NULL, NULL};
+
+static void on_async(uv_async_t *async);
+
+static void update_ref(muster_port_t *p) {
+  if (p->started && p->o.on_message && !p->unrefd && !p->closing)
+    uv_ref((uv_handle_t *)&p->async);
+  else
+    uv_unref((uv_handle_t *)&p->async);
+}
+
+static void set_options(muster_port_t *p, const muster_port_options_t *o) {
+  if (o)
+    p->o = *o;
+  if (p->o.high_water_mark == 0)
+    p->o.high_water_mark = MUSTER_PORT_HIGH_WATER_MARK;
+  if (p->o.max_message_size == 0)
+    p->o.max_message_size = MUSTER_PORT_MAX_MESSAGE_SIZE;
+}
+
+/* A port on `loop` for `end` (taken on success). */
+int muster__port_adopt(uv_loop_t *loop, muster__port_end_t *end,
+                       muster_port_t **out) {
+  muster_port_t *p = calloc(1, sizeof *p);
+  int r;
+  if (p == NULL)
+    return MUSTER_ENOMEM;
+  r = uv_async_init(loop, &p->async, on_async);
+  if (r != 0) {
+    free(p);
+    return r;
+  }
+  set_options(p, NULL);
+  update_ref(p);
+  p->end = *end;
+  end->own = end->peer = NULL;
+  muster__port_queue_bind(p->end.own, &p->async);
+  *out = p;
+  return 0;
+}
+
+int muster__port_pair_ends(muster__port_end_t *a, muster__port_end_t *b) {
+  muster__port_queue_t *qa = muster__port_queue_new();
+  muster__port_queue_t *qb = muster__port_queue_new();
+  if (qa == NULL || qb == NULL) {
+    muster__port_queue_unref(qa);
+    muster__port_queue_unref(qb);
+    return MUSTER_ENOMEM;
+  }
+  muster__port_queue_ref(qa);
+  muster__port_queue_ref(qb);
+  *a = (muster__port_end_t){qa, qb};
+  *b = (muster__port_end_t){qb, qa};
+  return 0;
+}
+
+int muster_port_pair(uv_loop_t *loop, muster_port_t **a, muster_port_t **b) {
+  muster__port_end_t ea, eb;
+  int r;
+  if (loop == NULL || a == NULL || b == NULL)
+    return MUSTER_EINVAL;
+  r = muster__port_pair_ends(&ea, &eb);
+  if (r != 0)
+    return r;
+  r = muster__port_adopt(loop, &ea, a);
+  if (r != 0)
+    goto fail;
+  r = muster__port_adopt(loop, &eb, b);
+  if (r != 0) {
+    muster_port_close(*a, NULL);
+    goto fail;
+  }
+  return 0;
+fail:
+  muster__port_end_close(&ea);
+  muster__port_end_close(&eb);
+  return r;
+}
+
+int muster_port_start(muster_port_t *port,
+                      const muster_port_options_t *options) {
+  if (port == NULL)
+    return MUSTER_EINVAL;
+  if (port->closing)
+    return MUSTER_ENOTCONN;
+  set_options(port, options);
+  port->started = 1;
+  update_ref(port);
+  muster__port_queue_kick(port->end.own);
+  return 0;
+}
+
+/* ---- delivery ------------------------------------------------------------ */
+
+static void deliver_one(muster_port_t *p, muster__port_msg_t *msg,
+                        muster_port_message_cb cb) {
+  muster_message_t m;
+  port_source_t src = {p, msg};
+  int r = muster__port_msg_open(msg, &m);
+  if (r != 0) {
+    if (p->o.on_messageerror)
+      p->o.on_messageerror(p, r);
+  } else {
+    muster__message_set_source(&m, &src, &port_hooks);
+    if (cb)
+      cb(p, &m);
+    muster__message_done(&m);
+  }
+  muster__port_msg_free(msg);
+}
+
+static void deliver_events(muster_port_t *p, int events) {
+  if ((events & MUSTER__PORT_EV_DRAINED) && p->o.on_drain)
+    p->o.on_drain(p);
+  if ((events & MUSTER__PORT_EV_PEER_CLOSED) && !p->closing && !p->gone &&
+      p->o.on_close)
+    p->o.on_close(p);
+}
+
+void muster__port_deliver(muster_port_t *p) {
+  int events = 0;
+  if (p->closing || p->gone || !p->started || p->batch)
+    return;
+  p->batch = muster__port_queue_take(p->end.own, 0, &events);
+  p->batch_events = events;
+  /* The poster is told at once: its bytes left the queue with this take. */
+  if ((events & MUSTER__PORT_EV_DRAIN_WANTED) && p->end.peer)
+    muster__port_queue_signal(p->end.peer, MUSTER__PORT_EV_DRAINED);
+  while (p->batch && !p->closing && !p->gone) {
+    muster__port_msg_t *msg = p->batch;
+    p->batch = msg->next;
+    msg->next = NULL;
+    deliver_one(p, msg, p->o.on_message);
+  }
+  if (p->closing || p->gone)
+    return; /* close dropped the rest; a transfer put it back */
+  p->batch_events = 0;
+  deliver_events(p, events);
+}
+
+static void on_async(uv_async_t *async) {
+  muster__port_deliver((muster_port_t *)async);
+}
+
+int muster_port_receive(muster_port_t *port, muster_port_message_cb cb) {
+  muster__port_msg_t *msg;
+  if (port == NULL || cb == NULL)
+    return MUSTER_EINVAL;
+  if (port->closing || port->gone)
+    return MUSTER_ENOTCONN;
+  /* Inside a callback, the rest of the wake-up's batch comes first. */
+  msg = port->batch;
+  if (msg)
+    port->batch = msg->next;
+  else
+    msg = muster__port_queue_take(port->end.own, 1, NULL);
+  if (msg == NULL)
+    return 0;
+  msg->next = NULL;
+  deliver_one(port, msg, cb);
+  return 1;
+}
+
+/* ---- posting ------------------------------------------------------------- */
+
+static int check_transfer(muster_port_t *p, const muster_transfer_t *t) {
+  if (t == NULL || t->nports == 0)
+    return 0;
+  if (t->ports == NULL)
+    return MUSTER_EINVAL;
+  for (size_t i = 0; i < t->nports; i++) {
+    muster_port_t *tp = t->ports[i];
+    if (tp == NULL || tp == p || tp->closing || tp->gone ||
+        tp->async.loop != p->async.loop || tp->end.own == p->end.peer)
+      return MUSTER_EINVAL;
+    for (size_t j = 0; j < i; j++)
+      if (t->ports[j] == tp)
+        return MUSTER_EINVAL;
+  }
+  return 0;
+}
+
+/* Unbinds a port about to travel; what it had taken but not delivered goes
+ * back to its queue first, so its next owner gets everything in order. */
+static void detach(muster_port_t *tp, muster__port_end_t *into) {
+  muster__port_queue_bind(tp->end.own, NULL);
+  if (tp->batch || tp->batch_events)
+    muster__port_queue_unget(tp->end.own, tp->batch, tp->batch_events);
+  tp->batch = NULL;
+  tp->batch_events = 0;
+  *into = tp->end;
+}
+
+static void free_port(uv_handle_t *h) {
+  muster_port_t *p = (muster_port_t *)h;
+  if (p->close_cb)
+    p->close_cb(p);
+  free(p);
+}
+
+static int post_msg(muster_port_t *p, muster__port_msg_t *msg,
+                    const muster_transfer_t *t) {
+  size_t n = t ? t->nports : 0;
+  int r;
+  if (n) {
+    msg->ends = calloc(n, sizeof *msg->ends);
+    if (msg->ends == NULL) {
+      muster__port_msg_free(msg);
+      return MUSTER_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+      detach(t->ports[i], &msg->ends[i]);
+    msg->nends = n;
+  }
+  r = muster__port_queue_push(p->end.peer, msg, p->o.high_water_mark);
+  if (r < 0) {
+    /* The ports stay where they were, bound again (and woken for what
+     * detach put back). */
+    for (size_t i = 0; i < n; i++)
+      muster__port_queue_bind(t->ports[i]->end.own, &t->ports[i]->async);
+    msg->nends = 0;
+    muster__port_msg_free(msg);
+    return r;
+  }
+  for (size_t i = 0; i < n; i++) {
+    muster_port_t *tp = t->ports[i];
+    tp->end.own = tp->end.peer = NULL;
+    tp->gone = 1;
+    uv_close((uv_handle_t *)&tp->async, free_port);
+  }
+  return r;
+}
+
+static int post_check(muster_port_t *p, const muster_transfer_t *t) {
+  if (p == NULL)
+    return MUSTER_EINVAL;
+  if (p->closing || p->gone)
+    return MUSTER_ENOTCONN;
+  return check_transfer(p, t);
+}
+
+int muster_port_post(muster_port_t *port, const json_t *value,
+                     const muster_transfer_t *transfer) {
+  muster__port_msg_t *msg;
+  int r = post_check(port, transfer);
+  if (r == 0 && value == NULL)
+    r = MUSTER_EINVAL;
+  if (r == 0)
+    r = muster__port_msg_json(value, port->o.max_message_size, &msg);
+  return r != 0 ? r : post_msg(port, msg, transfer);
+}
+
+static int post_copy(muster_port_t *port, int format, const void *data,
+                     size_t len, const muster_transfer_t *transfer) {
+  muster__port_msg_t *msg;
+  int r = post_check(port, transfer);
+  if (r == 0 && data == NULL && len != 0)
+    r = MUSTER_EINVAL;
+  if (r == 0)
+    r = muster__port_msg_copy(format, data, len, port->o.max_message_size,
+                              &msg);
+  return r != 0 ? r : post_msg(port, msg, transfer);
+}
+
+int muster_port_post_text(muster_port_t *port, const char *json, size_t len,
+                          const muster_transfer_t *transfer) {
+  if (json == NULL || len == 0)
+    return MUSTER_EINVAL;
+  return post_copy(port, MUSTER__PORT_MSG_TEXT, json, len, transfer);
+}
+
+int muster_port_post_bytes(muster_port_t *port, const void *bytes, size_t len,
+                           const muster_transfer_t *transfer) {
+  return post_copy(port, MUSTER__PORT_MSG_BYTES, bytes, len, transfer);
+}
+
+/* ---- closing, and the rest ----------------------------------------------- */
+
+void muster_port_close(muster_port_t *port, muster_port_close_cb cb) {
+  if (port == NULL || port->closing || port->gone)
+    return;
+  port->closing = 1;
+  port->close_cb = cb;
+  muster__port_msg_free_list(port->batch);
+  port->batch = NULL;
+  muster__port_queue_bind(port->end.own, NULL);
+  muster__port_end_close(&port->end);
+  uv_close((uv_handle_t *)&port->async, free_port);
+}
+
+int muster__port_close_handle(uv_handle_t *h) {
+  if (h->type != UV_ASYNC || ((uv_async_t *)h)->async_cb != on_async)
+    return 0;
+  muster_port_close((muster_port_t *)h, NULL);
+  return 1;
+}
+
+void muster_port_ref(muster_port_t *port) {
+  port->unrefd = 0;
+  update_ref(port);
+}
+
+void muster_port_unref(muster_port_t *port) {
+  port->unrefd = 1;
+  update_ref(port);
+}
+
+void *muster_port_data(const muster_port_t *port) {
+  return port->o.data;
+}
+
+void muster_port_set_data(muster_port_t *port, void *data) {
+  port->o.data = data;
+}
+
+uv_loop_t *muster_port_loop(const muster_port_t *port) {
+  return port->async.loop;
+}
+
+size_t muster_port_queue_size(const muster_port_t *port) {
+  return port->end.peer ? muster__port_queue_bytes(port->end.peer) : 0;
+}
+
+/* ---- ports inside messages ----------------------------------------------- */
+
+static muster__port_msg_t *port_msg(const muster_message_t *m) {
+  if (m == NULL || m->hooks != &port_hooks)
+    return NULL;
+  return ((port_source_t *)muster__message_source(m))->msg;
+}
+
+size_t muster_message_port_count(const muster_message_t *message) {
+  muster__port_msg_t *msg = port_msg(message);
+  return msg ? msg->nends : 0;
+}
+
+muster_port_t *muster_message_take_port(muster_message_t *message, size_t i) {
+  muster__port_msg_t *msg = port_msg(message);
+  port_source_t *src;
+  muster_port_t *out;
+  if (msg == NULL || i >= msg->nends || msg->ends[i].own == NULL)
+    return NULL;
+  src = muster__message_source(message);
+  if (muster__port_adopt(src->port->async.loop, &msg->ends[i], &out) != 0)
+    return NULL;
+  return out;
+}

@@ -1,0 +1,22 @@
+/* What the thread module needs from ports beyond the public API. */
+#ifndef MUSTER_PORT_INTERNAL_H
+#define MUSTER_PORT_INTERNAL_H
+
+#include "muster/port.h"
+#include "port_queue.h"
+
+/* Two ends of a new pair, bound to no loop yet. Errors: MUSTER_ENOMEM. */
+int muster__port_pair_ends(muster__port_end_t *a, muster__port_end_t *b);
+/* A port on `loop` for `end` (taken on success, left alone on failure).
+ * Call on the loop's thread. Errors: MUSTER_ENOMEM, uv_async_init's. */
+int muster__port_adopt(uv_loop_t *loop, muster__port_end_t *end,
+                       muster_port_t **out);
+/* Delivers everything queued for a started port now, as a wake-up would. */
+void muster__port_deliver(muster_port_t *port);
+/* When `h` is a port's or a broadcast channel's handle, closes that object
+ * (as muster_port_close or muster_broadcast_close with no callback) and
+ * returns 1; else 0. For a loop that ends with objects still open. */
+int muster__port_close_handle(uv_handle_t *h);
+int muster__broadcast_close_handle(uv_handle_t *h);
+
+#endif
