@@ -193,10 +193,23 @@ int muster_port_receive(muster_port_t *port, muster_port_message_cb cb) {
 
 /* ---- posting ------------------------------------------------------------- */
 
+static int check_buffers(const muster_transfer_t *t) {
+  if (t->nbuffers && t->buffers == NULL)
+    return MUSTER_EINVAL;
+  for (size_t i = 0; i < t->nbuffers; i++) {
+    if (muster__buffer_check(t->buffers[i]) != 0)
+      return MUSTER_EINVAL;
+    for (size_t j = 0; j < i; j++)
+      if (t->buffers[j] == t->buffers[i])
+        return MUSTER_EINVAL;
+  }
+  return 0;
+}
+
 static int check_transfer(muster_port_t *p, const muster_transfer_t *t) {
-  if (t == NULL || t->nports == 0)
+  if (t == NULL)
     return 0;
-  if (t->ports == NULL)
+  if (check_buffers(t) != 0 || (t->nports && t->ports == NULL))
     return MUSTER_EINVAL;
   for (size_t i = 0; i < t->nports; i++) {
     muster_port_t *tp = t->ports[i];
@@ -228,10 +241,26 @@ static void free_port(uv_handle_t *h) {
   free(p);
 }
 
+/* Buffers move only once the message is sure to be sent: the push calls
+ * this under the receiving queue's lock. Detaching cannot fail after the
+ * check, and takes no lock. */
+static void commit_buffers(muster__port_msg_t *msg, void *arg) {
+  const muster_transfer_t *t = arg;
+  for (size_t i = 0; i < t->nbuffers; i++) {
+    muster__buffer_detach(t->buffers[i], &msg->bufs[i].st);
+    msg->bufs[i].present = 1;
+  }
+  msg->nbufs = t->nbuffers;
+}
+
 static int post_msg(muster_port_t *p, muster__port_msg_t *msg,
                     const muster_transfer_t *t) {
-  size_t n = t ? t->nports : 0;
+  size_t n = t ? t->nports : 0, nb = t ? t->nbuffers : 0;
   int r;
+  if (nb && (msg->bufs = calloc(nb, sizeof *msg->bufs)) == NULL) {
+    muster__port_msg_free(msg);
+    return MUSTER_ENOMEM;
+  }
   if (n) {
     msg->ends = calloc(n, sizeof *msg->ends);
     if (msg->ends == NULL) {
@@ -242,7 +271,8 @@ static int post_msg(muster_port_t *p, muster__port_msg_t *msg,
       detach(t->ports[i], &msg->ends[i]);
     msg->nends = n;
   }
-  r = muster__port_queue_push(p->end.peer, msg, p->o.high_water_mark);
+  r = muster__port_queue_push(p->end.peer, msg, p->o.high_water_mark,
+                              nb ? commit_buffers : NULL, (void *)t);
   if (r < 0) {
     /* The ports stay where they were, bound again (and woken for what
      * detach put back). */
@@ -362,6 +392,23 @@ static muster__port_msg_t *port_msg(const muster_message_t *m) {
 size_t muster_message_port_count(const muster_message_t *message) {
   muster__port_msg_t *msg = port_msg(message);
   return msg ? msg->nends : 0;
+}
+
+size_t muster_message_buffer_count(const muster_message_t *message) {
+  muster__port_msg_t *msg = port_msg(message);
+  return msg ? msg->nbufs : 0;
+}
+
+muster_buffer_t *muster_message_take_buffer(muster_message_t *message,
+                                            size_t i) {
+  muster__port_msg_t *msg = port_msg(message);
+  muster_buffer_t *out;
+  if (msg == NULL || i >= msg->nbufs || !msg->bufs[i].present)
+    return NULL;
+  if (muster__buffer_attach(&msg->bufs[i].st, &out) != 0)
+    return NULL;
+  msg->bufs[i].present = 0;
+  return out;
 }
 
 muster_port_t *muster_message_take_port(muster_message_t *message, size_t i) {

@@ -101,7 +101,7 @@ static int post(muster_broadcast_t *b, muster__port_msg_t *msg) {
       r = MUSTER_ENOMEM;
       break;
     }
-    if (muster__port_queue_push(o->q, copy, SIZE_MAX) < 0)
+    if (muster__port_queue_push(o->q, copy, SIZE_MAX, NULL, NULL) < 0)
       muster__port_msg_free(copy);
     else
       n++;

@@ -45,13 +45,16 @@ static void wake_locked(muster__port_queue_t *q) {
 }
 
 int muster__port_queue_push(muster__port_queue_t *q, muster__port_msg_t *msg,
-                            size_t hwm) {
+                            size_t hwm, muster__port_commit_cb commit,
+                            void *arg) {
   int over;
   pthread_mutex_lock(&q->lock);
   if (q->closed) {
     pthread_mutex_unlock(&q->lock);
     return MUSTER_ENOTCONN;
   }
+  if (commit)
+    commit(msg, arg);
   msg->next = NULL;
   if (q->tail)
     q->tail->next = msg;
@@ -179,6 +182,8 @@ static muster__port_msg_t *msg_init(char *block, int format, size_t len) {
   m->len = len;
   m->nends = 0;
   m->ends = NULL;
+  m->nbufs = 0;
+  m->bufs = NULL;
   return m;
 }
 
@@ -224,7 +229,11 @@ muster__port_msg_t *muster__port_msg_dup(const muster__port_msg_t *msg) {
 void muster__port_msg_free(muster__port_msg_t *msg) {
   for (size_t i = 0; i < msg->nends; i++)
     muster__port_end_close(&msg->ends[i]);
+  for (size_t i = 0; i < msg->nbufs; i++)
+    if (msg->bufs[i].present)
+      muster__buffer_storage_release(&msg->bufs[i].st);
   free(msg->ends);
+  free(msg->bufs);
   free(msg);
 }
 

@@ -24,6 +24,7 @@
 #include <uv.h>
 #include <jansson.h>
 
+#include "buffer_internal.h"
 #include "muster/message.h"
 
 enum {
@@ -49,6 +50,12 @@ typedef struct {
   muster__port_queue_t *own, *peer;
 } muster__port_end_t;
 
+/* A buffer's bytes travelling in a message; `present` until taken. */
+typedef struct {
+  muster__buffer_storage_t st;
+  int present;
+} muster__port_buf_t;
+
 typedef struct muster__port_msg_s muster__port_msg_t;
 struct muster__port_msg_s {
   muster__port_msg_t *next;
@@ -56,8 +63,15 @@ struct muster__port_msg_s {
   size_t len;
   size_t nends;
   muster__port_end_t *ends; /* ports travelling with it, or NULL */
+  size_t nbufs;
+  muster__port_buf_t *bufs; /* buffers travelling with it, or NULL */
   char data[];
 };
+
+/* Called by a push under the queue's lock once the push can no longer
+ * fail: what must move only if the message is sent moves here. It may not
+ * take any lock. */
+typedef void (*muster__port_commit_cb)(muster__port_msg_t *msg, void *arg);
 
 struct muster__port_queue_s {
   pthread_mutex_t lock;
@@ -77,12 +91,14 @@ void muster__port_queue_ref(muster__port_queue_t *q);
 /* Drops a reference; the last one frees the queue and its messages. */
 void muster__port_queue_unref(muster__port_queue_t *q);
 
-/* Appends `msg` (taken on success). When the queue then holds more bytes
- * than `hwm` the result is 1 and the next take reports
- * MUSTER__PORT_EV_DRAIN_WANTED. Errors: MUSTER_ENOTCONN (the queue is
- * closed; msg is still the caller's). */
+/* Appends `msg` (taken on success), calling commit(msg, arg) first when
+ * commit is not NULL. When the queue then holds more bytes than `hwm` the
+ * result is 1 and the next take reports MUSTER__PORT_EV_DRAIN_WANTED.
+ * Errors: MUSTER_ENOTCONN (the queue is closed; msg is still the caller's,
+ * commit was not called). */
 int muster__port_queue_push(muster__port_queue_t *q, muster__port_msg_t *msg,
-                            size_t hwm);
+                            size_t hwm, muster__port_commit_cb commit,
+                            void *arg);
 /* Takes every message and event (or, with `one`, only the oldest message
  * and no event); *events (may be NULL with `one`) gets the events. */
 muster__port_msg_t *muster__port_queue_take(muster__port_queue_t *q, int one,
@@ -114,7 +130,8 @@ int muster__port_msg_copy(int format, const void *data, size_t len,
                           size_t limit, muster__port_msg_t **out);
 /* A copy of `msg` without its ends, or NULL (ENOMEM). */
 muster__port_msg_t *muster__port_msg_dup(const muster__port_msg_t *msg);
-/* Frees a message; ends still in it are closed. */
+/* Frees a message; ends still in it are closed, buffers not taken are
+ * released. */
 void muster__port_msg_free(muster__port_msg_t *msg);
 void muster__port_msg_free_list(muster__port_msg_t *list);
 /* Prepares the muster_message_t for `msg`. MUSTER_EBADMSG when user text

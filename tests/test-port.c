@@ -180,15 +180,15 @@ TEST(port_transfer_bad) {
   muster_port_t *peer[] = {b};
   muster_port_t *twice[] = {c, c};
   muster_port_t *nul[] = {NULL};
-  muster_transfer_t t = {self, 1};
+  muster_transfer_t t = {NULL, 0, self, 1};
   ASSERT_ERR(muster_port_post(a, v, &t), MUSTER_EINVAL);
-  t = (muster_transfer_t){peer, 1};
+  t = (muster_transfer_t){NULL, 0, peer, 1};
   ASSERT_ERR(muster_port_post(a, v, &t), MUSTER_EINVAL);
-  t = (muster_transfer_t){twice, 2};
+  t = (muster_transfer_t){NULL, 0, twice, 2};
   ASSERT_ERR(muster_port_post(a, v, &t), MUSTER_EINVAL);
-  t = (muster_transfer_t){nul, 1};
+  t = (muster_transfer_t){NULL, 0, nul, 1};
   ASSERT_ERR(muster_port_post(a, v, &t), MUSTER_EINVAL);
-  t = (muster_transfer_t){NULL, 1};
+  t = (muster_transfer_t){NULL, 0, NULL, 1};
   ASSERT_ERR(muster_port_post_bytes(a, "x", 1, &t), MUSTER_EINVAL);
   /* A port on another loop. */
   uv_loop_t other;
@@ -196,12 +196,12 @@ TEST(port_transfer_bad) {
   ASSERT_OK(uv_loop_init(&other));
   ASSERT_OK(muster_port_pair(&other, &e, &f));
   muster_port_t *foreign[] = {e};
-  t = (muster_transfer_t){foreign, 1};
+  t = (muster_transfer_t){NULL, 0, foreign, 1};
   ASSERT_ERR(muster_port_post(a, v, &t), MUSTER_EINVAL);
   /* To a closed port: ENOTCONN, and the port stays usable. */
   muster_port_t *good[] = {c};
   muster_port_close(b, NULL);
-  t = (muster_transfer_t){good, 1};
+  t = (muster_transfer_t){NULL, 0, good, 1};
   ASSERT_ERR(muster_port_post(a, v, &t), MUSTER_ENOTCONN);
   ASSERT_OK(post_int(d, 5));
   ASSERT_EQ(muster_port_receive(c, sync_cb), 1);
@@ -217,6 +217,85 @@ TEST(port_transfer_bad) {
   test_run_loop(&other, 10000);
   ASSERT_OK(uv_loop_close(&loop));
   ASSERT_OK(uv_loop_close(&other));
+}
+
+static void *taken_data;
+static size_t taken_len;
+static void take_buffers(muster_port_t *port, muster_message_t *m) {
+  ASSERT_EQ(muster_message_buffer_count(m), 2);
+  ASSERT_EQ(muster_message_port_count(m), 0);
+  muster_buffer_t *b = muster_message_take_buffer(m, 0);
+  ASSERT(b != NULL);
+  ASSERT(muster_message_take_buffer(m, 0) == NULL); /* taken */
+  ASSERT(muster_message_take_buffer(m, 2) == NULL); /* out of range */
+  taken_data = muster_buffer_data(b);
+  taken_len = muster_buffer_length(b);
+  muster_buffer_free(b);
+  /* Buffer 1 is not taken: freed after the callback (ASan checks). */
+}
+
+/* Buffers in a transfer list move without a copy; a detached,
+ * untransferable or repeated buffer, or a closed receiver, sends nothing
+ * and moves nothing. */
+TEST(port_transfer_buffers) {
+  uv_loop_t loop;
+  muster_port_t *a, *b, *c, *d;
+  muster_buffer_t *big, *small, *un;
+  ASSERT_OK(uv_loop_init(&loop));
+  ASSERT_OK(muster_port_pair(&loop, &a, &b));
+  ASSERT_OK(muster_port_pair(&loop, &c, &d));
+  ASSERT_OK(muster_buffer_create(1 << 20, &big));
+  void *bytes = muster_buffer_data(big);
+  memset(bytes, 'x', 1 << 20);
+  ASSERT_OK(muster_buffer_from("abc", 3, &small));
+  ASSERT_OK(muster_buffer_from("u", 1, &un));
+  muster_buffer_mark_as_untransferable(un);
+  json_t *v = json_string("buffers");
+
+  muster_buffer_t *with_un[] = {big, un};
+  muster_transfer_t t = {with_un, 2, NULL, 0};
+  ASSERT_ERR(muster_port_post(a, v, &t), MUSTER_EINVAL);
+  muster_buffer_t *twice[] = {big, big};
+  t = (muster_transfer_t){twice, 2, NULL, 0};
+  ASSERT_ERR(muster_port_post(a, v, &t), MUSTER_EINVAL);
+  muster_buffer_t *nul[] = {NULL};
+  t = (muster_transfer_t){nul, 1, NULL, 0};
+  ASSERT_ERR(muster_port_post(a, v, &t), MUSTER_EINVAL);
+  ASSERT(!muster_buffer_is_detached(big));
+  ASSERT_EQ(muster_buffer_length(big), 1 << 20);
+  muster_port_close(d, NULL);
+  muster_buffer_t *one[] = {small};
+  t = (muster_transfer_t){one, 1, NULL, 0};
+  ASSERT_ERR(muster_port_post(c, v, &t), MUSTER_ENOTCONN);
+  ASSERT(!muster_buffer_is_detached(small));
+  ASSERT_EQ(muster_port_receive(b, sync_cb), 0); /* nothing was sent */
+
+  muster_buffer_t *good[] = {big, small};
+  t = (muster_transfer_t){good, 2, NULL, 0};
+  ASSERT_OK(muster_port_post(a, v, &t));
+  ASSERT(muster_buffer_is_detached(big));
+  ASSERT(muster_buffer_is_detached(small));
+  ASSERT_EQ(muster_buffer_length(big), 0);
+  ASSERT(muster_buffer_data(big) == NULL);
+  t = (muster_transfer_t){one, 1, NULL, 0};
+  ASSERT_ERR(muster_port_post(a, v, &t), MUSTER_EINVAL); /* detached */
+  ASSERT_EQ(muster_port_receive(b, take_buffers), 1);
+  ASSERT(taken_data == bytes); /* the same bytes: no copy */
+  ASSERT_EQ(taken_len, 1 << 20);
+
+  /* A message dropped with its buffers (receiver closed): freed. */
+  muster_buffer_free(small); /* a detached handle is still freed */
+  ASSERT_OK(muster_buffer_from("z", 1, &small));
+  ASSERT_OK(muster_port_post(a, v, &(muster_transfer_t){&small, 1, 0, 0}));
+  json_decref(v);
+  muster_buffer_free(big);
+  muster_buffer_free(small);
+  muster_buffer_free(un);
+  muster_port_close(a, NULL);
+  muster_port_close(b, NULL);
+  muster_port_close(c, NULL);
+  test_run_loop(&loop, 10000);
+  ASSERT_OK(uv_loop_close(&loop));
 }
 
 /* Over max_message_size: EMSGSIZE, and the port stays usable. */
@@ -335,7 +414,7 @@ TEST(port_transfer_to_thread) {
   /* Two ports in one message, with a message queued in `y` too. */
   ASSERT_OK(post_int(x, 0));
   muster_port_t *list[] = {theirs, y};
-  muster_transfer_t tr = {list, 2};
+  muster_transfer_t tr = {NULL, 0, list, 2};
   json_t *v = json_string("ports");
   ASSERT_OK(muster_port_post(muster_thread_port(t), v, &tr));
   json_decref(v);

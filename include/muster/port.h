@@ -37,6 +37,7 @@
 #include <uv.h>
 #include <jansson.h>
 
+#include "buffer.h"
 #include "common.h"
 #include "message.h"
 
@@ -78,13 +79,25 @@ typedef struct {
   void *data; /* returned by muster_port_data() */
 } muster_port_options_t;
 
-/* What a post moves instead of copying. Each array is borrowed for the
- * call; NULL with a count of 0 means none.
+/* What a post moves instead of copying (the transfer list). Each array is
+ * borrowed for the call; NULL with a count of 0 means none. The receiver
+ * finds them by their index in these arrays (muster_message_take_buffer,
+ * muster_message_take_port); the value says which is which if it needs
+ * to (Node finds them inside the value; C has no references to follow).
+ *   buffers: on success each sender's handle is left detached (length 0,
+ *     data NULL; still the sender's to free) and the receiver gets a new
+ *     handle on the same bytes: nothing is copied, so a transfer costs the
+ *     same whatever the size. A buffer that is detached already or marked
+ *     untransferable fails the whole post with MUSTER_EINVAL.
  *   ports: each becomes the receiver's; on success the sender's pointer
  *     is gone (the object is freed on a later turn of its loop) and must
  *     not be used again. A port must be on the posting port's loop and be
- *     neither the posting port nor its other end. */
+ *     neither the posting port nor its other end.
+ * On any error nothing is moved: every buffer and port stays the
+ * sender's, as it was. */
 typedef struct {
+  muster_buffer_t **buffers;
+  size_t nbuffers;
   muster_port_t **ports;
   size_t nports;
 } muster_transfer_t;
@@ -116,7 +129,8 @@ MUSTER_EXTERN int muster_port_start(muster_port_t *port,
  * port or the other end is closed), MUSTER_EMSGSIZE (over
  * max_message_size), MUSTER_EINVAL (NULL port or value, a string that is
  * not UTF-8, a cycle; a transfer list naming this port, its other end, a
- * port twice, a closed port or one on another loop), MUSTER_ENOMEM. */
+ * port or buffer twice, a closed port or one on another loop, a detached
+ * or untransferable buffer), MUSTER_ENOMEM. */
 MUSTER_EXTERN int muster_port_post(muster_port_t *port, const json_t *value,
                                    const muster_transfer_t *transfer);
 
@@ -160,6 +174,18 @@ MUSTER_EXTERN uv_loop_t *muster_port_loop(const muster_port_t *port);
 MUSTER_EXTERN size_t muster_port_queue_size(const muster_port_t *port);
 
 /* ---- ports that arrive inside messages --------------------------------- */
+
+/* How many buffers came with a message (0 for a channel's messages). */
+MUSTER_EXTERN size_t
+muster_message_buffer_count(const muster_message_t *message);
+
+/* Takes the i-th buffer that came with `message` (transfer-list order): a
+ * new handle on the bytes the sender transferred, now the caller's (free
+ * it with muster_buffer_free()). NULL when i is out of range, the buffer
+ * was taken already, or on ENOMEM. Buffers not taken are freed after the
+ * callback. */
+MUSTER_EXTERN muster_buffer_t *
+muster_message_take_buffer(muster_message_t *message, size_t i);
 
 /* How many ports came with a message (0 for a channel's messages). */
 MUSTER_EXTERN size_t muster_message_port_count(const muster_message_t *message);
