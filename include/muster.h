@@ -11,6 +11,7 @@
  *   muster/fork.h     fork(): a child with an IPC channel
  *   muster/port.h     message ports between threads, BroadcastChannel
  *   muster/thread.h   worker threads, each with its own loop
+ *   muster/pool.h     a pool of worker threads running tasks (piscina)
  *   muster/listen.h   listening sockets (TCP, IPv6, Unix, UDP, reuseport)
  *   muster/supervise.h  restart policy, backoff, graceful stop, replace
  *   muster/cluster.h  primary and workers sharing servers
@@ -50,5 +51,6 @@
 #include "muster/logfile.h"
 #include "muster/port.h"
 #include "muster/thread.h"
+#include "muster/pool.h"
 
 #endif

@@ -322,6 +322,11 @@ static int post_copy(muster_port_t *port, int format, const void *data,
   return r != 0 ? r : post_msg(port, msg, transfer);
 }
 
+int muster__port_post_raw(muster_port_t *port, int format, const void *data,
+                          size_t len) {
+  return post_copy(port, format, data, len, NULL);
+}
+
 int muster_port_post_text(muster_port_t *port, const char *json, size_t len,
                           const muster_transfer_t *transfer) {
   if (json == NULL || len == 0)

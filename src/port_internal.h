@@ -11,6 +11,11 @@ int muster__port_pair_ends(muster__port_end_t *a, muster__port_end_t *b);
  * Call on the loop's thread. Errors: MUSTER_ENOMEM, uv_async_init's. */
 int muster__port_adopt(uv_loop_t *loop, muster__port_end_t *end,
                        muster_port_t **out);
+/* Posts a copy of data[0..len) as a message of `format`
+ * (MUSTER__PORT_MSG_JSON: text the library's encoder wrote; _BYTES).
+ * Results as muster_port_post(). */
+int muster__port_post_raw(muster_port_t *port, int format, const void *data,
+                          size_t len);
 /* Delivers everything queued for a started port now, as a wake-up would. */
 void muster__port_deliver(muster_port_t *port);
 /* When `h` is a port's or a broadcast channel's handle, closes that object

@@ -506,8 +506,10 @@ const void *muster_thread_worker_bytes(size_t *len) {
 }
 
 int muster_thread_should_stop(void) {
-  return current ? atomic_load_explicit(&current->t->stop, memory_order_relaxed)
-                 : 0;
+  if (current == NULL)
+    return 0;
+  return current->exit_called ||
+         atomic_load_explicit(&current->t->stop, memory_order_relaxed);
 }
 
 int muster_thread_at_exit(void (*cb)(void *arg), void *arg) {

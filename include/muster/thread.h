@@ -163,8 +163,9 @@ MUSTER_EXTERN json_t *muster_thread_worker_data(void);
 /* The workerData's bytes (JSON text or raw bytes), *len their count; NULL
  * when none. */
 MUSTER_EXTERN const void *muster_thread_worker_bytes(size_t *len);
-/* 1 once terminate() was called for this thread: a long computation
- * checks it and returns to the loop. 0 on the main thread. */
+/* 1 once terminate() was called for this thread, or the thread called
+ * muster_thread_exit(): a long computation checks it and returns to the
+ * loop. 0 on the main thread. */
 MUSTER_EXTERN int muster_thread_should_stop(void);
 /* Runs cb(arg) in the thread's cleanup, before its remaining handles are
  * closed: close your own handles here. Hooks run last registered first.
