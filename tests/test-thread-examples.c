@@ -1,0 +1,35 @@
+/* The worker-thread examples, run as children. */
+#include "test.h"
+
+#include <unistd.h>
+
+static void run(const char *name, const char *arg, muster_exec_result_t *r) {
+  static char path[4096];
+  const char *argv[] = {name, arg, NULL};
+  muster_exec_options_t o;
+  snprintf(path, sizeof path, "%s/%s", MUSTER_EXAMPLES_DIR, name);
+  if (access(path, X_OK) != 0)
+    TEST_FAIL("example %s was not built", path);
+  memset(&o, 0, sizeof o);
+  o.spawn.timeout_ms = 60000;
+  ASSERT_OK(muster_spawn_sync(path, argv, &o, r));
+  ASSERT_EQ(r->exit_status, 0);
+}
+
+/* Node prints exactly this line for its MessageChannel example. */
+TEST(thread_example_message_channel) {
+  muster_exec_result_t r;
+  run("worker-threads", NULL, &r);
+  ASSERT_STR_EQ(r.stdout_buf, "received: the worker is sending this\n");
+  muster_exec_result_free(&r);
+}
+
+TEST(thread_example_pool) {
+  muster_exec_result_t r;
+  run("worker-pool", "4", &r);
+  /* Answers come in any order; the figures come last. */
+  ASSERT(strstr(r.stdout_buf, "primes below 200000: 17984\n") != NULL);
+  ASSERT(strstr(r.stdout_buf, "primes below 203000: 18226\n") != NULL);
+  ASSERT(strstr(r.stdout_buf, "4 tasks on ") != NULL);
+  muster_exec_result_free(&r);
+}
