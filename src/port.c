@@ -209,8 +209,12 @@ static int check_buffers(const muster_transfer_t *t) {
 static int check_transfer(muster_port_t *p, const muster_transfer_t *t) {
   if (t == NULL)
     return 0;
-  if (check_buffers(t) != 0 || (t->nports && t->ports == NULL))
+  if (check_buffers(t) != 0 || (t->nports && t->ports == NULL) ||
+      (t->nshared && t->shared == NULL))
     return MUSTER_EINVAL;
+  for (size_t i = 0; i < t->nshared; i++)
+    if (t->shared[i] == NULL)
+      return MUSTER_EINVAL;
   for (size_t i = 0; i < t->nports; i++) {
     muster_port_t *tp = t->ports[i];
     if (tp == NULL || tp == p || tp->closing || tp->gone ||
@@ -256,11 +260,18 @@ static void commit_buffers(muster__port_msg_t *msg, void *arg) {
 static int post_msg(muster_port_t *p, muster__port_msg_t *msg,
                     const muster_transfer_t *t) {
   size_t n = t ? t->nports : 0, nb = t ? t->nbuffers : 0;
+  size_t ns = t ? t->nshared : 0;
   int r;
-  if (nb && (msg->bufs = calloc(nb, sizeof *msg->bufs)) == NULL) {
+  if ((nb && (msg->bufs = calloc(nb, sizeof *msg->bufs)) == NULL) ||
+      (ns && (msg->shared = calloc(ns, sizeof *msg->shared)) == NULL)) {
     muster__port_msg_free(msg);
     return MUSTER_ENOMEM;
   }
+  /* A shared buffer travels as a reference of its own (freeing an unsent
+   * message drops it again). */
+  for (size_t i = 0; i < ns; i++)
+    msg->shared[i] = muster_shared_ref(t->shared[i]);
+  msg->nshared = ns;
   if (n) {
     msg->ends = calloc(n, sizeof *msg->ends);
     if (msg->ends == NULL) {
@@ -402,6 +413,22 @@ size_t muster_message_port_count(const muster_message_t *message) {
 size_t muster_message_buffer_count(const muster_message_t *message) {
   muster__port_msg_t *msg = port_msg(message);
   return msg ? msg->nbufs : 0;
+}
+
+size_t muster_message_shared_count(const muster_message_t *message) {
+  muster__port_msg_t *msg = port_msg(message);
+  return msg ? msg->nshared : 0;
+}
+
+muster_shared_t *muster_message_take_shared(muster_message_t *message,
+                                            size_t i) {
+  muster__port_msg_t *msg = port_msg(message);
+  muster_shared_t *s;
+  if (msg == NULL || i >= msg->nshared)
+    return NULL;
+  s = msg->shared[i];
+  msg->shared[i] = NULL;
+  return s;
 }
 
 muster_buffer_t *muster_message_take_buffer(muster_message_t *message,

@@ -184,6 +184,8 @@ static muster__port_msg_t *msg_init(char *block, int format, size_t len) {
   m->ends = NULL;
   m->nbufs = 0;
   m->bufs = NULL;
+  m->nshared = 0;
+  m->shared = NULL;
   return m;
 }
 
@@ -232,8 +234,11 @@ void muster__port_msg_free(muster__port_msg_t *msg) {
   for (size_t i = 0; i < msg->nbufs; i++)
     if (msg->bufs[i].present)
       muster__buffer_storage_release(&msg->bufs[i].st);
+  for (size_t i = 0; i < msg->nshared; i++)
+    muster_shared_unref(msg->shared[i]);
   free(msg->ends);
   free(msg->bufs);
+  free(msg->shared);
   free(msg);
 }
 

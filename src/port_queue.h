@@ -26,6 +26,7 @@
 
 #include "buffer_internal.h"
 #include "muster/message.h"
+#include "muster/shared.h"
 
 enum {
   MUSTER__PORT_MSG_JSON = 0, /* JSON text written by our encoder */
@@ -65,6 +66,8 @@ struct muster__port_msg_s {
   muster__port_end_t *ends; /* ports travelling with it, or NULL */
   size_t nbufs;
   muster__port_buf_t *bufs; /* buffers travelling with it, or NULL */
+  size_t nshared;
+  muster_shared_t **shared; /* a reference each (NULL once taken) */
   char data[];
 };
 
@@ -131,7 +134,7 @@ int muster__port_msg_copy(int format, const void *data, size_t len,
 /* A copy of `msg` without its ends, or NULL (ENOMEM). */
 muster__port_msg_t *muster__port_msg_dup(const muster__port_msg_t *msg);
 /* Frees a message; ends still in it are closed, buffers not taken are
- * released. */
+ * released, shared buffers not taken unref'd. */
 void muster__port_msg_free(muster__port_msg_t *msg);
 void muster__port_msg_free_list(muster__port_msg_t *list);
 /* Prepares the muster_message_t for `msg`. MUSTER_EBADMSG when user text

@@ -180,15 +180,15 @@ TEST(port_transfer_bad) {
   muster_port_t *peer[] = {b};
   muster_port_t *twice[] = {c, c};
   muster_port_t *nul[] = {NULL};
-  muster_transfer_t t = {NULL, 0, self, 1};
+  muster_transfer_t t = {.ports = self, .nports = 1};
   ASSERT_ERR(muster_port_post(a, v, &t), MUSTER_EINVAL);
-  t = (muster_transfer_t){NULL, 0, peer, 1};
+  t = (muster_transfer_t){.ports = peer, .nports = 1};
   ASSERT_ERR(muster_port_post(a, v, &t), MUSTER_EINVAL);
-  t = (muster_transfer_t){NULL, 0, twice, 2};
+  t = (muster_transfer_t){.ports = twice, .nports = 2};
   ASSERT_ERR(muster_port_post(a, v, &t), MUSTER_EINVAL);
-  t = (muster_transfer_t){NULL, 0, nul, 1};
+  t = (muster_transfer_t){.ports = nul, .nports = 1};
   ASSERT_ERR(muster_port_post(a, v, &t), MUSTER_EINVAL);
-  t = (muster_transfer_t){NULL, 0, NULL, 1};
+  t = (muster_transfer_t){.nports = 1};
   ASSERT_ERR(muster_port_post_bytes(a, "x", 1, &t), MUSTER_EINVAL);
   /* A port on another loop. */
   uv_loop_t other;
@@ -196,12 +196,12 @@ TEST(port_transfer_bad) {
   ASSERT_OK(uv_loop_init(&other));
   ASSERT_OK(muster_port_pair(&other, &e, &f));
   muster_port_t *foreign[] = {e};
-  t = (muster_transfer_t){NULL, 0, foreign, 1};
+  t = (muster_transfer_t){.ports = foreign, .nports = 1};
   ASSERT_ERR(muster_port_post(a, v, &t), MUSTER_EINVAL);
   /* To a closed port: ENOTCONN, and the port stays usable. */
   muster_port_t *good[] = {c};
   muster_port_close(b, NULL);
-  t = (muster_transfer_t){NULL, 0, good, 1};
+  t = (muster_transfer_t){.ports = good, .nports = 1};
   ASSERT_ERR(muster_port_post(a, v, &t), MUSTER_ENOTCONN);
   ASSERT_OK(post_int(d, 5));
   ASSERT_EQ(muster_port_receive(c, sync_cb), 1);
@@ -253,31 +253,31 @@ TEST(port_transfer_buffers) {
   json_t *v = json_string("buffers");
 
   muster_buffer_t *with_un[] = {big, un};
-  muster_transfer_t t = {with_un, 2, NULL, 0};
+  muster_transfer_t t = {.buffers = with_un, .nbuffers = 2};
   ASSERT_ERR(muster_port_post(a, v, &t), MUSTER_EINVAL);
   muster_buffer_t *twice[] = {big, big};
-  t = (muster_transfer_t){twice, 2, NULL, 0};
+  t = (muster_transfer_t){.buffers = twice, .nbuffers = 2};
   ASSERT_ERR(muster_port_post(a, v, &t), MUSTER_EINVAL);
   muster_buffer_t *nul[] = {NULL};
-  t = (muster_transfer_t){nul, 1, NULL, 0};
+  t = (muster_transfer_t){.buffers = nul, .nbuffers = 1};
   ASSERT_ERR(muster_port_post(a, v, &t), MUSTER_EINVAL);
   ASSERT(!muster_buffer_is_detached(big));
   ASSERT_EQ(muster_buffer_length(big), 1 << 20);
   muster_port_close(d, NULL);
   muster_buffer_t *one[] = {small};
-  t = (muster_transfer_t){one, 1, NULL, 0};
+  t = (muster_transfer_t){.buffers = one, .nbuffers = 1};
   ASSERT_ERR(muster_port_post(c, v, &t), MUSTER_ENOTCONN);
   ASSERT(!muster_buffer_is_detached(small));
   ASSERT_EQ(muster_port_receive(b, sync_cb), 0); /* nothing was sent */
 
   muster_buffer_t *good[] = {big, small};
-  t = (muster_transfer_t){good, 2, NULL, 0};
+  t = (muster_transfer_t){.buffers = good, .nbuffers = 2};
   ASSERT_OK(muster_port_post(a, v, &t));
   ASSERT(muster_buffer_is_detached(big));
   ASSERT(muster_buffer_is_detached(small));
   ASSERT_EQ(muster_buffer_length(big), 0);
   ASSERT(muster_buffer_data(big) == NULL);
-  t = (muster_transfer_t){one, 1, NULL, 0};
+  t = (muster_transfer_t){.buffers = one, .nbuffers = 1};
   ASSERT_ERR(muster_port_post(a, v, &t), MUSTER_EINVAL); /* detached */
   ASSERT_EQ(muster_port_receive(b, take_buffers), 1);
   ASSERT(taken_data == bytes); /* the same bytes: no copy */
@@ -286,7 +286,8 @@ TEST(port_transfer_buffers) {
   /* A message dropped with its buffers (receiver closed): freed. */
   muster_buffer_free(small); /* a detached handle is still freed */
   ASSERT_OK(muster_buffer_from("z", 1, &small));
-  ASSERT_OK(muster_port_post(a, v, &(muster_transfer_t){&small, 1, 0, 0}));
+  ASSERT_OK(muster_port_post(
+      a, v, &(muster_transfer_t){.buffers = &small, .nbuffers = 1}));
   json_decref(v);
   muster_buffer_free(big);
   muster_buffer_free(small);
@@ -414,7 +415,7 @@ TEST(port_transfer_to_thread) {
   /* Two ports in one message, with a message queued in `y` too. */
   ASSERT_OK(post_int(x, 0));
   muster_port_t *list[] = {theirs, y};
-  muster_transfer_t tr = {NULL, 0, list, 2};
+  muster_transfer_t tr = {.ports = list, .nports = 2};
   json_t *v = json_string("ports");
   ASSERT_OK(muster_port_post(muster_thread_port(t), v, &tr));
   json_decref(v);
@@ -579,5 +580,59 @@ TEST(port_broadcast) {
   muster_broadcast_close(other, NULL);
   ASSERT_ERR(muster_broadcast_post_bytes(other, "x", 1), MUSTER_ENOTCONN);
   test_run_loop(&loop, 10000);
+  ASSERT_OK(uv_loop_close(&loop));
+}
+
+/* ---- shared buffers ------------------------------------------------------ */
+
+/* The thread adds 1 to element 0 of the shared buffer it got, then says
+ * so and leaves. */
+static void shared_message(muster_port_t *port, muster_message_t *m) {
+  ASSERT_EQ(muster_message_shared_count(m), 1);
+  muster_shared_t *s = muster_message_take_shared(m, 0);
+  ASSERT(s != NULL);
+  ASSERT(muster_message_take_shared(m, 0) == NULL);
+  atomic_fetch_add(muster_shared_i32(s, 0), 1);
+  muster_shared_unref(s);
+  ASSERT(muster_port_post_text(port, "1", 1, NULL) >= 0);
+  muster_port_close(port, NULL);
+}
+
+static int shared_entry(uv_loop_t *loop, void *arg) {
+  muster_port_options_t o = {0};
+  o.on_message = shared_message;
+  return muster_port_start(muster_thread_parent_port(), &o);
+}
+
+static void shared_back(muster_thread_t *t, muster_message_t *m) {
+  int *got = muster_thread_data(t);
+  (*got)++;
+}
+
+/* A shared buffer goes by reference: the thread's write is ours to see,
+ * and the sender keeps its own reference. */
+TEST(port_shared_buffer) {
+  uv_loop_t loop;
+  muster_shared_t *s;
+  muster_thread_t *t;
+  int got = 0;
+  ASSERT_OK(uv_loop_init(&loop));
+  ASSERT_OK(muster_shared_create(4096, &s));
+  muster_thread_options_t o = {0};
+  o.on_message = shared_back;
+  o.on_exit = exit_seen;
+  o.data = &got;
+  ASSERT_OK(muster_thread_create(&loop, shared_entry, &o, &t));
+  muster_shared_t *bad[] = {NULL};
+  muster_transfer_t tr = {.shared = bad, .nshared = 1};
+  ASSERT_ERR(muster_port_post_text(muster_thread_port(t), "0", 1, &tr),
+             MUSTER_EINVAL);
+  muster_shared_t *list[] = {s};
+  tr = (muster_transfer_t){.shared = list, .nshared = 1};
+  ASSERT_OK(muster_port_post_text(muster_thread_port(t), "0", 1, &tr));
+  test_run_loop(&loop, 20000);
+  ASSERT_EQ(got, 1);
+  ASSERT_EQ(atomic_load(muster_shared_i32(s, 0)), 1);
+  muster_shared_unref(s);
   ASSERT_OK(uv_loop_close(&loop));
 }

@@ -40,6 +40,7 @@
 #include "buffer.h"
 #include "common.h"
 #include "message.h"
+#include "shared.h"
 
 typedef struct muster_port_s muster_port_t;
 typedef struct muster_broadcast_s muster_broadcast_t;
@@ -93,6 +94,9 @@ typedef struct {
  *     is gone (the object is freed on a later turn of its loop) and must
  *     not be used again. A port must be on the posting port's loop and be
  *     neither the posting port nor its other end.
+ *   shared: shared buffers (SharedArrayBuffer), sent by reference, not
+ *     moved: the sender keeps its reference, the receiver gets one of its
+ *     own (muster_message_take_shared), and both see the same bytes.
  * On any error nothing is moved: every buffer and port stays the
  * sender's, as it was. */
 typedef struct {
@@ -100,6 +104,8 @@ typedef struct {
   size_t nbuffers;
   muster_port_t **ports;
   size_t nports;
+  muster_shared_t **shared;
+  size_t nshared;
 } muster_transfer_t;
 
 /* Creates two entangled ports bound to `loop` (new MessageChannel()).
@@ -130,7 +136,7 @@ MUSTER_EXTERN int muster_port_start(muster_port_t *port,
  * max_message_size), MUSTER_EINVAL (NULL port or value, a string that is
  * not UTF-8, a cycle; a transfer list naming this port, its other end, a
  * port or buffer twice, a closed port or one on another loop, a detached
- * or untransferable buffer), MUSTER_ENOMEM. */
+ * or untransferable buffer, a NULL shared buffer), MUSTER_ENOMEM. */
 MUSTER_EXTERN int muster_port_post(muster_port_t *port, const json_t *value,
                                    const muster_transfer_t *transfer);
 
@@ -186,6 +192,17 @@ muster_message_buffer_count(const muster_message_t *message);
  * callback. */
 MUSTER_EXTERN muster_buffer_t *
 muster_message_take_buffer(muster_message_t *message, size_t i);
+
+/* How many shared buffers came with a message (0 for a channel's). */
+MUSTER_EXTERN size_t
+muster_message_shared_count(const muster_message_t *message);
+
+/* Takes the i-th shared buffer that came with `message`: a reference that
+ * is now the caller's (muster_shared_unref() it when done). NULL when i is
+ * out of range or it was taken already. Those not taken are unref'd after
+ * the callback. */
+MUSTER_EXTERN muster_shared_t *
+muster_message_take_shared(muster_message_t *message, size_t i);
 
 /* How many ports came with a message (0 for a channel's messages). */
 MUSTER_EXTERN size_t muster_message_port_count(const muster_message_t *message);
