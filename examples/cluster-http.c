@@ -435,9 +435,12 @@ static void on_worker_listening(muster_cluster_t *c, muster_worker_t *w,
 
 static void stop(const char *why);
 
+/* The worker whose exit made its slot give up, between on_errored and
+ * that worker's on_exit (called next, on the same turn). */
+static muster_worker_t *gave_up;
+
 static void on_exit_cb(muster_cluster_t *c, muster_worker_t *w, int64_t code,
                        int signum) {
-  (void)c;
   if (signum == 0 && code == EXIT_CANNOT_LISTEN && !stopping) {
     say("worker %d (pid %d) cannot listen on %s:%d", muster_worker_id(w),
         muster_worker_pid(w), host, port);
@@ -445,21 +448,31 @@ static void on_exit_cb(muster_cluster_t *c, muster_worker_t *w, int64_t code,
     stop("no worker can serve");
     return;
   }
+  /* on_errored comes first when this exit ended its slot (a crash loop):
+   * then nothing restarts. */
+  const char *next = "; restarting";
+  int ended = w == gave_up;
+  if (ended)
+    next = "; not restarted (its slot gave up)";
+  else if (muster_worker_exited_after_disconnect(w) || stopping)
+    next = "";
+  gave_up = NULL;
   if (signum != 0)
     say("worker %d (pid %d) died (%s)%s", muster_worker_id(w),
-        muster_worker_pid(w), muster_signal_name(signum),
-        muster_worker_exited_after_disconnect(w) || stopping ? ""
-                                                             : "; restarting");
+        muster_worker_pid(w), muster_signal_name(signum), next);
   else
     say("worker %d (pid %d) exited (code %lld)%s", muster_worker_id(w),
-        muster_worker_pid(w), (long long)code,
-        muster_worker_exited_after_disconnect(w) || stopping ? ""
-                                                             : "; restarting");
+        muster_worker_pid(w), (long long)code, next);
+  /* It still counts as live during this call. */
+  if (ended && !stopping && muster_cluster_worker_count(c) <= 1) {
+    exit_status = 1;
+    stop("no worker left");
+  }
 }
 
 static void on_errored(muster_cluster_t *c, muster_worker_t *last,
                        muster_supervise_reason_t reason, int err) {
-  (void)last;
+  gave_up = last;
   say("a worker slot gave up: %s%s%s",
       reason == MUSTER_SUPERVISE_CRASH_LOOP ? "crash loop" : "start failed",
       err ? ": " : "", err ? muster_err_name(err) : "");

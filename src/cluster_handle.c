@@ -13,6 +13,7 @@
 #include "cluster_internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -322,7 +323,11 @@ static void dispatch(cluster_handle_t *h) {
  */
 
 void muster__handle_reply(muster_worker_t *w, json_t *msg) {
-  long long ack = muster__json_int(msg, "ack", -1);
+  long long ack;
+  if (muster__json_int(msg, "ack", 0, UINT_MAX, -1, &ack) < 0) {
+    muster__cluster_error(w->cluster, w, MUSTER_EPROTO);
+    return;
+  }
   inflight_t **p = &w->inflight;
   while (*p && (long long)(*p)->seq != ack)
     p = &(*p)->next;
@@ -417,21 +422,41 @@ const char *muster__handle_listening(muster_worker_t *w, json_t *msg) {
 /* ---- queryServer -----------------------------------------------------------
  */
 
-static int address_type(json_t *msg, int *udp) {
+/* The numbers of a queryServer, range-checked: a port is -1 (a pipe, as
+ * Node sends it) to 65535; the others fit an int. */
+typedef struct {
+  int udp; /* 0, 4 or 6 */
+  int type;
+  int port;
+  int flags;
+  int backlog;
+} query_nums_t;
+
+static int query_nums(json_t *msg, query_nums_t *q) {
+  long long type, port, flags, backlog;
+  int r = muster__json_int(msg, "addressType", INT_MIN, INT_MAX, 4, &type);
   json_t *t = json_object_get(msg, "addressType");
-  *udp = 0;
+  q->udp = 0;
   if (json_is_string(t)) {
     if (strcmp(json_string_value(t), "udp4") == 0)
-      *udp = 4;
+      q->udp = 4;
     else if (strcmp(json_string_value(t), "udp6") == 0)
-      *udp = 6;
-    return 0;
+      q->udp = 6;
+    type = 0;
   }
-  return (int)muster__json_int(msg, "addressType", 4);
+  if (r < 0 || (r = muster__json_int(msg, "port", -1, 65535, 0, &port)) < 0 ||
+      (r = muster__json_int(msg, "flags", INT_MIN, INT_MAX, 0, &flags)) < 0 ||
+      (r = muster__json_int(msg, "backlog", INT_MIN, INT_MAX, 0, &backlog)) < 0)
+    return r;
+  q->type = (int)type;
+  q->port = (int)port;
+  q->flags = (int)flags;
+  q->backlog = (int)backlog;
+  return 0;
 }
 
 static cluster_handle_t *create_handle(muster_cluster_t *c, const char *key,
-                                       json_t *msg) {
+                                       json_t *msg, const query_nums_t *q) {
   cluster_handle_t *h = calloc(1, sizeof *h);
   if (h == NULL)
     return NULL;
@@ -452,19 +477,18 @@ static cluster_handle_t *create_handle(muster_cluster_t *c, const char *key,
     free(h);
     return NULL;
   }
-  int type = address_type(msg, &h->udp);
-  h->is_unix = type == -1 || muster__json_int(msg, "port", 0) < 0;
-  long long flags = muster__json_int(msg, "flags", 0);
+  h->udp = q->udp;
+  h->is_unix = q->type == -1 || q->port < 0;
   h->lo.kind = h->udp       ? MUSTER_LISTEN_UDP
                : h->is_unix ? MUSTER_LISTEN_UNIX
                             : MUSTER_LISTEN_TCP;
   h->lo.address = h->address;
-  h->lo.port = h->is_unix ? 0 : (int)muster__json_int(msg, "port", 0);
-  h->lo.backlog = (int)muster__json_int(msg, "backlog", 0);
+  h->lo.port = h->is_unix ? 0 : q->port;
+  h->lo.backlog = q->backlog;
   if (h->lo.backlog <= 0)
     h->lo.backlog = 511;
   /* UV_TCP_IPV6ONLY and UV_UDP_IPV6ONLY are both 1. */
-  if (flags & 1)
+  if (q->flags & 1)
     h->lo.flags |= MUSTER_LISTEN_IPV6ONLY;
   h->sched = c->policy;
   if (h->udp)
@@ -529,6 +553,17 @@ static void reply(muster_worker_t *w, cluster_handle_t *h, json_t *msg, int err,
   json_decref(body);
 }
 
+/* A query the primary refuses before any handle exists (Node's reply to a
+ * failed bind, without the handle's data). */
+static void reply_error(muster_worker_t *w, const char *key, json_t *msg,
+                        int err) {
+  json_t *body = json_pack("{s:i,s:s,s:O?,s:n}", "errno", err, "key", key,
+                           "ack", json_object_get(msg, "seq"), "data");
+  if (body)
+    muster__cluster_send(w->channel, &w->cluster->seq, body, -1, 0);
+  json_decref(body);
+}
+
 void muster__handle_query(muster_cluster_t *c, muster_worker_t *w,
                           json_t *msg) {
   if (w->exited_after_disconnect || c->closing)
@@ -536,9 +571,17 @@ void muster__handle_query(muster_cluster_t *c, muster_worker_t *w,
   char *key = muster__cluster_key(msg);
   if (key == NULL)
     return;
+  query_nums_t q;
+  int r = query_nums(msg, &q);
+  if (r < 0) {
+    reply_error(w, key, msg, r);
+    free(key);
+    muster__cluster_error(c, w, r);
+    return;
+  }
   cluster_handle_t *h = find_handle(c, key);
   if (h == NULL)
-    h = create_handle(c, key, msg);
+    h = create_handle(c, key, msg, &q);
   free(key);
   if (h == NULL) {
     muster__cluster_error(c, w, MUSTER_ENOMEM);
@@ -598,7 +641,7 @@ void muster__handle_query(muster_cluster_t *c, muster_worker_t *w,
     lo.port = h->port;
     lo.flags |= MUSTER_LISTEN_BIND_ONLY | MUSTER_LISTEN_REUSEPORT;
     int fd = -1;
-    int r = muster_listen(&lo, &fd);
+    r = muster_listen(&lo, &fd);
     if (r < 0) {
       reply(w, h, msg, r, -1, 0);
       remove_member(h, m);

@@ -31,8 +31,12 @@ char *muster__cluster_key(json_t *query);
 /* JavaScript's `${v}` of a JSON value into buf. */
 void muster__js_string(json_t *v, char *buf, size_t len);
 
-/* The integer field `name`, or def when absent or not a number. */
-long long muster__json_int(json_t *obj, const char *name, long long def);
+/* The integer field `name` of `obj` into *out; `def` when it is absent or
+ * not a number. A number outside [min, max], or not a whole number, gives
+ * MUSTER_EPROTO (*out is then `def`). min and max lie within +-2^53, where
+ * every long long is exactly a double. */
+int muster__json_int(json_t *obj, const char *name, long long min,
+                     long long max, long long def, long long *out);
 
 /* ---- primary ------------------------------------------------------------ */
 

@@ -299,11 +299,18 @@ static void on_channel_internal(muster_channel_t *ch, muster_message_t *m) {
     if (c->o.events.on_listening) {
       muster_worker_address_t a = {0};
       a.address = json_string_value(json_object_get(msg, "address"));
-      a.port = (int)muster__json_int(msg, "port", 0);
+      long long port, type;
+      if (muster__json_int(msg, "port", -1, 65535, 0, &port) < 0 ||
+          muster__json_int(msg, "addressType", INT_MIN, INT_MAX, 4, &type) <
+              0) {
+        muster__cluster_error(c, w, MUSTER_EPROTO);
+        return;
+      }
+      a.port = (int)port;
       json_t *t = json_object_get(msg, "addressType");
       if (json_is_string(t))
         a.udp = strcmp(json_string_value(t), "udp6") == 0 ? 6 : 4;
-      a.address_type = a.udp ? 0 : (int)muster__json_int(msg, "addressType", 4);
+      a.address_type = a.udp ? 0 : (int)type;
       a.key = key;
       c->o.events.on_listening(c, w, &a);
     }
@@ -319,8 +326,10 @@ static void on_channel_internal(muster_channel_t *ch, muster_message_t *m) {
     if (key)
       muster__handle_close_key(c, w, key);
   } else if (strcmp(act, "muster:closed") == 0) {
-    long long n = muster__json_int(msg, "n", 1);
-    if (n > 0)
+    long long n;
+    if (muster__json_int(msg, "n", INT_MIN, UINT_MAX, 1, &n) < 0)
+      muster__cluster_error(c, w, MUSTER_EPROTO);
+    else if (n > 0)
       muster__handle_conn_closed(
           w, json_string_value(json_object_get(msg, "key")), (unsigned)n);
   } else if (strcmp(act, "muster:ready") == 0) {

@@ -73,13 +73,29 @@ char *muster__cluster_key(json_t *q) {
   return key;
 }
 
-long long muster__json_int(json_t *obj, const char *name, long long def) {
+int muster__json_int(json_t *obj, const char *name, long long min,
+                     long long max, long long def, long long *out) {
   json_t *v = json_object_get(obj, name);
-  if (json_is_integer(v))
-    return (long long)json_integer_value(v);
-  if (json_is_real(v))
-    return (long long)json_real_value(v);
-  return def;
+  *out = def;
+  if (json_is_integer(v)) {
+    long long n = (long long)json_integer_value(v);
+    if (n < min || n > max)
+      return MUSTER_EPROTO;
+    *out = n;
+  } else if (json_is_real(v)) {
+    /* Checked before the cast: converting a double outside the range of
+     * long long is undefined behaviour, and on x86 a worker's port 1e300
+     * became a negative port, which reads as a Unix-socket listen. NaN
+     * fails both comparisons. */
+    double d = json_real_value(v);
+    if (!(d >= (double)min && d <= (double)max))
+      return MUSTER_EPROTO;
+    long long n = (long long)d;
+    if ((double)n != d)
+      return MUSTER_EPROTO; /* 80.5 is no port */
+    *out = n;
+  }
+  return 0;
 }
 
 muster_sched_t muster_cluster_sched_from_env(void) {

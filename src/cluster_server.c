@@ -261,7 +261,9 @@ void muster__server_reply(muster_server_t *s, json_t *msg, int fd) {
   muster_cluster_worker_t *w = s->worker;
   s->querying = 0;
   const char *key = json_string_value(json_object_get(msg, "key"));
-  long long err = muster__json_int(msg, "errno", 0);
+  long long err;
+  if (muster__json_int(msg, "errno", INT_MIN, INT_MAX, 0, &err) < 0)
+    err = MUSTER_EPROTO;
   if (key && !err)
     s->key = strdup(key);
   if (s->stopped || s->closed) {
@@ -306,7 +308,12 @@ void muster__server_reply(muster_server_t *s, json_t *msg, int fd) {
       snprintf(s->sock_addr, sizeof s->sock_addr, "%s", a);
     else if (s->address)
       snprintf(s->sock_addr, sizeof s->sock_addr, "%s", s->address);
-    s->sock_port = (int)muster__json_int(sn, "port", 0);
+    long long port;
+    if (muster__json_int(sn, "port", 0, 65535, 0, &port) < 0) {
+      deliver_status(s, MUSTER_EPROTO);
+      return;
+    }
+    s->sock_port = (int)port;
   }
   s->listening = 1;
   json_object_set_new(q, "act", json_string("listening"));

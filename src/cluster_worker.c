@@ -5,6 +5,7 @@
  * the worker itself leaves, then the channel ends). */
 #include "cluster_internal.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +99,9 @@ static void on_internal(muster_channel_t *ch, muster_message_t *m) {
     return;
   json_t *ack = json_object_get(msg, "ack");
   if (ack != NULL) {
-    long long a = muster__json_int(msg, "ack", -2);
+    long long a;
+    if (muster__json_int(msg, "ack", 0, UINT_MAX, -2, &a) < 0)
+      return; /* no request of ours has that number */
     if (a == w->wait_ack) {
       w->wait_ack = -1;
       muster_channel_disconnect(w->channel);

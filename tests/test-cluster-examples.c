@@ -585,6 +585,44 @@ TEST_T(cluster_example_http_kill_worker, 60) {
   assert_workers_gone(&ex);
 }
 
+/* kill -9 of the only worker as soon as each replacement listens, until
+ * the crash-loop guard gives its slot up: the last death must not read
+ * "restarting" (nothing restarts), and the primary exits 1. */
+TEST_T(cluster_example_http_crash_loop, 90) {
+  example_t ex;
+  const char *env[] = {"PORT=0", "HOST=127.0.0.1", "WORKERS=1", NULL};
+  ex_start(&ex, "cluster-http", NULL, env);
+  serving_port(&ex);
+  size_t mark = 0;
+  for (int kills = 0; kills < 12; kills++) {
+    const char *at = ex_wait_for(&ex, "listening on", mark, 20000);
+    const char *eol = strchr(at, '\n');
+    mark = eol ? (size_t)(eol - ex.log) : (size_t)(at - ex.log);
+    const char *pid_at = at;
+    while (pid_at > ex.log && strncmp(pid_at, "(pid ", 5) != 0)
+      pid_at--;
+    ASSERT(kill(atoi(pid_at + 5), SIGKILL) == 0);
+    while (!strstr(ex.log + mark, "gave up") &&
+           !strstr(ex.log + mark, "listening on") && ex_read(&ex, 100) != 0)
+      ;
+    if (strstr(ex.log + mark, "gave up"))
+      break;
+  }
+  ASSERT_EQ(ex_wait_exit(&ex, 15000), 1);
+  const char *gave = strstr(ex.log, "a worker slot gave up: crash loop");
+  ASSERT(gave != NULL);
+  const char *died = strstr(gave, "died (SIGKILL)");
+  ASSERT(died != NULL);
+  const char *eol = strchr(died, '\n');
+  ASSERT(eol != NULL);
+  char line[256];
+  snprintf(line, sizeof line, "%.*s", (int)(eol - died), died);
+  if (strstr(line, "restarting") != NULL)
+    TEST_FAIL("misleading line after the crash loop: %s\n%s", line, ex.log);
+  ASSERT(strstr(line, "not restarted") != NULL);
+  assert_workers_gone(&ex);
+}
+
 /* A port already taken: the workers cannot listen, are not restarted, and
  * the primary exits 1 instead of serving nothing. */
 TEST_T(cluster_example_http_port_taken, 60) {

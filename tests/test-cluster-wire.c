@@ -112,6 +112,16 @@ TEST_T(cluster_wire_bad_address, 30) {
   ASSERT_GE(g_errors, 1); /* the bind error, reported to on_error too */
 }
 
+/* Numbers out of range from a worker are refused with EPROTO (each one
+ * reported to on_error), never cast; no Unix socket named after the
+ * address appears in the working directory. */
+TEST_T(cluster_wire_bignum, 30) {
+  raw_run("cluster_raw_bignum");
+  ASSERT_EQ(g_exit, 0);
+  ASSERT_GE(g_errors, 4);
+  ASSERT(access("127.0.0.1", F_OK) != 0);
+}
+
 /* ---- hand-offs in flight ------------------------------------------------------
  * A worker that never answers its newconns shows how many the primary keeps
  * unanswered: one for a Node worker (Node's rule), up to 8 for a muster

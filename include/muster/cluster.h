@@ -227,7 +227,10 @@ typedef struct {
                   int signal);
   /* Something failed that concerned worker `w` (may be NULL): a socket
    * that could not be made for a key (e.g. MUSTER_EADDRINUSE; the worker got
-   * that errno), a channel error (MUSTER_EBADMSG, MUSTER_EPROTO), accept()
+   * that errno), a channel error (MUSTER_EBADMSG, MUSTER_EPROTO), a number
+   * out of range in a worker's message (MUSTER_EPROTO: a port outside
+   * -1..65535 or not whole, a sequence number outside 0..2^32-1; the
+   * message is refused, a queryServer answered with that errno), accept()
    * failing (MUSTER_EMFILE: accepting pauses for 100 ms). */
   void (*on_error)(muster_cluster_t *c, muster_worker_t *w, int err);
   /* A slot ended in error: a crash loop (reason
