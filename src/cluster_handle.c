@@ -240,6 +240,28 @@ static unsigned inflight_limit(const member_t *m) {
   return m->worker->muster_peer ? MUSTER_PEER_INFLIGHT : 1;
 }
 
+/* The window above is earned by answering: a worker gets a second hand-off
+ * while it has one unanswered only if it answered one within the last
+ * HANDOFF_DEADLINE_MS and its oldest unanswered one is younger than that.
+ * Without this rule a worker stopped by SIGSTOP (or stuck in a long
+ * computation) was handed up to 8 connections that no one would serve,
+ * while the other workers idled. With it a worker idle for a while, then
+ * stopped, gets one (as from Node's primary), and a worker stopped under
+ * load stops getting new ones once its oldest is that late; the queued
+ * connections go to the others. A hand-off already written to the stopped
+ * worker stays its own: it may be serving it already, so the primary's
+ * copy cannot go to a second worker. */
+#define HANDOFF_DEADLINE_MS 100
+
+static int answering(const muster_worker_t *w, uint64_t now) {
+  if (now - w->last_answer > HANDOFF_DEADLINE_MS)
+    return 0;
+  const inflight_t *oldest = w->inflight;
+  while (oldest && oldest->next)
+    oldest = oldest->next; /* the list is newest first */
+  return oldest == NULL || now - oldest->sent <= HANDOFF_DEADLINE_MS;
+}
+
 /* The worker that gets the next connection, among those with room for a
  * hand-off: round-robin takes the one waiting the longest (a worker with
  * room left goes to the back of the line after each hand-off, so workers
@@ -249,9 +271,13 @@ static unsigned inflight_limit(const member_t *m) {
 static member_t *pick(cluster_handle_t *h) {
   member_t *best = NULL;
   unsigned best_open = 0;
+  uint64_t now = uv_now(h->cluster->loop);
   for (unsigned i = 0; i < h->nmembers; i++) {
     member_t *m = h->members[i];
     if (!m->is_free || m->worker->leaving)
+      continue;
+    if (m->worker->muster_peer && m->worker->inflight != NULL &&
+        !answering(m->worker, now))
       continue;
     unsigned open = 0;
     if (h->sched == MUSTER_SCHED_LEAST_CONN && m->worker->muster_peer)
@@ -291,6 +317,7 @@ static int handoff(member_t *m, int fd) {
   f->seq = seq;
   f->fd = fd;
   f->handle = h;
+  f->sent = uv_now(c->loop);
   f->next = w->inflight;
   w->inflight = f;
   m->inflight++;
@@ -335,6 +362,7 @@ void muster__handle_reply(muster_worker_t *w, json_t *msg) {
   if (f == NULL)
     return; /* an ack nobody waits for: ignore it, never crash */
   *p = f->next;
+  w->last_answer = uv_now(w->cluster->loop);
   cluster_handle_t *h = f->handle;
   member_t *m = h ? find_member(h, w) : NULL;
   if (json_is_true(json_object_get(msg, "accepted"))) {

@@ -48,6 +48,7 @@ typedef struct inflight {
   struct inflight *next;
   unsigned seq;
   int fd;
+  uint64_t sent;            /* uv_now() when handed over */
   cluster_handle_t *handle; /* NULL once the handle is gone */
 } inflight_t;
 
@@ -112,7 +113,8 @@ struct muster_worker_s {
   int announced;     /* on_fork delivered */
   int pending_kill;  /* signal to send */
   member_t *members;
-  inflight_t *inflight;
+  inflight_t *inflight; /* newest first */
+  uint64_t last_answer; /* uv_now() at its last {ack, accepted} */
   unsigned open_conns;
   uv_timer_t linger; /* process exited, waiting for channel EOF */
   int linger_active;
