@@ -13,6 +13,7 @@
  *   muster/thread.h   worker threads, each with its own loop
  *   muster/pool.h     a pool of worker threads running tasks (piscina)
  *   muster/listen.h   listening sockets (TCP, IPv6, Unix, UDP, reuseport)
+ *   muster/acceptor.h the accept loop of a listening socket (batching, EMFILE)
  *   muster/supervise.h  restart policy, backoff, graceful stop, replace
  *   muster/cluster.h  primary and workers sharing servers
  *   muster/appspec.h  app specs and ecosystem files (PM2 names, JSON, YAML)
@@ -42,6 +43,7 @@
 #include "muster/channel.h"
 #include "muster/fork.h"
 #include "muster/listen.h"
+#include "muster/acceptor.h"
 #include "muster/supervise.h"
 #include "muster/cluster.h"
 #include "muster/appspec.h"

@@ -41,12 +41,11 @@ static member_t *find_member(cluster_handle_t *h, muster_worker_t *w) {
   return NULL;
 }
 
-static void on_handle_closed(uv_handle_t *uvh) {
-  cluster_handle_t *h = uvh->data;
+static void handle_part_closed(cluster_handle_t *h) {
   muster_cluster_t *c = h->cluster;
   if (--h->closing > 1)
     return;
-  /* closing counts 1 + the uv handles still open */
+  /* closing counts 1 + the timer and acceptor still open */
   free(h->key);
   free(h->key_json);
   free(h->address);
@@ -56,6 +55,14 @@ static void on_handle_closed(uv_handle_t *uvh) {
   free(h);
   c->handles_open--;
   muster__cluster_maybe_done(c);
+}
+
+static void on_timer_closed(uv_handle_t *uvh) {
+  handle_part_closed(uvh->data);
+}
+
+static void on_acceptor_closed(muster_acceptor_t *a) {
+  handle_part_closed(muster_acceptor_data(a));
 }
 
 static void unlink_member(member_t *m) {
@@ -95,12 +102,10 @@ static void close_handle(cluster_handle_t *h) {
   if (h->is_unix && h->fd >= 0 && h->err == 0 && h->address)
     unlink(h->address); /* as libuv does when a bound pipe closes */
   c->handles_open++;
-  /* closing = 1 + the uv handles still to close */
-  h->closing = 3 + (h->poll_init ? 1 : 0);
-  uv_close((uv_handle_t *)&h->timer, on_handle_closed);
-  uv_close((uv_handle_t *)&h->pause_timer, on_handle_closed);
-  if (h->poll_init)
-    uv_close((uv_handle_t *)&h->poll, on_handle_closed);
+  /* closing = 1 + the timer and the acceptor still to close */
+  h->closing = 2 + (h->acceptor ? 1 : 0);
+  uv_close((uv_handle_t *)&h->timer, on_timer_closed);
+  muster_acceptor_close(h->acceptor, on_acceptor_closed);
   if (h->fd >= 0)
     close(h->fd);
   h->fd = -1;
@@ -174,58 +179,23 @@ static void requeue(cluster_handle_t *h, int fd) {
 /* ---- accepting (RR, LEAST_CONN) -------------------------------------------
  */
 
-static void on_accept(uv_poll_t *p, int status, int events);
-
-static void start_polling(cluster_handle_t *h) {
-  if (!h->polling && !h->closing && !h->paused) {
-    uv_poll_start(&h->poll, UV_READABLE, on_accept);
-    h->polling = 1;
-  }
-}
-
-static void stop_polling(cluster_handle_t *h) {
-  if (h->polling) {
-    uv_poll_stop(&h->poll);
-    h->polling = 0;
-  }
-}
-
-static void unpause_cb(uv_timer_t *t) {
-  cluster_handle_t *h = t->data;
-  h->paused = 0;
-  if (h->qlen < QUEUE_PAUSE)
-    start_polling(h);
-}
-
-static void on_accept(uv_poll_t *p, int status, int events) {
-  cluster_handle_t *h = p->data;
-  (void)events;
-  if (status < 0)
+static void on_accept(muster_acceptor_t *a, int fd) {
+  cluster_handle_t *h = muster_acceptor_data(a);
+  if (queue_push(h, fd, 0) != 0) {
+    close(fd);
     return;
-  for (int i = 0; i < ACCEPT_BATCH && h->qlen < QUEUE_PAUSE; i++) {
-    int fd = accept4(h->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED)
-        continue;
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-          errno == ENOMEM) {
-        /* The pending connection stays readable: without a pause the loop
-         * would spin on it. */
-        stop_polling(h);
-        h->paused = 1;
-        uv_timer_start(&h->pause_timer, unpause_cb, 100, 0);
-        muster__cluster_error(h->cluster, NULL, -errno);
-      }
-      break;
-    }
-    if (queue_push(h, fd, 0) != 0) {
-      close(fd);
-      break;
-    }
   }
-  if (h->qlen >= QUEUE_PAUSE)
-    stop_polling(h); /* the kernel's backlog holds the rest */
+  if (h->qlen >= QUEUE_PAUSE) {
+    /* The kernel's backlog holds the rest. */
+    muster_acceptor_pause(a);
+    h->full = 1;
+  }
   dispatch(h);
+}
+
+static void on_accept_error(muster_acceptor_t *a, int err) {
+  cluster_handle_t *h = muster_acceptor_data(a);
+  muster__cluster_error(h->cluster, NULL, err);
 }
 
 /* How many hand-offs a worker may have unanswered. A Node worker gets one,
@@ -342,8 +312,10 @@ static void dispatch(cluster_handle_t *h) {
       m->is_free = 0; /* its channel is gone: removal follows */
     }
   }
-  if (h->qlen < QUEUE_PAUSE / 2)
-    start_polling(h);
+  if (h->full && h->qlen < QUEUE_PAUSE / 2) {
+    h->full = 0;
+    muster_acceptor_resume(h->acceptor);
+  }
 }
 
 /* ---- replies from workers --------------------------------------------------
@@ -524,10 +496,7 @@ static cluster_handle_t *create_handle(muster_cluster_t *c, const char *key,
   else if (h->is_unix && h->sched == MUSTER_SCHED_REUSEPORT)
     h->sched = MUSTER_SCHED_SHARED;
   uv_timer_init(c->loop, &h->timer);
-  uv_timer_init(c->loop, &h->pause_timer);
   h->timer.data = h;
-  h->pause_timer.data = h;
-  h->poll.data = h;
   muster_listen_options_t lo = h->lo;
   if (h->sched == MUSTER_SCHED_SHARED && !h->udp)
     lo.flags |= MUSTER_LISTEN_BIND_ONLY;
@@ -537,18 +506,17 @@ static cluster_handle_t *create_handle(muster_cluster_t *c, const char *key,
   if (h->err == 0) {
     muster_listen_address(h->fd, h->sock_addr, sizeof h->sock_addr, &h->port);
     if (h->sched == MUSTER_SCHED_RR || h->sched == MUSTER_SCHED_LEAST_CONN) {
-      int r = uv_poll_init(c->loop, &h->poll, h->fd);
+      muster_acceptor_options_t ao = {.on_connection = on_accept,
+                                      .on_error = on_accept_error,
+                                      .batch = ACCEPT_BATCH,
+                                      .data = h};
+      int r = muster_acceptor_open(c->loop, h->fd, &ao, &h->acceptor);
       if (r < 0)
         h->err = r;
-      else
-        h->poll_init = 1;
     }
   }
   h->next = c->handles;
   c->handles = h;
-  if (h->err == 0 &&
-      (h->sched == MUSTER_SCHED_RR || h->sched == MUSTER_SCHED_LEAST_CONN))
-    start_polling(h);
   return h;
 }
 

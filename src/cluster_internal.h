@@ -2,6 +2,7 @@
 #ifndef MUSTER_CLUSTER_INTERNAL_H
 #define MUSTER_CLUSTER_INTERNAL_H
 
+#include "muster/acceptor.h"
 #include "muster/channel.h"
 #include "muster/child.h"
 #include "muster/cluster.h"
@@ -85,10 +86,10 @@ struct cluster_handle {
   /* accepted connections waiting for a free worker: ring of fds */
   int *queue;
   unsigned qhead, qlen, qcap;
-  uv_poll_t poll;
-  uv_timer_t timer;       /* linger while member-less */
-  uv_timer_t pause_timer; /* accepting paused after EMFILE */
-  int polling, paused, closing, poll_init;
+  muster_acceptor_t *acceptor; /* RR, LEAST_CONN */
+  uv_timer_t timer;            /* linger while member-less */
+  int full;                    /* accepting paused: the queue is full */
+  int closing;
   uint64_t next_ticket;
 };
 
@@ -259,8 +260,7 @@ struct muster_server_s {
   unsigned unreported; /* closes not yet reported to the primary */
   char sock_addr[128];
   int sock_port;
-  uv_poll_t poll;
-  int poll_init, polling;
+  muster_acceptor_t *acceptor; /* local, shared, reuseport (streams) */
   uv_timer_t timer; /* defers on_listening and the close callback */
   int handles_open;
   void (*close_cb)(muster_server_t *);

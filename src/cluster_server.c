@@ -13,53 +13,41 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static void server_timer_cb(uv_timer_t *t);
 static void maybe_free(muster_server_t *s);
+static void server_part_closed(muster_server_t *s);
 
 /* ---- accepting on a socket of our own -------------------------------------
  */
 
-static void on_accept(uv_poll_t *p, int status, int events) {
-  muster_server_t *s = p->data;
-  (void)events;
-  if (status < 0)
-    return;
-  for (int i = 0; i < 64 && !s->stopped; i++) {
-    int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED)
-        continue;
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-          errno == ENOMEM) {
-        /* Without a pause the pending connection would spin the loop. */
-        uv_poll_stop(&s->poll);
-        s->polling = 0;
-        uv_timer_start(&s->timer, server_timer_cb, 100, 0);
-      }
-      /* EAGAIN: in shared mode another worker won the race. */
-      return;
-    }
-    s->open++;
-    s->o.on_connection(s, fd);
-  }
+static void on_accept(muster_acceptor_t *a, int fd) {
+  muster_server_t *s = muster_acceptor_data(a);
+  s->open++;
+  s->o.on_connection(s, fd);
 }
 
+static void on_acceptor_closed(muster_acceptor_t *a) {
+  server_part_closed(muster_acceptor_data(a));
+}
+
+/* Out of descriptors, the acceptor closes pending connections (or pauses
+ * for 100 ms): muster/acceptor.h. In shared mode an EAGAIN only means that
+ * another worker won the race. */
 static int start_accepting(muster_server_t *s) {
-  if (s->udp)
+  if (s->udp || s->acceptor || s->stopped)
     return 0;
-  if (!s->poll_init) {
-    int r = uv_poll_init(s->loop, &s->poll, s->fd);
-    if (r < 0)
-      return r;
-    s->poll.data = s;
-    s->poll_init = 1;
+  muster_acceptor_options_t ao = {.on_connection = on_accept, .data = s};
+  int r = muster_acceptor_open(s->loop, s->fd, &ao, &s->acceptor);
+  if (r == 0)
     s->handles_open++;
-  }
-  if (!s->polling && !s->stopped) {
-    uv_poll_start(&s->poll, UV_READABLE, on_accept);
-    s->polling = 1;
-  }
-  return 0;
+  return r;
+}
+
+static void stop_accepting(muster_server_t *s) {
+  /* Closed, not paused: the socket is closed next, and a poll handle must
+   * leave epoll before its fd does. */
+  if (s->acceptor)
+    muster_acceptor_close(s->acceptor, on_acceptor_closed);
+  s->acceptor = NULL;
 }
 
 static void server_timer_cb(uv_timer_t *t) {
@@ -68,8 +56,6 @@ static void server_timer_cb(uv_timer_t *t) {
     s->status_pending = 0;
     if (s->o.on_listening)
       s->o.on_listening(s, s->status);
-  } else if (s->listening && !s->stopped) {
-    start_accepting(s); /* after an EMFILE pause */
   }
 }
 
@@ -356,10 +342,7 @@ void muster__server_stop(muster_server_t *s) {
   if (s->stopped)
     return;
   s->stopped = 1;
-  if (s->polling) {
-    uv_poll_stop(&s->poll);
-    s->polling = 0;
-  }
+  stop_accepting(s);
   if (s->fd >= 0 && !s->udp) {
     /* A local Unix server owns its path, as libuv's pipe server does. */
     if (s->local && s->o.listen.kind == MUSTER_LISTEN_UNIX && s->address)
@@ -386,8 +369,7 @@ void muster__server_channel_ended(muster_cluster_worker_t *w) {
   }
 }
 
-static void server_handle_closed(uv_handle_t *h) {
-  muster_server_t *s = h->data;
+static void server_part_closed(muster_server_t *s) {
   if (--s->handles_open > 0)
     return;
   if (s->close_cb && !s->freeing)
@@ -396,6 +378,10 @@ static void server_handle_closed(uv_handle_t *h) {
   free(s->key);
   json_decref(s->query);
   free(s);
+}
+
+static void server_timer_closed(uv_handle_t *h) {
+  server_part_closed(h->data);
 }
 
 void muster__server_flush_report(muster_server_t *s) {
@@ -430,9 +416,8 @@ void muster__server_free_now(muster_server_t *s, int call_cb) {
   }
   s->freeing = !call_cb; /* the worker's close: no user callback */
   s->closed = 1;
-  if (s->poll_init)
-    uv_close((uv_handle_t *)&s->poll, server_handle_closed);
-  uv_close((uv_handle_t *)&s->timer, server_handle_closed);
+  stop_accepting(s);
+  uv_close((uv_handle_t *)&s->timer, server_timer_closed);
 }
 
 static void maybe_free(muster_server_t *s) {

@@ -231,7 +231,9 @@ typedef struct {
    * out of range in a worker's message (MUSTER_EPROTO: a port outside
    * -1..65535 or not whole, a sequence number outside 0..2^32-1; the
    * message is refused, a queryServer answered with that errno), accept()
-   * failing (MUSTER_EMFILE: accepting pauses for 100 ms). */
+   * failing (MUSTER_EMFILE: the pending connections are closed;
+   * MUSTER_ENFILE, MUSTER_ENOBUFS: accepting pauses for 100 ms; see
+   * muster/acceptor.h). */
   void (*on_error)(muster_cluster_t *c, muster_worker_t *w, int err);
   /* A slot ended in error: a crash loop (reason
    * MUSTER_SUPERVISE_CRASH_LOOP, err 0) or a start that failed (reason
