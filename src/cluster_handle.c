@@ -47,7 +47,6 @@ static void handle_part_closed(cluster_handle_t *h) {
     return;
   /* closing counts 1 + the timer and acceptor still open */
   free(h->key);
-  free(h->key_json);
   free(h->address);
   free(h->members);
   free(h->queue);
@@ -273,13 +272,11 @@ static int handoff(member_t *m, int fd) {
   inflight_t *f = malloc(sizeof *f);
   if (f == NULL)
     return MUSTER_ENOMEM;
-  json_t *body = json_pack("{s:s,s:s}", "act", "newconn", "key", h->key);
+  muster__cluster_msg_t msg = {.act = MUSTER__CLUSTER_NEWCONN, .key = h->key};
   unsigned seq = c->seq;
   /* keep_open: the primary keeps its copy until the worker says
    * accepted:true; with accepted:false it goes to another worker. */
-  int r = body ? muster__cluster_send(w->channel, &c->seq, body, fd, 1)
-               : MUSTER_ENOMEM;
-  json_decref(body);
+  int r = muster__cluster_send(w->channel, &c->seq, &msg, fd, 1);
   if (r < 0) {
     free(f);
     return r;
@@ -321,12 +318,9 @@ static void dispatch(cluster_handle_t *h) {
 /* ---- replies from workers --------------------------------------------------
  */
 
-void muster__handle_reply(muster_worker_t *w, json_t *msg) {
-  long long ack;
-  if (muster__json_int(msg, "ack", 0, UINT_MAX, -1, &ack) < 0) {
-    muster__cluster_error(w->cluster, w, MUSTER_EPROTO);
-    return;
-  }
+void muster__handle_reply(muster_worker_t *w,
+                          const muster__cluster_msg_t *msg) {
+  long long ack = msg->ack;
   inflight_t **p = &w->inflight;
   while (*p && (long long)(*p)->seq != ack)
     p = &(*p)->next;
@@ -337,7 +331,7 @@ void muster__handle_reply(muster_worker_t *w, json_t *msg) {
   w->last_answer = uv_now(w->cluster->loop);
   cluster_handle_t *h = f->handle;
   member_t *m = h ? find_member(h, w) : NULL;
-  if (json_is_true(json_object_get(msg, "accepted"))) {
+  if (msg->accepted) {
     close(f->fd);
     w->open_conns++;
     if (m)
@@ -396,17 +390,12 @@ void muster__handle_conn_closed(muster_worker_t *w, const char *key,
     }
 }
 
-const char *muster__handle_listening(muster_worker_t *w, json_t *msg) {
+const char *muster__handle_listening(muster_worker_t *w,
+                                     const muster__cluster_msg_t *msg) {
   /* "listening" repeats the queryServer message with the actual port: the
    * key is found with that port, or with port 0 for an ephemeral one. */
-  char *key = muster__cluster_key(msg);
-  json_t *copy = json_copy(msg);
-  char *key0 = NULL;
-  if (copy) {
-    json_object_set_new(copy, "port", json_integer(0));
-    key0 = muster__cluster_key(copy);
-    json_decref(copy);
-  }
+  char *key = muster__cluster_key(msg->json, 1, 0);
+  char *key0 = muster__cluster_key(msg->json, 1, 1);
   const char *found = NULL;
   for (member_t *m = w->members; m && !found; m = m->next_in_worker)
     if ((key && strcmp(m->key, key) == 0) ||
@@ -422,63 +411,24 @@ const char *muster__handle_listening(muster_worker_t *w, json_t *msg) {
 /* ---- queryServer -----------------------------------------------------------
  */
 
-/* The numbers of a queryServer, range-checked: a port is -1 (a pipe, as
- * Node sends it) to 65535; the others fit an int. */
-typedef struct {
-  int udp; /* 0, 4 or 6 */
-  int type;
-  int port;
-  int flags;
-  int backlog;
-} query_nums_t;
-
-static int query_nums(json_t *msg, query_nums_t *q) {
-  long long type, port, flags, backlog;
-  int r = muster__json_int(msg, "addressType", INT_MIN, INT_MAX, 4, &type);
-  json_t *t = json_object_get(msg, "addressType");
-  q->udp = 0;
-  if (json_is_string(t)) {
-    if (strcmp(json_string_value(t), "udp4") == 0)
-      q->udp = 4;
-    else if (strcmp(json_string_value(t), "udp6") == 0)
-      q->udp = 6;
-    type = 0;
-  }
-  if (r < 0 || (r = muster__json_int(msg, "port", -1, 65535, 0, &port)) < 0 ||
-      (r = muster__json_int(msg, "flags", INT_MIN, INT_MAX, 0, &flags)) < 0 ||
-      (r = muster__json_int(msg, "backlog", INT_MIN, INT_MAX, 0, &backlog)) < 0)
-    return r;
-  q->type = (int)type;
-  q->port = (int)port;
-  q->flags = (int)flags;
-  q->backlog = (int)backlog;
-  return 0;
-}
-
 static cluster_handle_t *create_handle(muster_cluster_t *c, const char *key,
-                                       json_t *msg, const query_nums_t *q) {
+                                       const muster__cluster_msg_t *q) {
   cluster_handle_t *h = calloc(1, sizeof *h);
   if (h == NULL)
     return NULL;
   h->cluster = c;
   h->fd = -1;
   h->key = strdup(key);
-  json_t *ks = json_string(key);
-  h->key_json = ks ? json_dumps(ks, JSON_ENCODE_ANY) : NULL;
-  json_decref(ks);
-  json_t *addr = json_object_get(msg, "address");
-  if (json_is_string(addr))
-    h->address = strdup(json_string_value(addr));
-  if (h->key == NULL || h->key_json == NULL ||
-      (json_is_string(addr) && h->address == NULL)) {
+  if (q->address)
+    h->address = strdup(q->address);
+  if (h->key == NULL || (q->address && h->address == NULL)) {
     free(h->key);
-    free(h->key_json);
     free(h->address);
     free(h);
     return NULL;
   }
   h->udp = q->udp;
-  h->is_unix = q->type == -1 || q->port < 0;
+  h->is_unix = q->address_type == -1 || q->port < 0;
   h->lo.kind = h->udp       ? MUSTER_LISTEN_UDP
                : h->is_unix ? MUSTER_LISTEN_UNIX
                             : MUSTER_LISTEN_TCP;
@@ -520,71 +470,63 @@ static cluster_handle_t *create_handle(muster_cluster_t *c, const char *key,
   return h;
 }
 
-static void reply(muster_worker_t *w, cluster_handle_t *h, json_t *msg, int err,
-                  int fd, int keep_open) {
+/* The answer to a queryServer (Node's primary.js): errno null when
+ * connections will come from the primary, 0 with a socket, or the error. */
+static void reply(muster_worker_t *w, const char *key, json_t *data,
+                  const muster__cluster_msg_t *q, int err, int fd,
+                  int keep_open, const cluster_handle_t *h) {
   muster_cluster_t *c = w->cluster;
-  json_t *body = json_object();
-  if (body == NULL)
-    return;
-  if (err)
-    json_object_set_new(body, "errno", json_integer(err));
-  else if (fd >= 0)
-    json_object_set_new(body, "errno", json_integer(0));
-  else
-    json_object_set_new(body, "errno", json_null());
-  json_object_set_new(body, "key", json_string(h->key));
-  json_object_set(body, "ack", json_object_get(msg, "seq"));
-  json_object_set(body, "data", h->data ? h->data : json_null());
-  if (!err && fd < 0 && !h->is_unix) {
-    int v6 = strchr(h->sock_addr, ':') != NULL;
-    json_object_set_new(body, "sockname",
-                        json_pack("{s:s,s:s,s:i}", "address", h->sock_addr,
-                                  "family", v6 ? "IPv6" : "IPv4", "port",
-                                  h->port));
+  muster__cluster_msg_t m = {.act = MUSTER__CLUSTER_REPLY,
+                             .fields = MUSTER__CLUSTER_F_ERRNO |
+                                       MUSTER__CLUSTER_F_KEY |
+                                       MUSTER__CLUSTER_F_DATA,
+                             .ack = q->seq,
+                             .err = err,
+                             .key = key,
+                             .data = data};
+  if (!err && fd < 0)
+    m.fields |= MUSTER__CLUSTER_F_ERRNO_NULL;
+  if (!err && fd < 0 && h != NULL && !h->is_unix) {
+    m.fields |= MUSTER__CLUSTER_F_SOCKNAME;
+    m.sock_address = h->sock_addr;
+    m.sock_v6 = strchr(h->sock_addr, ':') != NULL;
+    m.sock_port = h->port;
   }
   int r =
-      muster__cluster_send(w->channel, &c->seq, body, err ? -1 : fd, keep_open);
+      muster__cluster_send(w->channel, &c->seq, &m, err ? -1 : fd, keep_open);
   if (r < 0 && fd >= 0 && !keep_open)
     close(fd);
-  json_decref(body);
 }
 
-/* A query the primary refuses before any handle exists (Node's reply to a
- * failed bind, without the handle's data). */
-static void reply_error(muster_worker_t *w, const char *key, json_t *msg,
-                        int err) {
-  json_t *body = json_pack("{s:i,s:s,s:O?,s:n}", "errno", err, "key", key,
-                           "ack", json_object_get(msg, "seq"), "data");
-  if (body)
-    muster__cluster_send(w->channel, &w->cluster->seq, body, -1, 0);
-  json_decref(body);
+static void reply_handle(muster_worker_t *w, cluster_handle_t *h,
+                         const muster__cluster_msg_t *q, int err, int fd,
+                         int keep_open) {
+  reply(w, h->key, h->data, q, err, fd, keep_open, h);
 }
 
 void muster__handle_query(muster_cluster_t *c, muster_worker_t *w,
-                          json_t *msg) {
+                          const muster__cluster_msg_t *msg, int status) {
   if (w->exited_after_disconnect || c->closing)
     return; /* Node: no reply at all */
-  char *key = muster__cluster_key(msg);
+  char *key = muster__cluster_key(msg->json, 1, 0);
   if (key == NULL)
     return;
-  query_nums_t q;
-  int r = query_nums(msg, &q);
-  if (r < 0) {
-    reply_error(w, key, msg, r);
+  if (status < 0) {
+    /* Refused before any handle exists (the caller reported it). */
+    reply(w, key, NULL, msg, status, -1, 0, NULL);
     free(key);
-    muster__cluster_error(c, w, r);
     return;
   }
   cluster_handle_t *h = find_handle(c, key);
   if (h == NULL)
-    h = create_handle(c, key, msg, &q);
+    h = create_handle(c, key, msg);
   free(key);
   if (h == NULL) {
     muster__cluster_error(c, w, MUSTER_ENOMEM);
     return;
   }
   if (h->data == NULL || json_is_null(h->data)) {
-    json_t *d = json_object_get(msg, "data");
+    json_t *d = msg->data;
     if (d && !json_is_null(d)) {
       json_decref(h->data);
       h->data = json_incref(d);
@@ -592,7 +534,7 @@ void muster__handle_query(muster_cluster_t *c, muster_worker_t *w,
   }
   if (h->err) {
     /* Node v20 forgets the key so another worker may retry the bind. */
-    reply(w, h, msg, h->err, -1, 0);
+    reply_handle(w, h, msg, h->err, -1, 0);
     muster__cluster_error(c, w, h->err);
     close_handle(h);
     return;
@@ -623,27 +565,28 @@ void muster__handle_query(muster_cluster_t *c, muster_worker_t *w,
   switch (h->sched) {
   case MUSTER_SCHED_RR:
   case MUSTER_SCHED_LEAST_CONN:
-    reply(w, h, msg, 0, -1, 0);
+    reply_handle(w, h, msg, 0, -1, 0);
     if (!m->is_free && m->inflight < inflight_limit(m)) {
       make_free(m);
       dispatch(h);
     }
     break;
   case MUSTER_SCHED_SHARED:
-    reply(w, h, msg, 0, h->fd, 1);
+    reply_handle(w, h, msg, 0, h->fd, 1);
     break;
   default: { /* REUSEPORT: a socket of its own, on the same port */
     muster_listen_options_t lo = h->lo;
     lo.port = h->port;
     lo.flags |= MUSTER_LISTEN_BIND_ONLY | MUSTER_LISTEN_REUSEPORT;
     int fd = -1;
-    r = muster_listen(&lo, &fd);
+    int r = muster_listen(&lo, &fd);
     if (r < 0) {
-      reply(w, h, msg, r, -1, 0);
+      reply_handle(w, h, msg, r, -1, 0);
       remove_member(h, m);
       muster__cluster_error(c, w, r);
     } else {
-      reply(w, h, msg, 0, fd, 0); /* the channel closes it after the ACK */
+      reply_handle(w, h, msg, 0, fd,
+                   0); /* the channel closes it after the ACK */
     }
   }
   }

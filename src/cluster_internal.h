@@ -11,33 +11,11 @@
 #include "muster/supervise.h"
 #include "strv.h"
 
+#include "cluster_proto.h"
+
 #include <jansson.h>
 #include <stdint.h>
 #include <uv.h>
-
-/* ---- protocol (cluster_proto.c) ----------------------------------------- */
-
-/* Sends {"cmd":"NODE_CLUSTER", ...fields of `body`..., "seq":*seq} and
- * increments *seq. `body` is borrowed. handle_fd < 0: none; otherwise sent
- * as a native handle ("net.Native"/"dgram.Native"), keep_open as given. */
-int muster__cluster_send(muster_channel_t *ch, unsigned *seq, json_t *body,
-                         int handle_fd, int keep_open);
-
-/* The server key of a queryServer message, formed as Node v20 does:
- * `${address}:${port}:${addressType}:${fd}:${index}` (JavaScript's
- * string conversion of each field: absent "undefined", null "null").
- * Returns a malloc'ed string, or NULL (ENOMEM). */
-char *muster__cluster_key(json_t *query);
-
-/* JavaScript's `${v}` of a JSON value into buf. */
-void muster__js_string(json_t *v, char *buf, size_t len);
-
-/* The integer field `name` of `obj` into *out; `def` when it is absent or
- * not a number. A number outside [min, max], or not a whole number, gives
- * MUSTER_EPROTO (*out is then `def`). min and max lie within +-2^53, where
- * every long long is exactly a double. */
-int muster__json_int(json_t *obj, const char *name, long long min,
-                     long long max, long long def, long long *out);
 
 /* ---- primary ------------------------------------------------------------ */
 
@@ -70,7 +48,6 @@ struct cluster_handle {
   cluster_handle_t *next;
   muster_cluster_t *cluster;
   char *key;
-  char *key_json; /* the key as a JSON string literal */
   int sched;      /* MUSTER_SCHED_RR, _LEAST_CONN, _SHARED, _REUSEPORT */
   int udp;        /* 0, 4 or 6 */
   int is_unix;
@@ -168,16 +145,19 @@ struct muster_cluster_s {
 };
 
 /* cluster_handle.c (RR, LEAST_CONN, SHARED, REUSEPORT) */
-void muster__handle_query(muster_cluster_t *c, muster_worker_t *w, json_t *msg);
+/* A queryServer; status is the decoder's (MUSTER_EPROTO: refuse it). */
+void muster__handle_query(muster_cluster_t *c, muster_worker_t *w,
+                          const muster__cluster_msg_t *m, int status);
 void muster__handle_close_key(muster_cluster_t *c, muster_worker_t *w,
                               const char *key);
 void muster__handle_remove_worker(muster_worker_t *w);
-void muster__handle_reply(muster_worker_t *w, json_t *msg);
+void muster__handle_reply(muster_worker_t *w, const muster__cluster_msg_t *m);
 void muster__handle_conn_closed(muster_worker_t *w, const char *key,
                                 unsigned n);
 /* Marks the worker's key named by a "listening" message; returns it (owned
  * by the membership) or NULL. */
-const char *muster__handle_listening(muster_worker_t *w, json_t *msg);
+const char *muster__handle_listening(muster_worker_t *w,
+                                     const muster__cluster_msg_t *m);
 void muster__handles_close_all(muster_cluster_t *c);
 void muster__worker_drop_inflight(muster_worker_t *w);
 
@@ -241,7 +221,7 @@ struct muster_server_s {
   muster_cluster_worker_t *worker; /* NULL for a local server */
   muster_server_options_t o;
   char *address;
-  json_t *query; /* the queryServer body, re-sent as "listening" */
+  muster__cluster_msg_t query; /* re-sent as "listening" */
   struct index_entry *index;
   unsigned query_seq;
   int querying;
@@ -267,9 +247,12 @@ struct muster_server_s {
 };
 
 /* cluster_server.c, for cluster_worker.c */
-void muster__server_reply(muster_server_t *s, json_t *msg, int fd);
-void muster__server_newconn(muster_cluster_worker_t *w, json_t *msg,
-                            muster_message_t *m);
+/* The primary's reply to our query; status is the decoder's. */
+void muster__server_reply(muster_server_t *s, const muster__cluster_msg_t *m,
+                          int status, int fd);
+void muster__server_newconn(muster_cluster_worker_t *w,
+                            const muster__cluster_msg_t *m,
+                            muster_message_t *message);
 void muster__server_stop(muster_server_t *s);
 void muster__server_channel_ended(muster_cluster_worker_t *w);
 void muster__server_free_now(muster_server_t *s, int call_cb);

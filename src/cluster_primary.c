@@ -5,7 +5,6 @@
  * of its on_exit; a restart is a new worker with a new id, as in Node. */
 #include "cluster_internal.h"
 
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,10 +232,8 @@ void muster__worker_check_ready(muster_worker_t *w) {
 static void worker_graceful(muster_worker_t *w) {
   w->exited_after_disconnect = 1;
   muster__handle_remove_worker(w);
-  json_t *body = json_pack("{s:s}", "act", "disconnect");
-  if (body)
-    muster__cluster_send(w->channel, &w->cluster->seq, body, -1, 0);
-  json_decref(body);
+  muster__cluster_msg_t m = {.act = MUSTER__CLUSTER_DISCONNECT};
+  muster__cluster_send(w->channel, &w->cluster->seq, &m, -1, 0);
 }
 
 static void on_leaving(muster_worker_t *w) {
@@ -267,78 +264,79 @@ static void on_leaving(muster_worker_t *w) {
   muster__strv_free(expected);
 }
 
-static void on_channel_internal(muster_channel_t *ch, muster_message_t *m) {
+static void on_listening_msg(muster_worker_t *w,
+                             const muster__cluster_msg_t *m) {
+  muster_cluster_t *c = w->cluster;
+  w->state = MUSTER_WORKER_LISTENING;
+  const char *key = muster__handle_listening(w, m);
+  if (c->o.events.on_listening) {
+    muster_worker_address_t a = {0};
+    a.address = m->address;
+    a.port = m->port;
+    a.udp = m->udp;
+    a.address_type = m->udp ? 0 : m->address_type;
+    a.key = key;
+    c->o.events.on_listening(c, w, &a);
+  }
+  muster__worker_check_ready(w);
+}
+
+static void on_channel_internal(muster_channel_t *ch, muster_message_t *msg) {
   muster_worker_t *w = muster_channel_data(ch);
   muster_cluster_t *c = w->cluster;
-  json_t *msg = muster_message_json(m);
-  if (!json_is_object(msg))
-    return;
-  const char *cmd = json_string_value(json_object_get(msg, "cmd"));
-  if (cmd == NULL || strcmp(cmd, "NODE_CLUSTER") != 0)
+  muster__cluster_msg_t m;
+  int r = muster__cluster_decode(muster_message_json(msg), &m);
+  if (r == 1)
     return;
   announce(w);
-  if (json_object_get(msg, "ack") != NULL) {
-    muster__handle_reply(w, msg);
+  if (r < 0) {
+    muster__cluster_error(c, w, r);
+    if (m.act == MUSTER__CLUSTER_QUERY_SERVER)
+      muster__handle_query(c, w, &m, r); /* answered with the error */
     return;
   }
-  const char *act = json_string_value(json_object_get(msg, "act"));
-  if (act == NULL)
-    return;
-  if (strcmp(act, "online") == 0) {
+  switch (m.act) {
+  case MUSTER__CLUSTER_REPLY:
+    muster__handle_reply(w, &m);
+    break;
+  case MUSTER__CLUSTER_ONLINE:
     if (w->state < MUSTER_WORKER_ONLINE)
       w->state = MUSTER_WORKER_ONLINE;
-    w->muster_peer = json_is_true(json_object_get(msg, "muster"));
+    w->muster_peer = (m.fields & MUSTER__CLUSTER_F_MUSTER) != 0;
     if (c->o.events.on_online)
       c->o.events.on_online(c, w);
     muster__worker_check_ready(w);
-  } else if (strcmp(act, "queryServer") == 0) {
-    muster__handle_query(c, w, msg);
-  } else if (strcmp(act, "listening") == 0) {
-    w->state = MUSTER_WORKER_LISTENING;
-    const char *key = muster__handle_listening(w, msg);
-    if (c->o.events.on_listening) {
-      muster_worker_address_t a = {0};
-      a.address = json_string_value(json_object_get(msg, "address"));
-      long long port, type;
-      if (muster__json_int(msg, "port", -1, 65535, 0, &port) < 0 ||
-          muster__json_int(msg, "addressType", INT_MIN, INT_MAX, 4, &type) <
-              0) {
-        muster__cluster_error(c, w, MUSTER_EPROTO);
-        return;
-      }
-      a.port = (int)port;
-      json_t *t = json_object_get(msg, "addressType");
-      if (json_is_string(t))
-        a.udp = strcmp(json_string_value(t), "udp6") == 0 ? 6 : 4;
-      a.address_type = a.udp ? 0 : (int)type;
-      a.key = key;
-      c->o.events.on_listening(c, w, &a);
-    }
-    muster__worker_check_ready(w);
-  } else if (strcmp(act, "exitedAfterDisconnect") == 0) {
+    break;
+  case MUSTER__CLUSTER_QUERY_SERVER:
+    muster__handle_query(c, w, &m, 0);
+    break;
+  case MUSTER__CLUSTER_LISTENING:
+    on_listening_msg(w, &m);
+    break;
+  case MUSTER__CLUSTER_EXITED_AFTER_DISCONNECT: {
     w->exited_after_disconnect = 1;
-    json_t *body = json_pack("{s:O?}", "ack", json_object_get(msg, "seq"));
-    if (body)
-      muster__cluster_send(w->channel, &c->seq, body, -1, 0);
-    json_decref(body);
-  } else if (strcmp(act, "close") == 0) {
-    const char *key = json_string_value(json_object_get(msg, "key"));
-    if (key)
-      muster__handle_close_key(c, w, key);
-  } else if (strcmp(act, "muster:closed") == 0) {
-    long long n;
-    if (muster__json_int(msg, "n", INT_MIN, UINT_MAX, 1, &n) < 0)
-      muster__cluster_error(c, w, MUSTER_EPROTO);
-    else if (n > 0)
-      muster__handle_conn_closed(
-          w, json_string_value(json_object_get(msg, "key")), (unsigned)n);
-  } else if (strcmp(act, "muster:ready") == 0) {
+    muster__cluster_msg_t ack = {.act = MUSTER__CLUSTER_REPLY, .ack = m.seq};
+    muster__cluster_send(w->channel, &c->seq, &ack, -1, 0);
+    break;
+  }
+  case MUSTER__CLUSTER_CLOSE:
+    if (m.key)
+      muster__handle_close_key(c, w, m.key);
+    break;
+  case MUSTER__CLUSTER_CLOSED:
+    if (m.n > 0)
+      muster__handle_conn_closed(w, m.key, m.n);
+    break;
+  case MUSTER__CLUSTER_READY:
     w->ready_explicit = 1;
     muster__worker_check_ready(w);
-  } else if (strcmp(act, "muster:leaving") == 0) {
+    break;
+  case MUSTER__CLUSTER_LEAVING:
     on_leaving(w);
+    break;
+  default:
+    break; /* anything else is ignored, as Node's primary does */
   }
-  /* Anything else is ignored, as Node's primary does. */
 }
 
 /* ---- slots: the supervisor's hooks and events -----------------------------

@@ -103,49 +103,40 @@ static void drop_index(muster_cluster_worker_t *w, struct index_entry *e) {
 /* ---- listen
  * ------------------------------------------------------------------ */
 
-static json_t *build_query(muster_server_t *s, muster_cluster_worker_t *w) {
+/* The queryServer for this server, as Node's net.js and child.js form it
+ * (address, port -1 and addressType -1 for a pipe, "udp4"/"udp6" and fd
+ * -1 for UDP), with the index that tells listens on the same address
+ * apart. Returns 0 or MUSTER_ENOMEM. */
+static int build_query(muster_server_t *s, muster_cluster_worker_t *w) {
   const muster_listen_options_t *lo = &s->o.listen;
-  json_t *addr = s->address ? json_string(s->address) : json_null();
-  json_t *type;
-  int port = lo->port;
+  muster__cluster_msg_t *q = &s->query;
+  int v6 = s->address && strchr(s->address, ':');
+  memset(q, 0, sizeof *q);
+  q->act = MUSTER__CLUSTER_QUERY_SERVER;
+  q->address = s->address;
+  q->port = lo->port;
+  q->flags = lo->flags & MUSTER_LISTEN_IPV6ONLY ? 1 : 0;
+  q->backlog = lo->backlog;
+  q->fields = MUSTER__CLUSTER_F_BACKLOG;
   if (lo->kind == MUSTER_LISTEN_UNIX) {
-    type = json_integer(-1);
-    port = -1;
+    q->address_type = -1;
+    q->port = -1;
   } else if (lo->kind == MUSTER_LISTEN_UDP) {
-    int v6 = s->address && strchr(s->address, ':');
-    type = json_string(v6 ? "udp6" : "udp4");
+    q->udp = v6 ? 6 : 4;
+    q->fd = -1;
+    q->fields = MUSTER__CLUSTER_F_FD;
   } else {
-    int v6 = s->address && strchr(s->address, ':');
-    type = json_integer(v6 ? 6 : 4);
+    q->address_type = v6 ? 6 : 4;
   }
-  char ikey[PATH_MAX + 64];
-  char a[PATH_MAX + 8], t[16];
-  muster__js_string(addr, a, sizeof a);
-  muster__js_string(type, t, sizeof t);
-  snprintf(ikey, sizeof ikey, "%s:%d:%s:%s", a, port, t,
-           lo->kind == MUSTER_LISTEN_UDP ? "-1" : "undefined");
-  int index = 0;
-  s->index = take_index(w, ikey, &index);
-  json_t *q = json_object();
-  if (q == NULL || s->index == NULL) {
-    json_decref(addr);
-    json_decref(type);
-    json_decref(q);
-    return NULL;
-  }
-  json_object_set_new(q, "act", json_string("queryServer"));
-  json_object_set_new(q, "index", json_integer(index));
-  json_object_set_new(q, "data", json_null());
-  json_object_set_new(q, "address", addr);
-  json_object_set_new(q, "port", json_integer(port));
-  json_object_set_new(q, "addressType", type);
-  if (lo->kind == MUSTER_LISTEN_UDP)
-    json_object_set_new(q, "fd", json_integer(-1));
-  json_object_set_new(q, "flags",
-                      json_integer(lo->flags & MUSTER_LISTEN_IPV6ONLY ? 1 : 0));
-  if (lo->kind != MUSTER_LISTEN_UDP)
-    json_object_set_new(q, "backlog", json_integer(lo->backlog));
-  return q;
+  /* The index key: the server key without its index. */
+  json_t *j = muster__cluster_encode(q, 0);
+  char *ikey = j ? muster__cluster_key(j, 0, 0) : NULL;
+  json_decref(j);
+  if (ikey == NULL)
+    return MUSTER_ENOMEM;
+  s->index = take_index(w, ikey, &q->index);
+  free(ikey);
+  return s->index ? 0 : MUSTER_ENOMEM;
 }
 
 static int resolve_path(const char *path, char **out) {
@@ -212,16 +203,13 @@ int muster_cluster_listen(uv_loop_t *loop, muster_cluster_worker_t *worker,
     }
     s->listening = 1;
   } else {
-    s->query = build_query(s, worker);
-    if (s->query == NULL) {
-      err = MUSTER_ENOMEM;
+    err = build_query(s, worker);
+    if (err)
       goto fail;
-    }
     s->query_seq = worker->seq;
-    err = muster__cluster_send(worker->channel, &worker->seq, s->query, -1, 0);
+    err = muster__cluster_send(worker->channel, &worker->seq, &s->query, -1, 0);
     if (err) {
       drop_index(worker, s->index);
-      json_decref(s->query);
       goto fail;
     }
     s->querying = 1;
@@ -243,13 +231,12 @@ fail:
 }
 
 /* The primary's answer to our queryServer. */
-void muster__server_reply(muster_server_t *s, json_t *msg, int fd) {
+void muster__server_reply(muster_server_t *s, const muster__cluster_msg_t *msg,
+                          int status, int fd) {
   muster_cluster_worker_t *w = s->worker;
   s->querying = 0;
-  const char *key = json_string_value(json_object_get(msg, "key"));
-  long long err;
-  if (muster__json_int(msg, "errno", INT_MIN, INT_MAX, 0, &err) < 0)
-    err = MUSTER_EPROTO;
+  const char *key = msg->key;
+  int err = status < 0 ? status : msg->err;
   if (key && !err)
     s->key = strdup(key);
   if (s->stopped || s->closed) {
@@ -266,10 +253,9 @@ void muster__server_reply(muster_server_t *s, json_t *msg, int fd) {
   if (err) {
     if (fd >= 0)
       close(fd);
-    deliver_status(s, (int)err);
+    deliver_status(s, err);
     return;
   }
-  json_t *q = s->query;
   if (fd >= 0) {
     /* SCHED_NONE / reuseport: a bound socket; listen() is ours to call.
      * O_NONBLOCK is shared with the primary's copy: leave it set. */
@@ -288,31 +274,27 @@ void muster__server_reply(muster_server_t *s, json_t *msg, int fd) {
     muster_listen_address(fd, s->sock_addr, sizeof s->sock_addr, &s->sock_port);
   } else {
     s->mode = MUSTER_SCHED_RR;
-    json_t *sn = json_object_get(msg, "sockname");
-    const char *a = json_string_value(json_object_get(sn, "address"));
+    const char *a = msg->sock_address;
     if (a)
       snprintf(s->sock_addr, sizeof s->sock_addr, "%s", a);
     else if (s->address)
       snprintf(s->sock_addr, sizeof s->sock_addr, "%s", s->address);
-    long long port;
-    if (muster__json_int(sn, "port", 0, 65535, 0, &port) < 0) {
-      deliver_status(s, MUSTER_EPROTO);
-      return;
-    }
-    s->sock_port = (int)port;
+    s->sock_port = msg->sock_port;
   }
   s->listening = 1;
-  json_object_set_new(q, "act", json_string("listening"));
+  muster__cluster_msg_t l = s->query;
+  l.act = MUSTER__CLUSTER_LISTENING;
   if (s->o.listen.kind != MUSTER_LISTEN_UNIX && s->sock_port)
-    json_object_set_new(q, "port", json_integer(s->sock_port));
-  muster__cluster_send(w->channel, &w->seq, q, -1, 0);
+    l.port = s->sock_port;
+  muster__cluster_send(w->channel, &w->seq, &l, -1, 0);
   deliver_status(s, 0);
 }
 
 /* A connection handed over by a round-robin primary. */
-void muster__server_newconn(muster_cluster_worker_t *w, json_t *msg,
+void muster__server_newconn(muster_cluster_worker_t *w,
+                            const muster__cluster_msg_t *msg,
                             muster_message_t *m) {
-  const char *key = json_string_value(json_object_get(msg, "key"));
+  const char *key = msg->key;
   muster_server_t *s = NULL;
   for (muster_server_t *p = w->servers; p && key; p = p->next)
     if (p->key && p->listening && !p->stopped && strcmp(p->key, key) == 0)
@@ -322,12 +304,11 @@ void muster__server_newconn(muster_cluster_worker_t *w, json_t *msg,
   int fd = muster_message_take_handle(m, NULL);
   if (fd < 0)
     accepted = 0;
-  json_t *body = json_pack("{s:O?,s:b}", "ack", json_object_get(msg, "seq"),
-                           "accepted", accepted);
-  if (body) {
-    muster__cluster_send(w->channel, &w->seq, body, -1, 0);
-    json_decref(body);
-  }
+  muster__cluster_msg_t r = {.act = MUSTER__CLUSTER_REPLY,
+                             .fields = MUSTER__CLUSTER_F_ACCEPTED,
+                             .ack = msg->seq,
+                             .accepted = accepted};
+  muster__cluster_send(w->channel, &w->seq, &r, -1, 0);
   if (!accepted) {
     if (fd >= 0)
       close(fd);
@@ -376,7 +357,6 @@ static void server_part_closed(muster_server_t *s) {
     s->close_cb(s);
   free(s->address);
   free(s->key);
-  json_decref(s->query);
   free(s);
 }
 
@@ -388,12 +368,9 @@ void muster__server_flush_report(muster_server_t *s) {
   muster_cluster_worker_t *w = s->worker;
   if (s->unreported == 0 || w == NULL || w->ended || s->key == NULL)
     return;
-  json_t *b = json_pack("{s:s,s:s,s:i}", "act", "muster:closed", "key", s->key,
-                        "n", (int)s->unreported);
-  if (b) {
-    muster__cluster_send(w->channel, &w->seq, b, -1, 0);
-    json_decref(b);
-  }
+  muster__cluster_msg_t m = {
+      .act = MUSTER__CLUSTER_CLOSED, .key = s->key, .n = s->unreported};
+  muster__cluster_send(w->channel, &w->seq, &m, -1, 0);
   s->unreported = 0;
 }
 

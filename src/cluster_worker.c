@@ -25,18 +25,16 @@ int muster_cluster_is_primary(void) {
   return !muster_cluster_is_worker();
 }
 
-static int send_act(muster_cluster_worker_t *w, json_t *body) {
-  if (body == NULL)
-    return MUSTER_ENOMEM;
-  int r = muster__cluster_send(w->channel, &w->seq, body, -1, 0);
-  json_decref(body);
-  return r;
+static int send_act(muster_cluster_worker_t *w, muster__cluster_act_t act) {
+  muster__cluster_msg_t m = {.act = act};
+  return muster__cluster_send(w->channel, &w->seq, &m, -1, 0);
 }
 
 int muster__worker_send_close(muster_cluster_worker_t *w, const char *key) {
   if (w->ended)
     return MUSTER_ENOTCONN;
-  return send_act(w, json_pack("{s:s,s:s}", "act", "close", "key", key));
+  muster__cluster_msg_t m = {.act = MUSTER__CLUSTER_CLOSE, .key = key};
+  return muster__cluster_send(w->channel, &w->seq, &m, -1, 0);
 }
 
 /* Closes are batched: many connections closed in one loop turn make one
@@ -75,7 +73,7 @@ void muster__worker_check_drained(muster_cluster_worker_t *w) {
     return;
   }
   w->wait_ack = (long long)w->seq;
-  if (send_act(w, json_pack("{s:s}", "act", "exitedAfterDisconnect")) < 0)
+  if (send_act(w, MUSTER__CLUSTER_EXITED_AFTER_DISCONNECT) < 0)
     muster_channel_disconnect(w->channel);
 }
 
@@ -89,38 +87,38 @@ static void begin_disconnect(muster_cluster_worker_t *w, int primary) {
   muster__worker_check_drained(w);
 }
 
-static void on_internal(muster_channel_t *ch, muster_message_t *m) {
+static void on_internal(muster_channel_t *ch, muster_message_t *message) {
   muster_cluster_worker_t *w = muster_channel_data(ch);
-  json_t *msg = muster_message_json(m);
-  if (!json_is_object(msg))
+  muster__cluster_msg_t m;
+  int r = muster__cluster_decode(muster_message_json(message), &m);
+  if (r == 1)
     return;
-  const char *cmd = json_string_value(json_object_get(msg, "cmd"));
-  if (cmd == NULL || strcmp(cmd, "NODE_CLUSTER") != 0)
-    return;
-  json_t *ack = json_object_get(msg, "ack");
-  if (ack != NULL) {
-    long long a;
-    if (muster__json_int(msg, "ack", 0, UINT_MAX, -2, &a) < 0)
+  switch (m.act) {
+  case MUSTER__CLUSTER_REPLY:
+    if (m.ack < 0)
       return; /* no request of ours has that number */
-    if (a == w->wait_ack) {
+    if (m.ack == w->wait_ack) {
       w->wait_ack = -1;
       muster_channel_disconnect(w->channel);
       return;
     }
     for (muster_server_t *s = w->servers; s; s = s->next)
-      if (s->querying && (long long)s->query_seq == a) {
-        muster__server_reply(s, msg, muster_message_take_handle(m, NULL));
+      if (s->querying && (long long)s->query_seq == m.ack) {
+        muster__server_reply(s, &m, r,
+                             muster_message_take_handle(message, NULL));
         return;
       }
-    return;
+    break;
+  case MUSTER__CLUSTER_NEWCONN:
+    muster__server_newconn(w, &m, message);
+    break;
+  case MUSTER__CLUSTER_DISCONNECT:
+    if (!w->disconnecting)
+      begin_disconnect(w, 1);
+    break;
+  default:
+    break;
   }
-  const char *act = json_string_value(json_object_get(msg, "act"));
-  if (act == NULL)
-    return;
-  if (strcmp(act, "newconn") == 0)
-    muster__server_newconn(w, msg, m);
-  else if (strcmp(act, "disconnect") == 0 && !w->disconnecting)
-    begin_disconnect(w, 1);
 }
 
 static void on_message(muster_channel_t *ch, muster_message_t *m) {
@@ -193,7 +191,9 @@ int muster_cluster_worker_open(uv_loop_t *loop,
   set_pdeath(sig);
   /* "muster": a Node primary ignores the extra field; a muster primary
    * learns that this worker reports closed connections. */
-  send_act(w, json_pack("{s:s,s:b}", "act", "online", "muster", 1));
+  muster__cluster_msg_t online = {.act = MUSTER__CLUSTER_ONLINE,
+                                  .fields = MUSTER__CLUSTER_F_MUSTER};
+  muster__cluster_send(w->channel, &w->seq, &online, -1, 0);
   *out = w;
   return 0;
 }
@@ -243,13 +243,13 @@ int muster_cluster_worker_disconnect(muster_cluster_worker_t *w) {
 int muster_cluster_worker_ready(muster_cluster_worker_t *w) {
   if (w == NULL)
     return MUSTER_EINVAL;
-  return send_act(w, json_pack("{s:s}", "act", "muster:ready"));
+  return send_act(w, MUSTER__CLUSTER_READY);
 }
 
 int muster_cluster_worker_leaving(muster_cluster_worker_t *w) {
   if (w == NULL)
     return MUSTER_EINVAL;
-  return send_act(w, json_pack("{s:s}", "act", "muster:leaving"));
+  return send_act(w, MUSTER__CLUSTER_LEAVING);
 }
 
 static void worker_closed(uv_handle_t *h) {
