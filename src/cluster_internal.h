@@ -177,10 +177,6 @@ void muster__slot_snapshot_keys(cluster_slot_t *s, muster_worker_t *w);
 /* cluster_reload.c */
 void muster__reload_finish(muster_cluster_t *c, int status);
 void muster__reload_deliver(muster_cluster_t *c); /* from the kick timer */
-void muster__reload_slot_failed(muster_cluster_t *c, cluster_slot_t *s,
-                                int status);
-/* A slot's row changed state: 1 when the reload took care of it. */
-int muster__reload_on_state(cluster_slot_t *s, muster_supervise_state_t st);
 void muster__reload_slot_closed(muster_cluster_t *c, cluster_slot_t *s);
 void muster__cluster_error(muster_cluster_t *c, muster_worker_t *w, int err);
 void muster__cluster_maybe_done(muster_cluster_t *c);

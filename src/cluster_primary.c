@@ -468,8 +468,8 @@ static void slot_state(muster_supervisor_t *sup, muster_supervise_state_t old,
   (void)old;
   if (s->closing)
     return;
-  if (muster__reload_on_state(s, st))
-    return;
+  /* A reload's new slot that fails is stopped by the replace operation,
+   * and closed here once STOPPED like any other. */
   if (st == MUSTER_SUPERVISE_STOPPED)
     muster__slot_close(s);
 }
@@ -480,10 +480,9 @@ static void slot_error(muster_supervisor_t *sup,
   muster_cluster_t *c = s->cluster;
   if (s->closing)
     return;
-  if (s->reload_new)
-    muster__reload_slot_failed(
-        c, s, reason == MUSTER_SUPERVISE_CRASH_LOOP ? MUSTER_ECHILD : err);
-  else if (c->o.events.on_errored)
+  /* A reload's new slot: the reload reports it (the replace operation
+   * hears of the error when the slot closes). */
+  if (!s->reload_new && c->o.events.on_errored)
     c->o.events.on_errored(c, s->worker ? s->worker : s->last, reason, err);
   muster__slot_close(s);
 }

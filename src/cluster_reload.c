@@ -1,9 +1,9 @@
 /* muster_cluster_reload: a rolling reload, one slot at a time. For each old
- * slot: a new slot is started whose worker must be ready on the old
- * worker's keys; only then is the old slot stopped (gracefully), and the
- * next one begins once it is gone. A new worker that fails is stopped and
- * the old one keeps serving: a reload never declares a worker ready that
- * did not say so. */
+ * slot, muster_supervise_replace() starts a new slot whose worker must be
+ * ready on the old worker's keys; only then is the old slot stopped
+ * (gracefully), and the next one begins once it is gone. A new worker that
+ * fails is stopped and the old one keeps serving: a reload never declares
+ * a worker ready that did not say so. */
 #include "cluster_internal.h"
 
 #include <stdlib.h>
@@ -13,8 +13,8 @@ struct reload {
   void *arg;
   cluster_slot_t **olds;
   unsigned n, i;
-  cluster_slot_t *fresh; /* the new slot being started */
-  cluster_slot_t *old;   /* the slot being stopped, once fresh is ready */
+  cluster_slot_t *fresh;          /* the new slot being started */
+  muster_supervise_replace_t *op; /* fresh replacing olds[i] */
   int status;
   int done;
 };
@@ -25,11 +25,14 @@ void muster__reload_finish(muster_cluster_t *c, int status) {
     return;
   r->done = 1;
   r->status = status;
+  if (r->op) {
+    /* A new worker not yet ready is stopped; the old one stays. */
+    muster_supervise_replace_cancel(r->op);
+    r->op = NULL;
+  }
   if (r->fresh) {
-    cluster_slot_t *f = r->fresh;
+    r->fresh->reload_new = 0;
     r->fresh = NULL;
-    f->reload_new = 0;
-    muster_supervise_stop(f->sup);
   }
   muster__cluster_kick(c); /* the callback comes from the loop */
 }
@@ -43,6 +46,28 @@ void muster__reload_deliver(muster_cluster_t *c) {
   if (r->cb)
     r->cb(c, r->status, r->arg);
   free(r);
+}
+
+static void reload_step(muster_cluster_t *c);
+
+/* One slot done: its new worker is ready and the old one stopped (status
+ * 0), or the new one failed, was stopped, and the old one keeps serving
+ * (muster_supervise_replace's status). */
+static void on_replaced(muster_supervise_replace_t *op, int status, void *arg) {
+  muster_cluster_t *c = arg;
+  struct reload *r = c->reload;
+  (void)op;
+  r->op = NULL;
+  if (r->fresh) {
+    r->fresh->reload_new = 0;
+    r->fresh = NULL;
+  }
+  if (status < 0) {
+    muster__reload_finish(c, status);
+    return;
+  }
+  r->i++;
+  reload_step(c);
 }
 
 static void reload_step(muster_cluster_t *c) {
@@ -65,71 +90,41 @@ static void reload_step(muster_cluster_t *c) {
     s->expected = muster__strv_copy((const char *const *)o->expected, &e2);
     s->nexpected = s->expected ? o->nexpected : 0;
     s->reload_new = 1;
-    /* A start that fails closes the slot at once: it only becomes the
-     * reload's fresh slot once it runs, so the spawn error is what the
-     * callback reports. */
-    err = muster__slot_start(s);
-    if (err == 0)
+    /* The new worker must be ready on the old one's keys before the old
+     * one is stopped: the step of every rolling reload, public as
+     * muster_supervise_replace(). A start that fails closes the slot at
+     * once, and the spawn error is what the callback reports. */
+    s->closing = 1; /* no user events from inside this start */
+    err = muster_supervise_replace(o->sup, s->sup, on_replaced, c, &r->op);
+    s->closing = 0;
+    if (err == 0 && s->worker == NULL) {
+      muster_supervise_replace_cancel(r->op);
+      r->op = NULL;
+      err = MUSTER_ECHILD;
+    }
+    if (err == 0) {
       r->fresh = s;
+    } else {
+      s->reload_new = 0;
+      muster__slot_close(s);
+    }
   }
   if (err)
     muster__reload_finish(c, err);
-}
-
-void muster__reload_slot_failed(muster_cluster_t *c, cluster_slot_t *s,
-                                int status) {
-  struct reload *r = c->reload;
-  if (r == NULL || r->fresh != s)
-    return;
-  r->fresh = NULL;
-  s->reload_new = 0;
-  muster__reload_finish(c, status);
-}
-
-int muster__reload_on_state(cluster_slot_t *s, muster_supervise_state_t st) {
-  muster_cluster_t *c = s->cluster;
-  struct reload *r = c->reload;
-  if (st == MUSTER_SUPERVISE_ONLINE && r && r->fresh == s) {
-    /* The new worker is ready: now the old one may go. */
-    r->fresh = NULL;
-    s->reload_new = 0;
-    cluster_slot_t *o = r->olds[r->i];
-    if (o == NULL) {
-      r->i++;
-      reload_step(c);
-    } else {
-      r->old = o;
-      muster_supervise_stop(o->sup);
-    }
-    return 1;
-  }
-  if (s->reload_new &&
-      (st == MUSTER_SUPERVISE_BACKOFF || st == MUSTER_SUPERVISE_STOPPED)) {
-    /* It exited before it was ready: the old worker stays. */
-    muster__reload_slot_failed(c, s, MUSTER_ECHILD);
-    if (st == MUSTER_SUPERVISE_BACKOFF) {
-      muster_supervise_stop(s->sup); /* -> STOPPED, which closes it */
-      return 1;
-    }
-  }
-  return 0;
 }
 
 void muster__reload_slot_closed(muster_cluster_t *c, cluster_slot_t *s) {
   struct reload *r = c->reload;
   if (r == NULL)
     return;
+  /* Slots are freed on a later turn: forget them here. An old slot that
+   * left by itself has nothing to be replaced (the one being replaced now
+   * is the operation's to notice: it hears of the close too). */
   for (unsigned i = 0; i < r->n; i++)
     if (r->olds[i] == s)
       r->olds[i] = NULL;
   if (r->fresh == s)
-    muster__reload_slot_failed(c, s, MUSTER_ECHILD);
-  if (r->old == s) {
-    /* The old worker is gone: on to the next slot. */
-    r->old = NULL;
-    r->i++;
-    reload_step(c);
-  }
+    r->fresh = NULL; /* a failed new slot: freed before the callback */
 }
 
 int muster_cluster_reload(muster_cluster_t *c, muster_cluster_cb cb,

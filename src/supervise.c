@@ -10,6 +10,7 @@
 #include "muster/error.h"
 #include "muster/supervise.h"
 #include "supervise_internal.h"
+#include "supervise_watch.h"
 
 #include <assert.h>
 #include <math.h>
@@ -77,6 +78,8 @@ struct muster_supervisor_s {
   /* supervise_child.c's state, for a supervised child. */
   void *impl;
   muster__supervise_impl_close_fn impl_close;
+  const muster__supervise_watch_t *watch; /* a replace operation */
+  void *watch_arg;
 };
 
 typedef muster_supervise_state_t (*action_fn)(muster_supervisor_t *sup);
@@ -478,6 +481,24 @@ static void enter(muster_supervisor_t *sup, muster_supervise_state_t next) {
   }
   if (old != next && sup->o.on_state != NULL && !sup->closing)
     sup->o.on_state(sup, old, next);
+  if (old != next && sup->watch != NULL && sup->gen == gen && !sup->closing)
+    sup->watch->on_state(sup->watch_arg, sup, next);
+}
+
+int muster__supervise_watch(muster_supervisor_t *sup,
+                            const muster__supervise_watch_t *watch, void *arg) {
+  if (watch == NULL) {
+    if (sup->watch_arg == arg) /* only its own */
+      sup->watch = NULL;
+    return 0;
+  }
+  if (sup->closing)
+    return MUSTER_ECANCELED;
+  if (sup->watch != NULL)
+    return MUSTER_EBUSY;
+  sup->watch = watch;
+  sup->watch_arg = arg;
+  return 0;
 }
 
 static int dispatch(muster_supervisor_t *sup, enum event ev) {
@@ -644,6 +665,10 @@ void muster_supervise_close(muster_supervisor_t *sup,
   disarm(sup);
   if (sup->impl_close != NULL)
     sup->impl_close(sup->impl);
+  const muster__supervise_watch_t *watch = sup->watch;
+  sup->watch = NULL;
+  if (watch != NULL)
+    watch->on_close(sup->watch_arg, sup);
   uv_close((uv_handle_t *)&sup->timer, close_cb);
 }
 

@@ -11,6 +11,7 @@
  *   muster_supervise_close()    free the supervisor (asynchronously)
  *   muster_supervise_child_create()  a supervisor that spawns (or forks)
  *                               its process itself, stdio to the owner
+ *   muster_supervise_replace()  start a second row, then stop the first
  *
  * A supervisor does not know how its process is made: a cluster worker is
  * forked with an IPC channel, a process-manager app is spawned with log
@@ -58,10 +59,10 @@
  *     After SIGKILL the row waits for the exit without a deadline (the
  *     kernel cannot refuse SIGKILL; only the exit report can be missing).
  *
- * Replacing a process (a rolling reload) is the owner's business: create a
- * second supervisor, start it, wait for its on_state(..., ONLINE), then
- * stop the first one (or give up and close the second one when it reports
- * ERRORED, BACKOFF or STOPPED, keeping the first).
+ * Replacing a process (the step of every rolling reload) is
+ * muster_supervise_replace() at the end of this file: start a second row,
+ * wait until it is ONLINE, then stop the first; if the second fails, keep
+ * the first and say why.
  *
  * Unless a function says otherwise: options, strings and arrays are borrowed
  * for the call (muster copies what it keeps), and every function is called
@@ -416,5 +417,56 @@ MUSTER_EXTERN muster_channel_t *
 muster_supervise_channel(const muster_supervisor_t *sup);
 
 /* ---- end of the supervised child ---------------------------------------- */
+
+/* ==== Replacing one process by another (src/supervise_replace.c) ========
+ *
+ * muster_supervise_replace(prev, next) is one step of a rolling reload,
+ * the same for a cluster worker and for a process manager's app: it starts
+ * `next`, waits until it is ONLINE (with MUSTER_SUPERVISE_WAIT_READY in its
+ * policy: until the new process said it is ready), and only then stops
+ * `prev` (graceful hook, stop signal, SIGKILL: prev's own schedule). When
+ * `next` fails first, `prev` is left as it was (serving) and `next`
+ * stopped. Both rows stay their owner's: the owner's on_state and on_error
+ * still see every transition (the operation watches them as well, after
+ * the owner's callbacks) and the owner may close them; the operation never
+ * closes a row.
+ */
+typedef struct muster_supervise_replace_s muster_supervise_replace_t;
+
+/* The replacement ended, on a loop turn after the event that ended it:
+ *   0                  `next` is ONLINE and `prev` STOPPED (or closed, or
+ *                      it had no process to stop);
+ *   MUSTER_ECHILD      next's process exited before it was ready (or went
+ *                      into a crash loop); it was stopped;
+ *   MUSTER_ETIMEDOUT   next was not ready within its ready_timeout_ms;
+ *   another error      next's start failed with it (the start hook's);
+ *   MUSTER_ECANCELED   `next` was closed by its owner before it was ready.
+ * `op` is freed after this returns. */
+typedef void (*muster_supervise_replace_cb)(muster_supervise_replace_t *op,
+                                            int status, void *arg);
+
+/* Starts replacing `prev` by `next`. `prev` may be in any state (with no
+ * process, `next` only has to come up); `next` must be STOPPED or
+ * ERRORED. On success *out (may be NULL) is the operation, valid until
+ * its callback or muster_supervise_replace_cancel(); `cb` may be NULL.
+ * Call on the loop's thread, not from inside a hook of either row.
+ * Errors (nothing changed, cb never called): MUSTER_EINVAL (NULL row, the
+ * same row twice, rows of different loops), MUSTER_EBUSY (a row is already
+ * part of a replacement), MUSTER_EALREADY (next is not STOPPED or
+ * ERRORED), MUSTER_ECANCELED (a row is closing), MUSTER_ENOMEM; next's
+ * start error (next is then ERRORED, as muster_supervise_start() leaves
+ * it). */
+MUSTER_EXTERN int muster_supervise_replace(muster_supervisor_t *prev,
+                                           muster_supervisor_t *next,
+                                           muster_supervise_replace_cb cb,
+                                           void *arg,
+                                           muster_supervise_replace_t **out);
+
+/* Gives the replacement up: `next` is stopped if it is not ONLINE yet
+ * (prev keeps serving); a `prev` already being stopped goes on stopping.
+ * The callback is not called; the operation is freed on a later loop
+ * turn. NULL is ignored. */
+MUSTER_EXTERN void
+muster_supervise_replace_cancel(muster_supervise_replace_t *op);
 
 #endif
