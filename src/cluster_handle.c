@@ -10,7 +10,7 @@
  * queue (Node leaks it), and a key whose last worker left keeps its socket
  * for a while (ready_timeout_ms), so a restarted worker gets the same socket
  * (and the same port 0) and connections that arrived meanwhile. */
-#include "cluster_internal.h"
+#include "cluster_primary.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -349,7 +349,7 @@ void muster__handle_reply(muster_worker_t *w,
     dispatch(h);
 }
 
-void muster__worker_drop_inflight(muster_worker_t *w) {
+void muster__handle_drop_inflight(muster_worker_t *w) {
   while (w->inflight) {
     inflight_t *f = w->inflight;
     w->inflight = f->next;

@@ -3,7 +3,8 @@
  * guards against crash loops; the row's hooks fork the process, ask it to
  * disconnect, and signal it. A worker object lives from its fork to the end
  * of its on_exit; a restart is a new worker with a new id, as in Node. */
-#include "cluster_internal.h"
+#include "cluster_primary.h"
+#include "muster/fork.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -73,7 +74,7 @@ static void worker_free(muster_worker_t *w) {
       break;
     }
   muster__handle_remove_worker(w);
-  muster__worker_drop_inflight(w);
+  muster__handle_drop_inflight(w);
   if (w->channel)
     muster_channel_close(w->channel, NULL);
   w->channel = NULL;
@@ -81,24 +82,6 @@ static void worker_free(muster_worker_t *w) {
     muster_child_close(w->child, NULL);
   w->child = NULL;
   uv_close((uv_handle_t *)&w->linger, worker_timer_closed);
-}
-
-void muster__slot_snapshot_keys(cluster_slot_t *s, muster_worker_t *w) {
-  unsigned n = 0;
-  for (member_t *m = w->members; m; m = m->next_in_worker)
-    n += m->listening;
-  if (n == 0 && !w->ready)
-    return; /* it never got going: keep what the slot expected before */
-  char **keys = calloc(n + 1, sizeof *keys);
-  if (keys == NULL)
-    return;
-  n = 0;
-  for (member_t *m = w->members; m; m = m->next_in_worker)
-    if (m->listening && (keys[n] = strdup(m->key)) != NULL)
-      n++;
-  muster__strv_free(s->expected);
-  s->expected = keys;
-  s->nexpected = n;
 }
 
 /* Both the process and the channel have ended: the worker is done. */
@@ -138,9 +121,7 @@ static void worker_channel_ended(muster_worker_t *w) {
   if (w->slot && w->slot->worker == w)
     muster__slot_snapshot_keys(w->slot, w);
   muster__handle_remove_worker(w);
-  muster__worker_drop_inflight(w);
-  if (w->child)
-    muster_child_ipc_closed(w->child);
+  muster__handle_drop_inflight(w);
   announce(w);
   w->state = MUSTER_WORKER_DISCONNECTED;
   if (c->o.events.on_disconnect)
@@ -207,7 +188,7 @@ static int has_key(muster_worker_t *w, const char *key) {
   return 0;
 }
 
-void muster__worker_check_ready(muster_worker_t *w) {
+void muster__primary_check_ready(muster_worker_t *w) {
   cluster_slot_t *s = w->slot;
   if (w->ready || s == NULL || s->worker != w)
     return;
@@ -229,7 +210,7 @@ void muster__worker_check_ready(muster_worker_t *w) {
   }
 }
 
-static void worker_graceful(muster_worker_t *w) {
+void muster__primary_graceful(muster_worker_t *w) {
   w->exited_after_disconnect = 1;
   muster__handle_remove_worker(w);
   muster__cluster_msg_t m = {.act = MUSTER__CLUSTER_DISCONNECT};
@@ -278,7 +259,7 @@ static void on_listening_msg(muster_worker_t *w,
     a.key = key;
     c->o.events.on_listening(c, w, &a);
   }
-  muster__worker_check_ready(w);
+  muster__primary_check_ready(w);
 }
 
 static void on_channel_internal(muster_channel_t *ch, muster_message_t *msg) {
@@ -305,7 +286,7 @@ static void on_channel_internal(muster_channel_t *ch, muster_message_t *msg) {
     w->muster_peer = (m.fields & MUSTER__CLUSTER_F_MUSTER) != 0;
     if (c->o.events.on_online)
       c->o.events.on_online(c, w);
-    muster__worker_check_ready(w);
+    muster__primary_check_ready(w);
     break;
   case MUSTER__CLUSTER_QUERY_SERVER:
     muster__handle_query(c, w, &m, 0);
@@ -329,7 +310,7 @@ static void on_channel_internal(muster_channel_t *ch, muster_message_t *msg) {
     break;
   case MUSTER__CLUSTER_READY:
     w->ready_explicit = 1;
-    muster__worker_check_ready(w);
+    muster__primary_check_ready(w);
     break;
   case MUSTER__CLUSTER_LEAVING:
     on_leaving(w);
@@ -339,10 +320,10 @@ static void on_channel_internal(muster_channel_t *ch, muster_message_t *msg) {
   }
 }
 
-/* ---- slots: the supervisor's hooks and events -----------------------------
+/* ---- spawning a worker (for a slot's start hook) ---------------------------
  */
 
-static int spawn_worker(cluster_slot_t *s, muster_worker_t **out) {
+int muster__primary_spawn(cluster_slot_t *s, muster_worker_t **out) {
   muster_cluster_t *c = s->cluster;
   muster_worker_t *w = calloc(1, sizeof *w);
   if (w == NULL)
@@ -375,36 +356,28 @@ static int spawn_worker(cluster_slot_t *s, muster_worker_t **out) {
   muster_stdio_t stdio[4] = {{k, -1}, {k, -1}, {k, -1}, {MUSTER_STDIO_IPC, -1}};
   if (c->o.settings.silent)
     stdio[0].kind = MUSTER_STDIO_IGNORE;
-  muster_spawn_options_t so = {0};
-  so.env = envp;
-  so.cwd = c->cwd;
-  so.stdio = stdio;
-  so.stdio_count = 4;
-  so.flags = c->o.settings.flags & (MUSTER_SPAWN_SETUID | MUSTER_SPAWN_SETGID);
-  so.uid = c->o.settings.uid;
-  so.gid = c->o.settings.gid;
-  so.on_exit = on_child_exit;
-  so.on_data = on_child_data;
-  so.data = w;
+  muster_fork_options_t fo = {0};
+  muster_spawn_options_t *so = &fo.spawn;
+  so->env = envp;
+  so->cwd = c->cwd;
+  so->stdio = stdio;
+  so->stdio_count = 4;
+  so->flags = c->o.settings.flags & (MUSTER_SPAWN_SETUID | MUSTER_SPAWN_SETGID);
+  so->uid = c->o.settings.uid;
+  so->gid = c->o.settings.gid;
+  so->on_exit = on_child_exit;
+  so->on_data = on_child_data;
+  so->data = w;
+  muster_channel_options_t *co = &fo.channel;
+  co->on_message = on_channel_message;
+  co->on_internal = on_channel_internal;
+  co->on_error = on_channel_error;
+  co->on_disconnect = on_channel_disconnect;
+  co->data = w;
   muster_child_t *child = NULL;
-  err = muster_spawn(c->loop, c->exec, argv, &so, &child);
+  err = muster_fork(c->loop, c->exec, argv, &fo, &child, &w->channel);
   if (err < 0)
     goto fail;
-  int fd = muster_child_take_ipc_fd(child);
-  muster_channel_options_t co = {0};
-  co.on_message = on_channel_message;
-  co.on_internal = on_channel_internal;
-  co.on_error = on_channel_error;
-  co.on_disconnect = on_channel_disconnect;
-  co.data = w;
-  err = fd < 0 ? fd : muster_channel_open(c->loop, fd, &co, &w->channel);
-  if (err < 0) {
-    if (fd >= 0)
-      close(fd);
-    muster_child_kill(child, SIGKILL);
-    muster_child_close(child, NULL); /* still reaped when it dies */
-    goto fail;
-  }
   free(argv);
   free(envp);
   c->next_id = id;
@@ -429,144 +402,6 @@ fail:
   free(envp);
   free(w);
   return err;
-}
-
-static int hook_start(muster_supervisor_t *sup, int *pid) {
-  cluster_slot_t *s = muster_supervise_data(sup);
-  muster_worker_t *w = NULL;
-  int r = spawn_worker(s, &w);
-  if (r < 0)
-    return r;
-  s->worker = w;
-  *pid = w->pid;
-  return 0;
-}
-
-static int hook_graceful(muster_supervisor_t *sup) {
-  cluster_slot_t *s = muster_supervise_data(sup);
-  muster_worker_t *w = s->worker;
-  if (w == NULL || w->channel_ended || !muster_channel_connected(w->channel))
-    return MUSTER_ENOTCONN;
-  if (!w->leaving)
-    worker_graceful(w);
-  w->exited_after_disconnect = 1;
-  return 0;
-}
-
-static int hook_signal(muster_supervisor_t *sup, int signo) {
-  cluster_slot_t *s = muster_supervise_data(sup);
-  muster_worker_t *w = s->worker;
-  if (w == NULL || w->exited)
-    return MUSTER_ESRCH;
-  w->exited_after_disconnect = 1;
-  return muster_child_kill(w->child, signo);
-}
-
-static void slot_state(muster_supervisor_t *sup, muster_supervise_state_t old,
-                       muster_supervise_state_t st) {
-  cluster_slot_t *s = muster_supervise_data(sup);
-  (void)old;
-  if (s->closing)
-    return;
-  /* A reload's new slot that fails is stopped by the replace operation,
-   * and closed here once STOPPED like any other. */
-  if (st == MUSTER_SUPERVISE_STOPPED)
-    muster__slot_close(s);
-}
-
-static void slot_error(muster_supervisor_t *sup,
-                       muster_supervise_reason_t reason, int err) {
-  cluster_slot_t *s = muster_supervise_data(sup);
-  muster_cluster_t *c = s->cluster;
-  if (s->closing)
-    return;
-  /* A reload's new slot: the reload reports it (the replace operation
-   * hears of the error when the slot closes). */
-  if (!s->reload_new && c->o.events.on_errored)
-    c->o.events.on_errored(c, s->worker ? s->worker : s->last, reason, err);
-  muster__slot_close(s);
-}
-
-static void slot_closed(muster_supervisor_t *sup) {
-  cluster_slot_t *s = muster_supervise_data(sup);
-  muster_cluster_t *c = s->cluster;
-  muster__strv_free(s->env);
-  muster__strv_free(s->expected);
-  free(s);
-  c->handles_open--;
-  muster__cluster_maybe_done(c);
-}
-
-void muster__slot_close(cluster_slot_t *s) {
-  if (s->closing)
-    return;
-  s->closing = 1;
-  muster_cluster_t *c = s->cluster;
-  for (cluster_slot_t **p = &c->slots; *p; p = &(*p)->next)
-    if (*p == s) {
-      *p = s->next;
-      break;
-    }
-  if (s->worker) {
-    /* A process still running (a failed start being dropped): it is the
-     * cluster's to end. */
-    muster_worker_t *w = s->worker;
-    w->slot = NULL;
-    s->worker = NULL;
-    w->exited_after_disconnect = 1;
-    if (!w->exited)
-      muster_child_kill(w->child, SIGKILL);
-  }
-  muster__reload_slot_closed(c, s);
-  muster_supervise_close(s->sup, slot_closed);
-  muster__cluster_kick(c);
-}
-
-int muster__slot_new(muster_cluster_t *c, const char *const *env,
-                     cluster_slot_t **out) {
-  cluster_slot_t *s = calloc(1, sizeof *s);
-  if (s == NULL)
-    return MUSTER_ENOMEM;
-  int err;
-  s->cluster = c;
-  s->env = muster__strv_copy(env, &err);
-  if (err) {
-    free(s);
-    return err;
-  }
-  muster_supervise_options_t so = {0};
-  so.start = hook_start;
-  so.graceful = hook_graceful;
-  so.signal = hook_signal;
-  so.on_state = slot_state;
-  so.on_error = slot_error;
-  so.policy = c->o.supervise;
-  so.policy.flags |= MUSTER_SUPERVISE_WAIT_READY;
-  so.policy.ready_timeout_ms = c->ready_timeout_ms;
-  so.data = s;
-  err = muster_supervise_create(c->loop, &so, &s->sup);
-  if (err) {
-    muster__strv_free(s->env);
-    free(s);
-    return err;
-  }
-  c->handles_open++;
-  s->next = c->slots;
-  c->slots = s;
-  *out = s;
-  return 0;
-}
-
-/* Starts a new slot; on failure the slot is gone and the error returned. */
-int muster__slot_start(cluster_slot_t *s) {
-  s->closing = 1; /* no user events from inside this start */
-  int r = muster_supervise_start(s->sup);
-  s->closing = 0;
-  if (r < 0 || s->worker == NULL) {
-    muster__slot_close(s);
-    return r < 0 ? r : MUSTER_ECHILD;
-  }
-  return 0;
 }
 
 /* ---- the cluster ------------------------------------------------------------
@@ -597,7 +432,7 @@ void muster__cluster_maybe_done(muster_cluster_t *c) {
 
 static void cluster_free_cb(uv_handle_t *h) {
   muster_cluster_t *c = h->data;
-  void (*cb)(muster_cluster_t *) = c->close_cb;
+  muster_cluster_close_cb cb = c->close_cb;
   if (cb)
     cb(c);
   free(c->exec);
@@ -671,14 +506,7 @@ int muster_cluster_create(uv_loop_t *loop, const muster_cluster_options_t *o,
     free(c);
     return err;
   }
-  /* The supervise policy is checked by the module that owns it: a trial
-   * row, never started. */
-  muster_supervise_options_t so = {0};
-  so.start = hook_start;
-  so.signal = hook_signal;
-  so.policy = o->supervise;
-  muster_supervisor_t *trial;
-  err = muster_supervise_create(loop, &so, &trial);
+  err = muster__slot_check_policy(loop, &o->supervise);
   if (err) {
     free(c->exec);
     muster__strv_free(c->args);
@@ -687,7 +515,6 @@ int muster_cluster_create(uv_loop_t *loop, const muster_cluster_options_t *o,
     free(c);
     return err;
   }
-  muster_supervise_close(trial, NULL);
   /* Every slot's row copies the policy when it is made, long after this
    * call: keep our own copy of the borrowed exit codes. */
   if (o->supervise.no_restart_count > 0 && o->supervise.no_restart_codes) {
@@ -782,8 +609,7 @@ int muster_cluster_disconnect(muster_cluster_t *c, muster_cluster_cb cb,
   return 0;
 }
 
-void muster_cluster_close(muster_cluster_t *c,
-                          void (*cb)(muster_cluster_t *c)) {
+void muster_cluster_close(muster_cluster_t *c, muster_cluster_close_cb cb) {
   if (c == NULL || c->closing)
     return;
   c->closing = 1;
@@ -893,7 +719,7 @@ int muster_worker_disconnect(muster_worker_t *w) {
     return MUSTER_EINVAL;
   if (!muster_worker_is_connected(w))
     return MUSTER_ENOTCONN;
-  worker_graceful(w);
+  muster__primary_graceful(w);
   return 0;
 }
 

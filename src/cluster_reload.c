@@ -4,7 +4,7 @@
  * (gracefully), and the next one begins once it is gone. A new worker that
  * fails is stopped and the old one keeps serving: a reload never declares
  * a worker ready that did not say so. */
-#include "cluster_internal.h"
+#include "cluster_primary.h"
 
 #include <stdlib.h>
 

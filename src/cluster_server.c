@@ -3,7 +3,7 @@
  * socket; a worker's server asks the primary (Node's cluster._getServer)
  * and then either receives connections from it (round-robin: no socket
  * here) or accepts on the socket it was given (shared, reuseport). */
-#include "cluster_internal.h"
+#include "cluster_worker.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -403,7 +403,7 @@ static void maybe_free(muster_server_t *s) {
     muster__server_free_now(s, 1);
 }
 
-void muster_server_close(muster_server_t *s, void (*cb)(muster_server_t *)) {
+void muster_server_close(muster_server_t *s, muster_server_close_cb cb) {
   if (s == NULL || s->closed)
     return;
   s->closed = 1;

@@ -3,7 +3,7 @@
  * queryServer/listening per server, {ack, accepted} for every "newconn",
  * and the disconnect sequence (close per key, exitedAfterDisconnect when
  * the worker itself leaves, then the channel ends). */
-#include "cluster_internal.h"
+#include "cluster_worker.h"
 
 #include <limits.h>
 #include <signal.h>
@@ -13,8 +13,10 @@
 #include <unistd.h>
 
 /* The one cluster worker a process can be: the OS makes the channel fd
- * (NODE_CHANNEL_FD) a process-wide thing. */
-static int opened_id;
+ * (NODE_CHANNEL_FD) a process-wide thing. Atomic: muster_cluster_is_worker()
+ * may be asked from any thread (a worker thread deciding its role) while
+ * the loop's thread opens the worker. */
+static _Atomic int opened_id;
 
 int muster_cluster_is_worker(void) {
   const char *s = getenv("NODE_UNIQUE_ID");
@@ -262,7 +264,7 @@ static void worker_closed(uv_handle_t *h) {
 }
 
 void muster_cluster_worker_close(muster_cluster_worker_t *w,
-                                 void (*cb)(muster_cluster_worker_t *w)) {
+                                 muster_cluster_worker_cb cb) {
   if (w == NULL || w->closing)
     return;
   w->closing = 1;

@@ -201,30 +201,49 @@ typedef struct {
   const char *key; /* the server key, or NULL when not known */
 } muster_worker_address_t;
 
-/* Events. `c` is the cluster, `w` the worker; both valid during the call.
- * Any may be NULL. */
+/* The types of the events below: `c` is the cluster, `w` the worker; both
+ * valid during the call. */
+typedef void (*muster_cluster_event_cb)(muster_cluster_t *c);
+typedef void (*muster_cluster_worker_event_cb)(muster_cluster_t *c,
+                                               muster_worker_t *w);
+typedef void (*muster_cluster_listening_cb)(
+    muster_cluster_t *c, muster_worker_t *w,
+    const muster_worker_address_t *address);
+typedef void (*muster_cluster_message_cb)(muster_cluster_t *c,
+                                          muster_worker_t *w,
+                                          muster_message_t *message);
+typedef void (*muster_cluster_exit_cb)(muster_cluster_t *c, muster_worker_t *w,
+                                       int64_t code, int signal);
+typedef void (*muster_cluster_error_cb)(muster_cluster_t *c, muster_worker_t *w,
+                                        int err);
+typedef void (*muster_cluster_errored_cb)(muster_cluster_t *c,
+                                          muster_worker_t *last,
+                                          muster_supervise_reason_t reason,
+                                          int err);
+typedef void (*muster_cluster_output_cb)(muster_cluster_t *c,
+                                         muster_worker_t *w, int slot,
+                                         const char *buf, size_t len);
+
+/* Events. Any may be NULL. */
 typedef struct {
   /* settings took effect (after create, and after muster_cluster_setup()),
    * on a later loop turn. */
-  void (*on_setup)(muster_cluster_t *c);
+  muster_cluster_event_cb on_setup;
   /* A worker process was started (by muster_cluster_fork() or a restart);
    * on a later loop turn than the fork call. */
-  void (*on_fork)(muster_cluster_t *c, muster_worker_t *w);
+  muster_cluster_worker_event_cb on_fork;
   /* The worker said "online". */
-  void (*on_online)(muster_cluster_t *c, muster_worker_t *w);
+  muster_cluster_worker_event_cb on_online;
   /* The worker listens; `address` is valid during the call. */
-  void (*on_listening)(muster_cluster_t *c, muster_worker_t *w,
-                       const muster_worker_address_t *address);
+  muster_cluster_listening_cb on_listening;
   /* The worker sent a user message (muster/channel.h: valid during the
    * call; a handle that came with it is closed after it unless taken). */
-  void (*on_message)(muster_cluster_t *c, muster_worker_t *w,
-                     muster_message_t *message);
+  muster_cluster_message_cb on_message;
   /* The worker's channel ended. Always before on_exit. */
-  void (*on_disconnect)(muster_cluster_t *c, muster_worker_t *w);
+  muster_cluster_worker_event_cb on_disconnect;
   /* The worker's process ended: code, or signal (the other is 0). The last
    * event of a worker: it is freed when this returns. */
-  void (*on_exit)(muster_cluster_t *c, muster_worker_t *w, int64_t code,
-                  int signal);
+  muster_cluster_exit_cb on_exit;
   /* Something failed that concerned worker `w` (may be NULL): a socket
    * that could not be made for a key (e.g. MUSTER_EADDRINUSE; the worker got
    * that errno), a channel error (MUSTER_EBADMSG, MUSTER_EPROTO), a number
@@ -234,18 +253,16 @@ typedef struct {
    * failing (MUSTER_EMFILE: the pending connections are closed;
    * MUSTER_ENFILE, MUSTER_ENOBUFS: accepting pauses for 100 ms; see
    * muster/acceptor.h). */
-  void (*on_error)(muster_cluster_t *c, muster_worker_t *w, int err);
+  muster_cluster_error_cb on_error;
   /* A slot ended in error: a crash loop (reason
    * MUSTER_SUPERVISE_CRASH_LOOP, err 0) or a start that failed (reason
    * MUSTER_SUPERVISE_START_FAILED; err MUSTER_ETIMEDOUT when not ready in
    * time, else the spawn error). `last` is the last worker of the slot, or
    * NULL when it is already gone. The slot is given up: fork again to
    * replace it. */
-  void (*on_errored)(muster_cluster_t *c, muster_worker_t *last,
-                     muster_supervise_reason_t reason, int err);
+  muster_cluster_errored_cb on_errored;
   /* Output of a silent worker: slot 1 stdout, 2 stderr; len 0 at EOF. */
-  void (*on_output)(muster_cluster_t *c, muster_worker_t *w, int slot,
-                    const char *buf, size_t len);
+  muster_cluster_output_cb on_output;
 } muster_cluster_events_t;
 
 /* Options for muster_cluster_create(); all zero means the defaults. */
@@ -331,8 +348,9 @@ MUSTER_EXTERN int muster_cluster_disconnect(muster_cluster_t *c,
  * NULL) is called once all of that is done, on a later loop turn; a
  * reload running gets cb(MUSTER_ECANCELED). A primary wiring SIGINT and
  * SIGTERM to this, then leaving its loop, exits leaving no worker behind. */
+typedef void (*muster_cluster_close_cb)(muster_cluster_t *c);
 MUSTER_EXTERN void muster_cluster_close(muster_cluster_t *c,
-                                        void (*cb)(muster_cluster_t *c));
+                                        muster_cluster_close_cb cb);
 
 MUSTER_EXTERN muster_sched_t muster_cluster_policy(const muster_cluster_t *c);
 MUSTER_EXTERN uv_loop_t *muster_cluster_loop(const muster_cluster_t *c);
@@ -406,20 +424,26 @@ MUSTER_EXTERN int muster_worker_kill(muster_worker_t *w, int signum);
 
 /* ==== worker ============================================================= */
 
+typedef void (*muster_cluster_worker_message_cb)(muster_cluster_worker_t *w,
+                                                 muster_message_t *message);
+typedef void (*muster_cluster_worker_cb)(muster_cluster_worker_t *w);
+typedef void (*muster_cluster_worker_disconnect_cb)(muster_cluster_worker_t *w,
+                                                    int unexpected);
+
 typedef struct {
   /* A user message from the primary (valid during the call). */
-  void (*on_message)(muster_cluster_worker_t *w, muster_message_t *message);
+  muster_cluster_worker_message_cb on_message;
   /* The primary asked this worker to leave ("disconnect"), or
    * muster_cluster_worker_disconnect() was called: every server has been
    * closed (no new connections). Close idle connections and finish the
    * others, reporting each with muster_server_connection_closed(): the
    * channel is closed once every server's count is 0. */
-  void (*on_disconnecting)(muster_cluster_worker_t *w);
+  muster_cluster_worker_cb on_disconnecting;
   /* The channel ended. unexpected 0: after a disconnect (this worker should
    * now end its loop and exit). unexpected 1: the primary went away (Node's
    * worker calls process.exit(0) here; a muster worker is also sent its
    * parent-death signal when the primary dies). */
-  void (*on_disconnect)(muster_cluster_worker_t *w, int unexpected);
+  muster_cluster_worker_disconnect_cb on_disconnect;
   /* Parent-death signal for this process; 0: SIGKILL; -1: none. */
   int pdeath_signal;
   void *data;
@@ -477,9 +501,8 @@ MUSTER_EXTERN int muster_cluster_worker_leaving(muster_cluster_worker_t *w);
  * primary sees an unexpected disconnect) and its servers; cb (may be NULL)
  * on a later loop turn. Servers made with this worker must be closed first
  * or are closed here (their close callbacks are then not called). */
-MUSTER_EXTERN void
-muster_cluster_worker_close(muster_cluster_worker_t *w,
-                            void (*cb)(muster_cluster_worker_t *w));
+MUSTER_EXTERN void muster_cluster_worker_close(muster_cluster_worker_t *w,
+                                               muster_cluster_worker_cb cb);
 
 MUSTER_EXTERN void *
 muster_cluster_worker_data(const muster_cluster_worker_t *w);
@@ -540,8 +563,9 @@ MUSTER_EXTERN int muster_cluster_listen(uv_loop_t *loop,
  * and cb (may be NULL) called once every connection it handed out has been
  * reported closed with muster_server_connection_closed() (on a later loop
  * turn; at once when there are none). Connections stay the user's. */
+typedef void (*muster_server_close_cb)(muster_server_t *server);
 MUSTER_EXTERN void muster_server_close(muster_server_t *server,
-                                       void (*cb)(muster_server_t *server));
+                                       muster_server_close_cb cb);
 
 /* One connection handed to on_connection was closed: keeps the open count
  * that least-connections scheduling, max_connections and a graceful

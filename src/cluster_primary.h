@@ -1,6 +1,10 @@
-/* Private parts of the cluster module, shared by src/cluster_*.c. */
-#ifndef MUSTER_CLUSTER_INTERNAL_H
-#define MUSTER_CLUSTER_INTERNAL_H
+/* The primary's half of the cluster module, shared by cluster_primary.c
+ * (the cluster and its workers), cluster_slot.c (a supervisor row per
+ * worker), cluster_handle.c (the sockets, one per key) and
+ * cluster_reload.c. The worker's half is cluster_worker.h; what both speak
+ * is cluster_proto.h. Neither half includes the other. */
+#ifndef MUSTER_CLUSTER_PRIMARY_H
+#define MUSTER_CLUSTER_PRIMARY_H
 
 #include "muster/acceptor.h"
 #include "muster/channel.h"
@@ -37,19 +41,19 @@ typedef struct member {
   cluster_handle_t *handle;
   muster_worker_t *worker;
   unsigned inflight; /* newconns handed and not yet answered */
-  int is_free;     /* waiting for a connection */
-  uint64_t ticket; /* when it became free: FIFO order */
-  unsigned open;   /* connections accepted and not reported closed */
-  int listening;   /* it sent "listening" for this key */
-  char *key;       /* copy, for readiness after the handle is gone */
+  int is_free;       /* waiting for a connection */
+  uint64_t ticket;   /* when it became free: FIFO order */
+  unsigned open;     /* connections accepted and not reported closed */
+  int listening;     /* it sent "listening" for this key */
+  char *key;         /* copy, for readiness after the handle is gone */
 } member_t;
 
 struct cluster_handle {
   cluster_handle_t *next;
   muster_cluster_t *cluster;
   char *key;
-  int sched;      /* MUSTER_SCHED_RR, _LEAST_CONN, _SHARED, _REUSEPORT */
-  int udp;        /* 0, 4 or 6 */
+  int sched; /* MUSTER_SCHED_RR, _LEAST_CONN, _SHARED, _REUSEPORT */
+  int udp;   /* 0, 4 or 6 */
   int is_unix;
   muster_listen_options_t lo; /* lo.address points to `address` */
   char *address;
@@ -132,7 +136,7 @@ struct muster_cluster_s {
   cluster_handle_t *handles;
   int setup_pending;
   int closing;
-  void (*close_cb)(muster_cluster_t *);
+  muster_cluster_close_cb close_cb;
   /* disconnect */
   muster_cluster_cb disc_cb;
   void *disc_arg;
@@ -159,17 +163,26 @@ void muster__handle_conn_closed(muster_worker_t *w, const char *key,
 const char *muster__handle_listening(muster_worker_t *w,
                                      const muster__cluster_msg_t *m);
 void muster__handles_close_all(muster_cluster_t *c);
-void muster__worker_drop_inflight(muster_worker_t *w);
+void muster__handle_drop_inflight(muster_worker_t *w);
 
 /* cluster_primary.c */
-void muster__worker_check_ready(muster_worker_t *w);
+void muster__primary_check_ready(muster_worker_t *w);
+/* Forks the slot's next worker (its start hook), or a negative error. */
+int muster__primary_spawn(cluster_slot_t *s, muster_worker_t **out);
+/* Sends "disconnect": the worker leaves by choice. */
+void muster__primary_graceful(muster_worker_t *w);
 void muster__cluster_kick(muster_cluster_t *c); /* deferred events, next turn */
-/* Slots: a supervisor row each. new + start make one (start failing closes
- * it); close drops it (its row is freed on a later turn). */
+/* cluster_slot.c. Slots: a supervisor row each. new + start make one
+ * (start failing closes it); close drops it (its row is freed on a later
+ * turn). */
 int muster__slot_new(muster_cluster_t *c, const char *const *env,
                      cluster_slot_t **out);
 int muster__slot_start(cluster_slot_t *s);
 void muster__slot_close(cluster_slot_t *s);
+/* 0 when slots can be made with `policy`, else muster_supervise_create()'s
+ * error. */
+int muster__slot_check_policy(uv_loop_t *loop,
+                              const muster_supervise_policy_t *policy);
 /* The keys worker `w` listens on become what the slot's next worker must
  * listen on to be ready. */
 void muster__slot_snapshot_keys(cluster_slot_t *s, muster_worker_t *w);
@@ -180,83 +193,5 @@ void muster__reload_deliver(muster_cluster_t *c); /* from the kick timer */
 void muster__reload_slot_closed(muster_cluster_t *c, cluster_slot_t *s);
 void muster__cluster_error(muster_cluster_t *c, muster_worker_t *w, int err);
 void muster__cluster_maybe_done(muster_cluster_t *c);
-
-/* ---- worker side -------------------------------------------------------- */
-
-struct index_entry {
-  struct index_entry *next;
-  char *key; /* address:port:addressType:fd */
-  int next_index;
-  unsigned live;
-};
-
-struct muster_cluster_worker_s {
-  uv_loop_t *loop;
-  muster_cluster_worker_options_t o;
-  muster_channel_t *channel;
-  int id;
-  unsigned seq;
-  int disconnecting;
-  int primary_initiated;
-  int drained;
-  long long wait_ack; /* seq of exitedAfterDisconnect awaiting ack, or -1 */
-  int ended;
-  int closing;
-  muster_server_t *servers;
-  struct index_entry *indexes;
-  uv_timer_t timer; /* only to defer the close callback */
-  uv_idle_t report; /* sends muster:closed reports, batched */
-  int report_armed;
-  int handles_open;
-  void (*close_cb)(muster_cluster_worker_t *);
-};
-
-struct muster_server_s {
-  muster_server_t *next; /* the worker's list */
-  uv_loop_t *loop;
-  muster_cluster_worker_t *worker; /* NULL for a local server */
-  muster_server_options_t o;
-  char *address;
-  muster__cluster_msg_t query; /* re-sent as "listening" */
-  struct index_entry *index;
-  unsigned query_seq;
-  int querying;
-  char *key;
-  muster_sched_t mode;
-  int fd;
-  int udp;
-  int local;
-  int listening;
-  int stopped;
-  int closed; /* muster_server_close called */
-  int freeing;
-  int status_pending; /* on_listening to deliver from the timer */
-  int status;
-  unsigned open;
-  unsigned unreported; /* closes not yet reported to the primary */
-  char sock_addr[128];
-  int sock_port;
-  muster_acceptor_t *acceptor; /* local, shared, reuseport (streams) */
-  uv_timer_t timer; /* defers on_listening and the close callback */
-  int handles_open;
-  void (*close_cb)(muster_server_t *);
-};
-
-/* cluster_server.c, for cluster_worker.c */
-/* The primary's reply to our query; status is the decoder's. */
-void muster__server_reply(muster_server_t *s, const muster__cluster_msg_t *m,
-                          int status, int fd);
-void muster__server_newconn(muster_cluster_worker_t *w,
-                            const muster__cluster_msg_t *m,
-                            muster_message_t *message);
-void muster__server_stop(muster_server_t *s);
-void muster__server_channel_ended(muster_cluster_worker_t *w);
-void muster__server_free_now(muster_server_t *s, int call_cb);
-/* cluster_worker.c, for cluster_server.c */
-void muster__worker_check_drained(muster_cluster_worker_t *w);
-int muster__worker_send_close(muster_cluster_worker_t *w, const char *key);
-void muster__worker_arm_report(muster_cluster_worker_t *w);
-/* cluster_server.c */
-void muster__server_flush_report(muster_server_t *s);
 
 #endif
