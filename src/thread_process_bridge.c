@@ -6,16 +6,19 @@
 #include <string.h>
 
 #include "muster/error.h"
+#include "port_internal.h"
 #include "thread_process.h"
 
 /* The most buffers one message may carry across. */
 #define MAX_PENDING 64
 
 struct muster__bridge_s {
+  uv_loop_t *loop;
   muster_channel_t *ch; /* NULL once ended */
   muster_port_t *inner; /* NULL once closed */
   muster_buffer_t *pending[MAX_PENDING];
   size_t npending;
+  int disconnect_pending;
 };
 
 static void drop_pending(muster__bridge_t *b) {
@@ -85,11 +88,15 @@ static void inner_closed(muster_port_t *port) {
 }
 
 /* The user closed its end: the peer process learns it from the channel's
- * end. */
+ * end. Not while a handle waits for its ACK: a disconnected channel reads
+ * no more, so the ACK would never come and the queue never drain; the
+ * flush (or the process's exit) ends the channel then. */
 static void inner_on_close(muster_port_t *port) {
   muster__bridge_t *b = muster_port_data(port);
-  if (b->ch != NULL)
+  if (b->ch != NULL && muster_channel_queue_size(b->ch) == 0)
     muster_channel_disconnect(b->ch);
+  else if (b->ch != NULL)
+    b->disconnect_pending = 1;
 }
 
 /* ---- channel → user ------------------------------------------------------ */
@@ -128,6 +135,20 @@ void muster__bridge_on_end(muster__bridge_t *b) {
     maybe_free(b);
 }
 
+void muster__bridge_flush(muster__bridge_t *b) {
+  if (b->inner != NULL)
+    muster__port_deliver(b->inner);
+  /* The worker's channel is unref'd (its port decides the loop's life):
+   * ref it, or uv_run would return at once without reading the ACK the
+   * queue waits for. */
+  if (b->ch != NULL)
+    muster_channel_ref(b->ch);
+  while (b->ch != NULL && muster_channel_queue_size(b->ch) > 0)
+    uv_run(b->loop, UV_RUN_ONCE);
+  if (b->ch != NULL && b->disconnect_pending)
+    muster_channel_disconnect(b->ch);
+}
+
 int muster__bridge_create(uv_loop_t *loop, muster_channel_t *ch,
                           muster_port_t **port, muster__bridge_t **out) {
   muster__bridge_t *b = calloc(1, sizeof *b);
@@ -140,6 +161,7 @@ int muster__bridge_create(uv_loop_t *loop, muster_channel_t *ch,
     return err;
   }
   b->ch = ch;
+  b->loop = loop;
   muster_port_options_t o = {0};
   o.on_message = inner_on_message;
   o.on_close = inner_on_close;

@@ -41,3 +41,42 @@ void muster__bridge_on_message(muster__bridge_t *b, muster_message_t *m);
 void muster__bridge_on_end(muster__bridge_t *b);
 
 #endif
+
+/* Forwards what the user's end posted and is still queued, and writes the
+ * channel out (running the loop until its queue is empty or it ended): a
+ * worker process calls it before it exits, so that its last messages
+ * arrive, as a thread's do. */
+void muster__bridge_flush(muster__bridge_t *b);
+
+/* ---- a worker's two ends ----------------------------------------------------
+ * What the thread module calls for isolation = process. */
+typedef struct muster__tproc_worker_s muster__tproc_worker_t;
+
+typedef struct {
+  /* The worker's loop runs (it sent its first frame). */
+  void (*on_online)(void *arg);
+  /* The worker exited (code) or was killed (signal; code -1), after its
+   * channel ended: every message it sent is in the port's queue. */
+  void (*on_exit)(void *arg, int64_t code, int signal);
+  void *arg;
+} muster__tproc_worker_hooks_t;
+
+/* Parent side: forks a worker process that runs child(fd, child_arg)
+ * (the child's copy of child_arg) and exits with what it returns; *port
+ * is the parent's end of the port to it (not started). Errors as
+ * muster__tproc_start's and muster__bridge_create's; nothing is left
+ * running then. */
+int muster__tproc_worker_start(uv_loop_t *loop, int (*child)(int fd, void *),
+                               void *child_arg,
+                               const muster__tproc_worker_hooks_t *hooks,
+                               muster_port_t **port,
+                               muster__tproc_worker_t **out);
+/* Sends `signum` to the worker: 0, or MUSTER_ESRCH once it exited. */
+int muster__tproc_worker_kill(muster__tproc_worker_t *w, int signum);
+/* Frees the parent's side (a running worker is killed and reaped first);
+ * the port is the caller's to close. */
+void muster__tproc_worker_close(muster__tproc_worker_t *w);
+
+/* Child side: the port to the parent on `loop` over the channel `fd`,
+ * and the online frame sent. Errors: muster_channel_open's, ENOMEM. */
+int muster__tproc_worker_port(uv_loop_t *loop, int fd, muster_port_t **port);
