@@ -5,6 +5,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "muster/thread.h"
 #include "json_read.h"
 #include "port_internal.h"
+#include "thread_process_bridge.h"
 
 extern char **environ;
 
@@ -41,6 +43,10 @@ struct muster_thread_s {
   /* The creator's own. */
   int online_told, exit_told, closing, unrefd;
   muster_thread_close_cb close_cb;
+  /* isolation = process: the worker process, the signal that ended it. */
+  muster__tproc_worker_t *proc;
+  int signal;
+  int proc_fd; /* in the worker process: its end of the channel */
 };
 
 /* What the running thread knows about itself. */
@@ -108,7 +114,8 @@ static void on_ctrl(uv_async_t *a) {
   t->exit_told = 1;
   /* The thread set `exited` as its last act but one (waking us): the join
    * waits at most for it to return. */
-  pthread_join(t->tid, NULL);
+  if (t->proc == NULL)
+    pthread_join(t->tid, NULL);
   if (t->port) {
     muster__port_deliver(t->port); /* every message comes before exit */
     muster_port_close(t->port, NULL);
@@ -189,7 +196,10 @@ static int start(ctx_t *c) {
   r = uv_async_init(&c->loop, &c->stop, on_stop);
   if (r == 0) {
     uv_unref((uv_handle_t *)&c->stop);
-    r = muster__port_adopt(&c->loop, &t->child_end, &c->parent);
+    if (t->o.isolation == MUSTER_THREAD_ISOLATION_PROCESS)
+      r = muster__tproc_worker_port(&c->loop, t->proc_fd, &c->parent);
+    else
+      r = muster__port_adopt(&c->loop, &t->child_end, &c->parent);
     if (r != 0)
       uv_close((uv_handle_t *)&c->stop, NULL);
   }
@@ -204,17 +214,41 @@ static int start(ctx_t *c) {
   return 0;
 }
 
+/* Runs the entry and the loop on a started context; the exit code. */
+static int run(ctx_t *c, int *error) {
+  muster_thread_t *t = c->t;
+  int r, code = 0;
+  if (!atomic_load(&t->stop)) {
+    r = t->entry(&c->loop, t->o.arg);
+    if (r != 0)
+      code = *error = r;
+    else if (!c->exit_called)
+      uv_run(&c->loop, UV_RUN_DEFAULT);
+  }
+  if (c->exit_called)
+    code = c->exit_code;
+  else if (!*error && atomic_load(&t->stop))
+    code = 1;
+  cleanup(c);
+  return code;
+}
+
+/* Makes `c` this thread's (or worker process's) context, then starts it. */
+static int enter(ctx_t *c, muster_thread_t *t) {
+  memset(c, 0, sizeof *c);
+  c->t = t;
+  current = c;
+  env_data = t->env_data;
+  t->env_data = NULL;
+  pthread_setname_np(pthread_self(), t->name);
+  return start(c);
+}
+
 static void *thread_main(void *arg) {
   muster_thread_t *t = arg;
   ctx_t c;
   int r, code = 0, error = 0;
-  memset(&c, 0, sizeof c);
-  c.t = t;
-  current = &c;
-  env_data = t->env_data;
-  t->env_data = NULL;
-  pthread_setname_np(pthread_self(), t->name);
-  r = start(&c);
+  r = enter(&c, t);
   if (r != 0) {
     muster__port_end_close(&t->child_end);
     json_decref(env_data);
@@ -224,18 +258,7 @@ static void *thread_main(void *arg) {
   }
   atomic_store_explicit(&t->online, 1, memory_order_release);
   uv_async_send(&t->ctrl);
-  if (!atomic_load(&t->stop)) {
-    r = t->entry(&c.loop, t->o.arg);
-    if (r != 0)
-      code = error = r;
-    else if (!c.exit_called)
-      uv_run(&c.loop, UV_RUN_DEFAULT);
-  }
-  if (c.exit_called)
-    code = c.exit_code;
-  else if (!error && atomic_load(&t->stop))
-    code = 1;
-  cleanup(&c);
+  code = run(&c, &error);
 out:
   current = NULL;
   t->code = code;
@@ -243,6 +266,18 @@ out:
   atomic_store_explicit(&t->exited, 1, memory_order_release);
   uv_async_send(&t->ctrl);
   return NULL;
+}
+
+/* isolation = process: the worker process's main, on its copy of `t`. It
+ * never touches t->ctrl (a handle of the parent's loop). */
+static int process_main(int fd, void *arg) {
+  muster_thread_t *t = arg;
+  ctx_t c;
+  int error = 0;
+  t->proc_fd = fd;
+  if (enter(&c, t) != 0)
+    return 1;
+  return run(&c, &error);
 }
 
 /* ---- creating ------------------------------------------------------------ */
@@ -297,9 +332,21 @@ static int copy_worker_data(muster_thread_t *t,
   return t->worker ? 0 : MUSTER_ENOMEM;
 }
 
+/* Starts the creator's port with the thread's callbacks. */
+static void start_port(muster_thread_t *t) {
+  muster_port_options_t po = {0};
+  po.high_water_mark = t->o.high_water_mark;
+  po.max_message_size = t->o.max_message_size;
+  po.on_message = on_port_message;
+  po.on_messageerror = on_port_messageerror;
+  po.data = t;
+  muster_port_start(t->port, &po);
+  /* The control handle keeps the loop alive for the thread, not the port. */
+  muster_port_unref(t->port);
+}
+
 static int setup(uv_loop_t *loop, muster_thread_t *t,
                  const muster_thread_options_t *o) {
-  muster_port_options_t po = {0};
   muster__port_end_t mine;
   int r = copy_worker_data(t, o);
   if (r != 0)
@@ -311,6 +358,8 @@ static int setup(uv_loop_t *loop, muster_thread_t *t,
     return MUSTER_ENOMEM;
   if (env_data && (t->env_data = json_deep_copy(env_data)) == NULL)
     return MUSTER_ENOMEM;
+  if (o->isolation == MUSTER_THREAD_ISOLATION_PROCESS)
+    return 0; /* the port comes with the process (spawn) */
   r = muster__port_pair_ends(&mine, &t->child_end);
   if (r != 0)
     return r;
@@ -319,14 +368,7 @@ static int setup(uv_loop_t *loop, muster_thread_t *t,
     muster__port_end_close(&mine);
     return r;
   }
-  po.high_water_mark = o->high_water_mark;
-  po.max_message_size = o->max_message_size;
-  po.on_message = on_port_message;
-  po.on_messageerror = on_port_messageerror;
-  po.data = t;
-  muster_port_start(t->port, &po);
-  /* The control handle keeps the loop alive for the thread, not the port. */
-  muster_port_unref(t->port);
+  start_port(t);
   return 0;
 }
 
@@ -341,8 +383,37 @@ static void undo(muster_thread_t *t) {
 
 /* pthreads, not uv_thread_create_ex: ThreadSanitizer must see the create
  * and the join (tests/tsan.supp ignores what libuv calls). */
+static void proc_online(void *arg) {
+  muster_thread_t *t = arg;
+  atomic_store(&t->online, 1);
+  tell_online(t);
+}
+
+/* The worker process ended (the parent's loop thread). Killed by a
+ * signal: 128 + the signal, as a shell reports it, or 1 after
+ * terminate(), as Node's terminate() reports. */
+static void proc_exit(void *arg, int64_t code, int sig) {
+  muster_thread_t *t = arg;
+  t->signal = sig;
+  t->code = sig == 0 ? (int)code : atomic_load(&t->stop) ? 1 : 128 + sig;
+  muster__tproc_worker_close(t->proc);
+  atomic_store(&t->exited, 1);
+  on_ctrl(&t->ctrl);
+}
+
+static int spawn_process(muster_thread_t *t) {
+  muster__tproc_worker_hooks_t h = {proc_online, proc_exit, t};
+  int r = muster__tproc_worker_start(t->ctrl.loop, process_main, t, &h,
+                                     &t->port, &t->proc);
+  if (r == 0)
+    start_port(t);
+  return r;
+}
+
 static int spawn(muster_thread_t *t, size_t stack_size) {
   pthread_attr_t attr;
+  if (t->o.isolation == MUSTER_THREAD_ISOLATION_PROCESS)
+    return spawn_process(t);
   int r = pthread_attr_init(&attr);
   if (r != 0)
     return -r;
@@ -419,6 +490,10 @@ int muster_thread_terminate(muster_thread_t *thread) {
     return MUSTER_EINVAL;
   if (atomic_load(&thread->exited) || atomic_exchange(&thread->stop, 1))
     return 0;
+  if (thread->proc != NULL) {
+    muster__tproc_worker_kill(thread->proc, SIGTERM); /* ESRCH: exiting */
+    return 0;
+  }
   pthread_mutex_lock(&thread->lock);
   if (thread->child_wake)
     uv_async_send(thread->child_wake);
@@ -447,6 +522,10 @@ void muster_thread_close(muster_thread_t *thread, muster_thread_close_cb cb) {
 
 uint64_t muster_thread_get_id(const muster_thread_t *thread) {
   return thread->id;
+}
+
+int muster_thread_exit_signal(const muster_thread_t *thread) {
+  return thread->signal;
 }
 
 int muster_thread_running(const muster_thread_t *thread) {

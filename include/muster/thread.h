@@ -57,6 +57,10 @@
 
 typedef struct muster_thread_s muster_thread_t;
 
+/* Values of muster_thread_options_t.isolation. */
+#define MUSTER_THREAD_ISOLATION_THREAD 0
+#define MUSTER_THREAD_ISOLATION_PROCESS 1
+
 /* The thread's body, run on the new thread with its new loop. Set up the
  * work there and return 0 (the loop then runs), or return an error (any
  * non-zero int): on_error(code) and on_exit(code) follow, the loop does
@@ -95,6 +99,14 @@ typedef struct {
   int share_env;
   /* The thread does not keep the creator's loop alive (worker.unref()). */
   int unref;
+  /* MUSTER_THREAD_ISOLATION_PROCESS: the worker is a forked process with
+   * the same API (docs/threads.md, "Process isolation"): messages, bytes
+   * and transferred buffers cross the process boundary, a crash (SIGSEGV,
+   * abort) ends the worker only (on_exit gets 128 + the signal, see
+   * muster_thread_exit_signal), terminate() sends SIGTERM. Not yet: ports
+   * in a transfer list, on_error (an entry's error is its exit code),
+   * share_env (a process has its own environment). */
+  int isolation;
   /* Options of the creator's port (callbacks set here are ignored: the
    * ones below are used). */
   size_t high_water_mark;
@@ -139,6 +151,8 @@ MUSTER_EXTERN void muster_thread_close(muster_thread_t *thread,
 /* The thread's id (threadId): 1, 2, ... in creation order in this process;
  * the main thread is 0. */
 MUSTER_EXTERN uint64_t muster_thread_get_id(const muster_thread_t *thread);
+/* The signal that ended a process-isolated worker (after on_exit), or 0. */
+MUSTER_EXTERN int muster_thread_exit_signal(const muster_thread_t *thread);
 /* 1 while the thread has not exited. */
 MUSTER_EXTERN int muster_thread_running(const muster_thread_t *thread);
 MUSTER_EXTERN void muster_thread_ref(muster_thread_t *thread);

@@ -1,0 +1,216 @@
+/* Worker threads with isolation = process: the thread API's events in
+ * Node's order, workerData, exit codes, terminate, a crash that ends only
+ * the worker, and a transferred buffer echoed back across the processes. */
+#include "test.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+typedef struct {
+  char log[64];
+  int n, code, sig, exits;
+  json_t *last;
+  muster_buffer_t *back;
+} iso_t;
+
+static void add(iso_t *s, char c) {
+  if (s->n < (int)sizeof s->log - 1)
+    s->log[s->n++] = c;
+}
+
+static void i_online(muster_thread_t *t) {
+  add(muster_thread_data(t), 'o');
+}
+
+static void i_message(muster_thread_t *t, muster_message_t *m) {
+  iso_t *s = muster_thread_data(t);
+  add(s, 'm');
+  json_decref(s->last);
+  s->last = json_incref(muster_message_json(m));
+  if (muster_message_buffer_count(m) == 1)
+    s->back = muster_message_take_buffer(m, 0);
+}
+
+static void i_exit(muster_thread_t *t, int code) {
+  iso_t *s = muster_thread_data(t);
+  add(s, 'x');
+  s->code = code;
+  s->sig = muster_thread_exit_signal(t);
+  s->exits++;
+  ASSERT(!muster_thread_running(t));
+  ASSERT_OK(muster_thread_terminate(t)); /* after exit: a no-op */
+  muster_thread_close(t, NULL);
+}
+
+static void i_start(uv_loop_t *loop, muster_thread_entry_cb entry, iso_t *s,
+                    const json_t *data, muster_thread_t **out) {
+  muster_thread_options_t o = {0};
+  muster_thread_t *t;
+  o.isolation = MUSTER_THREAD_ISOLATION_PROCESS;
+  o.on_online = i_online;
+  o.on_message = i_message;
+  o.on_exit = i_exit;
+  o.worker_data = data;
+  o.data = s;
+  memset(s, 0, sizeof *s);
+  ASSERT_OK(muster_thread_create(loop, entry, &o, &t));
+  if (out)
+    *out = t;
+}
+
+static void i_finish(uv_loop_t *loop, iso_t *s) {
+  test_run_loop(loop, 30000);
+  json_decref(s->last);
+  s->last = NULL;
+}
+
+/* ---- entries (run in the worker process) -------------------------------- */
+
+static int hello_entry(uv_loop_t *loop, void *arg) {
+  json_t *v =
+      json_pack("{s:b, s:b, s:O?, s:i}", "main", muster_thread_is_main(), "id",
+                muster_thread_id() > 0, "data", muster_thread_worker_data(),
+                "pid", (int)getpid());
+  muster_port_post(muster_thread_parent_port(), v, NULL);
+  json_decref(v);
+  return 0;
+}
+
+static int exit7_entry(uv_loop_t *loop, void *arg) {
+  return muster_thread_exit(7) == 0 ? 0 : 1;
+}
+
+static int segv_entry(uv_loop_t *loop, void *arg) {
+  raise(SIGSEGV);
+  return 0;
+}
+
+static void stay(muster_port_t *p, muster_message_t *m) {}
+
+static int stay_entry(uv_loop_t *loop, void *arg) {
+  muster_port_options_t o = {0};
+  o.on_message = stay;
+  muster_port_start(muster_thread_parent_port(), &o);
+  muster_port_post(muster_thread_parent_port(), json_true(), NULL);
+  return 0;
+}
+
+static void echo(muster_port_t *p, muster_message_t *m) {
+  muster_buffer_t *b = muster_message_take_buffer(m, 0);
+  unsigned char *bytes = muster_buffer_data(b);
+  bytes[0] = 42;
+  muster_transfer_t t = {&b, 1, NULL, 0};
+  muster_port_post(p, json_true(), &t);
+  muster_buffer_free(b);
+  /* Done: the worker's loop ends, the process exits 0. */
+  muster_port_close(p, NULL);
+}
+
+static int echo_entry(uv_loop_t *loop, void *arg) {
+  muster_port_options_t o = {0};
+  o.on_message = echo;
+  return muster_port_start(muster_thread_parent_port(), &o);
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+TEST(isolation_events_in_order) {
+  uv_loop_t loop;
+  iso_t s;
+  ASSERT_OK(uv_loop_init(&loop));
+  json_t *data = json_pack("{s:s}", "k", "v");
+  i_start(&loop, hello_entry, &s, data, NULL);
+  json_decref(data);
+  test_run_loop(&loop, 30000);
+  ASSERT_STR_EQ(s.log, "omx");
+  ASSERT_EQ(s.code, 0);
+  ASSERT(json_is_false(json_object_get(s.last, "main")));
+  ASSERT(json_is_true(json_object_get(s.last, "id")));
+  ASSERT_STR_EQ(
+      json_string_value(json_object_get(json_object_get(s.last, "data"), "k")),
+      "v");
+  /* Another process: the worker's pid is not ours. */
+  ASSERT_NE(json_integer_value(json_object_get(s.last, "pid")), getpid());
+  i_finish(&loop, &s);
+  ASSERT_OK(uv_loop_close(&loop));
+}
+
+TEST(isolation_exit_code) {
+  uv_loop_t loop;
+  iso_t s;
+  ASSERT_OK(uv_loop_init(&loop));
+  i_start(&loop, exit7_entry, &s, NULL, NULL);
+  i_finish(&loop, &s);
+  ASSERT_EQ(s.exits, 1);
+  ASSERT_EQ(s.code, 7);
+  ASSERT_EQ(s.sig, 0);
+  ASSERT_OK(uv_loop_close(&loop));
+}
+
+/* A crash ends the worker only: exit 128 + SIGSEGV, and the parent goes
+ * on to run another worker. */
+TEST(isolation_crash_parent_lives) {
+  uv_loop_t loop;
+  iso_t s;
+  ASSERT_OK(uv_loop_init(&loop));
+  i_start(&loop, segv_entry, &s, NULL, NULL);
+  i_finish(&loop, &s);
+  ASSERT_EQ(s.exits, 1);
+  ASSERT_EQ(s.sig, SIGSEGV);
+  ASSERT_EQ(s.code, 128 + SIGSEGV);
+  i_start(&loop, exit7_entry, &s, NULL, NULL);
+  i_finish(&loop, &s);
+  ASSERT_EQ(s.code, 7);
+  ASSERT_OK(uv_loop_close(&loop));
+}
+
+static void terminate_on_message(muster_thread_t *t, muster_message_t *m) {
+  i_message(t, m);
+  ASSERT_OK(muster_thread_terminate(t));
+}
+
+TEST(isolation_terminate) {
+  uv_loop_t loop;
+  iso_t s;
+  muster_thread_options_t o = {0};
+  muster_thread_t *t;
+  ASSERT_OK(uv_loop_init(&loop));
+  memset(&s, 0, sizeof s);
+  o.isolation = MUSTER_THREAD_ISOLATION_PROCESS;
+  o.on_online = i_online;
+  o.on_message = terminate_on_message;
+  o.on_exit = i_exit;
+  o.data = &s;
+  ASSERT_OK(muster_thread_create(&loop, stay_entry, &o, &t));
+  i_finish(&loop, &s);
+  ASSERT_STR_EQ(s.log, "omx");
+  ASSERT_EQ(s.code, 1);
+  ASSERT_EQ(s.sig, SIGTERM);
+  ASSERT_OK(uv_loop_close(&loop));
+}
+
+TEST(isolation_buffer_transfer_echo) {
+  uv_loop_t loop;
+  iso_t s;
+  muster_thread_t *t;
+  ASSERT_OK(uv_loop_init(&loop));
+  i_start(&loop, echo_entry, &s, NULL, &t);
+  muster_buffer_t *b;
+  size_t len = 1024 * 1024;
+  ASSERT_OK(muster_buffer_create(len, &b));
+  ((unsigned char *)muster_buffer_data(b))[len - 1] = 7;
+  muster_transfer_t tr = {&b, 1, NULL, 0};
+  ASSERT(muster_port_post(muster_thread_port(t), json_true(), &tr) >= 0);
+  ASSERT(muster_buffer_is_detached(b));
+  muster_buffer_free(b);
+  i_finish(&loop, &s);
+  ASSERT_EQ(s.exits, 1);
+  ASSERT_EQ(s.code, 0);
+  ASSERT(s.back != NULL);
+  const unsigned char *got = muster_buffer_data(s.back);
+  ASSERT_EQ(muster_buffer_length(s.back), len);
+  ASSERT_EQ(got[0], 42);
+  ASSERT_EQ(got[len - 1], 7);
+  muster_buffer_free(s.back);
+  ASSERT_OK(uv_loop_close(&loop));
+}
