@@ -18,6 +18,8 @@ struct muster__bridge_s {
   muster_port_t *inner; /* NULL once closed */
   muster_buffer_t *pending[MAX_PENDING];
   size_t npending;
+  muster_shared_t *pending_shared[MAX_PENDING];
+  size_t npending_shared;
   int disconnect_pending;
 };
 
@@ -25,6 +27,9 @@ static void drop_pending(muster__bridge_t *b) {
   for (size_t i = 0; i < b->npending; i++)
     muster_buffer_free(b->pending[i]);
   b->npending = 0;
+  for (size_t i = 0; i < b->npending_shared; i++)
+    muster_shared_unref(b->pending_shared[i]);
+  b->npending_shared = 0;
 }
 
 static void maybe_free(muster__bridge_t *b) {
@@ -69,6 +74,15 @@ static void inner_on_message(muster_port_t *port, muster_message_t *m) {
     if (buf != NULL)
       send_frame_with_buffer(b->ch, "x", buf);
   }
+  n = muster_message_shared_count(m);
+  for (size_t i = 0; i < n; i++) {
+    muster_shared_t *sh = muster_message_take_shared(m, i);
+    json_t *frame = json_pack("{s:i}", "s", 1);
+    if (sh != NULL && frame != NULL)
+      muster__tproc_send_shared(b->ch, frame, sh);
+    json_decref(frame);
+    muster_shared_unref(sh);
+  }
   size_t len;
   if (muster_message_format(m) == MUSTER_MESSAGE_BYTES) {
     const void *bytes = muster_message_bytes(m, &len);
@@ -111,6 +125,13 @@ void muster__bridge_on_message(muster__bridge_t *b, muster_message_t *m) {
       b->pending[b->npending++] = buf;
     return;
   }
+  if (json_object_get(frame, "s") != NULL) {
+    muster_shared_t *sh;
+    if (b->npending_shared < MAX_PENDING &&
+        muster__tproc_take_shared(m, &sh) == 0)
+      b->pending_shared[b->npending_shared++] = sh;
+    return;
+  }
   if (json_object_get(frame, "b") != NULL) {
     if (muster__tproc_take_buffer(m, &buf) == 0) {
       muster_port_post_bytes(b->inner, muster_buffer_data(buf),
@@ -122,8 +143,11 @@ void muster__bridge_on_message(muster__bridge_t *b, muster_message_t *m) {
   json_t *value = json_object_get(frame, "m");
   if (value == NULL)
     return;
-  muster_transfer_t t = {b->pending, b->npending, NULL, 0};
-  muster_port_post(b->inner, value, b->npending ? &t : NULL);
+  muster_transfer_t t = {.buffers = b->pending,
+                         .nbuffers = b->npending,
+                         .shared = b->pending_shared,
+                         .nshared = b->npending_shared};
+  muster_port_post(b->inner, value, &t);
   drop_pending(b);
 }
 

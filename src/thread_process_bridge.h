@@ -9,6 +9,8 @@
  * receive/close calls). Frames on the channel, each one JSON object:
  *   {"x":1,"byteLength":N} + fd   a buffer of the next message's transfer
  *                                 list, as its memory file
+ *   {"s":1} + fd                  a shared buffer of the next message's
+ *                                 transfer list, its memory file
  *   {"m":VALUE}                   a JSON message (after its buffers)
  *   {"b":1,"byteLength":N} + fd   a bytes message, as a memory file
  * Closing the user's end disconnects the channel; the channel's end closes

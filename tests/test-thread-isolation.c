@@ -99,7 +99,7 @@ static void echo(muster_port_t *p, muster_message_t *m) {
   muster_buffer_t *b = muster_message_take_buffer(m, 0);
   unsigned char *bytes = muster_buffer_data(b);
   bytes[0] = 42;
-  muster_transfer_t t = {&b, 1, NULL, 0};
+  muster_transfer_t t = {.buffers = &b, .nbuffers = 1};
   muster_port_post(p, json_true(), &t);
   muster_buffer_free(b);
   /* Done: the worker's loop ends, the process exits 0. */
@@ -199,7 +199,7 @@ TEST(isolation_buffer_transfer_echo) {
   size_t len = 1024 * 1024;
   ASSERT_OK(muster_buffer_create(len, &b));
   ((unsigned char *)muster_buffer_data(b))[len - 1] = 7;
-  muster_transfer_t tr = {&b, 1, NULL, 0};
+  muster_transfer_t tr = {.buffers = &b, .nbuffers = 1};
   ASSERT(muster_port_post(muster_thread_port(t), json_true(), &tr) >= 0);
   ASSERT(muster_buffer_is_detached(b));
   muster_buffer_free(b);
@@ -212,5 +212,51 @@ TEST(isolation_buffer_transfer_echo) {
   ASSERT_EQ(got[0], 42);
   ASSERT_EQ(got[len - 1], 7);
   muster_buffer_free(s.back);
+  ASSERT_OK(uv_loop_close(&loop));
+}
+
+/* A shared buffer in the transfer list reaches the worker process by
+ * reference: its store is seen here, its notify wakes our wait. */
+static void take_shared(muster_port_t *p, muster_message_t *m) {
+  muster_shared_t *s = muster_message_take_shared(m, 0);
+  atomic_store(muster_shared_i32(s, 1), 5);
+  muster_shared_notify(muster_shared_i32(s, 1), MUSTER_SHARED_ALL);
+  muster_shared_unref(s);
+  muster_port_close(p, NULL);
+}
+
+static int shared_entry(uv_loop_t *loop, void *arg) {
+  muster_port_options_t o = {0};
+  o.on_message = take_shared;
+  return muster_port_start(muster_thread_parent_port(), &o);
+}
+
+static int woken;
+
+static void on_woken(muster_shared_wait_t *w, int result, void *data) {
+  woken = result == MUSTER_SHARED_OK ? 1 : -1;
+}
+
+TEST(isolation_shared_in_transfer) {
+  uv_loop_t loop;
+  iso_t s;
+  muster_thread_t *t;
+  muster_shared_t *sh;
+  ASSERT_OK(uv_loop_init(&loop));
+  ASSERT_OK(muster_shared_create(4096, &sh));
+  woken = 0;
+  ASSERT_EQ(muster_shared_wait_async(&loop, muster_shared_i32(sh, 1), 0,
+                                     MUSTER_SHARED_FOREVER, on_woken, NULL,
+                                     NULL),
+            MUSTER_SHARED_PENDING);
+  i_start(&loop, shared_entry, &s, NULL, &t);
+  muster_transfer_t tr = {.shared = &sh, .nshared = 1};
+  ASSERT(muster_port_post(muster_thread_port(t), json_true(), &tr) >= 0);
+  i_finish(&loop, &s);
+  ASSERT_EQ(s.exits, 1);
+  ASSERT_EQ(s.code, 0);
+  ASSERT_EQ(woken, 1);
+  ASSERT_EQ(atomic_load(muster_shared_i32(sh, 1)), 5);
+  muster_shared_unref(sh);
   ASSERT_OK(uv_loop_close(&loop));
 }

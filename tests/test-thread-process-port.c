@@ -31,7 +31,7 @@ static void echo(muster_port_t *port, muster_message_t *m) {
     for (size_t k = 0; k < muster_buffer_length(bufs[i]); k++)
       p[k] ^= 0xff;
   }
-  muster_transfer_t t = {bufs, n, NULL, 0};
+  muster_transfer_t t = {.buffers = bufs, .nbuffers = n};
   size_t len;
   if (muster_message_format(m) == MUSTER_MESSAGE_BYTES) {
     const void *bytes = muster_message_bytes(m, &len);
@@ -135,7 +135,7 @@ TEST_T(tproc_port_echo_across_processes, 60) {
   size_t len = 1024 * 1024;
   ASSERT_OK(muster_buffer_create(len, &big));
   memset(muster_buffer_data(big), 0x0f, len);
-  muster_transfer_t t = {&big, 1, NULL, 0};
+  muster_transfer_t t = {.buffers = &big, .nbuffers = 1};
   v = json_pack("{s:i}", "buffer", 0);
   ASSERT(muster_port_post(par.port, v, &t) >= 0);
   json_decref(v);
