@@ -72,6 +72,8 @@ fuzz: deps
 # wrk drives bench/cluster.sh. nginx and node are optional anchors (their
 # figures are skipped, with a note, when missing); installing nginx from
 # Debian also starts a system service, so it is left to the user.
+# bench/manager.sh installs PM2 with npm into a temporary folder (skipped,
+# with a note, without npm or a network).
 bench: build
 	@scripts/deps.sh wrk
 	@scripts/run-bench.sh $(BUILD)
