@@ -104,3 +104,14 @@ foreach(src ${MUSTER_FUZZERS})
     target_link_libraries(${name} PRIVATE muster_static)
   endif()
 endforeach()
+
+# The library's structure: no circle of calls among src/ files, no file
+# over 800 lines (scripts/check-structure.py says why).
+find_package(Python3 COMPONENTS Interpreter)
+if(Python3_Interpreter_FOUND)
+  add_test(NAME structure
+           COMMAND ${Python3_EXECUTABLE}
+                   ${PROJECT_SOURCE_DIR}/scripts/check-structure.py
+                   ${PROJECT_BINARY_DIR} ${PROJECT_SOURCE_DIR})
+  set_tests_properties(structure PROPERTIES TIMEOUT 60)
+endif()
