@@ -422,7 +422,7 @@ static const char help[] =
 int cli_main(int argc, char **argv) {
   cli_t cli = {.timeout_ms = DEFAULT_TIMEOUT_MS};
   const char *t = getenv("MUSTER_TIMEOUT");
-  long long v;
+  long long v = 0;
   if (t && *t) {
     if (cli_number("MUSTER_TIMEOUT", t, 86400000, &v) != CLI_OK)
       return CLI_USAGE;
