@@ -5,6 +5,9 @@
  *
  *   muster/error.h    error codes (negative errno, as libuv), names, messages
  *   muster/process.h  this process: pid, argv, env, title, usage, signals
+ *   muster/process_build.h  execPath, versions, release, build config
+ *   muster/process_ids.h    uid/gid/groups: get, set, by name
+ *   muster/process_exit.h   kill, exit and its hooks, beforeExit, run
  *   muster/child.h    child processes: spawn, exec, execFile, sync forms
  *   muster/message.h  a received message: its text, value, bytes, handle
  *   muster/channel.h  IPC channel: messages and handles, Node's wire format
@@ -38,6 +41,9 @@
 #include "muster/common.h"
 #include "muster/error.h"
 #include "muster/process.h"
+#include "muster/process_build.h"
+#include "muster/process_ids.h"
+#include "muster/process_exit.h"
 #include "muster/child.h"
 #include "muster/message.h"
 #include "muster/channel.h"

@@ -11,6 +11,7 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct muster_signal_s {
   uv_signal_t handle;
@@ -135,4 +136,21 @@ const char *muster_signal_name(int signum) {
   if (signum <= 0 || (size_t)signum >= sizeof names / sizeof names[0])
     return NULL;
   return names[signum];
+}
+
+int muster_signal_number(const char *name) {
+  if (name == NULL || strncmp(name, "SIG", 3) != 0)
+    return MUSTER_EINVAL;
+  for (int signum = 1; signum < 32; signum++) {
+    const char *n = muster_signal_name(signum);
+    if (n != NULL && strcmp(n, name) == 0)
+      return signum;
+  }
+  if (strcmp(name, "SIGIOT") == 0)
+    return SIGIOT;
+  if (strcmp(name, "SIGPOLL") == 0)
+    return SIGPOLL;
+  if (strcmp(name, "SIGUNUSED") == 0)
+    return SIGSYS;
+  return MUSTER_EINVAL;
 }

@@ -304,6 +304,12 @@ MUSTER_EXTERN void muster_signal_set_data(muster_signal_t *sig, void *data);
  * other numbers. Static string; any thread. */
 MUSTER_EXTERN const char *muster_signal_name(int signum);
 
+/* The reverse: SIGTERM for "SIGTERM", for the names muster_signal_name()
+ * gives, and SIGIOT, SIGPOLL and SIGUNUSED (glibc's aliases).
+ * Errors: MUSTER_EINVAL (NULL or unknown name; names are case-sensitive
+ * and need their "SIG", as in Node). Any thread. */
+MUSTER_EXTERN int muster_signal_number(const char *name);
+
 /* ---- next tick -------------------------------------------------------------
  * Node's process.nextTick(): run a callback soon, after the current callback
  * returns and before the loop waits for I/O again. */
