@@ -8,6 +8,7 @@
  *   muster/process_build.h  execPath, versions, release, build config
  *   muster/process_ids.h    uid/gid/groups: get, set, by name
  *   muster/process_exit.h   kill, exit and its hooks, beforeExit, run
+ *   muster/process_warning.h  emitWarning and the warning event
  *   muster/child.h    child processes: spawn, exec, execFile, sync forms
  *   muster/message.h  a received message: its text, value, bytes, handle
  *   muster/channel.h  IPC channel: messages and handles, Node's wire format
@@ -44,6 +45,7 @@
 #include "muster/process_build.h"
 #include "muster/process_ids.h"
 #include "muster/process_exit.h"
+#include "muster/process_warning.h"
 #include "muster/child.h"
 #include "muster/message.h"
 #include "muster/channel.h"

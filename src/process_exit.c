@@ -2,123 +2,47 @@
  * include/muster/process_exit.h).
  *
  * The hooks and the exit code are process-wide state, as they are in Node
- * (one `process` object): two hook lists behind one lock. A list is copied
- * before its hooks are called, without the lock held, so a hook may add or
- * remove hooks (the change counts from the next firing, as Node's emit()
- * copies its listener array) or call muster_process_exit(). */
+ * (one `process` object): two hook lists (src/process_hooks.h), fired
+ * without their lock held, so a hook may add or remove hooks or call
+ * muster_process_exit(). */
 #include "muster/error.h"
 #include "muster/process_exit.h"
+#include "process_hooks.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <string.h>
 
-struct hook {
-  void (*cb)(int code, void *arg);
-  void *arg;
-};
-
-struct hook_list {
-  struct hook *items;
-  size_t count;
-  size_t cap;
-};
-
-static pthread_mutex_t hooks_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct hook_list exit_hooks;
-static struct hook_list before_exit_hooks;
+static struct muster__hooks exit_hooks = MUSTER__HOOKS_INIT;
+static struct muster__hooks before_exit_hooks = MUSTER__HOOKS_INIT;
 static atomic_int exit_code;
 static atomic_int exiting;
 
-static int list_add(struct hook_list *l, void (*cb)(int, void *), void *arg) {
-  int r = 0;
-
-  if (cb == NULL)
-    return MUSTER_EINVAL;
-  pthread_mutex_lock(&hooks_lock);
-  if (l->count == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 8;
-    struct hook *items = realloc(l->items, cap * sizeof *items);
-    if (items == NULL) {
-      r = MUSTER_ENOMEM;
-      goto out;
-    }
-    l->items = items;
-    l->cap = cap;
-  }
-  l->items[l->count++] = (struct hook){cb, arg};
-out:
-  pthread_mutex_unlock(&hooks_lock);
-  return r;
+/* Each hook gets the current exit code (an earlier hook may change it). */
+static void call_with_code(const struct muster__hook *hook, void *ctx) {
+  (void)ctx;
+  ((void (*)(int, void *))hook->fn)(atomic_load(&exit_code), hook->arg);
 }
 
-static int list_remove(struct hook_list *l, void (*cb)(int, void *),
-                       void *arg) {
-  int r = MUSTER_ENOENT;
-
-  pthread_mutex_lock(&hooks_lock);
-  for (size_t i = 0; i < l->count; i++) {
-    if (l->items[i].cb == cb && l->items[i].arg == arg) {
-      memmove(&l->items[i], &l->items[i + 1],
-              (l->count - i - 1) * sizeof l->items[0]);
-      l->count--;
-      r = 0;
-      break;
-    }
-  }
-  pthread_mutex_unlock(&hooks_lock);
-  return r;
-}
-
-/* Calls every hook of the list as it is now, with the current exit code
- * for each (an earlier hook may have changed it). */
-static void list_fire(struct hook_list *l) {
-  struct hook *copy;
-  size_t n;
-
-  pthread_mutex_lock(&hooks_lock);
-  n = l->count;
-  copy = n > 0 ? malloc(n * sizeof *copy) : NULL;
-  if (copy != NULL)
-    memcpy(copy, l->items, n * sizeof *copy);
-  pthread_mutex_unlock(&hooks_lock);
-  if (n > 0 && copy == NULL) {
-    /* No memory for the copy: call the live list by index. A hook that
-     * removes itself may then make the next one be skipped; better than
-     * skipping them all. */
-    for (size_t i = 0;; i++) {
-      struct hook h;
-      pthread_mutex_lock(&hooks_lock);
-      if (i >= l->count) {
-        pthread_mutex_unlock(&hooks_lock);
-        break;
-      }
-      h = l->items[i];
-      pthread_mutex_unlock(&hooks_lock);
-      h.cb(atomic_load(&exit_code), h.arg);
-    }
-    return;
-  }
-  for (size_t i = 0; i < n; i++)
-    copy[i].cb(atomic_load(&exit_code), copy[i].arg);
-  free(copy);
+static void fire(struct muster__hooks *h) {
+  muster__hooks_each(h, call_with_code, NULL);
 }
 
 int muster_process_on_exit(muster_process_exit_cb cb, void *arg) {
-  return list_add(&exit_hooks, cb, arg);
+  return muster__hooks_add(&exit_hooks, (muster__hook_fn)cb, arg);
 }
 
-int muster_process_on_before_exit(muster_process_before_exit_cb cb, void *arg) {
-  return list_add(&before_exit_hooks, cb, arg);
+int muster_process_on_before_exit(muster_process_before_exit_cb cb,
+                                  void *arg) {
+  return muster__hooks_add(&before_exit_hooks, (muster__hook_fn)cb, arg);
 }
 
 int muster_process_off_exit(muster_process_exit_cb cb, void *arg) {
-  return list_remove(&exit_hooks, cb, arg);
+  return muster__hooks_remove(&exit_hooks, (muster__hook_fn)cb, arg);
 }
 
-int muster_process_off_before_exit(muster_process_before_exit_cb cb, void *arg) {
-  return list_remove(&before_exit_hooks, cb, arg);
+int muster_process_off_before_exit(muster_process_before_exit_cb cb,
+                                   void *arg) {
+  return muster__hooks_remove(&before_exit_hooks, (muster__hook_fn)cb, arg);
 }
 
 void muster_process_set_exit_code(int code) { atomic_store(&exit_code, code); }
@@ -131,7 +55,7 @@ int muster_process_exit_code(void) { return atomic_load(&exit_code); }
 static int fire_exit_once(void) {
   if (atomic_exchange(&exiting, 1) != 0)
     return 0;
-  list_fire(&exit_hooks);
+  fire(&exit_hooks);
   return 1;
 }
 
@@ -153,7 +77,7 @@ int muster_process_run(uv_loop_t *loop) {
     uv_run(loop, UV_RUN_DEFAULT);
     if (uv_loop_alive(loop))
       continue;
-    list_fire(&before_exit_hooks);
+    fire(&before_exit_hooks);
     if (!uv_loop_alive(loop))
       break;
   }
