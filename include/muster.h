@@ -9,6 +9,7 @@
  *   muster/process_ids.h    uid/gid/groups: get, set, by name
  *   muster/process_exit.h   kill, exit and its hooks, beforeExit, run
  *   muster/process_warning.h  emitWarning and the warning event
+ *   muster/process_report.h   diagnostic reports: on demand, signal, crash
  *   muster/child.h    child processes: spawn, exec, execFile, sync forms
  *   muster/message.h  a received message: its text, value, bytes, handle
  *   muster/channel.h  IPC channel: messages and handles, Node's wire format
@@ -46,6 +47,7 @@
 #include "muster/process_ids.h"
 #include "muster/process_exit.h"
 #include "muster/process_warning.h"
+#include "muster/process_report.h"
 #include "muster/child.h"
 #include "muster/message.h"
 #include "muster/channel.h"

@@ -60,8 +60,11 @@ set_target_properties(muster-test PROPERTIES
 target_link_libraries(muster-test PRIVATE muster_testlib)
 
 add_executable(muster-fixture ${T}/fixture-main.c ${FIXTURE_SOURCES})
+# ENABLE_EXPORTS links with -rdynamic: a crash report's native stack then
+# names the fixture's own functions (process_report_crash).
 set_target_properties(muster-fixture PROPERTIES
-  RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests)
+  RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests
+  ENABLE_EXPORTS ON)
 target_link_libraries(muster-fixture PRIVATE muster_testlib)
 
 # Tests spawn the fixture and the examples; make sure they are built first.
