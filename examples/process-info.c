@@ -1,7 +1,9 @@
 /* process-info: this process as Node's `process` object shows it.
  *
- * Prints pid, ppid, platform/arch, argv, cwd, title, memory and CPU usage,
- * uptime, hrtime, a few environment variables and the exit-code table; then
+ * Prints pid, ppid, platform/arch, argv, cwd, title, execPath, versions,
+ * release, users and groups, what stdin/stdout/stderr are, memory and CPU
+ * usage, uptime, hrtime, a few environment variables, the exit-code
+ * table, the build's config and the size of a diagnostic report; then
  * subscribes to SIGINT and SIGTERM, sends itself SIGTERM from a next tick,
  * and shuts down gracefully when the callback runs. Exits by itself at
  * once. */
@@ -9,6 +11,8 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,6 +33,78 @@ static uint64_t cpu_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void print_build_and_ids(void) {
+  char buf[4096];
+  size_t size = sizeof buf;
+  int r = muster_process_exec_path(buf, &size);
+  printf(ROW "%s\n", "execPath", r == 0 ? buf : muster_strerror(r));
+  printf(ROW "%s\n", "version", muster_process_version());
+  muster_versions_t v;
+  if (muster_process_versions(&v) == 0)
+    printf(ROW "muster %s, uv %s, jansson %s, kernel %s\n", "versions",
+           v.muster, v.uv, v.jansson, v.kernel);
+  const muster_release_t *rel = muster_process_release();
+  printf(ROW "%s %s (%s)\n", "release", rel->name, rel->version,
+         rel->build_type);
+
+  printf("\nusers and groups\n");
+  printf(ROW "%u (effective %u)\n", "uid", (unsigned)muster_process_getuid(),
+         (unsigned)muster_process_geteuid());
+  printf(ROW "%u (effective %u)\n", "gid", (unsigned)muster_process_getgid(),
+         (unsigned)muster_process_getegid());
+  gid_t groups[64];
+  size_t n = 64;
+  if (muster_process_getgroups(groups, &n) == 0) {
+    printf(ROW, "groups");
+    for (size_t i = 0; i < n; i++)
+      printf("%s%u", i ? " " : "", (unsigned)groups[i]);
+    printf("\n");
+  }
+}
+
+static void print_stdio(void) {
+  static const char *const names[] = {"stdin", "stdout", "stderr"};
+  static const char *const kinds[] = {"closed", "tty", "pipe", "file",
+                                      "socket"};
+  uv_loop_t loop;
+
+  printf("\nstdio\n");
+  uv_loop_init(&loop);
+  for (int fd = 0; fd <= 2; fd++) {
+    muster_process_stdio_t *s;
+    int cols, rows;
+    if (muster_process_stdio_open(&loop, fd, &s) != 0)
+      continue;
+    printf(ROW "fd %d, %s", names[fd], fd, kinds[muster_process_stdio_kind(s)]);
+    if (muster_process_stdio_window_size(s, &cols, &rows) == 0)
+      printf(", %d columns x %d rows", cols, rows);
+    printf("\n");
+    muster_process_stdio_close(s, NULL);
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+}
+
+/* The build's options, and how big a diagnostic report of this process
+ * is (written to a memory file and thrown away). */
+static void print_config_and_report(void) {
+  json_t *config = muster_process_config();
+  char *text = config != NULL ? json_dumps(config, JSON_COMPACT) : NULL;
+  printf("\nbuild\n");
+  printf(ROW "%s\n", "config", text != NULL ? text : "(no memory)");
+  free(text);
+  json_decref(config);
+
+  int fd = memfd_create("report", MFD_CLOEXEC);
+  struct stat st;
+  if (fd >= 0 && muster_process_report_fd(NULL, fd, "process-info") == 0 &&
+      fstat(fd, &st) == 0)
+    printf(ROW "%lld bytes of JSON (muster_process_report_fd)\n", "report",
+           (long long)st.st_size);
+  if (fd >= 0)
+    close(fd);
 }
 
 static void print_facts(void) {
@@ -58,6 +134,9 @@ static void print_facts(void) {
     r = muster_process_get_title(buf, sizeof buf);
   printf(ROW "%s  (see: ps -o args -p %d)\n", "title",
          r == 0 ? buf : muster_strerror(r), muster_process_pid());
+
+  print_build_and_ids();
+  print_stdio();
 
   muster_memory_usage_t mem;
   printf("\nmemory\n");
@@ -185,6 +264,7 @@ int main(int argc, char **argv) {
   argv = muster_process_setup(argc, argv);
   (void)argv;
   print_facts();
+  print_config_and_report();
   int r = run_signals();
   if (r != 0) {
     fprintf(stderr, "process-info: signals: %s\n", muster_strerror(r));

@@ -10,6 +10,7 @@
  *   muster/process_exit.h   kill, exit and its hooks, beforeExit, run
  *   muster/process_warning.h  emitWarning and the warning event
  *   muster/process_report.h   diagnostic reports: on demand, signal, crash
+ *   muster/process_stdio.h    stdin, stdout, stderr as streams on a loop
  *   muster/child.h    child processes: spawn, exec, execFile, sync forms
  *   muster/message.h  a received message: its text, value, bytes, handle
  *   muster/channel.h  IPC channel: messages and handles, Node's wire format
@@ -48,6 +49,7 @@
 #include "muster/process_exit.h"
 #include "muster/process_warning.h"
 #include "muster/process_report.h"
+#include "muster/process_stdio.h"
 #include "muster/child.h"
 #include "muster/message.h"
 #include "muster/channel.h"

@@ -31,8 +31,7 @@ int muster_process_on_exit(muster_process_exit_cb cb, void *arg) {
   return muster__hooks_add(&exit_hooks, (muster__hook_fn)cb, arg);
 }
 
-int muster_process_on_before_exit(muster_process_before_exit_cb cb,
-                                  void *arg) {
+int muster_process_on_before_exit(muster_process_before_exit_cb cb, void *arg) {
   return muster__hooks_add(&before_exit_hooks, (muster__hook_fn)cb, arg);
 }
 
@@ -45,9 +44,13 @@ int muster_process_off_before_exit(muster_process_before_exit_cb cb,
   return muster__hooks_remove(&before_exit_hooks, (muster__hook_fn)cb, arg);
 }
 
-void muster_process_set_exit_code(int code) { atomic_store(&exit_code, code); }
+void muster_process_set_exit_code(int code) {
+  atomic_store(&exit_code, code);
+}
 
-int muster_process_exit_code(void) { return atomic_load(&exit_code); }
+int muster_process_exit_code(void) {
+  return atomic_load(&exit_code);
+}
 
 /* The 'exit' event, at most once per process: the first caller fires it,
  * and whoever comes later (an exit hook calling muster_process_exit, or
@@ -66,7 +69,9 @@ void muster_process_exit(int code) {
   exit(atomic_load(&exit_code));
 }
 
-void muster_process_abort(void) { abort(); }
+void muster_process_abort(void) {
+  abort();
+}
 
 int muster_process_run(uv_loop_t *loop) {
   if (loop == NULL)

@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int muster__hooks_add(struct muster__hooks *h, muster__hook_fn fn,
-                      void *arg) {
+int muster__hooks_add(struct muster__hooks *h, muster__hook_fn fn, void *arg) {
   int r = 0;
 
   if (fn == NULL)

@@ -22,7 +22,8 @@ struct muster__hooks {
   size_t cap;
 };
 
-#define MUSTER__HOOKS_INIT {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0}
+#define MUSTER__HOOKS_INIT                                                     \
+  { PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0 }
 
 /* Appends (fn, arg); duplicates allowed. MUSTER_EINVAL for a NULL fn,
  * MUSTER_ENOMEM. */

@@ -10,10 +10,18 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-uid_t muster_process_getuid(void) { return getuid(); }
-uid_t muster_process_geteuid(void) { return geteuid(); }
-gid_t muster_process_getgid(void) { return getgid(); }
-gid_t muster_process_getegid(void) { return getegid(); }
+uid_t muster_process_getuid(void) {
+  return getuid();
+}
+uid_t muster_process_geteuid(void) {
+  return geteuid();
+}
+gid_t muster_process_getgid(void) {
+  return getgid();
+}
+gid_t muster_process_getegid(void) {
+  return getegid();
+}
 
 int muster_process_getgroups(gid_t *groups, size_t *count) {
   gid_t egid = getegid();
@@ -56,19 +64,29 @@ int muster_process_getgroups(gid_t *groups, size_t *count) {
   return 0;
 }
 
-static int result(int r) { return r == 0 ? 0 : -errno; }
+static int result(int r) {
+  return r == 0 ? 0 : -errno;
+}
 
-int muster_process_setuid(uid_t uid) { return result(setuid(uid)); }
-int muster_process_seteuid(uid_t uid) { return result(seteuid(uid)); }
-int muster_process_setgid(gid_t gid) { return result(setgid(gid)); }
-int muster_process_setegid(gid_t gid) { return result(setegid(gid)); }
+int muster_process_setuid(uid_t uid) {
+  return result(setuid(uid));
+}
+int muster_process_seteuid(uid_t uid) {
+  return result(seteuid(uid));
+}
+int muster_process_setgid(gid_t gid) {
+  return result(setgid(gid));
+}
+int muster_process_setegid(gid_t gid) {
+  return result(setegid(gid));
+}
 
 /* The reentrant lookups want a buffer for the strings of the entry; its
  * size is a guess (sysconf's hint, often 1024) doubled on ERANGE. */
 #define LOOKUP_BUF_MAX (1u << 20)
 
-typedef int (*lookup_fn)(const char *name, void *entry, char *buf,
-                         size_t size, void **found);
+typedef int (*lookup_fn)(const char *name, void *entry, char *buf, size_t size,
+                         void **found);
 
 static int lookup(const char *name, lookup_fn fn, void *entry) {
   size_t size = 1024;

@@ -66,8 +66,7 @@ static void iso_time(const struct timespec *ts, char out[32]) {
   int64_t mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1;
   int64_t m = mp < 10 ? mp + 3 : mp - 9;
   int64_t ms = ts->tv_nsec / 1000000;
-  int64_t f[7] = {y + (m <= 2), m, d, rem / 3600, rem / 60 % 60, rem % 60,
-                  ms};
+  int64_t f[7] = {y + (m <= 2), m, d, rem / 3600, rem / 60 % 60, rem % 60, ms};
   const int width[7] = {4, 2, 2, 2, 2, 2, 3};
   const char sep[7] = {'-', '-', 'T', ':', ':', '.', 'Z'};
   int n = 0;
@@ -236,14 +235,22 @@ static const struct {
   int resource;
   const char *name;
 } limits[] = {
-    {RLIMIT_AS, "as"},           {RLIMIT_CORE, "core"},
-    {RLIMIT_CPU, "cpu"},         {RLIMIT_DATA, "data"},
-    {RLIMIT_FSIZE, "fsize"},     {RLIMIT_LOCKS, "locks"},
-    {RLIMIT_MEMLOCK, "memlock"}, {RLIMIT_MSGQUEUE, "msgqueue"},
-    {RLIMIT_NICE, "nice"},       {RLIMIT_NOFILE, "nofile"},
-    {RLIMIT_NPROC, "nproc"},     {RLIMIT_RSS, "rss"},
-    {RLIMIT_RTPRIO, "rtprio"},   {RLIMIT_RTTIME, "rttime"},
-    {RLIMIT_SIGPENDING, "sigpending"}, {RLIMIT_STACK, "stack"},
+    {RLIMIT_AS, "as"},
+    {RLIMIT_CORE, "core"},
+    {RLIMIT_CPU, "cpu"},
+    {RLIMIT_DATA, "data"},
+    {RLIMIT_FSIZE, "fsize"},
+    {RLIMIT_LOCKS, "locks"},
+    {RLIMIT_MEMLOCK, "memlock"},
+    {RLIMIT_MSGQUEUE, "msgqueue"},
+    {RLIMIT_NICE, "nice"},
+    {RLIMIT_NOFILE, "nofile"},
+    {RLIMIT_NPROC, "nproc"},
+    {RLIMIT_RSS, "rss"},
+    {RLIMIT_RTPRIO, "rtprio"},
+    {RLIMIT_RTTIME, "rttime"},
+    {RLIMIT_SIGPENDING, "sigpending"},
+    {RLIMIT_STACK, "stack"},
 };
 
 static void write_limit(struct muster__jw *w, const char *key, rlim_t v) {
@@ -287,9 +294,9 @@ static int ends_with(const char *name, size_t n, const char *word) {
 
 static int looks_secret(const char *name, size_t n) {
   static const char *const words[] = {
-      "SECRET",  "TOKEN",   "PASSWORD", "PASSWD",  "PASSPHRASE",
-      "CREDENTIAL", "PRIVATE", "AUTH", "COOKIE", "SESSION",
-      "APIKEY",  "API_KEY", "ACCESS_KEY",
+      "SECRET",     "TOKEN",   "PASSWORD",   "PASSWD", "PASSPHRASE",
+      "CREDENTIAL", "PRIVATE", "AUTH",       "COOKIE", "SESSION",
+      "APIKEY",     "API_KEY", "ACCESS_KEY",
   };
   for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
     if (has_word(name, n, words[i]))
@@ -392,8 +399,7 @@ struct muster_report_signal_s {
 };
 
 /* Node's name: report.20261202.050102.12345.0.001.json */
-static void report_name(char *out, size_t size, const char *dir,
-                        unsigned seq) {
+static void report_name(char *out, size_t size, const char *dir, unsigned seq) {
   struct timespec now;
   char when[32], date[16], time_of_day[8];
 

@@ -35,12 +35,12 @@ static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
  * installed (setup installs last, stop uninstalls first). */
 static struct {
   int installed;
-  int file_fd;      /* the report, unnamed until the crash (or named) */
-  int dir_fd;       /* path's directory, for linkat */
-  int named;        /* 1: file_fd already has its name (no O_TMPFILE) */
-  char name[NAME_MAX + 1];       /* path's last component */
-  char fd_link[64];              /* "/proc/self/fd/<file_fd>" */
-  int sym_pipe[2];  /* backtrace_symbols_fd() → us */
+  int file_fd;             /* the report, unnamed until the crash (or named) */
+  int dir_fd;              /* path's directory, for linkat */
+  int named;               /* 1: file_fd already has its name (no O_TMPFILE) */
+  char name[NAME_MAX + 1]; /* path's last component */
+  char fd_link[64];        /* "/proc/self/fd/<file_fd>" */
+  int sym_pipe[2];         /* backtrace_symbols_fd() → us */
   void *altstack;
   uv_loop_t *loop;
   muster_report_fatal_cb hook;
@@ -268,14 +268,13 @@ static int prepare_file(const char *path) {
   if (fatal.dir_fd < 0)
     return -errno;
   fatal.named = 0;
-  fatal.file_fd = openat(fatal.dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC,
-                         0600);
-  if (fatal.file_fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR ||
-                            errno == EINVAL)) {
+  fatal.file_fd =
+      openat(fatal.dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+  if (fatal.file_fd < 0 &&
+      (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
     fatal.named = 1;
-    fatal.file_fd =
-        openat(fatal.dir_fd, fatal.name,
-               O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    fatal.file_fd = openat(fatal.dir_fd, fatal.name,
+                           O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   }
   if (fatal.file_fd < 0)
     return -errno;

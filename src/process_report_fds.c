@@ -284,9 +284,10 @@ static void write_fd(long n, void *arg) {
   muster__jw_str(w, "target", target);
   if (fl >= 0) {
     int acc = fl & O_ACCMODE;
-    muster__jw_str(w, "mode", acc == O_RDONLY   ? "r"
-                              : acc == O_WRONLY ? "w"
-                                                : "rw");
+    muster__jw_str(w, "mode",
+                   acc == O_RDONLY   ? "r"
+                   : acc == O_WRONLY ? "w"
+                                     : "rw");
     muster__jw_bool(w, "nonblocking", (fl & O_NONBLOCK) != 0);
   }
   if (fdfl >= 0)

@@ -25,9 +25,9 @@ struct muster__report_ctx {
   int fatal;           /* in a signal handler: async-signal-safe only */
   int signum;          /* 0: no "signal" section */
   const siginfo_t *info;
-  uint64_t pc;         /* where the fault happened, or 0 */
-  int signal_tid;      /* the thread the signal hit, or 0 */
-  char *const *argv;   /* NULL: read /proc/self/cmdline */
+  uint64_t pc;       /* where the fault happened, or 0 */
+  int signal_tid;    /* the thread the signal hit, or 0 */
+  char *const *argv; /* NULL: read /proc/self/cmdline */
   int argc;
   /* More top-level members after the standard ones (nativeStack,
    * custom); may be NULL. */

@@ -47,7 +47,9 @@ static void put(struct muster__jw *w, const char *s, size_t n) {
   }
 }
 
-static void putc1(struct muster__jw *w, char c) { put(w, &c, 1); }
+static void putc1(struct muster__jw *w, char c) {
+  put(w, &c, 1);
+}
 
 void muster__jw_raw(struct muster__jw *w, const char *s, size_t n) {
   put(w, s, n);

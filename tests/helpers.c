@@ -1,6 +1,8 @@
 #include "test.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <spawn.h>
 #include <sys/socket.h>
 #include <stdarg.h>
 #include <time.h>
@@ -136,4 +138,40 @@ ssize_t test_recv_fds(int sock, void *buf, size_t cap, int *fds, int max,
     }
   }
   return r;
+}
+
+extern char **environ;
+
+pid_t test_spawn_fds(const char *const *argv, int in, int out, int err,
+                     int extra) {
+  posix_spawn_file_actions_t fa;
+  const int want[4] = {in, out, err, extra};
+  pid_t pid;
+  ASSERT_EQ(posix_spawn_file_actions_init(&fa), 0);
+  for (int fd = 0; fd < 4; fd++) {
+    if (want[fd] == TEST_FD_CLOSED)
+      ASSERT_EQ(posix_spawn_file_actions_addclose(&fa, fd), 0);
+    else if (want[fd] >= 0)
+      ASSERT_EQ(posix_spawn_file_actions_adddup2(&fa, want[fd], fd), 0);
+  }
+  ASSERT_EQ(posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv,
+                        environ),
+            0);
+  posix_spawn_file_actions_destroy(&fa);
+  return pid;
+}
+
+size_t test_read_all(int fd, char *buf, size_t size) {
+  size_t n = 0;
+  for (;;) {
+    ssize_t r = read(fd, buf + n, size - 1 - n);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      break;
+    n += (size_t)r;
+    ASSERT(n < size - 1);
+  }
+  buf[n] = '\0';
+  return n;
 }

@@ -11,8 +11,8 @@ static void run_fixture(const char *mode, muster_exec_result_t *r) {
   memset(&o, 0, sizeof o);
   o.spawn.timeout_ms = 20000;
   ASSERT_OK(muster_spawn_sync(test_fixture_path(),
-                              test_fixture_argv("process_exit", mode, NULL),
-                              &o, r));
+                              test_fixture_argv("process_exit", mode, NULL), &o,
+                              r));
 }
 
 /* Runs the fixture in `mode`; its output and exit code must be these. */
@@ -29,13 +29,14 @@ static void expect(const char *mode, const char *out, int status) {
  * then the exit hooks in registration order, each seeing the code the
  * previous one left. */
 TEST(process_exit_lifecycle) {
-  expect("run",
-         "beforeExit 0\ntimer\nbeforeExit 3\nexit 3 a\nexit 3 b\n", 5);
+  expect("run", "beforeExit 0\ntimer\nbeforeExit 3\nexit 3 a\nexit 3 b\n", 5);
 }
 
 /* exit() fires no beforeExit; an exit() inside an exit hook ends the
  * process at once with its code, the later hooks not run. */
-TEST(process_exit_explicit) { expect("exit", "exit 4 a\n", 9); }
+TEST(process_exit_explicit) {
+  expect("exit", "exit 4 a\n", 9);
+}
 
 /* A fatal signal and abort() run no hook at all. */
 TEST(process_exit_signal_no_hooks) {
@@ -50,7 +51,9 @@ TEST(process_exit_signal_no_hooks) {
   muster_exec_result_free(&r);
 }
 
-static void hook(int code, void *arg) { (void)code, (void)arg; }
+static void hook(int code, void *arg) {
+  (void)code, (void)arg;
+}
 
 TEST(process_exit_hooks_errors) {
   ASSERT_ERR(muster_process_on_exit(NULL, NULL), MUSTER_EINVAL);

@@ -47,11 +47,9 @@ TEST(process_ids_lookup) {
   ASSERT_ERR(muster_process_user_id(NULL, &uid), MUSTER_EINVAL);
   ASSERT_ERR(muster_process_user_id("root", NULL), MUSTER_EINVAL);
   ASSERT_ERR(muster_process_group_id(NULL, &gid), MUSTER_EINVAL);
-  ASSERT_ERR(muster_process_setuid_name("no-such-user-muster"),
-             MUSTER_ENOENT);
+  ASSERT_ERR(muster_process_setuid_name("no-such-user-muster"), MUSTER_ENOENT);
   ASSERT_ERR(muster_process_seteuid_name(""), MUSTER_EINVAL);
-  ASSERT_ERR(muster_process_setgid_name("no-such-group-muster"),
-             MUSTER_ENOENT);
+  ASSERT_ERR(muster_process_setgid_name("no-such-group-muster"), MUSTER_ENOENT);
   ASSERT_ERR(muster_process_setegid_name(NULL), MUSTER_EINVAL);
   ASSERT_ERR(muster_process_initgroups("no-such-user-muster", 0),
              MUSTER_ENOENT);

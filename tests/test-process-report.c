@@ -113,8 +113,8 @@ TEST(process_report_on_demand) {
   int saw_timer = 0;
   size_t i;
   json_t *e;
-  json_array_foreach(uv, i, e) saw_timer |= strcmp(str_at(e, "type"),
-                                                   "timer") == 0;
+  json_array_foreach(uv, i, e) saw_timer |=
+      strcmp(str_at(e, "type"), "timer") == 0;
   ASSERT(saw_timer);
 
   json_t *fds = json_object_get(doc, "fds");
@@ -137,10 +137,9 @@ TEST(process_report_on_demand) {
 
   struct rlimit rl;
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
-  json_t *nofile = json_object_get(json_object_get(doc, "userLimits"),
-                                   "nofile");
-  ASSERT_EQ(json_integer_value(json_object_get(nofile, "soft")),
-            rl.rlim_cur);
+  json_t *nofile =
+      json_object_get(json_object_get(doc, "userLimits"), "nofile");
+  ASSERT_EQ(json_integer_value(json_object_get(nofile, "soft")), rl.rlim_cur);
 
   ASSERT_STR_EQ(str_at(doc, "environmentVariables.MUSTER_TEST_API_TOKEN"),
                 "[REDACTED]");
@@ -172,9 +171,9 @@ TEST(process_report_errors) {
   ASSERT_ERR(muster_process_report_fd(NULL, -1, NULL), MUSTER_EINVAL);
   ASSERT_ERR(muster_process_report_file(NULL, NULL, NULL), MUSTER_EINVAL);
   ASSERT_ERR(muster_process_report_file(NULL, "", NULL), MUSTER_EINVAL);
-  ASSERT_ERR(muster_process_report_file(NULL, "/nonexistent-muster/r.json",
-                                        NULL),
-             MUSTER_ENOENT);
+  ASSERT_ERR(
+      muster_process_report_file(NULL, "/nonexistent-muster/r.json", NULL),
+      MUSTER_ENOENT);
   /* A closed fd, and a pipe nobody reads (EPIPE, not a SIGPIPE death). */
   int p[2];
   ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
@@ -327,8 +326,8 @@ TEST_T(process_report_fatal, 60) {
                        "symbol"),
                 "report_crash_deref_null") != NULL);
   ASSERT_STR_EQ(str_at(doc, "custom.note"), "from the hook");
-  ASSERT_EQ(json_integer_value(json_object_get(json_object_get(doc, "custom"),
-                                               "signum")),
+  ASSERT_EQ(json_integer_value(
+                json_object_get(json_object_get(doc, "custom"), "signum")),
             SIGSEGV);
   ASSERT(json_object_get(json_object_get(doc, "resourceUsage"), "heapUsed") ==
          NULL);

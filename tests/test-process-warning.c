@@ -9,8 +9,8 @@ static char seen_log[1024];
 
 static void listener(const muster_warning_t *w, void *arg) {
   size_t n = strlen(seen_log);
-  snprintf(seen_log + n, sizeof seen_log - n, "%s|%s|%s|%s;",
-           (const char *)arg, w->type, w->code ? w->code : "-", w->message);
+  snprintf(seen_log + n, sizeof seen_log - n, "%s|%s|%s|%s;", (const char *)arg,
+           w->type, w->code ? w->code : "-", w->message);
 }
 
 TEST(process_warning_listeners) {
@@ -44,9 +44,8 @@ static void run(const char *env, muster_exec_result_t *r) {
   o.spawn.env = envp;
   o.spawn.env_mode = MUSTER_ENV_EXTEND;
   o.spawn.timeout_ms = 20000;
-  ASSERT_OK(muster_spawn_sync(test_fixture_path(),
-                              test_fixture_argv("process_warning", NULL), &o,
-                              r));
+  ASSERT_OK(muster_spawn_sync(
+      test_fixture_path(), test_fixture_argv("process_warning", NULL), &o, r));
   ASSERT_EQ(r->exit_status, 0);
 }
 

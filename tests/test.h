@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #define TEST(name)                                                           \
   void test_##name(void);                                                    \
@@ -121,6 +122,18 @@ const char *test_which(const char *prog);
 
 /* Milliseconds of a monotonic clock. */
 uint64_t test_now_ms(void);
+
+/* Starts argv (argv[0] a path) with its fds 0, 1, 2 and 3 set to in,
+ * out, err and extra: an fd of ours dup2'ed there, -1 to inherit ours,
+ * TEST_FD_CLOSED to close it. The caller reaps the pid. */
+#define TEST_FD_CLOSED (-2)
+pid_t test_spawn_fds(const char *const *argv, int in, int out, int err,
+                     int extra);
+
+/* Reads fd to end of file (or an error, such as EIO from a pty whose other
+ * side closed) into buf, NUL-terminated; fails the test if it does not
+ * fit. Returns the length. */
+size_t test_read_all(int fd, char *buf, size_t size);
 
 /* One sendmsg of `n` bytes carrying `nfds` fds (0 to 64) in one
  * SCM_RIGHTS; returns what sendmsg returned. */

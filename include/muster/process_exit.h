@@ -65,14 +65,14 @@ typedef void (*muster_process_before_exit_cb)(int code, void *arg);
  * twice and then runs twice, as Node's listeners do.
  * Errors: MUSTER_EINVAL (NULL cb), MUSTER_ENOMEM. Any thread. */
 MUSTER_EXTERN int muster_process_on_exit(muster_process_exit_cb cb, void *arg);
-MUSTER_EXTERN int muster_process_on_before_exit(muster_process_before_exit_cb cb,
-                                                void *arg);
+MUSTER_EXTERN int
+muster_process_on_before_exit(muster_process_before_exit_cb cb, void *arg);
 
 /* Removes the first hook added with this (cb, arg).
  * Errors: MUSTER_ENOENT (there is none). Any thread. */
 MUSTER_EXTERN int muster_process_off_exit(muster_process_exit_cb cb, void *arg);
-MUSTER_EXTERN int muster_process_off_before_exit(muster_process_before_exit_cb cb,
-                                                 void *arg);
+MUSTER_EXTERN int
+muster_process_off_before_exit(muster_process_before_exit_cb cb, void *arg);
 
 /* Node's process.exitCode: the code the process ends with when it ends by
  * itself (muster_process_run()) or by muster_process_exit() from an exit

@@ -64,8 +64,7 @@ MUSTER_EXTERN int muster_process_report_fd(uv_loop_t *loop, int fd,
  * 0600: the report holds the environment and command line), synced before
  * it returns. Errors: MUSTER_EINVAL (NULL or empty path), open errors
  * (MUSTER_ENOENT, MUSTER_EACCES ...), write errors. Thread: as above. */
-MUSTER_EXTERN int muster_process_report_file(uv_loop_t *loop,
-                                             const char *path,
+MUSTER_EXTERN int muster_process_report_file(uv_loop_t *loop, const char *path,
                                              const char *reason);
 
 /* ---- on a signal ---------------------------------------------------------
@@ -79,13 +78,13 @@ typedef struct muster_report_signal_s muster_report_signal_t;
 
 /* Errors: MUSTER_EINVAL (NULL loop or out, a signal that cannot be
  * subscribed to), MUSTER_ENOMEM. Thread: the loop's. */
-MUSTER_EXTERN int muster_process_report_on_signal(
-    uv_loop_t *loop, int signum, const char *directory,
-    muster_report_signal_t **out);
+MUSTER_EXTERN int muster_process_report_on_signal(uv_loop_t *loop, int signum,
+                                                  const char *directory,
+                                                  muster_report_signal_t **out);
 
 /* Ends it; freed on a later loop turn. Thread: the loop's. */
-MUSTER_EXTERN void muster_process_report_on_signal_close(
-    muster_report_signal_t *trigger);
+MUSTER_EXTERN void
+muster_process_report_on_signal_close(muster_report_signal_t *trigger);
 
 /* ---- on a fatal signal ---------------------------------------------------
  * When the process receives SIGSEGV, SIGBUS, SIGFPE, SIGILL or SIGABRT, a
@@ -117,8 +116,8 @@ typedef void (*muster_report_fatal_cb)(muster_report_t *report, int signum,
                                        void *arg);
 
 typedef struct {
-  const char *path;    /* where the report goes; required */
-  uv_loop_t *loop;     /* handles to list; NULL: none */
+  const char *path;            /* where the report goes; required */
+  uv_loop_t *loop;             /* handles to list; NULL: none */
   muster_report_fatal_cb hook; /* may be NULL */
   void *hook_arg;
 } muster_report_fatal_options_t;
@@ -127,13 +126,13 @@ typedef struct {
  * handlers the program installed itself for these signals are replaced
  * too). `options` and its path are copied. argv is taken from
  * muster_process_setup() now, or /proc/self/cmdline when it was not called.
- * Errors: MUSTER_EINVAL (NULL options or path, empty path), MUSTER_ENAMETOOLONG,
- * open errors for path's directory (MUSTER_ENOENT, MUSTER_EACCES ...),
- * MUSTER_EMFILE, MUSTER_ENOMEM. On error nothing is installed.
- * Thread: any, but not concurrently with itself or _stop; the alternate
- * stack is the calling thread's (call it from the main thread). */
-MUSTER_EXTERN int muster_process_report_on_fatal(
-    const muster_report_fatal_options_t *options);
+ * Errors: MUSTER_EINVAL (NULL options or path, empty path),
+ * MUSTER_ENAMETOOLONG, open errors for path's directory (MUSTER_ENOENT,
+ * MUSTER_EACCES ...), MUSTER_EMFILE, MUSTER_ENOMEM. On error nothing is
+ * installed. Thread: any, but not concurrently with itself or _stop; the
+ * alternate stack is the calling thread's (call it from the main thread). */
+MUSTER_EXTERN int
+muster_process_report_on_fatal(const muster_report_fatal_options_t *options);
 
 /* Puts the default action back on the five signals, closes the prepared
  * file and pipe, and frees the alternate stack (when it is still the
@@ -144,8 +143,7 @@ MUSTER_EXTERN int muster_process_report_on_fatal_stop(void);
  * key is written twice; readers keep the last. Strings are copied out at
  * once. */
 MUSTER_EXTERN void muster_report_add_string(muster_report_t *report,
-                                            const char *key,
-                                            const char *value);
+                                            const char *key, const char *value);
 MUSTER_EXTERN void muster_report_add_int(muster_report_t *report,
                                          const char *key, int64_t value);
 

@@ -32,8 +32,7 @@ typedef struct {
   const char *code; /* NULL when none */
 } muster_warning_t;
 
-typedef void (*muster_warning_cb)(const muster_warning_t *warning,
-                                  void *arg);
+typedef void (*muster_warning_cb)(const muster_warning_t *warning, void *arg);
 
 /* Emits a warning. `type` NULL or "" means "Warning"; `code` NULL or ""
  * means none. Strings are borrowed for the call.
