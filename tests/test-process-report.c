@@ -161,7 +161,8 @@ TEST(process_report_on_demand) {
   close(efd);
   uv_close((uv_handle_t *)&timer, NULL);
   uv_close((uv_handle_t *)&tcp, NULL);
-  test_loop_close(&loop);
+  ASSERT_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  ASSERT_OK(uv_loop_close(&loop));
   muster_process_unsetenv("MUSTER_TEST_API_TOKEN");
   muster_process_unsetenv("MUSTER_TEST_PLAIN");
   remove_dir(dir);
