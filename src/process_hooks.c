@@ -60,7 +60,7 @@ void muster__hooks_each(struct muster__hooks *h,
   n = h->count;
   if (n > HOOKS_ON_STACK)
     copy = malloc(n * sizeof *copy);
-  if (copy != NULL)
+  if (copy != NULL && n > 0) /* items is NULL while the list is empty */
     memcpy(copy, h->items, n * sizeof *copy);
   pthread_mutex_unlock(&h->lock);
   if (copy == NULL) {
