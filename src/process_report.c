@@ -23,31 +23,6 @@
 
 extern char **environ;
 
-ssize_t muster__report_read_file(const char *path, char *buf, size_t size) {
-  size_t len = 0;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-  if (fd < 0)
-    return -errno;
-  while (len + 1 < size) {
-    ssize_t n = read(fd, buf + len, size - 1 - len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      break;
-    len += (size_t)n;
-  }
-  close(fd);
-  buf[len] = '\0';
-  return (ssize_t)len;
-}
-
-void muster__report_cat(char *buf, size_t size, size_t *len, const char *s) {
-  while (*s != '\0' && *len + 1 < size)
-    buf[(*len)++] = *s++;
-  buf[*len] = '\0';
-}
-
 /* ---- header ------------------------------------------------------------- */
 
 /* "2026-12-02T05:01:02.345Z" from the realtime clock, by hand: gmtime_r

@@ -8,6 +8,7 @@
 #include "process_report_internal.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -19,6 +20,31 @@
 #include <termios.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+
+ssize_t muster__report_read_file(const char *path, char *buf, size_t size) {
+  size_t len = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0)
+    return -errno;
+  while (len + 1 < size) {
+    ssize_t n = read(fd, buf + len, size - 1 - len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    len += (size_t)n;
+  }
+  close(fd);
+  buf[len] = '\0';
+  return (ssize_t)len;
+}
+
+void muster__report_cat(char *buf, size_t size, size_t *len, const char *s) {
+  while (*s != '\0' && *len + 1 < size)
+    buf[(*len)++] = *s++;
+  buf[*len] = '\0';
+}
 
 struct raw_dirent {
   uint64_t ino;

@@ -39,7 +39,8 @@ struct muster__report_ctx {
 void muster__report_write(struct muster__jw *w,
                           const struct muster__report_ctx *ctx);
 
-/* "fds" and "threads" (src/process_report_fds.c). */
+/* "fds" and "threads", and the small /proc helpers the other report files
+ * use (src/process_report_fds.c). */
 void muster__report_fds(struct muster__jw *w);
 void muster__report_threads(struct muster__jw *w, int signal_tid);
 
