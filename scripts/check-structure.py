@@ -26,7 +26,6 @@ KNOWN = {
     frozenset({"cluster_handle.c", "cluster_primary.c", "cluster_reload.c",
                "cluster_slot.c"}),
     frozenset({"cluster_server.c", "cluster_worker.c"}),
-    frozenset({"thread.c", "thread_process_worker.c"}),
 }
 
 

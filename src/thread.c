@@ -197,7 +197,8 @@ static int start(ctx_t *c) {
   if (r == 0) {
     uv_unref((uv_handle_t *)&c->stop);
     if (t->o.isolation == MUSTER_THREAD_ISOLATION_PROCESS)
-      r = muster__tproc_worker_port(&c->loop, t->proc_fd, &c->parent);
+      r = muster__tproc_worker_port(&c->loop, t->proc_fd,
+                                    muster_thread_at_exit, &c->parent);
     else
       r = muster__port_adopt(&c->loop, &t->child_end, &c->parent);
     if (r != 0)

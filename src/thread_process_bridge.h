@@ -79,6 +79,13 @@ int muster__tproc_worker_kill(muster__tproc_worker_t *w, int signum);
  * the port is the caller's to close. */
 void muster__tproc_worker_close(muster__tproc_worker_t *w);
 
+/* A thread's "run this in my cleanup" call (muster_thread_at_exit), which
+ * the thread module hands down so this lower file never calls up. */
+typedef int (*muster__tproc_at_exit_fn)(void (*cb)(void *arg), void *arg);
+
 /* Child side: the port to the parent on `loop` over the channel `fd`,
- * and the online frame sent. Errors: muster_channel_open's, ENOMEM. */
-int muster__tproc_worker_port(uv_loop_t *loop, int fd, muster_port_t **port);
+ * and the online frame sent; the bridge's last flush is registered with
+ * `at_exit`. Errors: muster_channel_open's, at_exit's, ENOMEM. */
+int muster__tproc_worker_port(uv_loop_t *loop, int fd,
+                              muster__tproc_at_exit_fn at_exit,
+                              muster_port_t **port);

@@ -110,7 +110,9 @@ static void flush_at_exit(void *arg) {
   muster__bridge_flush(arg);
 }
 
-int muster__tproc_worker_port(uv_loop_t *loop, int fd, muster_port_t **port) {
+int muster__tproc_worker_port(uv_loop_t *loop, int fd,
+                              muster__tproc_at_exit_fn at_exit,
+                              muster_port_t **port) {
   muster_channel_options_t o = {0};
   muster_channel_t *ch;
   muster__bridge_t *b;
@@ -127,7 +129,7 @@ int muster__tproc_worker_port(uv_loop_t *loop, int fd, muster_port_t **port) {
   muster_channel_set_data(ch, b);
   /* The worker's cleanup runs this last (hooks run last registered
    * first): what it posted at the end still reaches the parent. */
-  err = muster_thread_at_exit(flush_at_exit, b);
+  err = at_exit(flush_at_exit, b);
   if (err != 0) {
     muster_port_close(*port, NULL);
     muster_channel_close(ch, NULL);
