@@ -175,19 +175,21 @@ static void on_data_cb(muster_supervisor_t *sup, muster_child_t *child,
   (void)child;
   if (len == 0)
     return;
-  applog_write(slot == 2 ? inst->err : inst->out, buf, len);
+  applog_write(inst->log, slot, buf, len);
 }
 
 static void on_child_cb(muster_supervisor_t *sup, muster_child_t *child,
                         muster_channel_t *channel) {
   inst_t *inst = muster_supervise_data(sup);
-  (void)child;
   (void)channel;
   inst->started_ms = clock_wall_ms();
   inst->starts++;
   inst->cpu_ticks = 0;
   inst->cpu_at_ms = 0;
   inst->error[0] = '\0';
+  for (int slot = 1; slot <= 2; slot++)
+    if (applog_paused(inst->log, slot))
+      muster_child_read_stop(child, slot);
 }
 
 static char **env_vector(json_t *env) {
@@ -304,7 +306,19 @@ static void on_error_cb(muster_supervisor_t *sup,
   }
 }
 
-static int open_logs(inst_t *inst) {
+/* The log writer is behind: hold the app back on its own pipe. */
+static void on_log_pause(void *data, int slot, int paused) {
+  inst_t *inst = data;
+  muster_child_t *child = muster_supervise_child(inst->sup);
+  if (child == NULL)
+    return;
+  if (paused)
+    muster_child_read_stop(child, slot);
+  else
+    muster_child_read_start(child, slot);
+}
+
+static int open_logs(uv_loop_t *loop, inst_t *inst) {
   char out[4096], err[4096];
   const char *name = sget(inst->spec, "name");
   const char *o = sget(inst->spec, "out_file");
@@ -321,13 +335,8 @@ static int open_logs(inst_t *inst) {
     snprintf(err, sizeof err, "%s", e);
   else
     snprintf(err, sizeof err, "%s/%s-err%s.log", inst->ie->logs, name, suffix);
-  int ts = json_is_true(json_object_get(inst->spec, "time"));
-  int r = applog_open(out, ts, &inst->out);
-  if (r == 0 && (r = applog_open(err, ts, &inst->err)) < 0) {
-    applog_close(inst->out);
-    inst->out = NULL;
-  }
-  return r;
+  return applog_open(loop, inst->spec, inst->index, out, err, on_log_pause,
+                     inst, &inst->log);
 }
 
 /* The row: a supervised child (muster_supervise_child_create) running the
@@ -381,7 +390,7 @@ int inst_create(uv_loop_t *loop, const inst_env_t *ie, int pm_id, int index,
   inst->spec = json_incref(spec);
   inst->inherited = json_incref(inherited);
   inst->created_ms = clock_wall_ms();
-  int r = open_logs(inst);
+  int r = open_logs(loop, inst);
   if (r < 0) {
     snprintf(err, errlen, "log file in %s: %s (%s)", ie->logs,
              muster_err_name(r), muster_strerror(r));
@@ -395,8 +404,7 @@ int inst_create(uv_loop_t *loop, const inst_env_t *ie, int pm_id, int index,
   *out = inst;
   return 0;
 fail:
-  applog_close(inst->out);
-  applog_close(inst->err);
+  applog_close(inst->log);
   json_decref(inst->spec);
   json_decref(inst->inherited);
   free(inst);
@@ -448,13 +456,11 @@ int inst_kill(inst_t *inst, int signo) {
 }
 
 void inst_reopen_logs(inst_t *inst) {
-  applog_reopen(inst->out);
-  applog_reopen(inst->err);
+  applog_reopen(inst->log);
 }
 
 void inst_flush_logs(inst_t *inst) {
-  applog_truncate(inst->out);
-  applog_truncate(inst->err);
+  applog_flush(inst->log);
 }
 
 static void on_sup_closed(muster_supervisor_t *sup);
@@ -472,8 +478,7 @@ static void on_sup_closed(muster_supervisor_t *sup) {
   if (!inst->destroying)
     return; /* an old row replaced by inst_update */
   inst->ie->on_gone(inst);
-  applog_close(inst->out);
-  applog_close(inst->err);
+  applog_close(inst->log);
   json_decref(inst->spec);
   json_decref(inst->inherited);
   free(inst);

@@ -37,7 +37,7 @@ struct inst_s {
   json_t *inherited;       /* environment the CLI gave at start (or NULL) */
   uint64_t env_updated_ms; /* wall clock of the last --update-env, or 0 */
   muster_supervisor_t *sup;
-  applog_t *out, *err;
+  applog_t *log;
   uint64_t created_ms, started_ms;
   unsigned restart_base;  /* `reset` */
   unsigned restart_carry; /* restarts of rows replaced by --update-env */

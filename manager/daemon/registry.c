@@ -215,8 +215,8 @@ static json_t *view(registry_t *r, inst_t *inst, int detail) {
       json_object_get(spec, "min_uptime"), "kill_timeout",
       json_object_get(spec, "kill_timeout"), "restart_delay",
       json_object_get(spec, "restart_delay"), "kill_signal",
-      sget(spec, "kill_signal"), "pm_out_log_path", applog_path(inst->out),
-      "pm_err_log_path", applog_path(inst->err), "username", r->user,
+      sget(spec, "kill_signal"), "pm_out_log_path", applog_path(inst->log, 1),
+      "pm_err_log_path", applog_path(inst->log, 2), "username", r->user,
       "NODE_APP_INSTANCE", inst->index, "error", inst->error);
   if (env && exited)
     json_object_set_new(env, "exit_code",
@@ -230,9 +230,7 @@ static json_t *view(registry_t *r, inst_t *inst, int detail) {
                             ? json_pack("{s:s, s:I}", "from", "update-env",
                                         "at", (json_int_t)inst->env_updated_ms)
                             : json_pack("{s:s}", "from", "start"));
-    json_object_set_new(env, "dropped_log_bytes",
-                        json_integer((json_int_t)(applog_dropped(inst->out) +
-                                                  applog_dropped(inst->err))));
+    applog_stats(inst->log, env);
   }
   return json_pack("{s:i, s:s, s:i, s:{s:I, s:f}, s:o}", "pid", pid, "name",
                    sget(spec, "name"), "pm_id", inst->pm_id, "monit", "memory",
