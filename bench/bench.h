@@ -44,6 +44,19 @@ static inline uint64_t bench_cpu_ns(void) {
   return bench_rusage_ns(RUSAGE_SELF);
 }
 
+/* A count from the command line, in [min, max]; a bad one ends the
+ * program with status 2, naming the benchmark and the text. */
+static inline long bench_parse_count(const char *bench, const char *s,
+                                     long min, long max) {
+  char *end;
+  long v = strtol(s, &end, 10);
+  if (*s == '\0' || *end != '\0' || v < min || v > max) {
+    fprintf(stderr, "%s: bad count '%s' (%ld to %ld)\n", bench, s, min, max);
+    exit(2);
+  }
+  return v;
+}
+
 static inline int bench_cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);

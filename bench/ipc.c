@@ -1018,13 +1018,7 @@ static void usage(FILE *f) {
 }
 
 static long parse_count(const char *s) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (*s == '\0' || *end != '\0' || v < 1 || v > 100000000) {
-    usage(stderr);
-    exit(2);
-  }
-  return v;
+  return bench_parse_count("ipc", s, 1, 100000000);
 }
 
 static void select_names(char *list, int is_test) {

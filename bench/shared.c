@@ -186,13 +186,7 @@ static double play_node(const char *script, int async, int pinned, int warmup,
 }
 
 static int parse_count(const char *s, int min) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (*end != '\0' || v < min || v > INT_MAX) {
-    fprintf(stderr, "shared: bad count '%s'\n", s);
-    exit(2);
-  }
-  return (int)v;
+  return (int)bench_parse_count("shared", s, min, INT_MAX);
 }
 
 int main(int argc, char **argv) {

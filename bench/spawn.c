@@ -707,13 +707,7 @@ static void usage(FILE *f) {
 }
 
 static int parse_count(const char *s, int min) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (*s == '\0' || *end != '\0' || v < min || v > 10000000) {
-    usage(stderr);
-    exit(2);
-  }
-  return (int)v;
+  return (int)bench_parse_count("spawn", s, min, 10000000);
 }
 
 static void select_variants(char *list) {
