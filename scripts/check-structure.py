@@ -25,7 +25,6 @@ MAX_LINES = 800
 KNOWN = {
     frozenset({"cluster_handle.c", "cluster_primary.c", "cluster_reload.c",
                "cluster_slot.c"}),
-    frozenset({"cluster_server.c", "cluster_worker.c"}),
 }
 
 

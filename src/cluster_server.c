@@ -1,9 +1,10 @@
-/* muster_cluster_listen and muster_server_*: a server in either role. A
+/* muster_server_*, and muster_cluster_listen's body below the worker
+ * (cluster_server.h says how the two talk): a server in either role. A
  * local server (primary, exclusive, or a plain process) binds its own
  * socket; a worker's server asks the primary (Node's cluster._getServer)
  * and then either receives connections from it (round-robin: no socket
  * here) or accepts on the socket it was given (shared, reuseport). */
-#include "cluster_worker.h"
+#include "cluster_server.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -68,10 +69,10 @@ static void deliver_status(muster_server_t *s, int status) {
 /* ---- the index of a listen (child.js _getServer) ---------------------------
  */
 
-static struct index_entry *take_index(muster_cluster_worker_t *w,
+static struct index_entry *take_index(muster__server_link_t *link,
                                       const char *ikey, int *index) {
   struct index_entry *e;
-  for (e = w->indexes; e; e = e->next)
+  for (e = link->indexes; e; e = e->next)
     if (strcmp(e->key, ikey) == 0)
       break;
   if (e == NULL) {
@@ -80,18 +81,18 @@ static struct index_entry *take_index(muster_cluster_worker_t *w,
       free(e);
       return NULL;
     }
-    e->next = w->indexes;
-    w->indexes = e;
+    e->next = link->indexes;
+    link->indexes = e;
   }
   *index = e->next_index++;
   e->live++;
   return e;
 }
 
-static void drop_index(muster_cluster_worker_t *w, struct index_entry *e) {
+static void drop_index(muster__server_link_t *link, struct index_entry *e) {
   if (e == NULL || --e->live > 0)
     return;
-  for (struct index_entry **p = &w->indexes; *p; p = &(*p)->next)
+  for (struct index_entry **p = &link->indexes; *p; p = &(*p)->next)
     if (*p == e) {
       *p = e->next;
       break;
@@ -107,7 +108,7 @@ static void drop_index(muster_cluster_worker_t *w, struct index_entry *e) {
  * (address, port -1 and addressType -1 for a pipe, "udp4"/"udp6" and fd
  * -1 for UDP), with the index that tells listens on the same address
  * apart. Returns 0 or MUSTER_ENOMEM. */
-static int build_query(muster_server_t *s, muster_cluster_worker_t *w) {
+static int build_query(muster_server_t *s, muster__server_link_t *link) {
   const muster_listen_options_t *lo = &s->o.listen;
   muster__cluster_msg_t *q = &s->query;
   int v6 = s->address && strchr(s->address, ':');
@@ -134,7 +135,7 @@ static int build_query(muster_server_t *s, muster_cluster_worker_t *w) {
   json_decref(j);
   if (ikey == NULL)
     return MUSTER_ENOMEM;
-  s->index = take_index(w, ikey, &q->index);
+  s->index = take_index(link, ikey, &q->index);
   free(ikey);
   return s->index ? 0 : MUSTER_ENOMEM;
 }
@@ -157,9 +158,16 @@ static int resolve_path(const char *path, char **out) {
   return *out ? 0 : MUSTER_ENOMEM;
 }
 
-int muster_cluster_listen(uv_loop_t *loop, muster_cluster_worker_t *worker,
-                          const muster_server_options_t *options,
-                          muster_server_t **out) {
+static int send_close(muster__server_link_t *link, const char *key) {
+  if (link->ended)
+    return MUSTER_ENOTCONN;
+  muster__cluster_msg_t m = {.act = MUSTER__CLUSTER_CLOSE, .key = key};
+  return muster__cluster_send(link->channel, &link->seq, &m, -1, 0);
+}
+
+int muster__server_open(uv_loop_t *loop, muster__server_link_t *link,
+                        const muster_server_options_t *options,
+                        muster_server_t **out) {
   if (loop == NULL || options == NULL || out == NULL)
     return MUSTER_EINVAL;
   const muster_listen_options_t *lo = &options->listen;
@@ -167,10 +175,8 @@ int muster_cluster_listen(uv_loop_t *loop, muster_cluster_worker_t *worker,
     return MUSTER_EINVAL;
   if (lo->kind > MUSTER_LISTEN_UDP || lo->port < 0 || lo->port > 65535)
     return MUSTER_EINVAL;
-  if (worker && worker->loop != loop)
-    return MUSTER_EINVAL;
-  int local = worker == NULL || (options->flags & MUSTER_SERVER_EXCLUSIVE);
-  if (!local && (worker->ended || worker->disconnecting))
+  int local = link == NULL || (options->flags & MUSTER_SERVER_EXCLUSIVE);
+  if (!local && (link->ended || link->disconnecting))
     return MUSTER_ENOTCONN;
   muster_server_t *s = calloc(1, sizeof *s);
   if (s == NULL)
@@ -203,19 +209,19 @@ int muster_cluster_listen(uv_loop_t *loop, muster_cluster_worker_t *worker,
     }
     s->listening = 1;
   } else {
-    err = build_query(s, worker);
+    err = build_query(s, link);
     if (err)
       goto fail;
-    s->query_seq = worker->seq;
-    err = muster__cluster_send(worker->channel, &worker->seq, &s->query, -1, 0);
+    s->query_seq = link->seq;
+    err = muster__cluster_send(link->channel, &link->seq, &s->query, -1, 0);
     if (err) {
-      drop_index(worker, s->index);
+      drop_index(link, s->index);
       goto fail;
     }
     s->querying = 1;
-    s->worker = worker;
-    s->next = worker->servers;
-    worker->servers = s;
+    s->link = link;
+    s->next = link->servers;
+    link->servers = s;
   }
   uv_timer_init(loop, &s->timer);
   s->timer.data = s;
@@ -233,7 +239,7 @@ fail:
 /* The primary's answer to our queryServer. */
 void muster__server_reply(muster_server_t *s, const muster__cluster_msg_t *msg,
                           int status, int fd) {
-  muster_cluster_worker_t *w = s->worker;
+  muster__server_link_t *link = s->link;
   s->querying = 0;
   const char *key = msg->key;
   int err = status < 0 ? status : msg->err;
@@ -244,7 +250,7 @@ void muster__server_reply(muster_server_t *s, const muster__cluster_msg_t *msg,
     if (fd >= 0)
       close(fd);
     if (s->key)
-      muster__worker_send_close(w, s->key);
+      send_close(link, s->key);
     if (!s->closed)
       deliver_status(s, MUSTER_ECANCELED);
     maybe_free(s);
@@ -286,20 +292,19 @@ void muster__server_reply(muster_server_t *s, const muster__cluster_msg_t *msg,
   l.act = MUSTER__CLUSTER_LISTENING;
   if (s->o.listen.kind != MUSTER_LISTEN_UNIX && s->sock_port)
     l.port = s->sock_port;
-  muster__cluster_send(w->channel, &w->seq, &l, -1, 0);
+  muster__cluster_send(link->channel, &link->seq, &l, -1, 0);
   deliver_status(s, 0);
 }
 
-/* A connection handed over by a round-robin primary. */
-void muster__server_newconn(muster_cluster_worker_t *w,
+void muster__server_newconn(muster__server_link_t *link,
                             const muster__cluster_msg_t *msg,
                             muster_message_t *m) {
   const char *key = msg->key;
   muster_server_t *s = NULL;
-  for (muster_server_t *p = w->servers; p && key; p = p->next)
+  for (muster_server_t *p = link->servers; p && key; p = p->next)
     if (p->key && p->listening && !p->stopped && strcmp(p->key, key) == 0)
       s = p;
-  int accepted = s != NULL && !w->disconnecting &&
+  int accepted = s != NULL && !link->disconnecting &&
                  (s->o.max_connections == 0 || s->open < s->o.max_connections);
   int fd = muster_message_take_handle(m, NULL);
   if (fd < 0)
@@ -308,7 +313,7 @@ void muster__server_newconn(muster_cluster_worker_t *w,
                              .fields = MUSTER__CLUSTER_F_ACCEPTED,
                              .ack = msg->seq,
                              .accepted = accepted};
-  muster__cluster_send(w->channel, &w->seq, &r, -1, 0);
+  muster__cluster_send(link->channel, &link->seq, &r, -1, 0);
   if (!accepted) {
     if (fd >= 0)
       close(fd);
@@ -318,7 +323,6 @@ void muster__server_newconn(muster_cluster_worker_t *w,
   s->o.on_connection(s, fd);
 }
 
-/* Stop accepting and give the key back; the object stays the user's. */
 void muster__server_stop(muster_server_t *s) {
   if (s->stopped)
     return;
@@ -332,19 +336,19 @@ void muster__server_stop(muster_server_t *s) {
     s->fd = -1;
   }
   s->listening = 0;
-  if (s->worker && s->key && !s->worker->ended)
-    muster__worker_send_close(s->worker, s->key);
+  if (s->link && s->key && !s->link->ended)
+    send_close(s->link, s->key);
 }
 
-void muster__server_channel_ended(muster_cluster_worker_t *w) {
-  for (muster_server_t *s = w->servers; s; s = s->next)
+void muster__server_link_ended(muster__server_link_t *link) {
+  for (muster_server_t *s = link->servers; s; s = s->next)
     if (s->querying) {
       s->querying = 0;
       if (!s->closed)
         deliver_status(s, MUSTER_ENOTCONN);
     }
   muster_server_t *next;
-  for (muster_server_t *s = w->servers; s; s = next) {
+  for (muster_server_t *s = link->servers; s; s = next) {
     next = s->next;
     maybe_free(s);
   }
@@ -365,27 +369,27 @@ static void server_timer_closed(uv_handle_t *h) {
 }
 
 void muster__server_flush_report(muster_server_t *s) {
-  muster_cluster_worker_t *w = s->worker;
-  if (s->unreported == 0 || w == NULL || w->ended || s->key == NULL)
+  muster__server_link_t *link = s->link;
+  if (s->unreported == 0 || link == NULL || link->ended || s->key == NULL)
     return;
   muster__cluster_msg_t m = {
       .act = MUSTER__CLUSTER_CLOSED, .key = s->key, .n = s->unreported};
-  muster__cluster_send(w->channel, &w->seq, &m, -1, 0);
+  muster__cluster_send(link->channel, &link->seq, &m, -1, 0);
   s->unreported = 0;
 }
 
 void muster__server_free_now(muster_server_t *s, int call_cb) {
-  muster_cluster_worker_t *w = s->worker;
+  muster__server_link_t *link = s->link;
   muster__server_flush_report(s);
   muster__server_stop(s);
-  if (w) {
-    for (muster_server_t **p = &w->servers; *p; p = &(*p)->next)
+  if (link) {
+    for (muster_server_t **p = &link->servers; *p; p = &(*p)->next)
       if (*p == s) {
         *p = s->next;
         break;
       }
-    drop_index(w, s->index);
-    s->worker = NULL;
+    drop_index(link, s->index);
+    s->link = NULL;
   }
   if (s->fd >= 0) {
     close(s->fd);
@@ -418,14 +422,14 @@ void muster_server_connection_closed(muster_server_t *s) {
   if (s == NULL || s->open == 0)
     return;
   s->open--;
-  muster_cluster_worker_t *w = s->worker;
-  if (w && s->mode == MUSTER_SCHED_RR && s->key && !w->ended) {
+  muster__server_link_t *link = s->link;
+  if (link && s->mode == MUSTER_SCHED_RR && s->key && !link->ended) {
     /* One report per server and loop turn, however many closed. */
     s->unreported++;
-    muster__worker_arm_report(w);
+    link->arm_report(link);
   }
-  if (w)
-    muster__worker_check_drained(w);
+  if (link)
+    link->check_drained(link);
   maybe_free(s);
 }
 

@@ -6,6 +6,7 @@
 #include "cluster_worker.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,14 +30,12 @@ int muster_cluster_is_primary(void) {
 
 static int send_act(muster_cluster_worker_t *w, muster__cluster_act_t act) {
   muster__cluster_msg_t m = {.act = act};
-  return muster__cluster_send(w->channel, &w->seq, &m, -1, 0);
+  return muster__cluster_send(w->link.channel, &w->link.seq, &m, -1, 0);
 }
 
-int muster__worker_send_close(muster_cluster_worker_t *w, const char *key) {
-  if (w->ended)
-    return MUSTER_ENOTCONN;
-  muster__cluster_msg_t m = {.act = MUSTER__CLUSTER_CLOSE, .key = key};
-  return muster__cluster_send(w->channel, &w->seq, &m, -1, 0);
+static muster_cluster_worker_t *worker_of(muster__server_link_t *link) {
+  return (muster_cluster_worker_t *)((char *)link -
+                                     offsetof(muster_cluster_worker_t, link));
 }
 
 /* Closes are batched: many connections closed in one loop turn make one
@@ -48,11 +47,12 @@ static void report_cb(uv_idle_t *h) {
   muster_cluster_worker_t *w = h->data;
   uv_idle_stop(h);
   w->report_armed = 0;
-  for (muster_server_t *s = w->servers; s; s = s->next)
+  for (muster_server_t *s = w->link.servers; s; s = s->next)
     muster__server_flush_report(s);
 }
 
-void muster__worker_arm_report(muster_cluster_worker_t *w) {
+static void arm_report(muster__server_link_t *link) {
+  muster_cluster_worker_t *w = worker_of(link);
   if (!w->report_armed && !w->closing) {
     uv_idle_start(&w->report, report_cb);
     w->report_armed = 1;
@@ -61,32 +61,33 @@ void muster__worker_arm_report(muster_cluster_worker_t *w) {
 
 /* Every server stopped and every connection reported closed: the disconnect
  * can go on. */
-void muster__worker_check_drained(muster_cluster_worker_t *w) {
-  if (!w->disconnecting || w->drained || w->ended)
+static void check_drained(muster__server_link_t *link) {
+  muster_cluster_worker_t *w = worker_of(link);
+  if (!w->link.disconnecting || w->drained || w->link.ended)
     return;
-  for (muster_server_t *s = w->servers; s; s = s->next)
+  for (muster_server_t *s = w->link.servers; s; s = s->next)
     if (s->open > 0)
       return;
   w->drained = 1;
-  for (muster_server_t *s = w->servers; s; s = s->next)
+  for (muster_server_t *s = w->link.servers; s; s = s->next)
     muster__server_flush_report(s);
   if (w->primary_initiated) {
-    muster_channel_disconnect(w->channel);
+    muster_channel_disconnect(w->link.channel);
     return;
   }
-  w->wait_ack = (long long)w->seq;
+  w->wait_ack = (long long)w->link.seq;
   if (send_act(w, MUSTER__CLUSTER_EXITED_AFTER_DISCONNECT) < 0)
-    muster_channel_disconnect(w->channel);
+    muster_channel_disconnect(w->link.channel);
 }
 
 static void begin_disconnect(muster_cluster_worker_t *w, int primary) {
-  w->disconnecting = 1;
+  w->link.disconnecting = 1;
   w->primary_initiated = primary;
-  for (muster_server_t *s = w->servers; s; s = s->next)
+  for (muster_server_t *s = w->link.servers; s; s = s->next)
     muster__server_stop(s);
   if (w->o.on_disconnecting)
     w->o.on_disconnecting(w);
-  muster__worker_check_drained(w);
+  check_drained(&w->link);
 }
 
 static void on_internal(muster_channel_t *ch, muster_message_t *message) {
@@ -101,10 +102,10 @@ static void on_internal(muster_channel_t *ch, muster_message_t *message) {
       return; /* no request of ours has that number */
     if (m.ack == w->wait_ack) {
       w->wait_ack = -1;
-      muster_channel_disconnect(w->channel);
+      muster_channel_disconnect(w->link.channel);
       return;
     }
-    for (muster_server_t *s = w->servers; s; s = s->next)
+    for (muster_server_t *s = w->link.servers; s; s = s->next)
       if (s->querying && (long long)s->query_seq == m.ack) {
         muster__server_reply(s, &m, r,
                              muster_message_take_handle(message, NULL));
@@ -112,10 +113,10 @@ static void on_internal(muster_channel_t *ch, muster_message_t *message) {
       }
     break;
   case MUSTER__CLUSTER_NEWCONN:
-    muster__server_newconn(w, &m, message);
+    muster__server_newconn(&w->link, &m, message);
     break;
   case MUSTER__CLUSTER_DISCONNECT:
-    if (!w->disconnecting)
+    if (!w->link.disconnecting)
       begin_disconnect(w, 1);
     break;
   default:
@@ -132,12 +133,12 @@ static void on_message(muster_channel_t *ch, muster_message_t *m) {
 static void on_disconnect(muster_channel_t *ch, int reason) {
   muster_cluster_worker_t *w = muster_channel_data(ch);
   (void)reason;
-  if (w->ended)
+  if (w->link.ended)
     return;
-  w->ended = 1;
-  muster__server_channel_ended(w);
+  w->link.ended = 1;
+  muster__server_link_ended(&w->link);
   if (w->o.on_disconnect)
-    w->o.on_disconnect(w, !w->disconnecting);
+    w->o.on_disconnect(w, !w->link.disconnecting);
 }
 
 /* The primary may die at any time, and the kernel only sends the
@@ -173,12 +174,14 @@ int muster_cluster_worker_open(uv_loop_t *loop,
   w->loop = loop;
   w->id = atoi(ids); /* Node: +NODE_UNIQUE_ID | 0 */
   w->wait_ack = -1;
+  w->link.arm_report = arm_report;
+  w->link.check_drained = check_drained;
   muster_channel_options_t co = {0};
   co.on_message = on_message;
   co.on_internal = on_internal;
   co.on_disconnect = on_disconnect;
   co.data = w;
-  int r = muster_channel_from_parent(loop, &co, &w->channel);
+  int r = muster_channel_from_parent(loop, &co, &w->link.channel);
   if (r < 0) {
     free(w);
     return r;
@@ -195,9 +198,17 @@ int muster_cluster_worker_open(uv_loop_t *loop,
    * learns that this worker reports closed connections. */
   muster__cluster_msg_t online = {.act = MUSTER__CLUSTER_ONLINE,
                                   .fields = MUSTER__CLUSTER_F_MUSTER};
-  muster__cluster_send(w->channel, &w->seq, &online, -1, 0);
+  muster__cluster_send(w->link.channel, &w->link.seq, &online, -1, 0);
   *out = w;
   return 0;
+}
+
+int muster_cluster_listen(uv_loop_t *loop, muster_cluster_worker_t *worker,
+                          const muster_server_options_t *options,
+                          muster_server_t **out) {
+  if (worker && worker->loop != loop)
+    return MUSTER_EINVAL;
+  return muster__server_open(loop, worker ? &worker->link : NULL, options, out);
 }
 
 int muster_cluster_worker_id(const muster_cluster_worker_t *w) {
@@ -205,7 +216,7 @@ int muster_cluster_worker_id(const muster_cluster_worker_t *w) {
 }
 
 int muster_cluster_worker_is_connected(const muster_cluster_worker_t *w) {
-  return !w->ended && muster_channel_connected(w->channel);
+  return !w->link.ended && muster_channel_connected(w->link.channel);
 }
 
 int muster_cluster_worker_send(muster_cluster_worker_t *w,
@@ -214,9 +225,10 @@ int muster_cluster_worker_send(muster_cluster_worker_t *w,
                                muster_send_cb cb, void *arg) {
   if (w == NULL)
     return MUSTER_EINVAL;
-  if (w->ended)
+  if (w->link.ended)
     return MUSTER_ENOTCONN;
-  return muster_channel_send(w->channel, message, handle_fd, options, cb, arg);
+  return muster_channel_send(w->link.channel, message, handle_fd, options, cb,
+                             arg);
 }
 
 int muster_cluster_worker_send_text(muster_cluster_worker_t *w,
@@ -225,10 +237,10 @@ int muster_cluster_worker_send_text(muster_cluster_worker_t *w,
                                     muster_send_cb cb, void *arg) {
   if (w == NULL)
     return MUSTER_EINVAL;
-  if (w->ended)
+  if (w->link.ended)
     return MUSTER_ENOTCONN;
-  return muster_channel_send_text(w->channel, json, len, handle_fd, options, cb,
-                                  arg);
+  return muster_channel_send_text(w->link.channel, json, len, handle_fd,
+                                  options, cb, arg);
 }
 
 int muster_cluster_worker_disconnect(muster_cluster_worker_t *w) {
@@ -236,7 +248,7 @@ int muster_cluster_worker_disconnect(muster_cluster_worker_t *w) {
     return MUSTER_EINVAL;
   if (!muster_cluster_worker_is_connected(w))
     return MUSTER_ENOTCONN;
-  if (w->disconnecting)
+  if (w->link.disconnecting)
     return MUSTER_EALREADY;
   begin_disconnect(w, 0);
   return 0;
@@ -269,11 +281,11 @@ void muster_cluster_worker_close(muster_cluster_worker_t *w,
     return;
   w->closing = 1;
   w->close_cb = cb;
-  w->ended = 1;
-  while (w->servers)
-    muster__server_free_now(w->servers, 0);
-  muster_channel_close(w->channel, NULL);
-  w->channel = NULL;
+  w->link.ended = 1;
+  while (w->link.servers)
+    muster__server_free_now(w->link.servers, 0);
+  muster_channel_close(w->link.channel, NULL);
+  w->link.channel = NULL;
   w->handles_open = 2;
   uv_close((uv_handle_t *)&w->timer, worker_closed);
   uv_close((uv_handle_t *)&w->report, worker_closed);
