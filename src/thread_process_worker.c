@@ -2,7 +2,9 @@
  * from src/thread_process.c, the port from src/thread_process_bridge.c,
  * and the one frame of their own, {"o":1}: the worker's loop is running
  * (Node's 'online'). */
+#include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "muster/error.h"
 #include "muster/thread.h"
@@ -110,6 +112,18 @@ static void flush_at_exit(void *arg) {
   muster__bridge_flush(arg);
 }
 
+/* The online frame, written before the entry runs (a channel's sends wait
+ * for its loop, and an entry that crashes at once would take it along):
+ * one JSON line, the channel's wire format, into an empty socket. */
+static int send_online(int fd) {
+  static const char frame[] = "{\"o\":1}\n";
+  ssize_t n;
+  do
+    n = write(fd, frame, sizeof frame - 1);
+  while (n < 0 && errno == EINTR);
+  return n == (ssize_t)sizeof frame - 1 ? 0 : n < 0 ? -errno : MUSTER_EIO;
+}
+
 int muster__tproc_worker_port(uv_loop_t *loop, int fd,
                               muster__tproc_at_exit_fn at_exit,
                               muster_port_t **port) {
@@ -130,6 +144,8 @@ int muster__tproc_worker_port(uv_loop_t *loop, int fd,
   /* The worker's cleanup runs this last (hooks run last registered
    * first): what it posted at the end still reaches the parent. */
   err = at_exit(flush_at_exit, b);
+  if (err == 0)
+    err = send_online(fd);
   if (err != 0) {
     muster_port_close(*port, NULL);
     muster_channel_close(ch, NULL);
@@ -138,9 +154,5 @@ int muster__tproc_worker_port(uv_loop_t *loop, int fd,
   /* The channel must not keep the worker's loop alive: the parent port
    * does, as a thread's does. */
   muster_channel_unref(ch);
-  json_t *online = json_pack("{s:i}", "o", 1);
-  err = online ? muster_channel_send(ch, online, -1, NULL, NULL, NULL)
-               : MUSTER_ENOMEM;
-  json_decref(online);
-  return err < 0 ? err : 0;
+  return 0;
 }

@@ -1,5 +1,11 @@
 /* Message ports on one loop and across threads (muster/port.h), and
- * BroadcastChannel. */
+ * BroadcastChannel.
+ *
+ * The cases between a creator and its worker are functions of the
+ * isolation mode, registered as NAME (a thread) and NAME_process (a
+ * forked worker process). The cases on one loop have no worker, so no
+ * mode; BroadcastChannel is by name within one process (muster/port.h),
+ * so a worker process is not on it by definition. */
 #include "test.h"
 
 #include <stdatomic.h>
@@ -439,17 +445,22 @@ TEST(port_transfer_to_thread) {
 }
 
 /* Many posts from two threads at once to one port: each poster's order is
- * kept, nothing is lost. */
-static atomic_int flood_ready;
+ * kept, nothing is lost. The posters start together at a barrier in a
+ * shared buffer, which a worker process sees too (its mapping is
+ * inherited). */
+typedef struct {
+  long long base;
+  _Atomic int32_t *ready;
+} flood_arg_t;
 
 static int flood_entry(uv_loop_t *loop, void *arg) {
   muster_port_t *p = muster_thread_parent_port();
-  long long base = (long long)(intptr_t)arg;
-  atomic_fetch_add(&flood_ready, 1);
-  while (atomic_load(&flood_ready) < 2)
+  flood_arg_t *a = arg;
+  atomic_fetch_add(a->ready, 1);
+  while (atomic_load(a->ready) < 2)
     ;
   for (long long i = 0; i < 20000; i++) {
-    json_t *j = json_integer(base + i);
+    json_t *j = json_integer(a->base + i);
     ASSERT(muster_port_post(p, j, NULL) >= 0);
     json_decref(j);
   }
@@ -477,24 +488,38 @@ static void flood_exit(muster_thread_t *t, int code) {
   muster_thread_close(t, NULL);
 }
 
-TEST_T(port_flood_two_threads, 120) {
+static void flood_two(int isolation) {
   uv_loop_t loop;
   flood_t f = {{0, 0}, 0, 0, 0};
   muster_thread_t *t1, *t2;
+  muster_shared_t *barrier;
+  ASSERT_OK(muster_shared_create(64, &barrier));
+  flood_arg_t a1 = {0, muster_shared_i32(barrier, 0)};
+  flood_arg_t a2 = {1000000, muster_shared_i32(barrier, 0)};
   ASSERT_OK(uv_loop_init(&loop));
   muster_thread_options_t o = {0};
+  o.isolation = isolation;
   o.on_message = flood_message;
   o.on_exit = flood_exit;
   o.data = &f;
-  o.arg = (void *)(intptr_t)0;
+  o.arg = &a1;
   ASSERT_OK(muster_thread_create(&loop, flood_entry, &o, &t1));
-  o.arg = (void *)(intptr_t)1000000;
+  o.arg = &a2;
   ASSERT_OK(muster_thread_create(&loop, flood_entry, &o, &t2));
   test_run_loop(&loop, 100000);
   ASSERT_EQ(f.count, 40000);
   ASSERT_EQ(f.bad, 0);
   ASSERT_EQ(f.exits, 2);
   ASSERT_OK(uv_loop_close(&loop));
+  muster_shared_unref(barrier);
+}
+
+TEST_T(port_flood_two_threads, 120) {
+  flood_two(MUSTER_THREAD_ISOLATION_THREAD);
+}
+
+TEST_T(port_flood_two_threads_process, 120) {
+  flood_two(MUSTER_THREAD_ISOLATION_PROCESS);
 }
 
 /* ---- BroadcastChannel ---------------------------------------------------- */
@@ -611,7 +636,7 @@ static void shared_back(muster_thread_t *t, muster_message_t *m) {
 
 /* A shared buffer goes by reference: the thread's write is ours to see,
  * and the sender keeps its own reference. */
-TEST(port_shared_buffer) {
+static void shared_buffer(int isolation) {
   uv_loop_t loop;
   muster_shared_t *s;
   muster_thread_t *t;
@@ -619,6 +644,7 @@ TEST(port_shared_buffer) {
   ASSERT_OK(uv_loop_init(&loop));
   ASSERT_OK(muster_shared_create(4096, &s));
   muster_thread_options_t o = {0};
+  o.isolation = isolation;
   o.on_message = shared_back;
   o.on_exit = exit_seen;
   o.data = &got;
@@ -635,4 +661,12 @@ TEST(port_shared_buffer) {
   ASSERT_EQ(atomic_load(muster_shared_i32(s, 0)), 1);
   muster_shared_unref(s);
   ASSERT_OK(uv_loop_close(&loop));
+}
+
+TEST(port_shared_buffer) {
+  shared_buffer(MUSTER_THREAD_ISOLATION_THREAD);
+}
+
+TEST(port_shared_buffer_process) {
+  shared_buffer(MUSTER_THREAD_ISOLATION_PROCESS);
 }

@@ -1,6 +1,13 @@
 /* Shared buffers and Atomics: references, wait/notify between threads and
  * between processes, Node's three results, notify counts, waitAsync on a
- * loop, cancel with nothing leaked. */
+ * loop, cancel with nothing leaked.
+ *
+ * A case with another side (a waiter, a notifier, a partner) is a
+ * function of the mode, registered as NAME (the other side a thread) and
+ * NAME_process (a forked process: process isolation's case, where only
+ * the memory file's pages are shared). The cases with no other side
+ * (references, arguments, one waiter and its own timeout, waitAsync's
+ * bookkeeping) have no mode. */
 #include "test.h"
 
 #include <pthread.h>
@@ -109,11 +116,61 @@ static void notify_until(_Atomic int32_t *w, int want) {
   ASSERT_EQ(got, want);
 }
 
+/* Where the other side of a case runs: a thread of ours, or a child
+ * process forked for it, which sees our shared buffer through the mapping
+ * it inherited and nothing else we change: what the sides tell each other
+ * lives in the buffer. */
+typedef struct {
+  int process;
+  pthread_t th;
+  pid_t pid;
+} side_t;
+
+static void side_start(side_t *s, int isolation, void *(*fn)(void *),
+                       void *arg) {
+  s->process = isolation == MUSTER_THREAD_ISOLATION_PROCESS;
+  if (!s->process) {
+    ASSERT_OK(pthread_create(&s->th, NULL, fn, arg));
+    return;
+  }
+  s->pid = fork();
+  ASSERT(s->pid >= 0);
+  if (s->pid == 0) {
+    fn(arg);
+    _exit(0);
+  }
+}
+
+static void side_signal(side_t *s, int sig) {
+  if (s->process)
+    ASSERT_OK(kill(s->pid, sig));
+  else
+    ASSERT_OK(pthread_kill(s->th, sig));
+}
+
+static void side_join(side_t *s) {
+  int status;
+  if (!s->process) {
+    ASSERT_OK(pthread_join(s->th, NULL));
+    return;
+  }
+  ASSERT_EQ(waitpid(s->pid, &status, 0), s->pid);
+  ASSERT(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+}
+
+/* Waiters on one word, counted in the shared buffer itself. */
 typedef struct {
   _Atomic int32_t *word;
   atomic_int done;
   atomic_int ok;
 } waiters_t;
+
+static waiters_t *waiters_in(muster_shared_t *s, size_t word) {
+  waiters_t *ws = (waiters_t *)muster_shared_i64(s, 64);
+  ws->word = muster_shared_i32(s, word);
+  return ws;
+}
 
 static void *waiter(void *arg) {
   waiters_t *ws = arg;
@@ -124,42 +181,58 @@ static void *waiter(void *arg) {
   return NULL;
 }
 
-TEST(shared_wait_notify_two_threads) {
+static void wait_notify(int isolation) {
   muster_shared_t *s;
-  ASSERT_OK(muster_shared_create(64, &s));
-  waiters_t ws = {muster_shared_i32(s, 0), 0, 0};
-  pthread_t th;
-  ASSERT_OK(pthread_create(&th, NULL, waiter, &ws));
-  notify_until(ws.word, 1);
-  ASSERT_OK(pthread_join(th, NULL));
-  ASSERT_EQ(atomic_load(&ws.ok), 1);
+  side_t side;
+  ASSERT_OK(muster_shared_create(4096, &s));
+  waiters_t *ws = waiters_in(s, 0);
+  side_start(&side, isolation, waiter, ws);
+  notify_until(ws->word, 1);
+  side_join(&side);
+  ASSERT_EQ(atomic_load(&ws->ok), 1);
   muster_shared_unref(s);
 }
 
-/* Eight threads wait; notify(3) wakes exactly three, then ALL the rest. */
-TEST_T(shared_notify_count_many_waiters, 60) {
+TEST(shared_wait_notify_two_threads) {
+  wait_notify(MUSTER_THREAD_ISOLATION_THREAD);
+}
+
+TEST(shared_wait_notify_two_threads_process) {
+  wait_notify(MUSTER_THREAD_ISOLATION_PROCESS);
+}
+
+/* Eight waiters; notify(3) wakes exactly three, then ALL the rest. */
+static void notify_count(int isolation) {
   muster_shared_t *s;
-  ASSERT_OK(muster_shared_create(64, &s));
-  waiters_t ws = {muster_shared_i32(s, 3), 0, 0};
-  pthread_t th[8];
+  side_t side[8];
+  ASSERT_OK(muster_shared_create(4096, &s));
+  waiters_t *ws = waiters_in(s, 3);
   for (int i = 0; i < 8; i++)
-    ASSERT_OK(pthread_create(&th[i], NULL, waiter, &ws));
-  notify_until(ws.word, 3);
+    side_start(&side[i], isolation, waiter, ws);
+  notify_until(ws->word, 3);
   /* Give a wrong implementation time to wake more than asked. */
   usleep(50 * 1000);
-  while (atomic_load(&ws.done) < 3)
+  while (atomic_load(&ws->done) < 3)
     usleep(1000);
-  ASSERT_EQ(atomic_load(&ws.done), 3);
-  notify_until(ws.word, 5);
+  ASSERT_EQ(atomic_load(&ws->done), 3);
+  notify_until(ws->word, 5);
   for (int i = 0; i < 8; i++)
-    ASSERT_OK(pthread_join(th[i], NULL));
-  ASSERT_EQ(atomic_load(&ws.ok), 8);
-  ASSERT_EQ(muster_shared_notify(ws.word, MUSTER_SHARED_ALL), 0);
+    side_join(&side[i]);
+  ASSERT_EQ(atomic_load(&ws->ok), 8);
+  ASSERT_EQ(muster_shared_notify(ws->word, MUSTER_SHARED_ALL), 0);
   muster_shared_unref(s);
 }
 
-/* A ping-pong across threads: each side stores its turn, notifies, and
- * waits for the other's; a lost wake-up would hang the test. */
+TEST_T(shared_notify_count_many_waiters, 60) {
+  notify_count(MUSTER_THREAD_ISOLATION_THREAD);
+}
+
+TEST_T(shared_notify_count_many_waiters_process, 60) {
+  notify_count(MUSTER_THREAD_ISOLATION_PROCESS);
+}
+
+/* A ping-pong: each side stores its turn, notifies, and waits for the
+ * other's; a lost wake-up would hang the test. */
 typedef struct {
   _Atomic int32_t *turn;
   int rounds;
@@ -180,40 +253,56 @@ static void *pong_thread(void *arg) {
   return NULL;
 }
 
-TEST(shared_ping_pong_threads) {
+static void ping_pong(int isolation) {
   muster_shared_t *s;
+  side_t side;
   ASSERT_OK(muster_shared_create(64, &s));
   pingpong_t p = {muster_shared_i32(s, 0), 2000};
-  pthread_t th;
-  ASSERT_OK(pthread_create(&th, NULL, pong_thread, &p));
+  side_start(&side, isolation, pong_thread, &p);
   pong_side(&p, 0);
-  ASSERT_OK(pthread_join(th, NULL));
+  side_join(&side);
   ASSERT_EQ(atomic_load(p.turn), 4000);
   muster_shared_unref(s);
+}
+
+TEST(shared_ping_pong_threads) {
+  ping_pong(MUSTER_THREAD_ISOLATION_THREAD);
+}
+
+TEST(shared_ping_pong_threads_process) {
+  ping_pong(MUSTER_THREAD_ISOLATION_PROCESS);
 }
 
 /* A signal delivered to a waiter does not end its wait early. */
 static void on_sigusr1(int sig) {}
 
-TEST(shared_wait_survives_signal) {
+static void wait_survives_signal(int isolation) {
   struct sigaction sa = {0}, old;
   sa.sa_handler = on_sigusr1;
   ASSERT_OK(sigaction(SIGUSR1, &sa, &old));
   muster_shared_t *s;
-  ASSERT_OK(muster_shared_create(64, &s));
-  waiters_t ws = {muster_shared_i32(s, 0), 0, 0};
-  pthread_t th;
-  ASSERT_OK(pthread_create(&th, NULL, waiter, &ws));
+  side_t side;
+  ASSERT_OK(muster_shared_create(4096, &s));
+  waiters_t *ws = waiters_in(s, 0);
+  side_start(&side, isolation, waiter, ws);
   for (int i = 0; i < 20; i++) {
-    pthread_kill(th, SIGUSR1);
+    side_signal(&side, SIGUSR1);
     usleep(2000);
   }
-  ASSERT_EQ(atomic_load(&ws.done), 0);
-  notify_until(ws.word, 1);
-  ASSERT_OK(pthread_join(th, NULL));
-  ASSERT_EQ(atomic_load(&ws.ok), 1);
+  ASSERT_EQ(atomic_load(&ws->done), 0);
+  notify_until(ws->word, 1);
+  side_join(&side);
+  ASSERT_EQ(atomic_load(&ws->ok), 1);
   ASSERT_OK(sigaction(SIGUSR1, &old, NULL));
   muster_shared_unref(s);
+}
+
+TEST(shared_wait_survives_signal) {
+  wait_survives_signal(MUSTER_THREAD_ISOLATION_THREAD);
+}
+
+TEST(shared_wait_survives_signal_process) {
+  wait_survives_signal(MUSTER_THREAD_ISOLATION_PROCESS);
 }
 
 /* Across processes: a child (fork) maps the memory file anew from its
@@ -299,19 +388,27 @@ static muster_shared_wait_t *start_wait(async_fix_t *f, size_t i,
   return w;
 }
 
-TEST(shared_wait_async_resolves_on_loop) {
+static void wait_async_resolves(int isolation) {
   async_fix_t f;
+  side_t side;
   async_setup(&f);
   async_rec_t r;
   start_wait(&f, 0, MUSTER_SHARED_FOREVER, &r);
-  pthread_t th;
-  ASSERT_OK(pthread_create(&th, NULL, notify_one, muster_shared_i32(f.s, 0)));
+  side_start(&side, isolation, notify_one, muster_shared_i32(f.s, 0));
   test_run_loop(&f.loop, 10000);
-  ASSERT_OK(pthread_join(th, NULL));
+  side_join(&side);
   ASSERT_EQ(r.calls, 1);
   ASSERT_EQ(r.result, MUSTER_SHARED_OK);
   ASSERT(r.on_loop_thread);
   async_teardown(&f);
+}
+
+TEST(shared_wait_async_resolves_on_loop) {
+  wait_async_resolves(MUSTER_THREAD_ISOLATION_THREAD);
+}
+
+TEST(shared_wait_async_resolves_on_loop_process) {
+  wait_async_resolves(MUSTER_THREAD_ISOLATION_PROCESS);
 }
 
 TEST(shared_wait_async_sync_results) {

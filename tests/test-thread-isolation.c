@@ -1,6 +1,8 @@
-/* Worker threads with isolation = process: the thread API's events in
- * Node's order, workerData, exit codes, terminate, a crash that ends only
- * the worker, and a transferred buffer echoed back across the processes. */
+/* Worker threads with isolation = process, the cases only a process has:
+ * a crash (SIGSEGV, abort) that ends only the worker, the signal it
+ * reports, many workers in a row with nothing left behind. The cases both
+ * modes share run in tests/test-thread.c and tests/test-port.c as
+ * NAME_process. */
 #include "test.h"
 
 #include <signal.h>
@@ -85,6 +87,10 @@ static int segv_entry(uv_loop_t *loop, void *arg) {
   return 0;
 }
 
+static int abort_entry(uv_loop_t *loop, void *arg) {
+  abort();
+}
+
 static void stay(muster_port_t *p, muster_message_t *m) {}
 
 static int stay_entry(uv_loop_t *loop, void *arg) {
@@ -147,20 +153,53 @@ TEST(isolation_exit_code) {
   ASSERT_OK(uv_loop_close(&loop));
 }
 
-/* A crash ends the worker only: exit 128 + SIGSEGV, and the parent goes
- * on to run another worker. */
-TEST(isolation_crash_parent_lives) {
+/* A crash ends the worker only: on_online (it came before the entry
+ * ran), then on_exit with 128 + the signal; the parent goes on to run
+ * another worker. */
+static void crash_then_next(muster_thread_entry_cb entry, int sig) {
   uv_loop_t loop;
   iso_t s;
   ASSERT_OK(uv_loop_init(&loop));
-  i_start(&loop, segv_entry, &s, NULL, NULL);
+  i_start(&loop, entry, &s, NULL, NULL);
   i_finish(&loop, &s);
-  ASSERT_EQ(s.exits, 1);
-  ASSERT_EQ(s.sig, SIGSEGV);
-  ASSERT_EQ(s.code, 128 + SIGSEGV);
+  ASSERT_STR_EQ(s.log, "ox");
+  ASSERT_EQ(s.sig, sig);
+  ASSERT_EQ(s.code, 128 + sig);
   i_start(&loop, exit7_entry, &s, NULL, NULL);
   i_finish(&loop, &s);
   ASSERT_EQ(s.code, 7);
+  ASSERT_OK(uv_loop_close(&loop));
+}
+
+TEST(isolation_crash_parent_lives) {
+  crash_then_next(segv_entry, SIGSEGV);
+}
+
+TEST(isolation_abort_parent_lives) {
+  crash_then_next(abort_entry, SIGABRT);
+}
+
+/* Workers one after the other: each is reaped (the runner fails the test
+ * on a zombie) and leaves no descriptor behind. */
+static int quick_entry(uv_loop_t *loop, void *arg) {
+  return 0;
+}
+
+TEST_T(isolation_many_in_sequence, 120) {
+  uv_loop_t loop;
+  iso_t s;
+  int fds = 0;
+  ASSERT_OK(uv_loop_init(&loop));
+  for (int i = 0; i < 200; i++) {
+    i_start(&loop, quick_entry, &s, NULL, NULL);
+    i_finish(&loop, &s);
+    ASSERT_STR_EQ(s.log, "ox");
+    ASSERT_EQ(s.code, 0);
+    /* The loop's own descriptors are made on its first run. */
+    if (i == 0)
+      fds = test_fd_count();
+    ASSERT_EQ(test_fd_count(), fds);
+  }
   ASSERT_OK(uv_loop_close(&loop));
 }
 
