@@ -406,9 +406,13 @@ static int spawn_process(muster_thread_t *t) {
   muster__tproc_worker_hooks_t h = {proc_online, proc_exit, t};
   int r = muster__tproc_worker_start(t->ctrl.loop, process_main, t, &h,
                                      &t->port, &t->proc);
-  if (r == 0)
-    start_port(t);
-  return r;
+  if (r != 0)
+    return r;
+  /* The worker process took its own copy with the fork. */
+  json_decref(t->env_data);
+  t->env_data = NULL;
+  start_port(t);
+  return 0;
 }
 
 static int spawn(muster_thread_t *t, size_t stack_size) {
