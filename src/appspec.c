@@ -371,6 +371,8 @@ static const attr_t attrs[] = {
     {"stop_exit_codes", "stop_exit_codes", r_exit_codes},
     {"kill_timeout", "kill_timeout", r_duration},
     {"kill_signal", "kill_signal", r_signal},
+    {"wait_ready", "wait_ready", r_bool},
+    {"listen_timeout", "listen_timeout", r_duration},
     {"out_file", "out_file", r_string},
     {"output", "out_file", r_string},
     {"error_file", "error_file", r_string},
@@ -402,8 +404,6 @@ static const char *const later[] = {"watch",
                                     "max_memory_restart",
                                     "cron_restart",
                                     "cron",
-                                    "wait_ready",
-                                    "listen_timeout",
                                     "shutdown_with_message",
                                     "source_map_support",
                                     "disable_source_map_support",
@@ -459,6 +459,8 @@ static int defaults(json_t *out) {
   r |= set_default(out, "stop_exit_codes", json_array());
   r |= set_default(out, "kill_timeout", json_integer(1600));
   r |= set_default(out, "kill_signal", json_string("SIGTERM"));
+  r |= set_default(out, "wait_ready", json_false());
+  r |= set_default(out, "listen_timeout", json_integer(3000));
   r |= set_default(out, "merge_logs", json_false());
   r |= set_default(out, "time", json_false());
   r |= set_default(out, "log_type", json_string("raw"));

@@ -70,6 +70,8 @@ TEST(appspec_defaults) {
   ASSERT_EQ(geti(a, "min_uptime"), 1000);
   ASSERT_EQ(geti(a, "kill_timeout"), 1600);
   ASSERT_STR_EQ(gets(a, "kill_signal"), "SIGTERM");
+  ASSERT(json_is_false(json_object_get(a, "wait_ready")));
+  ASSERT_EQ(geti(a, "listen_timeout"), 3000);
   ASSERT_EQ(geti(a, "log_max_size"), 10 << 20);
   ASSERT_EQ(geti(a, "log_retain"), 5);
   ASSERT_STR_EQ(gets(a, "log_rotate_interval"), "daily");
@@ -101,7 +103,8 @@ TEST(appspec_units) {
                    " \"env\": {\"PORT\": 3000, \"DEBUG\": true},"
                    " \"stop_exit_codes\": 0, \"uid\": \"1000\","
                    " \"gid\": \"staff\", \"out_file\": \"logs/out.log\","
-                   " \"autorestart\": \"false\", \"cwd\": \"sub\"}",
+                   " \"autorestart\": \"false\", \"cwd\": \"sub\","
+                   " \"wait_ready\": true, \"listen_timeout\": \"5s\"}",
                    &o, NULL);
   ASSERT_EQ(geti(a, "min_uptime"), 1000);
   ASSERT_EQ(geti(a, "restart_delay"), 250);
@@ -109,6 +112,8 @@ TEST(appspec_units) {
   ASSERT_EQ(geti(a, "log_max_size"), 10 << 20);
   ASSERT_EQ(geti(a, "log_max_total"), 1 << 30);
   ASSERT_EQ(geti(a, "exp_backoff_restart_delay"), 120000);
+  ASSERT(json_is_true(json_object_get(a, "wait_ready")));
+  ASSERT_EQ(geti(a, "listen_timeout"), 5000);
   ASSERT_STR_EQ(gets(a, "kill_signal"), "SIGINT");
   json_t *args = json_object_get(a, "args");
   ASSERT_EQ(json_array_size(args), 4);

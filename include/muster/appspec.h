@@ -51,6 +51,12 @@
  *   kill_timeout     integer milliseconds [1600]
  *   kill_signal      string, a signal name like "SIGTERM" ["SIGTERM"];
  *                    accepts "SIGINT", "INT", "int" or a number
+ *   wait_ready       boolean [false]: the process is online once it sends
+ *                    the message "ready" on its IPC channel (Node's
+ *                    process.send('ready')); it then runs with one
+ *                    (NODE_CHANNEL_FD)
+ *   listen_timeout   integer milliseconds [3000]: how long a wait_ready
+ *                    process has to send it; later, its start failed
  *   out_file, error_file, log_file
  *                    strings; absent when unset (the daemon's defaults).
  *                    Relative paths are resolved against cwd; "/dev/null"
@@ -74,7 +80,7 @@
  * a string "500", "500ms", "1s", "2m", "1h", "1d".
  *
  * Known PM2 attributes muster does not support yet (watch, max_memory_restart,
- * cron_restart, wait_ready, ...) and unknown attributes are dropped from the
+ * cron_restart, ...) and unknown attributes are dropped from the
  * canonical form with a warning naming each one; nothing is ignored silently.
  *
  * ---- Errors ----------------------------------------------------------------

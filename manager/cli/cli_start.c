@@ -23,6 +23,7 @@ static const struct {
     {"--exp-backoff-restart-delay", "exp_backoff_restart_delay", DAY_MS},
     {"--kill-timeout", "kill_timeout", DAY_MS},
     {"-k", "kill_timeout", DAY_MS},
+    {"--listen-timeout", "listen_timeout", DAY_MS},
     {"-i", "instances", 4096},
     {"--instances", "instances", 4096},
 };
@@ -155,6 +156,10 @@ static int option(json_t *app, int argc, char **argv, int *i) {
   }
   if (strcmp(o, "--no-autorestart") == 0) {
     json_object_set_new(app, "autorestart", json_false());
+    return CLI_OK;
+  }
+  if (strcmp(o, "--wait-ready") == 0) {
+    json_object_set_new(app, "wait_ready", json_true());
     return CLI_OK;
   }
   if (strcmp(o, "--time") == 0) {

@@ -1,5 +1,7 @@
-/* An instance: supervisor hooks, spawning through the exec trampoline, the
- * process group, log output. See instance.h.
+/* An instance: its supervisor rows (the serving one, and during a rolling
+ * reload the one coming up), their hooks, the process group, log output,
+ * reload through muster_supervise_replace. What it runs is in
+ * instance_launch.c. See instance.h.
  *
  * The process group is the app: every process is started in its own
  * session (so its group id is its pid), signals go to the whole group,
@@ -8,6 +10,7 @@
  * before the restart, so an orphaned grandchild can never hold the
  * app's port against its successor. */
 #include "instance.h"
+#include "instance_launch.h"
 #include "../clock.h"
 
 #include <errno.h>
@@ -15,11 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
-
-extern char **environ;
 
 /* A string attribute of a canonical spec; "" for one absent when unset. */
 static const char *sget(const json_t *spec, const char *key) {
@@ -31,147 +31,29 @@ static long long iget(const json_t *spec, const char *key) {
   return json_integer_value(json_object_get(spec, key));
 }
 
-/* ---- what to exec --------------------------------------------------------
- * A binary or a script with a shebang runs directly; otherwise the
- * extension says which interpreter (PM2's rule, for any language). */
+/* ---- the process -------------------------------------------------------- */
 
-static const struct {
-  const char *ext, *interp;
-} by_ext[] = {
-    {".js", "node"}, {".mjs", "node"}, {".cjs", "node"}, {".py", "python3"},
-    {".rb", "ruby"}, {".sh", "bash"},  {".php", "php"},
+/* A supervisor row of the instance. Usually one: the serving row
+ * (inst->sup). During a reload a second one comes up (inst->next); a row
+ * replaced or given up "retires": it is stopped, then closed. */
+struct inst_row_s {
+  inst_t *inst;
+  muster_supervisor_t *sup;
+  inst_row_t *next_row;
+  uint64_t started_ms; /* its current process's start */
+  int wait_ready;      /* online on the "ready" message (else at once) */
+  uint64_t min_uptime, listen_timeout; /* of its spec */
+  int retiring;        /* close once it has no process */
+  int closed;          /* muster_supervise_close was called */
 };
 
-static const char *interp_for(const char *script) {
-  const char *dot = strrchr(script, '.');
-  const char *slash = strrchr(script, '/');
-  if (dot == NULL || (slash && dot < slash))
-    return NULL;
-  for (size_t i = 0; i < sizeof by_ext / sizeof *by_ext; i++)
-    if (strcmp(dot, by_ext[i].ext) == 0)
-      return by_ext[i].interp;
-  return NULL;
+static inst_row_t *row_of(const muster_supervisor_t *sup) {
+  return muster_supervise_data(sup);
 }
-
-static int runs_directly(const char *path) {
-  char head[4] = {0};
-  FILE *f = fopen(path, "rbe");
-  if (f == NULL)
-    return 0;
-  size_t n = fread(head, 1, sizeof head, f);
-  fclose(f);
-  if (access(path, X_OK) < 0)
-    return 0;
-  return (n >= 2 && head[0] == '#' && head[1] == '!') ||
-         (n == 4 && memcmp(head, "\177ELF", 4) == 0);
-}
-
-/* The interpreter for spec ("" when the script runs by itself). */
-static const char *interpreter(const json_t *spec) {
-  const char *i = sget(spec, "interpreter");
-  if (strcmp(i, "none") == 0)
-    return "";
-  if (*i)
-    return i;
-  const char *script = sget(spec, "script");
-  if (runs_directly(script))
-    return "";
-  const char *by = interp_for(script);
-  return by ? by : "";
-}
-
-/* Finds `name` on `path` (a PATH value) as execvp would. */
-static int on_path(const char *name, const char *path) {
-  if (strchr(name, '/'))
-    return access(name, X_OK) == 0;
-  if (path == NULL)
-    path = "/usr/local/bin:/usr/bin:/bin";
-  while (*path) {
-    const char *end = strchr(path, ':');
-    size_t n = end ? (size_t)(end - path) : strlen(path);
-    char full[4096];
-    if (snprintf(full, sizeof full, "%.*s/%s", (int)n, n ? path : ".", name) <
-            (int)sizeof full &&
-        access(full, X_OK) == 0)
-      return 1;
-    path += n + (end != NULL);
-  }
-  return 0;
-}
-
-json_t *inst_environment(const inst_t *inst) {
-  json_t *env = json_object();
-  if (inst->inherited) {
-    json_object_update(env, inst->inherited);
-  } else {
-    for (char **e = environ; *e; e++) {
-      const char *eq = strchr(*e, '=');
-      if (eq) {
-        char *k = strndup(*e, (size_t)(eq - *e));
-        json_object_set_new(env, k, json_string(eq + 1));
-        free(k);
-      }
-    }
-  }
-  json_object_update(env, json_object_get(inst->spec, "env"));
-  char num[32];
-  snprintf(num, sizeof num, "%d", inst->index);
-  json_object_set_new(env, "MUSTER_APP_NAME",
-                      json_string(sget(inst->spec, "name")));
-  json_object_set_new(env, "MUSTER_INSTANCE", json_string(num));
-  json_object_set_new(env, "NODE_APP_INSTANCE", json_string(num));
-  json_object_set_new(env, "MUSTER_HOME", json_string(inst->ie->home));
-  return env;
-}
-
-int inst_check(const inst_env_t *ie, json_t *spec, json_t *inherited, char *err,
-               size_t errlen) {
-  (void)ie;
-  const char *script = sget(spec, "script");
-  struct stat st;
-  json_t *p = json_object_get(json_object_get(spec, "env"), "PATH");
-  if (p == NULL && inherited)
-    p = json_object_get(inherited, "PATH");
-  const char *path = p ? json_string_value(p) : getenv("PATH");
-  if (strchr(script, '/') == NULL) {
-    /* A bare name ("npm") is looked up on the app's PATH at exec. */
-    if (on_path(script, path))
-      return 0;
-    snprintf(err, errlen, "%s: ENOENT (not found on PATH)", script);
-    return MUSTER_ENOENT;
-  }
-  if (stat(script, &st) < 0) {
-    int e = -errno;
-    snprintf(err, errlen, "%s: %s (%s)", script, muster_err_name(e),
-             muster_strerror(e));
-    return e;
-  }
-  const char *cwd = sget(spec, "cwd");
-  if (*cwd && (stat(cwd, &st) < 0 || !S_ISDIR(st.st_mode))) {
-    snprintf(err, errlen, "cwd %s: ENOENT (no such directory)", cwd);
-    return MUSTER_ENOENT;
-  }
-  const char *interp = interpreter(spec);
-  if (*interp && !on_path(interp, path)) {
-    snprintf(err, errlen, "interpreter \"%s\" for %s: ENOENT (not found%s)",
-             interp, script, strchr(interp, '/') ? "" : " on PATH");
-    return MUSTER_ENOENT;
-  }
-  if (*interp == '\0' && access(script, X_OK) < 0) {
-    snprintf(err, errlen,
-             "%s: EACCES (not executable, and no interpreter for its "
-             "name: give --interpreter)",
-             script);
-    return MUSTER_EACCES;
-  }
-  return 0;
-}
-
-/* ---- the process -------------------------------------------------------- */
 
 static void on_data_cb(muster_supervisor_t *sup, muster_child_t *child,
                        int slot, const char *buf, size_t len) {
-  inst_t *inst = muster_supervise_data(sup);
+  inst_t *inst = row_of(sup)->inst;
   (void)child;
   if (len == 0)
     return;
@@ -180,123 +62,44 @@ static void on_data_cb(muster_supervisor_t *sup, muster_child_t *child,
 
 static void on_child_cb(muster_supervisor_t *sup, muster_child_t *child,
                         muster_channel_t *channel) {
-  inst_t *inst = muster_supervise_data(sup);
+  inst_row_t *row = row_of(sup);
+  inst_t *inst = row->inst;
   (void)channel;
-  inst->started_ms = clock_wall_ms();
-  inst->starts++;
-  inst->cpu_ticks = 0;
-  inst->cpu_at_ms = 0;
-  inst->error[0] = '\0';
+  row->started_ms = clock_wall_ms();
+  if (sup == inst->sup) {
+    inst->started_ms = row->started_ms;
+    inst->starts++;
+    inst->cpu_ticks = 0;
+    inst->cpu_at_ms = 0;
+    inst->error[0] = '\0';
+  }
   for (int slot = 1; slot <= 2; slot++)
     if (applog_paused(inst->log, slot))
       muster_child_read_stop(child, slot);
 }
 
-static char **env_vector(json_t *env) {
-  size_t n = json_object_size(env), i = 0;
-  char **v = calloc(n + 1, sizeof *v);
-  const char *k;
-  json_t *val;
-  json_object_foreach(env, k, val) {
-    if (asprintf(&v[i], "%s=%s", k, json_string_value(val)) < 0)
-      v[i] = NULL;
-    else
-      i++;
-  }
-  return v;
+/* wait_ready: Node's process.send('ready') on the IPC channel. */
+static void on_message_cb(muster_channel_t *channel, muster_message_t *msg) {
+  inst_row_t *row = muster_channel_data(channel);
+  json_t *v = muster_message_json(msg);
+  if (row->closed || !json_is_string(v) ||
+      strcmp(json_string_value(v), "ready") != 0 ||
+      muster_supervise_channel(row->sup) != channel)
+    return;
+  muster_supervise_ready(row->sup);
 }
-
-static void free_vector(char **v) {
-  for (size_t i = 0; v && v[i]; i++)
-    free(v[i]);
-  free(v);
-}
-
-/* argv of the trampoline: muster __run <daemon pid> <file> <argv0> args */
-static char **run_vector(const inst_t *inst) {
-  const json_t *spec = inst->spec;
-  const char *interp = interpreter(spec);
-  json_t *args = json_object_get(spec, "args");
-  json_t *iargs = json_object_get(spec, "interpreter_args");
-  size_t n = 6 + json_array_size(args) + json_array_size(iargs) + 1;
-  char **v = calloc(n + 1, sizeof *v);
-  size_t k = 0;
-  char pid[32];
-  snprintf(pid, sizeof pid, "%d", (int)getpid());
-  v[k++] = strdup(inst->ie->self_exe);
-  v[k++] = strdup("__run");
-  v[k++] = strdup(pid);
-  const char *script = sget(spec, "script");
-  v[k++] = strdup(*interp ? interp : script);
-  v[k++] = strdup(*interp ? interp : script);
-  size_t i;
-  json_t *e;
-  if (*interp) {
-    json_array_foreach(iargs, i, e) v[k++] = strdup(json_string_value(e));
-    v[k++] = strdup(script);
-  }
-  json_array_foreach(args, i, e) v[k++] = strdup(json_string_value(e));
-  return v;
-}
-
 static void on_state_cb(muster_supervisor_t *sup, muster_supervise_state_t old,
                         muster_supervise_state_t state);
 
-static void policy_of(const json_t *spec, muster_supervise_policy_t *p,
-                      int *codes, size_t ncodes) {
-  memset(p, 0, sizeof *p);
-  p->restart = json_is_true(json_object_get(spec, "autorestart"))
-                   ? MUSTER_RESTART_ALWAYS
-                   : MUSTER_RESTART_NEVER;
-  json_t *list = json_object_get(spec, "stop_exit_codes");
-  size_t i;
-  json_t *e;
-  json_array_foreach(list, i, e) if (i < ncodes) codes[i] =
-      (int)json_integer_value(e);
-  p->no_restart_codes = codes;
-  p->no_restart_count =
-      json_array_size(list) < ncodes ? json_array_size(list) : ncodes;
-  long long delay = iget(spec, "restart_delay");
-  long long exp = iget(spec, "exp_backoff_restart_delay");
-  if (exp > 0) {
-    /* PM2: d, then x1.5 each time, at most 15 s. */
-    p->backoff_base_ms = (uint64_t)exp;
-    p->backoff_factor = 1.5;
-    p->backoff_max_ms = (uint64_t)(exp > 15000 ? exp : 15000);
-  } else if (delay > 0) {
-    p->backoff_base_ms = (uint64_t)delay;
-    p->backoff_factor = 1;
-    p->backoff_max_ms = (uint64_t)delay;
-  } else {
-    /* PM2 restarts at once; the supervisor's smallest base is 1 ms, and
-     * the crash-loop guard (not the delay) is what stops a crash loop. */
-    p->backoff_base_ms = 1;
-    p->backoff_factor = 2;
-    p->backoff_max_ms = 15000;
-  }
-  p->min_uptime_ms = (uint64_t)iget(spec, "min_uptime");
-  if (p->min_uptime_ms == 0)
-    p->min_uptime_ms = 1;
-  /* PM2 judges max_restarts unstable restarts within min_uptime x
-   * max_restarts; here the window slides over the app's whole life. */
-  long long mr = iget(spec, "max_restarts");
-  p->crash_limit = mr > 0 ? (unsigned)mr : 1;
-  p->crash_window_ms = p->min_uptime_ms * (uint64_t)(mr + 1);
-  if (p->crash_window_ms < 1000)
-    p->crash_window_ms = 1000;
-  p->kill_timeout_ms = (uint64_t)iget(spec, "kill_timeout");
-  if (p->kill_timeout_ms == 0)
-    p->kill_timeout_ms = 1;
-  p->stop_signal = muster_appspec_parse_signal(sget(spec, "kill_signal"));
-}
-
 static void on_error_cb(muster_supervisor_t *sup,
                         muster_supervise_reason_t reason, int err) {
-  inst_t *inst = muster_supervise_data(sup);
+  inst_t *inst = row_of(sup)->inst;
+  if (sup != inst->sup)
+    return; /* a reload's new row: the reload says why it failed */
   if (reason == MUSTER_SUPERVISE_CRASH_LOOP) {
     int codes[MUSTER_SUPERVISE_MAX_EXIT_CODES];
     muster_supervise_policy_t p;
-    policy_of(inst->spec, &p, codes, MUSTER_SUPERVISE_MAX_EXIT_CODES);
+    inst_policy(inst->spec, &p, codes, MUSTER_SUPERVISE_MAX_EXIT_CODES);
     snprintf(inst->error, sizeof inst->error,
              "crash loop: %u restarts within %llu ms", p.crash_limit,
              (unsigned long long)p.crash_window_ms);
@@ -306,16 +109,19 @@ static void on_error_cb(muster_supervisor_t *sup,
   }
 }
 
-/* The log writer is behind: hold the app back on its own pipe. */
+/* The log writer is behind: hold the app back on its own pipe (every
+ * process of the instance: during a reload, the old and the new). */
 static void on_log_pause(void *data, int slot, int paused) {
   inst_t *inst = data;
-  muster_child_t *child = muster_supervise_child(inst->sup);
-  if (child == NULL)
-    return;
-  if (paused)
-    muster_child_read_stop(child, slot);
-  else
-    muster_child_read_start(child, slot);
+  for (inst_row_t *row = inst->rows; row; row = row->next_row) {
+    muster_child_t *child = row->closed ? NULL : muster_supervise_child(row->sup);
+    if (child == NULL)
+      continue;
+    if (paused)
+      muster_child_read_stop(child, slot);
+    else
+      muster_child_read_start(child, slot);
+  }
 }
 
 static int open_logs(uv_loop_t *loop, inst_t *inst) {
@@ -339,20 +145,29 @@ static int open_logs(uv_loop_t *loop, inst_t *inst) {
                      inst, &inst->log);
 }
 
-/* The row: a supervised child (muster_supervise_child_create) running the
+/* A row: a supervised child (muster_supervise_child_create) running the
  * trampoline in its own session, so the app is a whole process group: the
  * stop schedule reaches every member and STOPPED means none is left. The
- * command and environment are fixed at creation: --update-env makes a new
- * row (inst_update). */
-static int make_supervisor(uv_loop_t *loop, inst_t *inst) {
+ * command and environment are fixed at creation: --update-env and reload
+ * make a new row. A wait_ready app is forked with Node's IPC channel (fd
+ * 3, NODE_CHANNEL_FD) to say "ready" on. */
+static int make_row(uv_loop_t *loop, inst_t *inst, inst_row_t **out) {
+  inst_row_t *row = calloc(1, sizeof *row);
+  if (row == NULL)
+    return MUSTER_ENOMEM;
+  row->inst = inst;
+  row->wait_ready = inst_wants_ready(inst->spec);
+  row->min_uptime = (uint64_t)iget(inst->spec, "min_uptime");
+  row->listen_timeout = (uint64_t)iget(inst->spec, "listen_timeout");
   json_t *env = inst_environment(inst);
-  char **envp = env_vector(env);
-  char **argv = run_vector(inst);
+  char **envp = inst_env_vector(env);
+  char **argv = inst_run_vector(inst);
   json_decref(env);
   const char *cwd = sget(inst->spec, "cwd");
-  muster_stdio_t stdio[3] = {{MUSTER_STDIO_IGNORE, -1},
+  muster_stdio_t stdio[4] = {{MUSTER_STDIO_IGNORE, -1},
                              {MUSTER_STDIO_PIPE, -1},
-                             {MUSTER_STDIO_PIPE, -1}};
+                             {MUSTER_STDIO_PIPE, -1},
+                             {MUSTER_STDIO_IPC, -1}};
   int codes[MUSTER_SUPERVISE_MAX_EXIT_CODES];
   muster_supervise_child_options_t o = {
       .process.spawn =
@@ -361,21 +176,80 @@ static int make_supervisor(uv_loop_t *loop, inst_t *inst) {
               .env_mode = MUSTER_ENV_EXACT,
               .cwd = *cwd ? cwd : NULL,
               .stdio = stdio,
-              .stdio_count = 3,
+              .stdio_count = row->wait_ready ? 4 : 3,
               .flags = MUSTER_SPAWN_DETACHED,
           },
+      .process.channel = {.on_message = on_message_cb, .data = row},
+      .fork = row->wait_ready,
       .on_child = on_child_cb,
       .on_data = on_data_cb,
       .on_state = on_state_cb,
       .on_error = on_error_cb,
-      .data = inst,
+      .data = row,
   };
-  policy_of(inst->spec, &o.policy, codes, MUSTER_SUPERVISE_MAX_EXIT_CODES);
+  inst_policy(inst->spec, &o.policy, codes, MUSTER_SUPERVISE_MAX_EXIT_CODES);
   int r = muster_supervise_child_create(
-      loop, argv[0], (const char *const *)argv, &o, &inst->sup);
-  free_vector(envp);
-  free_vector(argv);
-  return r;
+      loop, argv[0], (const char *const *)argv, &o, &row->sup);
+  inst_free_vector(envp);
+  inst_free_vector(argv);
+  if (r < 0) {
+    free(row);
+    return r;
+  }
+  row->next_row = inst->rows;
+  inst->rows = row;
+  inst->holds++;
+  *out = row;
+  return 0;
+}
+
+static void release(inst_t *inst) {
+  if (--inst->holds > 0 || !inst->destroying)
+    return;
+  inst->ie->on_gone(inst);
+  applog_close(inst->log);
+  json_decref(inst->spec);
+  json_decref(inst->inherited);
+  free(inst);
+}
+
+static void on_row_closed(muster_supervisor_t *sup) {
+  inst_row_t *row = row_of(sup);
+  inst_t *inst = row->inst;
+  for (inst_row_t **p = &inst->rows; *p; p = &(*p)->next_row)
+    if (*p == row) {
+      *p = row->next_row;
+      break;
+    }
+  free(row);
+  release(inst);
+}
+
+static void close_row(inst_row_t *row) {
+  if (row->closed)
+    return;
+  row->closed = 1;
+  muster_supervise_close(row->sup, on_row_closed);
+}
+
+static int has_process(muster_supervisor_t *sup) {
+  muster_supervise_state_t s = muster_supervise_state(sup);
+  return s != MUSTER_SUPERVISE_STOPPED && s != MUSTER_SUPERVISE_ERRORED;
+}
+
+/* A row no longer wanted: stopped, then closed (on_state_cb). */
+static void retire_row(inst_row_t *row) {
+  row->retiring = 1;
+  if (row->closed)
+    return;
+  if (has_process(row->sup))
+    muster_supervise_stop(row->sup);
+  if (!row->closed && !has_process(row->sup))
+    close_row(row);
+}
+
+static void on_timer_closed(uv_handle_t *h) {
+  release(h->data);
 }
 
 int inst_create(uv_loop_t *loop, const inst_env_t *ie, int pm_id, int index,
@@ -390,17 +264,22 @@ int inst_create(uv_loop_t *loop, const inst_env_t *ie, int pm_id, int index,
   inst->spec = json_incref(spec);
   inst->inherited = json_incref(inherited);
   inst->created_ms = clock_wall_ms();
+  inst_row_t *row;
   int r = open_logs(loop, inst);
   if (r < 0) {
     snprintf(err, errlen, "log file in %s: %s (%s)", ie->logs,
              muster_err_name(r), muster_strerror(r));
     goto fail;
   }
-  r = make_supervisor(loop, inst);
+  r = make_row(loop, inst, &row);
   if (r < 0) {
     snprintf(err, errlen, "cannot make its supervisor: %s", muster_strerror(r));
     goto fail;
   }
+  inst->sup = row->sup;
+  uv_timer_init(loop, &inst->ready_timer);
+  inst->ready_timer.data = inst;
+  inst->holds++;
   *out = inst;
   return 0;
 fail:
@@ -448,6 +327,13 @@ int inst_pid(const inst_t *inst) {
   return muster_supervise_pid(inst->sup);
 }
 
+int inst_owns_pid(const inst_t *inst, int pid) {
+  for (const inst_row_t *row = inst->rows; row; row = row->next_row)
+    if (!row->closed && muster_supervise_pid(row->sup) == pid)
+      return 1;
+  return 0;
+}
+
 int inst_kill(inst_t *inst, int signo) {
   int pid = inst_pid(inst);
   if (pid <= 0)
@@ -463,51 +349,192 @@ void inst_flush_logs(inst_t *inst) {
   applog_flush(inst->log);
 }
 
-static void on_sup_closed(muster_supervisor_t *sup);
-
-/* Once: the STOPPED report and inst_destroy may both ask. */
-static void close_supervisor(inst_t *inst) {
-  if (inst->closed)
-    return;
-  inst->closed = 1;
-  muster_supervise_close(inst->sup, on_sup_closed);
+/* Drops the spec a reload --update-env would have brought. */
+static void drop_next_spec(inst_t *inst) {
+  json_decref(inst->next_spec);
+  json_decref(inst->next_inherited);
+  inst->next_spec = inst->next_inherited = NULL;
 }
 
-static void on_sup_closed(muster_supervisor_t *sup) {
-  inst_t *inst = muster_supervise_data(sup);
-  if (!inst->destroying)
-    return; /* an old row replaced by inst_update */
-  inst->ie->on_gone(inst);
-  applog_close(inst->log);
-  json_decref(inst->spec);
-  json_decref(inst->inherited);
-  free(inst);
+/* The serving row becomes `row`; the old one retires. Restarts carry
+ * over, the replacement counting as one (PM2 counts a reload). */
+static void promote(inst_t *inst, inst_row_t *row) {
+  inst_row_t *old = row_of(inst->sup);
+  unsigned total = inst_restarts(inst) + 1;
+  inst->sup = row->sup;
+  inst->restart_carry = total;
+  inst->restart_base = 0;
+  inst->started_ms = row->started_ms;
+  inst->starts++;
+  inst->cpu_ticks = 0;
+  inst->cpu_at_ms = 0;
+  inst->error[0] = '\0';
+  retire_row(old);
 }
 
-/* A row replaced after --update-env: the old one is closed once stopped,
- * its restart count carried over, and the new one started. */
+/* A row replaced after restart --update-env: the old one is stopped
+ * already; the new one starts. */
 static void replace_supervisor(inst_t *inst) {
-  muster_supervisor_t *old = inst->sup;
-  unsigned total = inst_restarts(inst) + 1; /* this restart counts */
+  inst_row_t *row;
   inst->recreate = 0;
-  if (make_supervisor(muster_supervise_loop(old), inst) < 0) {
-    inst->sup = old;
+  if (make_row(muster_supervise_loop(inst->sup), inst, &row) < 0) {
     snprintf(inst->error, sizeof inst->error,
              "--update-env: cannot make a new supervisor");
     return;
   }
-  inst->restart_carry = total;
-  inst->restart_base = 0;
-  muster_supervise_close(old, on_sup_closed);
+  promote(inst, row);
   muster_supervise_start(inst->sup);
 }
 
+/* ---- reload: muster_supervise_replace, one instance --------------------- */
+
+static void on_ready_timer(uv_timer_t *t) {
+  inst_t *inst = t->data;
+  if (inst->next &&
+      muster_supervise_state(inst->next->sup) == MUSTER_SUPERVISE_STARTING)
+    muster_supervise_ready(inst->next->sup);
+}
+
+/* Why the new process of a reload failed, for the reply and describe. */
+static void reload_failed(inst_t *inst, inst_row_t *row, int status) {
+  char *why = inst->reload_why;
+  size_t size = sizeof inst->reload_why;
+  int64_t code = 0;
+  int sig = 0;
+  if (status == MUSTER_ECHILD &&
+      muster_supervise_last_exit(row->sup, &code, &sig)) {
+    char how[48];
+    if (sig)
+      snprintf(how, sizeof how, "%s", muster_signal_name(sig));
+    else
+      snprintf(how, sizeof how, "code %lld", (long long)code);
+    snprintf(why, size,
+             "the new process exited (%s) before it was online", how);
+  } else if (status == MUSTER_ECHILD) {
+    snprintf(why, size, "the new process exited before it was online");
+  } else if (status == MUSTER_ETIMEDOUT) {
+    snprintf(why, size,
+             "the new process did not send \"ready\" within %lld ms "
+             "(listen_timeout)",
+             (long long)row->listen_timeout);
+  } else {
+    snprintf(why, size, "the new process could not start: %s (%s)",
+             muster_err_name(status), muster_strerror(status));
+  }
+  int pid = inst_pid(inst);
+  size_t n = strlen(why);
+  if (pid > 0)
+    snprintf(why + n, size - n, "; the old process (pid %d) keeps running",
+             pid);
+  snprintf(inst->error, sizeof inst->error, "reload failed: %s", why);
+  inst->reload_err = status;
+}
+
+static void on_replaced(muster_supervise_replace_t *op, int status,
+                        void *arg) {
+  inst_t *inst = arg;
+  inst_row_t *row = inst->next;
+  (void)op;
+  inst->replace = NULL;
+  inst->next = NULL;
+  uv_timer_stop(&inst->ready_timer);
+  if (status == 0) {
+    if (inst->next_spec) {
+      inst_update(inst, inst->next_spec, inst->next_inherited);
+      inst->recreate = 0;
+    }
+    promote(inst, row);
+  } else {
+    reload_failed(inst, row, status);
+    retire_row(row);
+  }
+  drop_next_spec(inst);
+  inst->reload_ms = clock_wall_ms();
+  inst->ie->on_state(inst);
+}
+
+/* Gives up a reload under way: its new row retires; the old one serves. */
+static void cancel_reload(inst_t *inst) {
+  inst_row_t *row = inst->next;
+  if (row == NULL)
+    return;
+  inst->next = NULL;
+  uv_timer_stop(&inst->ready_timer);
+  muster_supervise_replace_cancel(inst->replace);
+  inst->replace = NULL;
+  inst->reload_err = MUSTER_ECANCELED;
+  snprintf(inst->reload_why, sizeof inst->reload_why,
+           "given up for a later command");
+  drop_next_spec(inst);
+  retire_row(row);
+}
+
+int inst_reload(inst_t *inst, json_t *spec, json_t *inherited) {
+  inst_row_t *row;
+  cancel_reload(inst);
+  inst->reload_err = 0;
+  inst->reload_why[0] = '\0';
+  /* The new row is made with the new spec; the instance keeps the old one
+   * (its process runs with it) until the new process is online. */
+  json_t *cur_spec = inst->spec, *cur_inherited = inst->inherited;
+  if (spec) {
+    inst->next_spec = json_incref(spec);
+    inst->next_inherited = json_incref(inherited);
+    inst->spec = spec;
+    inst->inherited = inherited;
+  }
+  int r = make_row(muster_supervise_loop(inst->sup), inst, &row);
+  inst->spec = cur_spec;
+  inst->inherited = cur_inherited;
+  if (r < 0) {
+    drop_next_spec(inst);
+    reload_failed(inst, NULL, r);
+    return r;
+  }
+  inst->next = row;
+  r = muster_supervise_replace(inst->sup, row->sup, on_replaced, inst,
+                               &inst->replace);
+  if (r < 0) {
+    inst->next = NULL;
+    inst->replace = NULL;
+    drop_next_spec(inst);
+    reload_failed(inst, row, r);
+    retire_row(row);
+    return r;
+  }
+  return 0;
+}
+
+const char *inst_reload_error(const inst_t *inst) {
+  return inst->reload_why;
+}
+
+int inst_reloading(const inst_t *inst) {
+  return inst->next != NULL;
+}
+
+/* ---- states ------------------------------------------------------------- */
+
 static void on_state_cb(muster_supervisor_t *sup, muster_supervise_state_t old,
                         muster_supervise_state_t state) {
-  inst_t *inst = muster_supervise_data(sup);
+  inst_row_t *row = row_of(sup);
+  inst_t *inst = row->inst;
   (void)old;
-  if (sup != inst->sup)
+  if (row == inst->next) {
+    /* Online once it has run for min_uptime (or said "ready"). */
+    if (state == MUSTER_SUPERVISE_STARTING && !row->wait_ready)
+      uv_timer_start(&inst->ready_timer, on_ready_timer, row->min_uptime, 0);
     return;
+  }
+  if (sup != inst->sup) {
+    if (row->retiring && !has_process(sup))
+      close_row(row);
+    return;
+  }
+  if (state == MUSTER_SUPERVISE_STARTING && !row->wait_ready) {
+    muster_supervise_ready(sup); /* reported as ONLINE next */
+    return;
+  }
   if (state == MUSTER_SUPERVISE_STOPPED && inst->recreate &&
       !inst->destroying) {
     replace_supervisor(inst);
@@ -515,26 +542,33 @@ static void on_state_cb(muster_supervisor_t *sup, muster_supervise_state_t old,
   }
   inst->ie->on_state(inst);
   if (state == MUSTER_SUPERVISE_STOPPED && inst->destroying)
-    close_supervisor(inst);
+    close_row(row);
 }
 
 void inst_restart(inst_t *inst) {
+  cancel_reload(inst);
   if (!inst->recreate) {
     muster_supervise_restart(inst->sup);
     return;
   }
-  muster_supervise_state_t s = muster_supervise_state(inst->sup);
-  if (s == MUSTER_SUPERVISE_STOPPED || s == MUSTER_SUPERVISE_ERRORED)
+  if (!has_process(inst->sup))
     replace_supervisor(inst);
   else
     muster_supervise_stop(inst->sup);
+}
+
+void inst_stop(inst_t *inst) {
+  cancel_reload(inst);
+  muster_supervise_stop(inst->sup);
 }
 
 void inst_destroy(inst_t *inst) {
   if (inst->destroying)
     return;
   inst->destroying = 1;
+  cancel_reload(inst);
+  uv_close((uv_handle_t *)&inst->ready_timer, on_timer_closed);
   muster_supervise_stop(inst->sup);
   if (muster_supervise_state(inst->sup) == MUSTER_SUPERVISE_STOPPED)
-    close_supervisor(inst);
+    close_row(row_of(inst->sup));
 }

@@ -44,6 +44,11 @@ typedef struct {
   json_t *result;
   void (*done)(void *);
   void *arg;
+  /* reload: instances one at a time (pm_ids), stopping at a failure */
+  int *queue, qlen, qpos;
+  json_t *args;
+  int err;
+  char msg[512];
 } op_t;
 
 /* A string attribute of a canonical spec; "" for one absent when unset. */
@@ -57,10 +62,14 @@ static const char *sget(const json_t *o, const char *k) {
 static void op_step(op_t *op) {
   if (--op->pending > 0)
     return;
-  if (op->req)
+  if (op->req && op->err)
+    ctl_reply(op->req, op->err, op->msg, NULL);
+  else if (op->req)
     ctl_reply(op->req, 0, NULL, op->result);
-  else
+  if (op->req == NULL || op->err)
     json_decref(op->result);
+  free(op->queue);
+  json_decref(op->args);
   if (op->done)
     op->done(op->arg);
   free(op);
@@ -69,8 +78,9 @@ static void op_step(op_t *op) {
 static int op_reached(const op_t *op, const inst_t *inst) {
   muster_supervise_state_t s = muster_supervise_state(inst->sup);
   switch (op->cmd) {
-  case MUSTER_CMD_RESTART:
   case MUSTER_CMD_RELOAD:
+    return !inst_reloading(inst);
+  case MUSTER_CMD_RESTART:
     return s == MUSTER_SUPERVISE_ERRORED ||
            (s != MUSTER_SUPERVISE_STOPPING && inst->starts != inst->op_mark);
   default:
@@ -86,6 +96,9 @@ static void remove_inst(registry_t *r, inst_t *inst) {
   inst_destroy(inst);
 }
 
+static void reload_result(op_t *op, inst_t *inst);
+static void reload_next(op_t *op);
+
 static void op_check(inst_t *inst) {
   op_t *op = inst->op;
   if (op == NULL || !op_reached(op, inst))
@@ -93,6 +106,10 @@ static void op_check(inst_t *inst) {
   inst->op = NULL;
   if (op->cmd == MUSTER_CMD_DELETE)
     remove_inst(op->r, inst);
+  if (op->cmd == MUSTER_CMD_RELOAD) {
+    reload_result(op, inst);
+    reload_next(op);
+  }
   op_step(op);
 }
 
@@ -231,6 +248,11 @@ static json_t *view(registry_t *r, inst_t *inst, int detail) {
                                         "at", (json_int_t)inst->env_updated_ms)
                             : json_pack("{s:s}", "from", "start"));
     applog_stats(inst->log, env);
+    if (inst->reload_ms)
+      json_object_set_new(env, "last_reload",
+                          json_pack("{s:s, s:I}", "result",
+                                    inst->reload_err ? "failed" : "ok", "at",
+                                    (json_int_t)inst->reload_ms));
   }
   return json_pack("{s:i, s:s, s:i, s:{s:I, s:f}, s:o}", "pid", pid, "name",
                    sget(spec, "name"), "pm_id", inst->pm_id, "monit", "memory",
@@ -345,29 +367,69 @@ static const char *verb(muster_client_cmd_t cmd) {
   return muster_client_cmd_name(cmd);
 }
 
+/* restart/reload --update-env: the spec with --env K=V merged (a new
+ * reference) and the CLI's environment (borrowed); NULL without it. */
+static json_t *updated_spec(const inst_t *inst, json_t *args, json_t **env) {
+  *env = NULL;
+  if (!json_is_true(json_object_get(args, "update_env")))
+    return NULL;
+  json_t *spec = json_deep_copy(inst->spec);
+  json_t *set = json_object_get(args, "set_env");
+  if (json_is_object(set))
+    json_object_update(json_object_get(spec, "env"), set);
+  json_t *e = json_object_get(args, "env");
+  *env = json_is_object(e) ? e : NULL;
+  return spec;
+}
+
+static void reload_result(op_t *op, inst_t *inst) {
+  if (inst->reload_err == 0 || op->err)
+    return;
+  op->err = inst->reload_err;
+  snprintf(op->msg, sizeof op->msg, "reload \"%s\" (id %d) failed: %s%s",
+           sget(inst->spec, "name"), inst->pm_id, inst_reload_error(inst),
+           op->qpos < op->qlen ? "; the instances after it were not reloaded"
+                               : "");
+}
+
+/* A rolling reload: the next instance of the queue, once the one before
+ * is replaced; none after a failure. */
+static void reload_next(op_t *op) {
+  while (op->err == 0 && op->qpos < op->qlen) {
+    int id = op->queue[op->qpos++];
+    inst_t *inst = id < op->r->cap ? op->r->by_id[id] : NULL;
+    if (inst == NULL)
+      continue; /* deleted meanwhile */
+    json_t *env, *spec = updated_spec(inst, op->args, &env);
+    op_attach(op, inst);
+    inst_reload(inst, spec, env);
+    json_decref(spec);
+    if (inst_reloading(inst))
+      return; /* op_check goes on once it is replaced or failed */
+    inst->op = NULL;
+    op->pending--;
+    reload_result(op, inst);
+  }
+}
+
 static void act(op_t *op, inst_t *inst, json_t *args) {
   switch (op->cmd) {
   case MUSTER_CMD_STOP:
   case MUSTER_CMD_DELETE:
     op_attach(op, inst);
-    muster_supervise_stop(inst->sup);
+    inst_stop(inst);
     op_check(inst);
     break;
-  case MUSTER_CMD_RESTART:
-  case MUSTER_CMD_RELOAD:
-    if (json_is_true(json_object_get(args, "update_env"))) {
-      json_t *spec = json_deep_copy(inst->spec);
-      json_t *set = json_object_get(args, "set_env");
-      if (json_is_object(set))
-        json_object_update(json_object_get(spec, "env"), set);
-      json_t *env = json_object_get(args, "env");
-      inst_update(inst, spec, json_is_object(env) ? env : NULL);
-      json_decref(spec);
-    }
+  case MUSTER_CMD_RESTART: {
+    json_t *env, *spec = updated_spec(inst, args, &env);
+    if (spec)
+      inst_update(inst, spec, env);
+    json_decref(spec);
     op_attach(op, inst);
     inst_restart(inst);
     op_check(inst);
     break;
+  }
   case MUSTER_CMD_RESET:
     inst->restart_base =
         inst->restart_carry + muster_supervise_restarts(inst->sup);
@@ -411,14 +473,25 @@ static void cmd_targets(registry_t *r, ctl_req_t *req, muster_client_cmd_t cmd,
   op->cmd = cmd;
   op->pending = 1; /* held until every instance is asked */
   op->result = json_array();
+  if (cmd == MUSTER_CMD_RELOAD) {
+    op->queue = calloc((size_t)n + 1, sizeof *op->queue);
+    op->args = json_incref(args);
+  }
   for (int i = 0; i < n; i++) {
     json_array_append_new(op->result, brief(v[i]));
-    if (cmd == MUSTER_CMD_SIGNAL)
+    if (cmd == MUSTER_CMD_RELOAD && op->queue)
+      op->queue[op->qlen++] = v[i]->pm_id;
+    else if (cmd == MUSTER_CMD_RELOAD)
+      snprintf(op->msg, sizeof op->msg, "reload: %s",
+               muster_strerror(op->err = MUSTER_ENOMEM));
+    else if (cmd == MUSTER_CMD_SIGNAL)
       inst_kill(v[i], signo);
     else
       act(op, v[i], args);
   }
   free(v);
+  if (cmd == MUSTER_CMD_RELOAD)
+    reload_next(op);
   op_step(op);
 }
 
@@ -483,7 +556,7 @@ void registry_stop_all(registry_t *r, void (*done)(void *), void *arg) {
 
 int registry_owns_pid(const registry_t *r, int pid) {
   for (int i = 0; i < r->cap; i++)
-    if (r->by_id[i] && inst_pid(r->by_id[i]) == pid)
+    if (r->by_id[i] && inst_owns_pid(r->by_id[i], pid))
       return 1;
   return 0;
 }
