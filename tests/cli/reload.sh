@@ -37,13 +37,16 @@ while not os.path.exists(out + ".stop") and os.path.isdir(os.path.dirname(out)):
     except OSError as e:
         failed += 1
         print("request failed:", e, file=sys.stderr)
-open(out, "w").write("%d %d %s\n" % (ok, failed, " ".join(sorted(pids))))
+if os.path.isdir(os.path.dirname(out)):
+    open(out, "w").write("%d %d %s\n" % (ok, failed, " ".join(sorted(pids))))
 PY
   hpid=$!
 }
 hammer_end() { touch "$1.stop"; wait "$hpid"; }
 
-"$M" start "$apps/reuseport.py" --name web -i 2 --env PORT=$port >/dev/null
+# min_uptime 2.5 s: "online" for a reload means "still runs after
+# min_uptime", and a loaded machine may take a while to even start python.
+"$M" start "$apps/reuseport.py" --name web -i 2 --env PORT=$port --min-uptime 2500 >/dev/null
 wait_for "[ \$(grep -c listening $MUSTER_HOME/logs/web-out-*.log | grep -c ':1') = 2 ]"
 old0=$(jfield 0 'p["pid"]')
 old1=$(jfield 1 'p["pid"]')
@@ -97,8 +100,8 @@ done
 
 # wait_ready (Node): replaced once it said "ready", not before.
 if command -v node >/dev/null; then
-  "$M" start "$apps/ready.js" --name rd --wait-ready --listen-timeout 1500 \
-    --env READY_DELAY=600 >/dev/null
+  "$M" start "$apps/ready.js" --name rd --wait-ready --listen-timeout 4000 \
+    --env READY_DELAY=300 >/dev/null
   wait_for "[ \"\$(jfield 2 'p[\"pm2_env\"][\"status\"]')\" = online ]"
   old=$(jfield 2 'p["pid"]')
   "$M" reload rd >/dev/null || fail "wait_ready reload"
@@ -111,7 +114,7 @@ if command -v node >/dev/null; then
   if NO_READY=1 "$M" reload rd --update-env 2>"$tmp/err"; then
     fail "a reload without ready exited 0"
   fi
-  grep -q 'did not send "ready" within 1500 ms (listen_timeout); the old process (pid '"$new"') keeps running' "$tmp/err" ||
+  grep -q 'did not send "ready" within 4000 ms (listen_timeout); the old process (pid '"$new"') keeps running' "$tmp/err" ||
     fail "message: $(cat "$tmp/err")"
   [ "$(jfield 2 'p["pid"]')" = "$new" ] || fail "pid changed after a ready timeout"
   live "$new" || fail "the old process died"

@@ -4,14 +4,15 @@ On SIGTERM it accepts what is already queued for it, then closes: the
 condition for a reload without a failed request in fork mode. FAIL=1 makes
 it exit at once (a broken release)."""
 import os
-import select
-import signal
-import socket
 import sys
 
 if os.environ.get("FAIL") == "1":
     print("failing on purpose", flush=True)
     sys.exit(3)
+
+import select  # noqa: E402 (after the check: fail as early as possible)
+import signal  # noqa: E402
+import socket  # noqa: E402
 
 port = int(os.environ["PORT"])
 lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
