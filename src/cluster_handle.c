@@ -53,7 +53,7 @@ static void handle_part_closed(cluster_handle_t *h) {
   json_decref(h->data);
   free(h);
   c->handles_open--;
-  muster__cluster_maybe_done(c);
+  c->up->part_freed(c);
 }
 
 static void on_timer_closed(uv_handle_t *uvh) {
@@ -194,7 +194,7 @@ static void on_accept(muster_acceptor_t *a, int fd) {
 
 static void on_accept_error(muster_acceptor_t *a, int err) {
   cluster_handle_t *h = muster_acceptor_data(a);
-  muster__cluster_error(h->cluster, NULL, err);
+  h->cluster->up->error(h->cluster, NULL, err);
 }
 
 /* How many hand-offs a worker may have unanswered. A Node worker gets one,
@@ -522,7 +522,7 @@ void muster__handle_query(muster_cluster_t *c, muster_worker_t *w,
     h = create_handle(c, key, msg);
   free(key);
   if (h == NULL) {
-    muster__cluster_error(c, w, MUSTER_ENOMEM);
+    c->up->error(c, w, MUSTER_ENOMEM);
     return;
   }
   if (h->data == NULL || json_is_null(h->data)) {
@@ -535,7 +535,7 @@ void muster__handle_query(muster_cluster_t *c, muster_worker_t *w,
   if (h->err) {
     /* Node v20 forgets the key so another worker may retry the bind. */
     reply_handle(w, h, msg, h->err, -1, 0);
-    muster__cluster_error(c, w, h->err);
+    c->up->error(c, w, h->err);
     close_handle(h);
     return;
   }
@@ -548,7 +548,7 @@ void muster__handle_query(muster_cluster_t *c, muster_worker_t *w,
             : h->members;
     if (m == NULL || arr == NULL || (m->key = strdup(h->key)) == NULL) {
       free(m);
-      muster__cluster_error(c, w, MUSTER_ENOMEM);
+      c->up->error(c, w, MUSTER_ENOMEM);
       return;
     }
     if (arr != h->members) {
@@ -583,7 +583,7 @@ void muster__handle_query(muster_cluster_t *c, muster_worker_t *w,
     if (r < 0) {
       reply_handle(w, h, msg, r, -1, 0);
       remove_member(h, m);
-      muster__cluster_error(c, w, r);
+      c->up->error(c, w, r);
     } else {
       reply_handle(w, h, msg, 0, fd,
                    0); /* the channel closes it after the ACK */

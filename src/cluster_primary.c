@@ -13,10 +13,17 @@
 #include <unistd.h>
 
 static void cluster_free_cb(uv_handle_t *h);
+static void maybe_done(muster_cluster_t *c);
+static int spawn_worker(cluster_slot_t *s, muster_worker_t **out);
+static void graceful(muster_worker_t *w);
+
+static void slot_closing(cluster_slot_t *s) {
+  muster__reload_slot_closed(s->cluster, s);
+}
 
 /* ---- small helpers ------------------------------------------------------ */
 
-void muster__cluster_error(muster_cluster_t *c, muster_worker_t *w, int err) {
+static void cluster_error(muster_cluster_t *c, muster_worker_t *w, int err) {
   if (c->o.events.on_error)
     c->o.events.on_error(c, w, err);
 }
@@ -47,13 +54,23 @@ static void async_cb(uv_timer_t *t) {
     if (c->disc_cb)
       c->disc_cb(c, 0, c->disc_arg);
   }
-  muster__cluster_maybe_done(c);
+  maybe_done(c);
 }
 
-void muster__cluster_kick(muster_cluster_t *c) {
+static void cluster_kick(muster_cluster_t *c) {
   if (!c->freed)
     uv_timer_start(&c->async_timer, async_cb, 0, 0);
 }
+
+/* What the files below this one call back up (cluster_primary.h). */
+static const cluster_up_t up = {
+    .error = cluster_error,
+    .part_freed = maybe_done,
+    .kick = cluster_kick,
+    .spawn = spawn_worker,
+    .graceful = graceful,
+    .slot_closing = slot_closing,
+};
 
 /* ---- worker objects ------------------------------------------------------ */
 
@@ -62,7 +79,7 @@ static void worker_timer_closed(uv_handle_t *h) {
   muster_cluster_t *c = w->cluster;
   free(w);
   c->handles_open--;
-  muster__cluster_maybe_done(c);
+  maybe_done(c);
 }
 
 static void worker_free(muster_worker_t *w) {
@@ -110,7 +127,7 @@ static void worker_finish(muster_worker_t *w) {
   if (c->o.events.on_exit)
     c->o.events.on_exit(c, w, w->exit_code, w->exit_signal);
   worker_free(w);
-  muster__cluster_maybe_done(c);
+  maybe_done(c);
 }
 
 static void worker_channel_ended(muster_worker_t *w) {
@@ -170,7 +187,7 @@ static void on_channel_disconnect(muster_channel_t *ch, int reason) {
 
 static void on_channel_error(muster_channel_t *ch, int err) {
   muster_worker_t *w = muster_channel_data(ch);
-  muster__cluster_error(w->cluster, w, err);
+  cluster_error(w->cluster, w, err);
 }
 
 static void on_channel_message(muster_channel_t *ch, muster_message_t *m) {
@@ -188,7 +205,7 @@ static int has_key(muster_worker_t *w, const char *key) {
   return 0;
 }
 
-void muster__primary_check_ready(muster_worker_t *w) {
+static void check_ready(muster_worker_t *w) {
   cluster_slot_t *s = w->slot;
   if (w->ready || s == NULL || s->worker != w)
     return;
@@ -210,7 +227,7 @@ void muster__primary_check_ready(muster_worker_t *w) {
   }
 }
 
-void muster__primary_graceful(muster_worker_t *w) {
+static void graceful(muster_worker_t *w) {
   w->exited_after_disconnect = 1;
   muster__handle_remove_worker(w);
   muster__cluster_msg_t m = {.act = MUSTER__CLUSTER_DISCONNECT};
@@ -259,7 +276,7 @@ static void on_listening_msg(muster_worker_t *w,
     a.key = key;
     c->o.events.on_listening(c, w, &a);
   }
-  muster__primary_check_ready(w);
+  check_ready(w);
 }
 
 static void on_channel_internal(muster_channel_t *ch, muster_message_t *msg) {
@@ -271,7 +288,7 @@ static void on_channel_internal(muster_channel_t *ch, muster_message_t *msg) {
     return;
   announce(w);
   if (r < 0) {
-    muster__cluster_error(c, w, r);
+    cluster_error(c, w, r);
     if (m.act == MUSTER__CLUSTER_QUERY_SERVER)
       muster__handle_query(c, w, &m, r); /* answered with the error */
     return;
@@ -286,7 +303,7 @@ static void on_channel_internal(muster_channel_t *ch, muster_message_t *msg) {
     w->muster_peer = (m.fields & MUSTER__CLUSTER_F_MUSTER) != 0;
     if (c->o.events.on_online)
       c->o.events.on_online(c, w);
-    muster__primary_check_ready(w);
+    check_ready(w);
     break;
   case MUSTER__CLUSTER_QUERY_SERVER:
     muster__handle_query(c, w, &m, 0);
@@ -310,7 +327,7 @@ static void on_channel_internal(muster_channel_t *ch, muster_message_t *msg) {
     break;
   case MUSTER__CLUSTER_READY:
     w->ready_explicit = 1;
-    muster__primary_check_ready(w);
+    check_ready(w);
     break;
   case MUSTER__CLUSTER_LEAVING:
     on_leaving(w);
@@ -323,7 +340,7 @@ static void on_channel_internal(muster_channel_t *ch, muster_message_t *msg) {
 /* ---- spawning a worker (for a slot's start hook) ---------------------------
  */
 
-int muster__primary_spawn(cluster_slot_t *s, muster_worker_t **out) {
+static int spawn_worker(cluster_slot_t *s, muster_worker_t **out) {
   muster_cluster_t *c = s->cluster;
   muster_worker_t *w = calloc(1, sizeof *w);
   if (w == NULL)
@@ -395,7 +412,7 @@ int muster__primary_spawn(cluster_slot_t *s, muster_worker_t **out) {
   *p = w;
   c->nworkers++;
   *out = w;
-  muster__cluster_kick(c); /* on_fork on the next turn */
+  cluster_kick(c); /* on_fork on the next turn */
   return 0;
 fail:
   free(argv);
@@ -407,12 +424,12 @@ fail:
 /* ---- the cluster ------------------------------------------------------------
  */
 
-void muster__cluster_maybe_done(muster_cluster_t *c) {
+static void maybe_done(muster_cluster_t *c) {
   if (c->freed)
     return;
   if (c->disc_pending == 1 && c->nworkers == 0 && c->slots == NULL) {
     c->disc_pending = 2;
-    muster__cluster_kick(c);
+    cluster_kick(c);
   }
   if (!c->closing || c->nworkers || c->slots)
     return;
@@ -532,12 +549,13 @@ int muster_cluster_create(uv_loop_t *loop, const muster_cluster_options_t *o,
     c->o.supervise.no_restart_codes = c->codes;
   }
   c->loop = loop;
+  c->up = &up;
   c->policy = o->policy ? o->policy : muster_cluster_sched_from_env();
   c->ready_timeout_ms = o->ready_timeout_ms ? o->ready_timeout_ms : 30000;
   uv_timer_init(loop, &c->async_timer);
   c->async_timer.data = c;
   c->setup_pending = 1;
-  muster__cluster_kick(c);
+  cluster_kick(c);
   *out = c;
   return 0;
 }
@@ -550,7 +568,7 @@ int muster_cluster_setup(muster_cluster_t *c,
   if (err)
     return err;
   c->setup_pending = 1;
-  muster__cluster_kick(c);
+  cluster_kick(c);
   return 0;
 }
 
@@ -605,7 +623,7 @@ int muster_cluster_disconnect(muster_cluster_t *c, muster_cluster_cb cb,
     muster__reload_finish(c, MUSTER_ECANCELED);
   for (cluster_slot_t *s = c->slots; s; s = s->next)
     muster_supervise_stop(s->sup);
-  muster__cluster_maybe_done(c);
+  maybe_done(c);
   return 0;
 }
 
@@ -624,7 +642,7 @@ void muster_cluster_close(muster_cluster_t *c, muster_cluster_close_cb cb) {
   }
   /* Workers without a slot (dropped ones) are already on their way out. */
   muster__handles_close_all(c);
-  muster__cluster_kick(c);
+  cluster_kick(c);
 }
 
 muster_sched_t muster_cluster_policy(const muster_cluster_t *c) {
@@ -719,7 +737,7 @@ int muster_worker_disconnect(muster_worker_t *w) {
     return MUSTER_EINVAL;
   if (!muster_worker_is_connected(w))
     return MUSTER_ENOTCONN;
-  muster__primary_graceful(w);
+  graceful(w);
   return 0;
 }
 

@@ -25,6 +25,7 @@
 
 typedef struct cluster_handle cluster_handle_t;
 typedef struct cluster_slot cluster_slot_t;
+typedef struct cluster_up cluster_up_t;
 
 /* One connection handed to a worker, awaiting its {ack, accepted}. */
 typedef struct inflight {
@@ -144,8 +145,32 @@ struct muster_cluster_s {
   /* reload */
   struct reload *reload;
   uv_timer_t async_timer; /* defers completions to a later turn */
+  const cluster_up_t *up; /* for the files below cluster_primary.c */
   int handles_open;
   int freed;
+};
+
+/* ---- the layers --------------------------------------------------------
+ *
+ * cluster_primary.c is the top. cluster_reload.c calls down into
+ * cluster_slot.c; cluster_slot.c and cluster_handle.c call nothing above
+ * them: what they must tell the primary goes up through this table, which
+ * cluster_primary.c sets at create (libuv style: the higher file hands the
+ * lower one its callbacks). */
+struct cluster_up {
+  /* Something failed that concerned worker `w` (may be NULL): on_error. */
+  void (*error)(muster_cluster_t *c, muster_worker_t *w, int err);
+  /* A part of the cluster (a handle, a slot) was freed: it may be done. */
+  void (*part_freed)(muster_cluster_t *c);
+  /* Deferred events (on_fork, a reload's callback) on the next turn. */
+  void (*kick)(muster_cluster_t *c);
+  /* A slot's start hook: fork its next worker, or a negative error. */
+  int (*spawn)(cluster_slot_t *s, muster_worker_t **out);
+  /* A slot's graceful hook: send "disconnect"; the worker leaves by
+   * choice. */
+  void (*graceful)(muster_worker_t *w);
+  /* A slot is closing (freed on a later turn): a reload forgets it. */
+  void (*slot_closing)(cluster_slot_t *s);
 };
 
 /* cluster_handle.c (RR, LEAST_CONN, SHARED, REUSEPORT) */
@@ -165,13 +190,6 @@ const char *muster__handle_listening(muster_worker_t *w,
 void muster__handles_close_all(muster_cluster_t *c);
 void muster__handle_drop_inflight(muster_worker_t *w);
 
-/* cluster_primary.c */
-void muster__primary_check_ready(muster_worker_t *w);
-/* Forks the slot's next worker (its start hook), or a negative error. */
-int muster__primary_spawn(cluster_slot_t *s, muster_worker_t **out);
-/* Sends "disconnect": the worker leaves by choice. */
-void muster__primary_graceful(muster_worker_t *w);
-void muster__cluster_kick(muster_cluster_t *c); /* deferred events, next turn */
 /* cluster_slot.c. Slots: a supervisor row each. new + start make one
  * (start failing closes it); close drops it (its row is freed on a later
  * turn). */
@@ -191,7 +209,5 @@ void muster__slot_snapshot_keys(cluster_slot_t *s, muster_worker_t *w);
 void muster__reload_finish(muster_cluster_t *c, int status);
 void muster__reload_deliver(muster_cluster_t *c); /* from the kick timer */
 void muster__reload_slot_closed(muster_cluster_t *c, cluster_slot_t *s);
-void muster__cluster_error(muster_cluster_t *c, muster_worker_t *w, int err);
-void muster__cluster_maybe_done(muster_cluster_t *c);
 
 #endif

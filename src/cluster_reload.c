@@ -34,7 +34,7 @@ void muster__reload_finish(muster_cluster_t *c, int status) {
     r->fresh->reload_new = 0;
     r->fresh = NULL;
   }
-  muster__cluster_kick(c); /* the callback comes from the loop */
+  c->up->kick(c); /* the callback comes from the loop */
 }
 
 void muster__reload_deliver(muster_cluster_t *c) {

@@ -28,7 +28,7 @@ void muster__slot_snapshot_keys(cluster_slot_t *s, muster_worker_t *w) {
 static int hook_start(muster_supervisor_t *sup, int *pid) {
   cluster_slot_t *s = muster_supervise_data(sup);
   muster_worker_t *w = NULL;
-  int r = muster__primary_spawn(s, &w);
+  int r = s->cluster->up->spawn(s, &w);
   if (r < 0)
     return r;
   s->worker = w;
@@ -42,7 +42,7 @@ static int hook_graceful(muster_supervisor_t *sup) {
   if (w == NULL || w->channel_ended || !muster_channel_connected(w->channel))
     return MUSTER_ENOTCONN;
   if (!w->leaving)
-    muster__primary_graceful(w);
+    s->cluster->up->graceful(w);
   w->exited_after_disconnect = 1;
   return 0;
 }
@@ -88,7 +88,7 @@ static void slot_closed(muster_supervisor_t *sup) {
   muster__strv_free(s->expected);
   free(s);
   c->handles_open--;
-  muster__cluster_maybe_done(c);
+  c->up->part_freed(c);
 }
 
 void muster__slot_close(cluster_slot_t *s) {
@@ -111,9 +111,9 @@ void muster__slot_close(cluster_slot_t *s) {
     if (!w->exited)
       muster_child_kill(w->child, SIGKILL);
   }
-  muster__reload_slot_closed(c, s);
+  c->up->slot_closing(s);
   muster_supervise_close(s->sup, slot_closed);
-  muster__cluster_kick(c);
+  c->up->kick(c);
 }
 
 int muster__slot_new(muster_cluster_t *c, const char *const *env,
