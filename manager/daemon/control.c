@@ -150,6 +150,8 @@ void ctl_reply(ctl_req_t *req, int err, const char *message, json_t *result) {
   }
   json_decref(result);
   free(req);
+  if (c != NULL)
+    daemon_trim_soon(c->ctl->d);
   if (c != NULL && !c->closed && !c->close_after) {
     /* The next request may already be buffered. */
     conn_process(c);

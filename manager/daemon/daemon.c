@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,25 @@ static void close_signals(void) {
     }
 }
 
+/* glibc's free() gives memory back only from the top of the heap: after
+ * 300 apps are deleted, the heap keeps their pages (touched, so resident)
+ * under the few allocations still live above them, and each start/delete
+ * cycle left the daemon bigger (2.7 MB, then 12, 17, 21 MB over three
+ * cycles of 300 apps, with under 100 kB in use). malloc_trim(0) returns
+ * every free page wherever it is. It walks the free lists, so it runs once
+ * the burst is over, not at each free. */
+#define TRIM_DELAY_MS 200
+
+static void on_trim(uv_timer_t *t) {
+  (void)t;
+  malloc_trim(0);
+}
+
+void daemon_trim_soon(daemon_t *d) {
+  if (!d->exiting && uv_is_active((uv_handle_t *)&d->trim) == 0)
+    uv_timer_start(&d->trim, on_trim, TRIM_DELAY_MS, 0);
+}
+
 typedef struct {
   daemon_t *d;
   ctl_req_t *done;
@@ -106,6 +126,7 @@ static void on_all_stopped(void *arg) {
   free(x);
   control_close(d->control);
   d->control = NULL;
+  uv_close((uv_handle_t *)&d->trim, NULL);
   close_signals();
   reaper_close();
   registry_close(d->registry);
@@ -170,6 +191,8 @@ int daemon_main(int argc, char **argv) {
   /* Orphans of the apps (a double-forked grandchild) become ours, so the
    * daemon sees every process of an app and no zombie outlives it. */
   prctl(PR_SET_CHILD_SUBREAPER, 1);
+  uv_timer_init(d.loop, &d.trim);
+  uv_unref((uv_handle_t *)&d.trim);
   if ((r = registry_create(&d, &d.registry)) < 0 ||
       (r = reaper_start(d.loop, d.registry)) < 0 ||
       (r = control_listen(&d, &d.control)) < 0) {

@@ -21,6 +21,7 @@ typedef struct {
   registry_t *registry;
   int exiting; /* `kill` or SIGTERM: apps are being stopped, then exit */
   uint64_t started_ms; /* wall clock, for `ping` */
+  uv_timer_t trim;     /* gives freed heap back to the kernel (trim_soon) */
 } daemon_t;
 
 /* `muster daemon`: runs in the foreground until killed. */
@@ -29,6 +30,11 @@ int daemon_main(int argc, char **argv);
 /* Stops every app, then ends the loop (and the process). `done` (may be
  * NULL) is answered once the apps are stopped, before the exit. */
 void daemon_exit(daemon_t *d, ctl_req_t *done);
+
+/* Says that memory was freed in bulk (apps deleted, a large reply sent):
+ * once the daemon has been quiet for a moment it returns the free pages of
+ * its heap to the kernel. Cheap to call often. */
+void daemon_trim_soon(daemon_t *d);
 
 /* ---- control socket (control.c) ---------------------------------------- */
 

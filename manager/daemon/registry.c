@@ -133,6 +133,7 @@ static void on_inst_state(inst_t *inst) {
  * inst_env_t they point to) goes only after the last of them. */
 static void on_inst_gone(inst_t *inst) {
   registry_t *r = inst->ie->owner;
+  daemon_trim_soon(r->d);
   if (--r->live == 0 && r->closing) {
     free(r->by_id);
     free(r);
