@@ -77,7 +77,10 @@ typedef enum {
   MUSTER_CMD_RESET,
   /* {} → {} once every app is stopped; then the daemon exits */
   MUSTER_CMD_KILL,
-  /* {} → the array of every instance, PM2's jlist shape */
+  /* {} → the array of every instance, PM2's jlist shape;
+   * {"fields": "table"} → the same with only what `muster ls` shows (pid,
+   * name, pm_id, monit, pm2_env.namespace/status/restart_time/pm_uptime/
+   * username/error) */
   MUSTER_CMD_LIST,
   /* {"target"} → the matching instances, jlist shape plus details */
   MUSTER_CMD_DESCRIBE,

@@ -86,9 +86,10 @@ void cli_print_table(cli_t *cli, const json_t *list) {
   }
 }
 
-static int list_call(cli_t *cli, muster_client_cmd_t cmd, const char *target,
-                     json_t **out) {
-  json_t *args = target ? json_pack("{s:s}", "target", target) : NULL;
+/* `key` = `value` as the request's one argument (none when value is NULL). */
+static int list_call(cli_t *cli, muster_client_cmd_t cmd, const char *key,
+                     const char *value, json_t **out) {
+  json_t *args = value ? json_pack("{s:s}", key, value) : NULL;
   int rc = cli_connect(cli);
   if (rc == CLI_OK)
     rc = cli_call(cli, cmd, args, out);
@@ -101,7 +102,8 @@ int cli_ls(cli_t *cli, int argc, char **argv) {
   if (argc != 1)
     return cli_usage("%s takes no argument", argv[0]);
   json_t *list;
-  int rc = list_call(cli, MUSTER_CMD_LIST, NULL, &list);
+  /* Only what the table shows: a third of the bytes with 1,000 apps. */
+  int rc = list_call(cli, MUSTER_CMD_LIST, "fields", "table", &list);
   if (rc == CLI_OK) {
     cli_print_table(cli, list);
     json_decref(list);
@@ -114,7 +116,7 @@ int cli_jlist(cli_t *cli, int argc, char **argv) {
   if (argc != 1)
     return cli_usage("jlist takes no argument");
   json_t *list;
-  int rc = list_call(cli, MUSTER_CMD_LIST, NULL, &list);
+  int rc = list_call(cli, MUSTER_CMD_LIST, NULL, NULL, &list);
   if (rc == CLI_OK) {
     json_dumpf(list, stdout, JSON_COMPACT);
     putchar('\n');
@@ -137,7 +139,7 @@ static void print_value(const char *k, const json_t *v) {
 static int describe_call(cli_t *cli, int argc, char **argv, json_t **list) {
   if (argc != 2)
     return cli_usage("usage: muster %s <app>", argv[0]);
-  return list_call(cli, MUSTER_CMD_DESCRIBE, argv[1], list);
+  return list_call(cli, MUSTER_CMD_DESCRIBE, "target", argv[1], list);
 }
 
 int cli_describe(cli_t *cli, int argc, char **argv) {
@@ -243,7 +245,8 @@ int cli_logs(cli_t *cli, int argc, char **argv) {
     }
   }
   json_t *list;
-  int rc = list_call(cli, MUSTER_CMD_DESCRIBE, target ? target : "all", &list);
+  int rc = list_call(cli, MUSTER_CMD_DESCRIBE, "target",
+                     target ? target : "all", &list);
   if (rc != CLI_OK)
     return rc;
   for (size_t i = 0; i < json_array_size(list); i++) {

@@ -69,8 +69,7 @@ static void on_child_cb(muster_supervisor_t *sup, muster_child_t *child,
   if (sup == inst->sup) {
     inst->started_ms = row->started_ms;
     inst->starts++;
-    inst->cpu_ticks = 0;
-    inst->cpu_at_ms = 0;
+    inst->usage = (procstat_sample_t){0};
     inst->error[0] = '\0';
   }
   for (int slot = 1; slot <= 2; slot++)
@@ -366,8 +365,7 @@ static void promote(inst_t *inst, inst_row_t *row) {
   inst->restart_base = 0;
   inst->started_ms = row->started_ms;
   inst->starts++;
-  inst->cpu_ticks = 0;
-  inst->cpu_at_ms = 0;
+  inst->usage = (procstat_sample_t){0};
   inst->error[0] = '\0';
   retire_row(old);
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "applog.h"
+#include "procstat.h"
 
 typedef struct inst_s inst_t;
 typedef struct inst_row_s inst_row_t; /* a supervisor row (instance.c) */
@@ -53,7 +54,7 @@ struct inst_s {
   unsigned restart_carry; /* restarts of rows replaced by --update-env */
   int recreate;           /* a new row is due once this one stopped */
   int destroying;
-  uint64_t cpu_ticks, cpu_at_ms; /* last sample for the cpu figure */
+  procstat_sample_t usage;       /* cpu and memory, for ls */
   char error[256];               /* why it is errored, for ls and describe */
 };
 

@@ -49,3 +49,31 @@ long procstat_hz(void) {
     hz = sysconf(_SC_CLK_TCK);
   return hz > 0 ? hz : 100;
 }
+
+void procstat_sample(procstat_sample_t *s, int pid, uint64_t start_ms,
+                     uint64_t now_ms) {
+  if (pid <= 0) {
+    *s = (procstat_sample_t){0};
+    return;
+  }
+  if (s->pid == pid && s->at_ms && now_ms - s->at_ms < PROCSTAT_REFRESH_MS)
+    return;
+  procstat_t ps;
+  if (procstat_read(pid, &ps) < 0) {
+    *s = (procstat_sample_t){0};
+    return;
+  }
+  /* The first sample of a process counts from its start. */
+  int first = s->pid != pid || s->at_ms == 0;
+  uint64_t since = first ? start_ms : s->at_ms;
+  uint64_t base = first ? 0 : s->cpu_ticks;
+  double cpu = 0;
+  if (now_ms > since && ps.cpu_ticks >= base)
+    cpu = (double)(ps.cpu_ticks - base) * 1000.0 / procstat_hz() * 100.0 /
+          (double)(now_ms - since);
+  s->cpu = (double)(long long)(cpu * 10 + 0.5) / 10;
+  s->rss = ps.rss;
+  s->cpu_ticks = ps.cpu_ticks;
+  s->at_ms = now_ms;
+  s->pid = pid;
+}

@@ -191,26 +191,26 @@ static json_t *brief(const inst_t *inst) {
 
 /* ---- views (PM2's jlist shape) ----------------------------------------- */
 
+/* The fields a table shows (`ls`), in the jlist shape: a third of the
+ * bytes of the full view, which is what `ls` with 1,000 apps spent its
+ * time encoding and decoding. */
+static json_t *view_table(registry_t *r, inst_t *inst, uint64_t now) {
+  int pid = inst_pid(inst);
+  procstat_sample(&inst->usage, pid, inst->started_ms, now);
+  return json_pack(
+      "{s:i, s:s, s:i, s:{s:I, s:f}, s:{s:s, s:s, s:i, s:I, "
+      "s:s, s:s}}",
+      "pid", pid, "name", sget(inst->spec, "name"), "pm_id", inst->pm_id,
+      "monit", "memory", (json_int_t)inst->usage.rss, "cpu", inst->usage.cpu,
+      "pm2_env", "namespace", sget(inst->spec, "namespace"), "status",
+      inst_status(inst), "restart_time", (int)inst_restarts(inst), "pm_uptime",
+      (json_int_t)inst->started_ms, "username", r->user, "error", inst->error);
+}
+
 static json_t *view(registry_t *r, inst_t *inst, int detail) {
   const json_t *spec = inst->spec;
-  uint64_t now = clock_wall_ms();
-  double cpu = 0;
-  uint64_t mem = 0;
-  procstat_t ps;
   int pid = inst_pid(inst);
-  if (pid > 0 && procstat_read(pid, &ps) == 0) {
-    mem = ps.rss;
-    uint64_t since = inst->cpu_at_ms ? inst->cpu_at_ms : inst->started_ms;
-    uint64_t base = inst->cpu_at_ms ? inst->cpu_ticks : 0;
-    if (now > since && ps.cpu_ticks >= base)
-      cpu = (double)(ps.cpu_ticks - base) * 1000.0 / procstat_hz() * 100.0 /
-            (double)(now - since);
-    if (now - since >= 1000 || inst->cpu_at_ms == 0) {
-      inst->cpu_ticks = ps.cpu_ticks;
-      inst->cpu_at_ms = now;
-    }
-  }
-  cpu = (double)(long long)(cpu * 10 + 0.5) / 10;
+  procstat_sample(&inst->usage, pid, inst->started_ms, clock_wall_ms());
   int64_t code = 0;
   int sig = 0;
   int exited = muster_supervise_last_exit(inst->sup, &code, &sig);
@@ -257,7 +257,8 @@ static json_t *view(registry_t *r, inst_t *inst, int detail) {
   }
   return json_pack("{s:i, s:s, s:i, s:{s:I, s:f}, s:o}", "pid", pid, "name",
                    sget(spec, "name"), "pm_id", inst->pm_id, "monit", "memory",
-                   (json_int_t)mem, "cpu", cpu, "pm2_env", env);
+                   (json_int_t)inst->usage.rss, "cpu", inst->usage.cpu,
+                   "pm2_env", env);
 }
 
 /* ---- start -------------------------------------------------------------- */
@@ -507,8 +508,12 @@ static void cmd_list(registry_t *r, ctl_req_t *req, json_t *args, int detail) {
     return;
   }
   json_t *list = json_array();
+  const char *fields = sget(args, "fields");
+  uint64_t now = clock_wall_ms();
   for (int i = 0; i < n; i++)
-    json_array_append_new(list, view(r, v[i], detail));
+    json_array_append_new(list, !detail && strcmp(fields, "table") == 0
+                                    ? view_table(r, v[i], now)
+                                    : view(r, v[i], detail));
   free(v);
   ctl_reply(req, 0, NULL, list);
 }
