@@ -1,5 +1,7 @@
-/* The control socket: accept, check the peer's uid, read request lines,
- * answer each through the codec of muster/client.h.
+/* The control socket: accept (through the library's acceptor,
+ * muster/acceptor.h, which also copes with running out of descriptors),
+ * check the peer's uid, read request lines, answer each through the codec
+ * of muster/client.h.
  *
  * A connection carries one request at a time: reading stops while a
  * request is being answered (a `stop` may take seconds) and resumes after
@@ -28,7 +30,8 @@ typedef struct conn_s conn_t;
 
 struct control_s {
   daemon_t *d;
-  uv_pipe_t server;
+  int fd; /* the listening socket */
+  muster_acceptor_t *acceptor;
   conn_t *conns; /* doubly linked */
   int nconns;
   int closing;
@@ -258,13 +261,16 @@ static int peer_allowed(uv_pipe_t *p) {
   return cred.uid == geteuid() || cred.uid == 0;
 }
 
-static void on_connection(uv_stream_t *server, int status) {
-  control_t *ctl = server->data;
-  if (status < 0)
+static void on_connection(muster_acceptor_t *a, int fd) {
+  control_t *ctl = muster_acceptor_data(a);
+  if (ctl->nconns >= MAX_CONNS || ctl->closing) {
+    close(fd);
     return;
+  }
   conn_t *c = calloc(1, sizeof *c);
   if (c == NULL || uv_pipe_init(ctl->d->loop, &c->pipe, 0) < 0) {
     free(c);
+    close(fd);
     return;
   }
   c->pipe.data = c;
@@ -274,11 +280,8 @@ static void on_connection(uv_stream_t *server, int status) {
     c->next->prev = c;
   ctl->conns = c;
   ctl->nconns++;
-  if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
-    conn_close(c);
-    return;
-  }
-  if (ctl->nconns > MAX_CONNS || ctl->closing) {
+  if (uv_pipe_open(&c->pipe, fd) < 0) {
+    close(fd); /* the pipe did not take it */
     conn_close(c);
     return;
   }
@@ -289,6 +292,14 @@ static void on_connection(uv_stream_t *server, int status) {
     return;
   }
   uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+/* Out of descriptors: the acceptor closed the waiting connections (their
+ * clients see the connection closed) and goes on; the log says why. */
+static void on_accept_error(muster_acceptor_t *a, int err) {
+  (void)a;
+  fprintf(stderr, "muster daemon: accepting on the control socket: %s (%s)\n",
+          muster_err_name(err), muster_strerror(err));
 }
 
 /* Binds the socket with mode 0600 from the start: umask covers the window
@@ -313,10 +324,9 @@ static int bind_socket(const char *path, int *out) {
   return 0;
 }
 
-static void on_server_closed(uv_handle_t *h) {
-  control_t *ctl = h->data;
+static void on_acceptor_closed(muster_acceptor_t *a) {
+  control_t *ctl = muster_acceptor_data(a);
   ctl->server_closed = 1;
-  ctl->closing = 1;
   maybe_free(ctl);
 }
 
@@ -325,16 +335,16 @@ int control_listen(daemon_t *d, control_t **out) {
   if (ctl == NULL)
     return MUSTER_ENOMEM;
   ctl->d = d;
-  int fd = -1, r = bind_socket(d->home.sock, &fd);
+  int r = bind_socket(d->home.sock, &ctl->fd);
   if (r < 0) {
     free(ctl);
     return r;
   }
-  uv_pipe_init(d->loop, &ctl->server, 0);
-  ctl->server.data = ctl;
-  if ((r = uv_pipe_open(&ctl->server, fd)) < 0 ||
-      (r = uv_listen((uv_stream_t *)&ctl->server, 511, on_connection)) < 0) {
-    uv_close((uv_handle_t *)&ctl->server, on_server_closed);
+  muster_acceptor_options_t o = {
+      .on_connection = on_connection, .on_error = on_accept_error, .data = ctl};
+  if ((r = muster_acceptor_open(d->loop, ctl->fd, &o, &ctl->acceptor)) < 0) {
+    close(ctl->fd);
+    free(ctl);
     return r;
   }
   *out = ctl;
@@ -359,5 +369,6 @@ void control_close(control_t *ctl) {
     else
       conn_close(c);
   }
-  uv_close((uv_handle_t *)&ctl->server, on_server_closed);
+  muster_acceptor_close(ctl->acceptor, on_acceptor_closed);
+  close(ctl->fd);
 }
