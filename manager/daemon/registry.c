@@ -34,6 +34,7 @@ struct registry_s {
   int count;
   int live; /* instances not yet freed */
   int closing;
+  json_t *last_env; /* the inherited env of the last start (see share_env) */
 };
 
 typedef struct {
@@ -135,6 +136,7 @@ static void on_inst_gone(inst_t *inst) {
   registry_t *r = inst->ie->owner;
   daemon_trim_soon(r->d);
   if (--r->live == 0 && r->closing) {
+    json_decref(r->last_env);
     free(r->by_id);
     free(r);
   }
@@ -285,6 +287,19 @@ static int grow(registry_t *r, int need) {
   return 0;
 }
 
+/* Each `start` carries the CLI's whole environment (~5 kB of JSON values
+ * for 40 variables), and the apps of one ecosystem file, or of one shell,
+ * carry the same one: they share one copy instead of one each. */
+static json_t *share_env(registry_t *r, json_t *inherited) {
+  if (inherited == NULL || r->last_env == inherited)
+    return inherited;
+  if (r->last_env && json_equal(r->last_env, inherited))
+    return r->last_env;
+  json_decref(r->last_env);
+  r->last_env = json_incref(inherited);
+  return inherited;
+}
+
 int registry_start_spec(registry_t *r, const json_t *in, json_t *inherited,
                         int force, json_t *started, json_t *warnings, char *err,
                         size_t errlen) {
@@ -303,6 +318,7 @@ int registry_start_spec(registry_t *r, const json_t *in, json_t *inherited,
     json_decref(spec);
     return MUSTER_EEXIST;
   }
+  inherited = share_env(r, inherited);
   if ((e = inst_check(&r->ie, spec, inherited, err, errlen)) < 0) {
     json_decref(spec);
     return e;
@@ -616,6 +632,7 @@ void registry_close(registry_t *r) {
     return;
   r->closing = 1;
   if (r->live == 0) {
+    json_decref(r->last_env);
     free(r->by_id);
     free(r);
   }
