@@ -299,8 +299,10 @@ int cli_start(cli_t *cli, int argc, char **argv) {
   json_decref(apps);
   if (rc != CLI_OK)
     return rc;
-  json_t *list;
-  if (cli_call(cli, MUSTER_CMD_LIST, NULL, &list) == CLI_OK) {
+  json_t *list, *fields = json_pack("{s:s}", "fields", "table");
+  rc = cli_call(cli, MUSTER_CMD_LIST, fields, &list);
+  json_decref(fields);
+  if (rc == CLI_OK) {
     cli_print_table(cli, list);
     json_decref(list);
   }
