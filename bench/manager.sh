@@ -17,6 +17,9 @@
 #                VmRSS of the daemon (PM2: the "God Daemon") idle, with the
 #                10 apps, with 100 and 1,000 `sleep 3600` apps (fork mode,
 #                started from ecosystem files of 100, then 900 more)
+#   anon_{idle,10,100,1000}_kb
+#                the private part of that RSS (RssAnon): the rest is pages
+#                of shared libraries (libc alone maps ~1.2 MB of them)
 #   start_{c,node}_ms, start_listen_{c,node}_ms
 #                wall time of `start` of one app; from the start of that
 #                command to the app accepting a connection (polled every
@@ -27,6 +30,8 @@
 #   ls_N_ms, jlist_N_ms (N = 10, 100, 1000)
 #                wall time of the CLI command, median of LS_RUNS runs (a
 #                third of that with 100 and 1,000 apps)
+#   true_N_ms    /bin/true timed the same way just before: what starting
+#                any program costs on the machine at that moment
 #   log_mb_s, log_cpu_s_per_mb, log_rss_before_kb, log_rss_after_kb
 #                an app writing 100-byte lines as fast as it can for
 #                FLOOD_SECONDS (FLOOD_MB at most): MB/s into its log file,

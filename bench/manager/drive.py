@@ -44,10 +44,25 @@ def daemon_pid():
     return int(open(os.path.join(home, 'pm2.pid')).read().split()[0])
 
 
-def rss_kb(pid):
+def rss_kb(pid, field='VmRSS:'):
     for line in open(f'/proc/{pid}/status'):
-        if line.startswith('VmRSS:'):
+        if line.startswith(field):
             return int(line.split()[1])
+
+
+def anon_kb(pid):
+    """The private part of RSS: the rest is shared library pages."""
+    return rss_kb(pid, 'RssAnon:')
+
+
+def floor_ms():
+    """What starting any program costs here: /bin/true, timed as a CLI."""
+    xs = []
+    for _ in range(runs):
+        t0 = time.monotonic()
+        subprocess.run(['/bin/true'])
+        xs.append((time.monotonic() - t0) * 1e3)
+    return med(xs)
 
 
 def cpu_s(pid):
@@ -94,13 +109,14 @@ def med(xs):
 
 
 def time_ls(label):
+    fig[f'true_{label}_ms'] = floor_ms()
     ls, jl = [], []
     for _ in range(runs):
         ls.append(run('ls')[0])
         jl.append(run('jlist')[0])
     fig[f'ls_{label}_ms'], fig[f'jlist_{label}_ms'] = med(ls), med(jl)
     log(f'ls {med(ls)} ms, jlist {med(jl)} ms with {label} apps '
-        f'(median of {runs})')
+        f'(median of {runs}; /bin/true {fig[f"true_{label}_ms"]} ms)')
 
 
 # 1. idle daemon
@@ -108,7 +124,9 @@ run('ping')
 time.sleep(1.0)
 dpid = daemon_pid()
 fig['rss_idle_kb'] = rss_kb(dpid)
-log(f'daemon pid {dpid}: {fig["rss_idle_kb"]} kB idle')
+fig['anon_idle_kb'] = anon_kb(dpid)
+log(f'daemon pid {dpid}: {fig["rss_idle_kb"]} kB idle '
+    f'({fig["anon_idle_kb"]} kB private)')
 
 # 2. ten apps: 5 C + 5 Node, each on its own port; start and → listening
 st = {'c': [], 'node': []}
@@ -131,6 +149,7 @@ for k in ('c', 'node'):
         '(median of 5)')
 time.sleep(1.0)
 fig['rss_10_kb'] = rss_kb(dpid)
+fig['anon_10_kb'] = anon_kb(dpid)
 log(f'daemon {fig["rss_10_kb"]} kB with 10 apps')
 time_ls('10')
 
@@ -206,6 +225,7 @@ def start_many(first, count, label):
     time.sleep(1.0)
     total = first + count
     fig[f'rss_{total}_kb'] = rss_kb(dpid)
+    fig[f'anon_{total}_kb'] = anon_kb(dpid)
     log(f'daemon {fig[f"rss_{total}_kb"]} kB with {n} apps')
     time_ls(str(total))
     return n
