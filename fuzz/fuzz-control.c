@@ -47,7 +47,8 @@ static void check_reply(const char *s, size_t size) {
     if (muster_client_reply_encode(&rep, &line, &len) != 0)
       abort();
     if (muster_client_reply_decode(line, len, &again) != 0 ||
-        again.id != rep.id || again.error != rep.error)
+        again.id != rep.id || again.error != rep.error ||
+        again.more != rep.more)
       abort();
     free(line);
     muster_client_reply_clear(&again);

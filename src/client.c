@@ -117,15 +117,22 @@ static int send_all(int fd, const char *p, size_t len, int64_t deadline) {
   return 0;
 }
 
-/* Reads until a whole line is buffered; returns its length ('\n' counted). */
+/* The length of the whole line at the start of the buffer ('\n'
+ * counted), or 0. `scanned` bytes are known to hold no '\n'. */
+static size_t buffered_line(const muster_client_t *c, size_t scanned) {
+  char *nl = c->len > scanned ? memchr(c->buf + scanned, '\n', c->len - scanned)
+                              : NULL;
+  return nl ? (size_t)(nl - c->buf) + 1 : 0;
+}
+
+/* Reads until a whole line is buffered; returns its length ('\n' counted).
+ * On a timeout the bytes read stay buffered for the next call. */
 static int64_t read_line(muster_client_t *c, int64_t deadline) {
   size_t scanned = 0;
   for (;;) {
-    char *nl = c->len > scanned
-                   ? memchr(c->buf + scanned, '\n', c->len - scanned)
-                   : NULL;
-    if (nl != NULL)
-      return nl - c->buf + 1;
+    size_t n = buffered_line(c, scanned);
+    if (n > 0)
+      return (int64_t)n;
     scanned = c->len;
     if (c->len >= MUSTER_CLIENT_MAX_REPLY)
       return MUSTER_EMSGSIZE;
@@ -137,12 +144,12 @@ static int64_t read_line(muster_client_t *c, int64_t deadline) {
       c->buf = grown;
       c->cap = cap;
     }
-    ssize_t n = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
-    if (n > 0) {
-      c->len += (size_t)n;
+    ssize_t got = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
+    if (got > 0) {
+      c->len += (size_t)got;
       continue;
     }
-    if (n == 0)
+    if (got == 0)
       return MUSTER_ECONNRESET;
     if (errno == EINTR)
       continue;
@@ -154,13 +161,22 @@ static int64_t read_line(muster_client_t *c, int64_t deadline) {
   }
 }
 
-int muster_client_call(muster_client_t *c, muster_client_cmd_t cmd,
-                       const json_t *args, int timeout_ms,
-                       muster_client_reply_t *reply) {
-  if (c == NULL || reply == NULL || timeout_ms < 0)
-    return MUSTER_EINVAL;
-  memset(reply, 0, sizeof *reply);
-  int64_t deadline = timeout_ms ? now_ms() + timeout_ms : 0;
+/* Decodes the next reply line, waiting until `deadline`. */
+static int next_reply(muster_client_t *c, int64_t deadline,
+                      muster_client_reply_t *reply) {
+  int64_t n = read_line(c, deadline);
+  if (n < 0)
+    return (int)n;
+  int r = muster_client_reply_decode(c->buf, (size_t)n, reply);
+  memmove(c->buf, c->buf + n, c->len - (size_t)n);
+  c->len -= (size_t)n;
+  if (r < 0)
+    muster_client_reply_clear(reply);
+  return r;
+}
+
+static int send_request(muster_client_t *c, muster_client_cmd_t cmd,
+                        const json_t *args, int64_t deadline, uint64_t *id) {
   muster_client_request_t req = {
       .id = c->next_id++, .cmd = cmd, .args = (json_t *)args};
   char *line;
@@ -168,34 +184,65 @@ int muster_client_call(muster_client_t *c, muster_client_cmd_t cmd,
   int r = muster_client_request_encode(&req, &line, &len);
   if (r < 0)
     return r;
+  *id = req.id;
   r = send_all(c->fd, line, len, deadline);
   free(line);
+  return r;
+}
+
+int muster_client_send(muster_client_t *c, muster_client_cmd_t cmd,
+                       const json_t *args, int timeout_ms, uint64_t *id) {
+  uint64_t ignored;
+  if (c == NULL || timeout_ms < 0)
+    return MUSTER_EINVAL;
+  return send_request(c, cmd, args, timeout_ms ? now_ms() + timeout_ms : 0,
+                      id ? id : &ignored);
+}
+
+int muster_client_next(muster_client_t *c, int timeout_ms,
+                       muster_client_reply_t *reply) {
+  if (c == NULL || reply == NULL || timeout_ms < 0)
+    return MUSTER_EINVAL;
+  memset(reply, 0, sizeof *reply);
+  return next_reply(c, timeout_ms ? now_ms() + timeout_ms : 0, reply);
+}
+
+int muster_client_pending(const muster_client_t *c) {
+  return c != NULL && buffered_line(c, 0) > 0;
+}
+
+int muster_client_call(muster_client_t *c, muster_client_cmd_t cmd,
+                       const json_t *args, int timeout_ms,
+                       muster_client_reply_t *reply) {
+  if (c == NULL || reply == NULL || timeout_ms < 0)
+    return MUSTER_EINVAL;
+  memset(reply, 0, sizeof *reply);
+  int64_t deadline = timeout_ms ? now_ms() + timeout_ms : 0;
+  uint64_t id = 0;
+  int r = send_request(c, cmd, args, deadline, &id);
+  if (r < 0 && r != MUSTER_EPIPE && r != MUSTER_ECONNRESET)
+    return r;
   /* A daemon that refused us (another uid) wrote why, then closed: the
    * send fails, but the reason is there to read. */
   int send_err = r;
-  if (r == MUSTER_EPIPE || r == MUSTER_ECONNRESET)
-    r = 0;
-  while (r == 0) {
-    int64_t n = read_line(c, deadline);
-    if (n < 0)
-      return send_err ? send_err : (int)n;
-    r = muster_client_reply_decode(c->buf, (size_t)n, reply);
-    memmove(c->buf, c->buf + n, c->len - (size_t)n);
-    c->len -= (size_t)n;
-    if (r < 0) {
-      muster_client_reply_clear(reply);
-      return r;
+  for (;;) {
+    if (send_err && !muster_client_pending(c)) {
+      int64_t n = read_line(c, deadline);
+      if (n < 0)
+        return send_err;
     }
+    r = next_reply(c, deadline, reply);
+    if (r < 0)
+      return r;
     /* Id 0 with an error: the daemon refused the connection or could not
      * read the request's id; either way it answers this call. */
     if (reply->id == 0 && reply->error)
       return 0;
-    if (send_err == 0 && reply->id == req.id)
+    if (send_err == 0 && reply->id == id && !reply->more)
       return 0;
     /* A late reply to an earlier call that timed out on our side. */
     muster_client_reply_clear(reply);
   }
-  return r;
 }
 
 int muster_client_command(muster_client_t *c, muster_client_cmd_t cmd,

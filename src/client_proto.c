@@ -30,6 +30,7 @@ static const char *const cmd_names[MUSTER_CMD_COUNT_] = {
     [MUSTER_CMD_RESURRECT] = "resurrect",
     [MUSTER_CMD_FLUSH] = "flush",
     [MUSTER_CMD_RELOAD_LOGS] = "reload-logs",
+    [MUSTER_CMD_LOGS] = "logs",
 };
 
 const char *muster_client_cmd_name(muster_client_cmd_t cmd) {
@@ -178,6 +179,7 @@ int muster_client_reply_encode(const muster_client_reply_t *rep, char **line,
   if (!bad && rep->error == 0) {
     bad =
         json_object_set_new(msg, "ok", json_true()) ||
+        (rep->more && json_object_set_new(msg, "more", json_true())) ||
         json_object_set(msg, "result", rep->result ? rep->result : json_null());
   } else if (!bad) {
     const char *text =
@@ -224,9 +226,11 @@ int muster_client_reply_decode(const char *line, size_t len,
     return r;
   r = decode_header(j, &rep->version, &rep->id);
   json_t *ok = json_object_get(j, "ok");
-  if (r == 0 && !json_is_boolean(ok))
+  json_t *more = json_object_get(j, "more");
+  if (r == 0 && (!json_is_boolean(ok) || (more && !json_is_boolean(more))))
     r = MUSTER_EBADMSG;
   if (r == 0 && json_is_true(ok)) {
+    rep->more = json_is_true(more);
     json_t *result = json_object_get(j, "result");
     rep->result = json_is_null(result) ? NULL : json_incref(result);
   } else if (r == 0) {

@@ -16,11 +16,20 @@
  *
  *   {"v":1,"id":7,"cmd":"stop","args":{"target":"api"}}
  *
- * and gets exactly one reply line with the same id:
+ * and gets one reply line with the same id:
  *
  *   {"v":1,"id":7,"ok":true,"result":[{"pm_id":0,"name":"api"}]}
  *   {"v":1,"id":7,"ok":false,"error":"ESRCH","message":"stop \"nope\": no such
  * app"}
+ *
+ * A command whose answer comes in parts ("logs") sends any number of
+ * partial replies first, each marked "more":true, then one last reply
+ * without it (or an error reply):
+ *
+ *   {"v":1,"id":8,"ok":true,"more":true,"result":{"lines":[...]}}
+ *   {"v":1,"id":8,"ok":true,"result":{"dropped":0}}
+ *
+ * A client reads them with muster_client_send() and muster_client_next().
  *
  * "v" is the protocol version (MUSTER_CLIENT_VERSION); a daemon refuses a
  * request of another version with EPROTONOSUPPORT. "args" is an object
@@ -92,6 +101,18 @@ typedef enum {
   MUSTER_CMD_FLUSH,
   /* {} → {} */
   MUSTER_CMD_RELOAD_LOGS,
+  /* {"target"?: all, "lines"?: 15, "stream"?: "out"|"err"|"all",
+   *  "follow"?: false} → partial replies {"lines": [line...], "dropped"?}
+   * then a last reply {"dropped": n}. A line is {"app", "pm_id",
+   * "instance", "stream": "out"|"err", "message", "time"?: ms since the
+   * epoch; absent for a line read back from a file whose layout has no
+   * time}. First the last `lines` lines of each file (out, then err, per
+   * instance; from the files and their rotations), then, with follow,
+   * every new line as it is written, until the client disconnects: the
+   * last reply then never comes. A client that does not read fast enough
+   * loses lines rather than stall the daemon: the next partial reply says
+   * how many in "dropped". */
+  MUSTER_CMD_LOGS,
   MUSTER_CMD_COUNT_ /* not a command */
 } muster_client_cmd_t;
 
@@ -118,6 +139,7 @@ typedef struct {
   int error;      /* 0, or a negative MUSTER_E* code */
   char *message;  /* with an error: what failed, for a human; else NULL */
   json_t *result; /* without an error: the result, or NULL (null) */
+  int more;       /* a partial reply: more replies to this id follow */
 } muster_client_reply_t;
 
 /* Writes the request as one line ending in '\n' into a new buffer: *line
@@ -145,7 +167,8 @@ MUSTER_EXTERN void muster_client_request_clear(muster_client_request_t *req);
 
 /* As muster_client_request_encode(), for a reply. An error reply carries
  * the error's name (muster_err_name) and the message (NULL: the error's
- * description); a reply with error 0 carries result (NULL: null).
+ * description); a reply with error 0 carries result (NULL: null), and
+ * "more":true when rep->more is set (an error reply is always the last).
  * Errors: MUSTER_EINVAL, MUSTER_EMSGSIZE (over MUSTER_CLIENT_MAX_REPLY),
  * MUSTER_ENOMEM. */
 MUSTER_EXTERN int muster_client_reply_encode(const muster_client_reply_t *rep,
@@ -189,6 +212,30 @@ MUSTER_EXTERN int muster_client_call(muster_client_t *client,
                                      muster_client_cmd_t cmd,
                                      const json_t *args, int timeout_ms,
                                      muster_client_reply_t *reply);
+
+/* A request whose answer comes in parts (MUSTER_CMD_LOGS), in two
+ * steps. muster_client_send() writes the request (waiting at most
+ * timeout_ms for room, 0: forever) and gives its id in *id (may be NULL).
+ * muster_client_next() then returns each reply line in turn: reply->more
+ * is set on the partial ones; the last one has it clear (or an error).
+ * It waits at most timeout_ms (0: forever) for a whole line; on
+ * MUSTER_ETIMEDOUT what was read so far is kept and the next call goes on
+ * from there, so a caller can wait in slices and do other checks between
+ * them (poll() muster_client_fd() and its own fds; see
+ * muster_client_pending()). Free each reply with
+ * muster_client_reply_clear(). To stop a stream early, close the client:
+ * the daemon ends it when the connection goes.
+ * Errors: as muster_client_call(). */
+MUSTER_EXTERN int muster_client_send(muster_client_t *client,
+                                     muster_client_cmd_t cmd,
+                                     const json_t *args, int timeout_ms,
+                                     uint64_t *id);
+MUSTER_EXTERN int muster_client_next(muster_client_t *client, int timeout_ms,
+                                     muster_client_reply_t *reply);
+/* 1 when a whole reply line is already read and waiting, so that
+ * muster_client_next() returns it without reading the socket (poll() on
+ * muster_client_fd() would not say so); 0 otherwise. */
+MUSTER_EXTERN int muster_client_pending(const muster_client_t *client);
 
 /* Typed forms of muster_client_call(): the result is returned as a new
  * reference in *result (may be NULL when not wanted); a reply with an error
