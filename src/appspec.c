@@ -74,6 +74,19 @@ static int r_string(rule_ctx_t *rc, const char *name, json_t *v) {
   return put(rc, name, json_copy(v));
 }
 
+/* PM2's log_file: a path, or true for the default path (false: none). */
+static int r_log_file(rule_ctx_t *rc, const char *name, json_t *v) {
+  if (json_is_false(v) ||
+      (json_is_string(v) && !strcmp(json_string_value(v), "false")))
+    return 0;
+  if (json_is_true(v) ||
+      (json_is_string(v) && !strcmp(json_string_value(v), "true")))
+    return put(rc, name, json_true());
+  if (!json_is_string(v) || json_string_length(v) == 0)
+    return BAD(rc, v, "a path, or true");
+  return put(rc, name, json_copy(v));
+}
+
 static int r_bool(rule_ctx_t *rc, const char *name, json_t *v) {
   /* YAML 1.1 and hand-written JSON both carry "true"/"false" strings. */
   if (json_is_string(v)) {
@@ -378,8 +391,8 @@ static const attr_t attrs[] = {
     {"error_file", "error_file", r_string},
     {"error", "error_file", r_string},
     {"err_file", "error_file", r_string},
-    {"log_file", "log_file", r_string},
-    {"log", "log_file", r_string},
+    {"log_file", "log_file", r_log_file},
+    {"log", "log_file", r_log_file},
     {"merge_logs", "merge_logs", r_bool},
     {"combine_logs", "merge_logs", r_bool},
     {"time", "time", r_bool},
@@ -530,7 +543,7 @@ static int resolve_paths(json_t *out, const muster_appspec_options_t *opts) {
   static const char *const files[] = {"out_file", "error_file", "log_file"};
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
     json_t *f = json_object_get(out, files[i]);
-    if (f != NULL &&
+    if (json_is_string(f) &&
         json_object_set_new(out, files[i],
                             resolve(dir, json_string_value(f))) != 0)
       return MUSTER_ENOMEM;

@@ -60,7 +60,9 @@
  *   out_file, error_file, log_file
  *                    strings; absent when unset (the daemon's defaults).
  *                    Relative paths are resolved against cwd; "/dev/null"
- *                    discards the stream
+ *                    discards the stream. log_file (both streams in one
+ *                    file) may also be true: the daemon's default path
+ *                    (false: absent)
  *   merge_logs       boolean [false]
  *   time             boolean [false]: prefix each line with a timestamp
  *   log_date_format  string (strftime, see muster/logfile.h); absent when

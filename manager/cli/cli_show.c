@@ -1,4 +1,4 @@
-/* Showing apps: ls (a table like PM2's), jlist, describe, env, logs. */
+/* Showing apps: ls (a table like PM2's), jlist, describe, env. */
 #include "cli.h"
 #include "../clock.h"
 
@@ -188,82 +188,6 @@ int cli_env(cli_t *cli, int argc, char **argv) {
   const char *k;
   json_t *v;
   json_object_foreach(env, k, v) printf("%s=%s\n", k, json_string_value(v));
-  json_decref(list);
-  return CLI_OK;
-}
-
-/* Prints the last `lines` lines of `path`, and (follow) what comes after,
- * reopening the file when it is replaced. */
-static void tail(const char *path, const char *prefix, long long lines) {
-  FILE *f = lines > 0 ? fopen(path, "re") : NULL;
-  if (f == NULL)
-    return;
-  fseek(f, 0, SEEK_END);
-  long size = ftell(f), pos = size;
-  long long seen = 0;
-  while (pos > 0 && seen < lines) {
-    char buf[4096];
-    long chunk = pos > (long)sizeof buf ? (long)sizeof buf : pos;
-    pos -= chunk;
-    fseek(f, pos, SEEK_SET);
-    size_t n = fread(buf, 1, (size_t)chunk, f);
-    for (size_t j = n; j-- > 0;)
-      if (buf[j] == '\n' && (pos + (long)j != size - 1) && ++seen >= lines) {
-        pos += (long)j + 1;
-        break;
-      }
-  }
-  fseek(f, pos, SEEK_SET);
-  char line[65536];
-  while (fgets(line, sizeof line, f))
-    printf("%s%s", prefix, line);
-  fclose(f);
-}
-
-int cli_logs(cli_t *cli, int argc, char **argv) {
-  const char *target = NULL;
-  long long lines = 15;
-  int out = 1, err = 1;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--lines") == 0) {
-      if (cli_number("--lines", i + 1 < argc ? argv[i + 1] : NULL, 1000000,
-                     &lines) != CLI_OK)
-        return CLI_USAGE;
-      i++;
-    } else if (strcmp(argv[i], "--err") == 0) {
-      out = 0;
-    } else if (strcmp(argv[i], "--out") == 0) {
-      err = 0;
-    } else if (strcmp(argv[i], "--nostream") == 0) {
-      /* the only mode for now */
-    } else if (argv[i][0] == '-') {
-      return cli_usage("logs: unknown option %s", argv[i]);
-    } else if (target == NULL) {
-      target = argv[i];
-    } else {
-      return cli_usage("logs: one app");
-    }
-  }
-  json_t *list;
-  int rc = list_call(cli, MUSTER_CMD_DESCRIBE, "target",
-                     target ? target : "all", &list);
-  if (rc != CLI_OK)
-    return rc;
-  for (size_t i = 0; i < json_array_size(list); i++) {
-    json_t *p = json_array_get(list, i);
-    json_t *env = json_object_get(p, "pm2_env");
-    char prefix[256];
-    if (out) {
-      snprintf(prefix, sizeof prefix, "%lld|%s | ", num(p, "pm_id"),
-               str(p, "name"));
-      tail(str(env, "pm_out_log_path"), prefix, lines);
-    }
-    if (err) {
-      snprintf(prefix, sizeof prefix, "%lld|%s |err| ", num(p, "pm_id"),
-               str(p, "name"));
-      tail(str(env, "pm_err_log_path"), prefix, lines);
-    }
-  }
   json_decref(list);
   return CLI_OK;
 }

@@ -40,6 +40,8 @@ static const struct {
     {"-o", "out_file"},
     {"--error", "error_file"},
     {"-e", "error_file"},
+    {"--log", "log_file"},
+    {"-l", "log_file"},
 };
 
 /* The script as an absolute path: relative to our cwd when it has a '/'
@@ -93,7 +95,8 @@ static int option(json_t *app, int argc, char **argv, int *i) {
       return cli_usage("%s needs a value", o);
     json_t *s = strcmp(strings[k].attr, "cwd") == 0 ||
                         strcmp(strings[k].attr, "out_file") == 0 ||
-                        strcmp(strings[k].attr, "error_file") == 0
+                        strcmp(strings[k].attr, "error_file") == 0 ||
+                        strcmp(strings[k].attr, "log_file") == 0
                     ? resolve(val)
                     : json_string(val);
     if (s == NULL)
@@ -162,8 +165,8 @@ static int option(json_t *app, int argc, char **argv, int *i) {
     json_object_set_new(app, "wait_ready", json_true());
     return CLI_OK;
   }
-  if (strcmp(o, "--time") == 0) {
-    json_object_set_new(app, "time", json_true());
+  if (strcmp(o, "--time") == 0 || strcmp(o, "--merge-logs") == 0) {
+    json_object_set_new(app, o[2] == 't' ? "time" : "merge_logs", json_true());
     return CLI_OK;
   }
   return cli_usage("start: unknown option %s", o);

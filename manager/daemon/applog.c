@@ -2,17 +2,47 @@
 
 #include <muster.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* files[0] feeds stdout, files[1] stderr; the same file twice when both
- * streams go to one path (it is then closed once). */
+/* One path of the daemon, shared by every instance writing to it. The
+ * daemon has one loop, so the table of open paths is one list. */
+typedef struct lf_s lf_t;
+struct lf_s {
+  muster_logfile_t *file;
+  lf_t *next;
+  applog_t **users; /* the instances writing to it (each once) */
+  int nusers, cap;
+  int full;             /* on_pressure(1) was the last word */
+  muster_logsub_t *sub; /* while someone follows it */
+  applog_follow_t *followers;
+};
+
+static lf_t *open_files;
+
+struct applog_follow_s {
+  lf_t *lf;
+  char *app; /* whose lines: app, instance and stream */
+  int instance;
+  muster_log_stream_t stream;
+  applog_line_cb on_line;
+  applog_gone_cb on_gone;
+  void *data;
+  applog_follow_t *next;
+};
+
+/* lf[0] is the out file, lf[1] the err file, lf[2] the combined one (or
+ * NULL); the same lf may stand in several places. srcs[s][0] feeds stream
+ * s into its own file, srcs[s][1] into the combined file when that is
+ * another one. */
 struct applog_s {
-  muster_logfile_t *files[2];
-  muster_logsource_t *srcs[2];
-  int paused[2];
-  int closing;    /* applog_close was called: tell the owner nothing */
-  int open_files; /* files not closed yet; freed at 0 */
+  lf_t *lf[3];
+  muster_logsource_t *srcs[2][2];
+  int full[2]; /* how many files stream s feeds are full */
+  int index;
+  char *app;
+  int closing; /* applog_close was called: tell the owner nothing */
   applog_pause_cb on_pause;
   void *data;
 };
@@ -53,49 +83,206 @@ static void options_of(const json_t *spec, muster_logfile_options_t *o) {
     o->interval = MUSTER_LOGFILE_NEVER;
 }
 
-/* A file's queue filled or drained: pause or resume the streams feeding
- * it. */
-static void on_pressure(muster_logfile_t *file, int paused) {
-  applog_t *l = muster_logfile_data(file);
-  if (l->closing)
-    return;
-  for (int i = 0; i < 2; i++) {
-    if (l->files[i] != file || l->paused[i] == paused)
-      continue;
-    l->paused[i] = paused;
-    l->on_pause(l->data, i + 1, paused);
-  }
+/* ---- pressure ------------------------------------------------------------ */
+
+/* 1 when stream s of l feeds lf. */
+static int feeds(const applog_t *l, int s, const lf_t *lf) {
+  return l->lf[s] == lf || l->lf[2] == lf;
 }
 
-int applog_open(uv_loop_t *loop, const json_t *spec, int index,
-                const char *out, const char *err, applog_pause_cb on_pause,
-                void *data, applog_t **log) {
-  if (loop == NULL || spec == NULL || out == NULL || err == NULL ||
+/* One more (delta 1) or one less (-1) full file for stream s of l. */
+static void count_full(applog_t *l, int s, int delta) {
+  int was = l->full[s] > 0;
+  l->full[s] += delta;
+  if (!l->closing && was != (l->full[s] > 0))
+    l->on_pause(l->data, s + 1, l->full[s] > 0);
+}
+
+/* A file's queue filled or drained: pause or resume the streams feeding
+ * it; a stream feeding two files reads again only once both drained. */
+static void on_pressure(muster_logfile_t *file, int paused) {
+  lf_t *lf = muster_logfile_data(file);
+  if (lf->full == paused)
+    return;
+  lf->full = paused;
+  for (int i = 0; i < lf->nusers; i++)
+    for (int s = 0; s < 2; s++)
+      if (feeds(lf->users[i], s, lf))
+        count_full(lf->users[i], s, paused ? 1 : -1);
+}
+
+/* ---- the table of paths ---------------------------------------------------
+ */
+
+static void on_lf_closed(muster_logfile_t *file) {
+  lf_t *lf = muster_logfile_data(file);
+  free(lf->users);
+  free(lf);
+}
+
+/* The lf of `path`, opened with the options of `spec` when new, with l
+ * added to its users. */
+static int lf_get(uv_loop_t *loop, const char *path, const json_t *spec,
+                  applog_t *l, lf_t **out) {
+  lf_t *lf = open_files;
+  while (lf && strcmp(muster_logfile_path(lf->file), path) != 0)
+    lf = lf->next;
+  if (lf == NULL) {
+    lf = calloc(1, sizeof *lf);
+    if (lf == NULL || (lf->users = malloc(2 * sizeof *lf->users)) == NULL) {
+      free(lf);
+      return MUSTER_ENOMEM;
+    }
+    lf->cap = 2;
+    muster_logfile_options_t o;
+    options_of(spec, &o);
+    o.on_pressure = on_pressure;
+    o.data = lf;
+    int r = muster_logfile_open(loop, path, &o, &lf->file);
+    if (r < 0) {
+      free(lf->users);
+      free(lf);
+      return r;
+    }
+    lf->next = open_files;
+    open_files = lf;
+  }
+  *out = lf;
+  for (int i = 0; i < lf->nusers; i++)
+    if (lf->users[i] == l)
+      return 0;
+  if (lf->nusers == lf->cap) {
+    applog_t **v = realloc(lf->users, (size_t)lf->cap * 2 * sizeof *v);
+    if (v == NULL) {
+      *out = NULL;
+      return MUSTER_ENOMEM; /* nusers > 0: the file stays in use */
+    }
+    lf->users = v;
+    lf->cap *= 2;
+  }
+  lf->users[lf->nusers++] = l;
+  return 0;
+}
+
+/* l no longer writes to lf: the last user closes it, and its followers
+ * hear that no line will come. */
+static void lf_put(lf_t *lf, applog_t *l) {
+  for (int i = 0; i < lf->nusers; i++)
+    if (lf->users[i] == l) {
+      lf->users[i] = lf->users[--lf->nusers];
+      break;
+    }
+  if (lf->nusers > 0)
+    return;
+  for (lf_t **p = &open_files; *p; p = &(*p)->next)
+    if (*p == lf) {
+      *p = lf->next;
+      break;
+    }
+  while (lf->followers) {
+    applog_follow_t *f = lf->followers;
+    lf->followers = f->next;
+    f->on_gone(f, f->data);
+    free(f->app);
+    free(f);
+  }
+  muster_logfile_unsubscribe(lf->sub);
+  lf->sub = NULL;
+  muster_logfile_close(lf->file, on_lf_closed);
+}
+
+/* ---- paths (PM2's rules) ------------------------------------------------- */
+
+/* `given` (or logs/<name><kind>.log), with "-<id>" before ".log" (or at
+ * the end) when id >= 0. */
+static int make_path(char *buf, size_t size, const char *given,
+                     const char *logs, const char *name, const char *kind,
+                     int id) {
+  int n = given ? snprintf(buf, size, "%s", given)
+                : snprintf(buf, size, "%s/%s%s.log", logs, name, kind);
+  if (n < 0 || (size_t)n >= size)
+    return MUSTER_ENAMETOOLONG;
+  if (id < 0 || strcmp(buf, "/dev/null") == 0)
+    return 0;
+  size_t len = (size_t)n;
+  int ext = len > 4 && strcmp(buf + len - 4, ".log") == 0;
+  char tail[8] = "";
+  if (ext) {
+    len -= 4;
+    strcpy(tail, ".log");
+  }
+  n = snprintf(buf + len, size - len, "-%d%s", id, tail);
+  return n < 0 || (size_t)n >= size - len ? MUSTER_ENAMETOOLONG : 0;
+}
+
+static int open_paths(uv_loop_t *loop, const json_t *spec, int index,
+                      const char *const paths[3], applog_pause_cb on_pause,
+                      void *data, applog_t **log);
+
+int applog_open_spec(uv_loop_t *loop, const json_t *spec, const char *logs,
+                     int pm_id, int index, applog_pause_cb on_pause, void *data,
+                     applog_t **log) {
+  if (spec == NULL || logs == NULL)
+    return MUSTER_EINVAL;
+  char out[4096], err[4096], all[4096];
+  const char *name = str_of(spec, "name");
+  int id = json_integer_value(json_object_get(spec, "instances")) > 1 &&
+                   !json_is_true(json_object_get(spec, "merge_logs"))
+               ? pm_id
+               : -1;
+  const char *o = str_of(spec, "out_file"), *e = str_of(spec, "error_file");
+  json_t *lv = json_object_get(spec, "log_file");
+  int r = make_path(out, sizeof out, *o ? o : NULL, logs, name, "-out", id);
+  if (r == 0)
+    r = make_path(err, sizeof err, *e ? e : NULL, logs, name, "-err", id);
+  if (r == 0 && (json_is_true(lv) || json_is_string(lv)))
+    r = make_path(all, sizeof all, json_string_value(lv), logs, name, "", id);
+  else
+    all[0] = '\0';
+  if (r < 0)
+    return r;
+  const char *paths[3] = {out, err, all[0] ? all : NULL};
+  return open_paths(loop, spec, index, paths, on_pause, data, log);
+}
+
+int applog_open(uv_loop_t *loop, const json_t *spec, int index, const char *out,
+                const char *err, applog_pause_cb on_pause, void *data,
+                applog_t **log) {
+  const char *paths[3] = {out, err, NULL};
+  return open_paths(loop, spec, index, paths, on_pause, data, log);
+}
+
+static int open_paths(uv_loop_t *loop, const json_t *spec, int index,
+                      const char *const paths[3], applog_pause_cb on_pause,
+                      void *data, applog_t **log) {
+  if (loop == NULL || spec == NULL || paths[0] == NULL || paths[1] == NULL ||
       on_pause == NULL || log == NULL)
     return MUSTER_EINVAL;
   applog_t *l = calloc(1, sizeof *l);
-  if (l == NULL)
+  if (l == NULL || (l->app = strdup(str_of(spec, "name"))) == NULL) {
+    free(l);
     return MUSTER_ENOMEM;
+  }
   l->on_pause = on_pause;
   l->data = data;
-  muster_logfile_options_t o;
-  options_of(spec, &o);
-  o.on_pressure = on_pressure;
-  o.data = l;
-  const char *paths[2] = {out, err};
+  l->index = index;
   int r = 0;
-  for (int i = 0; i < 2 && r == 0; i++) {
-    if (i == 1 && strcmp(out, err) == 0)
-      l->files[1] = l->files[0];
-    else if ((r = muster_logfile_open(loop, paths[i], &o, &l->files[i])) == 0)
-      l->open_files++;
-    muster_logsource_options_t so = {.app = str_of(spec, "name"),
+  for (int i = 0; i < 3 && r == 0; i++)
+    if (paths[i])
+      r = lf_get(loop, paths[i], spec, l, &l->lf[i]);
+  for (int s = 0; s < 2 && r == 0; s++) {
+    muster_logsource_options_t so = {.app = l->app,
                                      .instance = index,
-                                     .stream = i ? MUSTER_LOG_ERR
-                                                 : MUSTER_LOG_OUT};
-    if (r == 0)
-      r = muster_logsource_open(l->files[i], &so, &l->srcs[i]);
+                                     .stream =
+                                         s ? MUSTER_LOG_ERR : MUSTER_LOG_OUT};
+    r = muster_logsource_open(l->lf[s]->file, &so, &l->srcs[s][0]);
+    if (r == 0 && l->lf[2] && l->lf[2] != l->lf[s])
+      r = muster_logsource_open(l->lf[2]->file, &so, &l->srcs[s][1]);
   }
+  /* A stream joining a file that is full now starts paused. */
+  for (int s = 0; s < 2 && r == 0; s++)
+    l->full[s] =
+        l->lf[s]->full + (l->lf[2] && l->lf[2] != l->lf[s] && l->lf[2]->full);
   if (r < 0) {
     applog_close(l);
     return r;
@@ -105,40 +292,48 @@ int applog_open(uv_loop_t *loop, const json_t *spec, int index,
 }
 
 void applog_write(applog_t *l, int slot, const char *buf, size_t len) {
-  muster_logsource_write(l->srcs[slot == 2], buf, len);
+  int s = slot == 2;
+  muster_logsource_write(l->srcs[s][0], buf, len);
+  if (l->srcs[s][1])
+    muster_logsource_write(l->srcs[s][1], buf, len);
 }
 
 int applog_paused(const applog_t *l, int slot) {
-  return l->paused[slot == 2];
+  return l->full[slot == 2] > 0;
 }
 
-/* Calls fn once for each distinct file. */
-static void each_file(applog_t *l, int (*fn)(muster_logfile_t *)) {
-  fn(l->files[0]);
-  if (l->files[1] != l->files[0])
-    fn(l->files[1]);
+/* 1 when l->lf[i] is a file not seen at a lower index. */
+static int distinct(const applog_t *l, int i) {
+  return l->lf[i] && (i == 0 || l->lf[i] != l->lf[0]) &&
+         (i < 2 || l->lf[2] != l->lf[1]);
 }
 
 void applog_reopen(applog_t *l) {
-  each_file(l, muster_logfile_reopen);
+  for (int i = 0; i < 3; i++)
+    if (distinct(l, i))
+      muster_logfile_reopen(l->lf[i]->file);
 }
 
 void applog_flush(applog_t *l) {
-  each_file(l, muster_logfile_flush);
+  for (int i = 0; i < 3; i++)
+    if (distinct(l, i))
+      muster_logfile_flush(l->lf[i]->file);
 }
 
 const char *applog_path(const applog_t *l, int slot) {
-  return muster_logfile_path(l->files[slot == 2]);
+  lf_t *lf = l->lf[slot == 3 ? 2 : slot == 2];
+  return lf ? muster_logfile_path(lf->file) : NULL;
 }
 
 void applog_stats(const applog_t *l, json_t *obj) {
   static const char *const keys[] = {"log_bytes_written", "log_rotations",
                                      "dropped_log_bytes", "log_write_errors"};
   uint64_t sum[4] = {0};
-  int n = l->files[1] != l->files[0] ? 2 : 1;
-  for (int i = 0; i < n; i++) {
+  for (int i = 0; i < 3; i++) {
+    if (!distinct(l, i))
+      continue;
     muster_logfile_stats_t s;
-    muster_logfile_stats(l->files[i], &s);
+    muster_logfile_stats(l->lf[i]->file, &s);
     sum[0] += s.bytes_written;
     sum[1] += s.rotations;
     sum[2] += s.dropped_bytes;
@@ -146,26 +341,84 @@ void applog_stats(const applog_t *l, json_t *obj) {
   }
   for (int i = 0; i < 4; i++)
     json_object_set_new(obj, keys[i], json_integer((json_int_t)sum[i]));
-}
-
-static void on_file_closed(muster_logfile_t *file) {
-  applog_t *l = muster_logfile_data(file);
-  if (--l->open_files == 0)
-    free(l);
+  if (l->lf[2])
+    json_object_set_new(obj, "pm_log_path", json_string(applog_path(l, 3)));
 }
 
 void applog_close(applog_t *l) {
   if (l == NULL)
     return;
   l->closing = 1;
-  for (int i = 0; i < 2; i++)
-    if (l->srcs[i])
-      muster_logsource_close(l->srcs[i]);
-  if (l->open_files == 0) {
-    free(l);
-    return;
+  for (int s = 0; s < 2; s++)
+    for (int k = 0; k < 2; k++)
+      if (l->srcs[s][k])
+        muster_logsource_close(l->srcs[s][k]);
+  for (int i = 0; i < 3; i++)
+    if (distinct(l, i))
+      lf_put(l->lf[i], l);
+  free(l->app);
+  free(l);
+}
+
+/* ---- following ----------------------------------------------------------- */
+
+/* A line of the file, for the followers of its (app, instance, stream). */
+static void on_line(muster_logsub_t *sub, const muster_logline_t *line,
+                    void *data) {
+  lf_t *lf = data;
+  (void)sub;
+  for (applog_follow_t *f = lf->followers, *next; f; f = next) {
+    next = f->next;
+    if (f->stream == line->stream && f->instance == line->instance &&
+        strcmp(f->app, line->app) == 0)
+      f->on_line(f, line, f->data);
   }
-  muster_logfile_close(l->files[0], on_file_closed);
-  if (l->files[1] && l->files[1] != l->files[0])
-    muster_logfile_close(l->files[1], on_file_closed);
+}
+
+int applog_follow(applog_t *l, int slot, applog_line_cb line_cb,
+                  applog_gone_cb on_gone, void *data, applog_follow_t **out) {
+  if (l == NULL || (slot != 1 && slot != 2) || line_cb == NULL ||
+      on_gone == NULL || out == NULL)
+    return MUSTER_EINVAL;
+  lf_t *lf = l->lf[slot == 2];
+  applog_follow_t *f = calloc(1, sizeof *f);
+  if (f == NULL || (f->app = strdup(l->app)) == NULL) {
+    free(f);
+    return MUSTER_ENOMEM;
+  }
+  if (lf->sub == NULL) {
+    int r = muster_logfile_subscribe(lf->file, on_line, lf, &lf->sub);
+    if (r < 0) {
+      free(f->app);
+      free(f);
+      return r;
+    }
+  }
+  f->lf = lf;
+  f->instance = l->index;
+  f->stream = slot == 2 ? MUSTER_LOG_ERR : MUSTER_LOG_OUT;
+  f->on_line = line_cb;
+  f->on_gone = on_gone;
+  f->data = data;
+  f->next = lf->followers;
+  lf->followers = f;
+  *out = f;
+  return 0;
+}
+
+void applog_unfollow(applog_follow_t *f) {
+  if (f == NULL)
+    return;
+  lf_t *lf = f->lf;
+  for (applog_follow_t **p = &lf->followers; *p; p = &(*p)->next)
+    if (*p == f) {
+      *p = f->next;
+      break;
+    }
+  free(f->app);
+  free(f);
+  if (lf->followers == NULL) {
+    muster_logfile_unsubscribe(lf->sub);
+    lf->sub = NULL;
+  }
 }

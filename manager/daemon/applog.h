@@ -2,18 +2,28 @@
  * through the rotating, bounded, never-blocking writer of
  * include/muster/logfile.h.
  *
- * One muster_logfile_t per path (out and err; one when both name the same
- * file) and one source per stream. The spec's log attributes (time,
- * log_date_format, log_type, log_max_size, log_retain, log_compress,
- * log_rotate_interval, log_max_total; include/muster/appspec.h) set the
- * layout and rotation. When a file's queue is full the owner is told to
- * stop reading the streams that feed it (on_pause), and told again once
- * it may read them (resume): the app then waits on its own full pipe, the
- * daemon's memory stays bounded. All on the loop's thread. */
+ * Paths follow PM2 (applog_open_spec): out_file and error_file, by
+ * default MUSTER_HOME/logs/<name>-out.log and -err.log; log_file, when
+ * set, a third file where both streams are combined (`true`: logs/<name>
+ * .log). With several instances and without merge_logs every path gets
+ * "-<pm_id>" (before ".log"); with merge_logs the instances share them.
+ *
+ * A path is one muster_logfile_t in the whole daemon, however many
+ * instances and streams write to it (merge_logs, out and err on one path,
+ * the combined file), so rotation stays one writer's job and loses
+ * nothing. Each stream has one source per file it feeds. The spec's log
+ * attributes (time, log_date_format, log_type, log_max_size, log_retain,
+ * log_compress, log_rotate_interval, log_max_total; include/muster/
+ * appspec.h) set the layout and rotation; the first instance to open a
+ * path sets them. When a file's queue is full every stream feeding it is
+ * paused (on_pause), and resumed once no file it feeds is full: the app
+ * then waits on its own full pipe and the daemon's memory stays bounded.
+ * All on the loop's thread. */
 #ifndef MANAGER_APPLOG_H
 #define MANAGER_APPLOG_H
 
 #include <jansson.h>
+#include <muster/logfile.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -24,12 +34,19 @@ typedef struct applog_s applog_t;
  * stderr); 0: read it again. */
 typedef void (*applog_pause_cb)(void *data, int slot, int paused);
 
+/* Opens the files of instance `index` (pm_id `pm_id`) of the app in
+ * `spec` (borrowed), by the rules above, with default paths in `logs`.
+ * Errors: muster_logfile_open()'s (MUSTER_ENOENT, MUSTER_EACCES, ...),
+ * MUSTER_EINVAL, MUSTER_ENOMEM. */
+int applog_open_spec(uv_loop_t *loop, const json_t *spec, const char *logs,
+                     int pm_id, int index, applog_pause_cb on_pause, void *data,
+                     applog_t **log);
 /* Opens the files `out` and `err` (created 0640) for the instance `index`
- * of the app named in `spec` (borrowed). Errors: muster_logfile_open()'s
- * (MUSTER_ENOENT, MUSTER_EACCES, ...), MUSTER_EINVAL, MUSTER_ENOMEM. */
-int applog_open(uv_loop_t *loop, const json_t *spec, int index,
-                const char *out, const char *err, applog_pause_cb on_pause,
-                void *data, applog_t **log);
+ * of the app named in `spec` (borrowed), and no combined file. Errors: as
+ * applog_open_spec(). */
+int applog_open(uv_loop_t *loop, const json_t *spec, int index, const char *out,
+                const char *err, applog_pause_cb on_pause, void *data,
+                applog_t **log);
 /* Bytes the child wrote to `slot` (1 or 2). Never blocks, never fails. */
 void applog_write(applog_t *log, int slot, const char *buf, size_t len);
 /* 1 while the writer asks that `slot` not be read (a new child of the
@@ -39,13 +56,35 @@ int applog_paused(const applog_t *log, int slot);
 void applog_reopen(applog_t *log);
 /* Empties the files (`flush`), keeping rotated ones. */
 void applog_flush(applog_t *log);
+/* The path of slot 1 (out), 2 (err) or 3 (the combined file: NULL when
+ * there is none). */
 const char *applog_path(const applog_t *log, int slot);
 /* Adds the writers' figures to `obj`: log_bytes_written, log_rotations,
- * dropped_log_bytes, log_write_errors. */
+ * dropped_log_bytes, log_write_errors (a file shared by several
+ * instances counts in each), and pm_log_path when there is a combined
+ * file. */
 void applog_stats(const applog_t *log, json_t *obj);
 /* Closes the streams (their partial lines are written) and the files once
- * what is queued is written; the loop must keep running until then. NULL
- * is a no-op. */
+ * what is queued is written and no other instance uses them; the loop
+ * must keep running until then. NULL is a no-op. */
 void applog_close(applog_t *log);
+
+/* ---- following (logs --follow) ----------------------------------------- */
+
+typedef struct applog_follow_s applog_follow_t;
+/* A new line of the followed stream; `line` as muster_logline_cb's. */
+typedef void (*applog_line_cb)(applog_follow_t *f, const muster_logline_t *line,
+                               void *data);
+/* The file closed (the last instance writing to it went): no more lines;
+ * `f` is freed after this call. */
+typedef void (*applog_gone_cb)(applog_follow_t *f, void *data);
+
+/* Calls on_line for every line this instance writes to `slot` (1 or 2)
+ * from now on; on_gone once its file closes. Errors: MUSTER_EINVAL,
+ * MUSTER_ENOMEM. */
+int applog_follow(applog_t *log, int slot, applog_line_cb on_line,
+                  applog_gone_cb on_gone, void *data, applog_follow_t **out);
+/* Stops following; not to be called after on_gone. */
+void applog_unfollow(applog_follow_t *f);
 
 #endif

@@ -1,6 +1,7 @@
 /* Requests to the daemon itself (ping, kill); app commands go to the
  * registry. */
 #include "daemon.h"
+#include "logstream.h"
 #include "registry.h"
 
 #include <muster.h>
@@ -23,6 +24,9 @@ void commands_run(daemon_t *d, ctl_req_t *req, muster_client_cmd_t cmd,
     break;
   case MUSTER_CMD_KILL:
     daemon_exit(d, req);
+    break;
+  case MUSTER_CMD_LOGS:
+    logstream_start(d, req, args);
     break;
   default:
     registry_command(d->registry, req, cmd, args);

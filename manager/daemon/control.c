@@ -52,11 +52,14 @@ struct conn_s {
 struct ctl_req_s {
   conn_t *conn; /* NULL once the connection is gone */
   uint64_t id;
+  void (*on_gone)(void *); /* ctl_watch */
+  void *gone_data;
 };
 
 static void conn_close(conn_t *c);
 static void conn_process(conn_t *c);
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
 
 /* The control object outlives its last connection and its server. */
 static void maybe_free(control_t *ctl) {
@@ -73,12 +76,25 @@ static void on_conn_closed(uv_handle_t *h) {
   maybe_free(ctl);
 }
 
+/* The connection goes: its pending request can no longer be answered, and
+ * a watcher of it (ctl_watch) is told. */
+static void detach_pending(conn_t *c) {
+  ctl_req_t *q = c->pending;
+  c->pending = NULL;
+  if (q == NULL)
+    return;
+  q->conn = NULL;
+  void (*gone)(void *) = q->on_gone;
+  q->on_gone = NULL;
+  if (gone)
+    gone(q->gone_data);
+}
+
 static void conn_close(conn_t *c) {
   if (c->closed)
     return;
   c->closed = 1;
-  if (c->pending)
-    c->pending->conn = NULL;
+  detach_pending(c);
   control_t *ctl = c->ctl;
   if (c->prev)
     c->prev->next = c->next;
@@ -170,6 +186,35 @@ void ctl_replyf(ctl_req_t *req, int err, const char *fmt, ...) {
   ctl_reply(req, err, msg, NULL);
 }
 
+int64_t ctl_more(ctl_req_t *req, json_t *result) {
+  conn_t *c = req->conn;
+  if (result == NULL)
+    return c == NULL || c->closed ? MUSTER_ENOTCONN
+                                  : (int64_t)uv_stream_get_write_queue_size(
+                                        (uv_stream_t *)&c->pipe);
+  muster_client_reply_t rep = {.id = req->id, .result = result, .more = 1};
+  char *line;
+  size_t len;
+  int r = c == NULL || c->closed
+              ? MUSTER_ENOTCONN
+              : muster_client_reply_encode(&rep, &line, &len);
+  json_decref(result);
+  if (r < 0)
+    return r;
+  conn_write(c, line, len);
+  if (c->closed)
+    return MUSTER_ENOTCONN;
+  return (int64_t)uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe);
+}
+
+void ctl_watch(ctl_req_t *req, void (*on_gone)(void *data), void *data) {
+  conn_t *c = req->conn;
+  req->on_gone = on_gone;
+  req->gone_data = data;
+  if (c != NULL && !c->closed)
+    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   conn_t *c = h->data;
   (void)hint;
@@ -244,6 +289,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     conn_close(c);
     return;
   }
+  if (c->pending && c->pending->on_gone)
+    return; /* read only to see the peer go (ctl_watch) */
   c->len += (size_t)n;
   conn_process(c);
 }
@@ -360,9 +407,7 @@ void control_close(control_t *ctl) {
   conn_t *next;
   for (conn_t *c = ctl->conns; c; c = next) {
     next = c->next;
-    if (c->pending)
-      c->pending->conn = NULL;
-    c->pending = NULL;
+    detach_pending(c);
     uv_read_stop((uv_stream_t *)&c->pipe);
     if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > 0)
       c->close_after = 1;

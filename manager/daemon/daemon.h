@@ -54,6 +54,17 @@ void ctl_reply(ctl_req_t *req, int err, const char *message, json_t *result);
 void ctl_replyf(ctl_req_t *req, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Streaming replies (`logs`). ctl_more() sends one partial reply ("more")
+ * to req, result stolen, and returns the bytes now waiting to be written
+ * to its connection (a caller bounds what it sends by that), or
+ * MUSTER_ENOTCONN once the connection is gone (result NULL: sends
+ * nothing, only says how much waits). ctl_watch() keeps reading
+ * the connection while req is unanswered (bytes that come are dropped) and
+ * calls on_gone(data) once when the peer closes it, it fails, or the
+ * daemon closes it; req must still get its ctl_reply() (then dropped). */
+int64_t ctl_more(ctl_req_t *req, json_t *result);
+void ctl_watch(ctl_req_t *req, void (*on_gone)(void *data), void *data);
+
 /* ---- commands (commands.c) --------------------------------------------- */
 
 /* Runs one decoded request; answers it through ctl_reply. */

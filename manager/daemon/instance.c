@@ -124,24 +124,8 @@ static void on_log_pause(void *data, int slot, int paused) {
 }
 
 static int open_logs(uv_loop_t *loop, inst_t *inst) {
-  char out[4096], err[4096];
-  const char *name = sget(inst->spec, "name");
-  const char *o = sget(inst->spec, "out_file");
-  const char *e = sget(inst->spec, "error_file");
-  long long n = iget(inst->spec, "instances");
-  char suffix[32] = "";
-  if (n > 1)
-    snprintf(suffix, sizeof suffix, "-%d", inst->pm_id);
-  if (*o)
-    snprintf(out, sizeof out, "%s", o);
-  else
-    snprintf(out, sizeof out, "%s/%s-out%s.log", inst->ie->logs, name, suffix);
-  if (*e)
-    snprintf(err, sizeof err, "%s", e);
-  else
-    snprintf(err, sizeof err, "%s/%s-err%s.log", inst->ie->logs, name, suffix);
-  return applog_open(loop, inst->spec, inst->index, out, err, on_log_pause,
-                     inst, &inst->log);
+  return applog_open_spec(loop, inst->spec, inst->ie->logs, inst->pm_id,
+                          inst->index, on_log_pause, inst, &inst->log);
 }
 
 /* A row: a supervised child (muster_supervise_child_create) running the

@@ -185,6 +185,10 @@ static int select_insts(registry_t *r, const char *target, inst_t ***out,
   return 0;
 }
 
+int registry_select(registry_t *r, const char *target, inst_t ***out, int *n) {
+  return select_insts(r, target, out, n);
+}
+
 static json_t *brief(const inst_t *inst) {
   return json_pack("{s:i, s:s, s:s}", "pm_id", inst->pm_id, "name",
                    sget(inst->spec, "name"), "namespace",

@@ -19,6 +19,11 @@ void registry_stop_all(registry_t *r, void (*done)(void *), void *arg);
 
 /* 1 when `pid` is an app's main process, which libmuster reaps itself. */
 int registry_owns_pid(const registry_t *r, int pid);
+typedef struct inst_s inst_t;
+/* The instances `target` names ("all", a pm_id, a name, a namespace) in
+ * pm_id order: *out a malloc'd array (free it) of *n. Errors:
+ * MUSTER_ESRCH (no such app), MUSTER_EINVAL (no target), MUSTER_ENOMEM. */
+int registry_select(registry_t *r, const char *target, inst_t ***out, int *n);
 /* Number of instances. */
 int registry_count(const registry_t *r);
 /* SIGUSR1 / reload-logs. */

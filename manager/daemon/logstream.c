@@ -1,0 +1,454 @@
+/* `logs` (logstream.h). The history comes from muster_logfile_tail(), one
+ * file at a time in the threadpool; the new lines from applog_follow(), in
+ * memory as they are written, so a rotation cannot make a follower miss
+ * or repeat a line. Lines are batched: they wait in `pending` and a
+ * uv_check handle sends them once per loop iteration, as one partial
+ * reply, while the connection's write queue is under QUEUE_MAX.
+ *
+ * The order at the start: followers are set up first and their lines wait
+ * until the history is sent. A line written while its file was being read
+ * back can thus show twice (in the history and as new); none is lost. */
+#include "logstream.h"
+#include "applog.h"
+#include "instance.h"
+#include "registry.h"
+
+#include <muster.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define QUEUE_MAX (1u << 20)     /* bytes queued on the connection */
+#define PENDING_MAX (512u << 10) /* bytes of lines waiting behind it */
+#define FRAME_LINES 1000         /* lines in one partial reply at most */
+#define HISTORY_BYTES (4u << 20) /* read back from one file at most */
+#define LINE_COST 64             /* a line's JSON beyond its message */
+
+typedef struct stream_s stream_t;
+
+/* One followed (instance, stream). */
+typedef struct {
+  stream_t *st;
+  applog_follow_t *f; /* NULL once its file closed */
+  int pm_id;
+} fol_t;
+
+struct stream_s {
+  daemon_t *d;
+  ctl_req_t *req; /* NULL once answered */
+  int follow;
+  size_t lines;
+  json_t *files; /* history to read: [{path, app, pm_id, instance, stream}] */
+  size_t next_file;
+  int tailing; /* a muster_logfile_tail() in flight */
+  fol_t *fols;
+  int nfols;
+  json_t *pending; /* lines not sent yet */
+  size_t pending_bytes;
+  uint64_t dropped, dropped_total;
+  uv_check_t check;
+  int checking; /* check is started */
+  int busy;     /* in the check callback: teardown waits */
+  int gone;     /* the client went (or the stream is over) */
+  int closed;   /* check handle closed */
+};
+
+static void st_maybe_free(stream_t *st) {
+  if (st->closed && !st->tailing) {
+    free(st->fols);
+    free(st);
+  }
+}
+
+static void on_check_closed(uv_handle_t *h) {
+  stream_t *st = h->data;
+  st->closed = 1;
+  st_maybe_free(st);
+}
+
+/* Ends the stream: no more lines are taken; the memory goes once the tail
+ * in flight (if any) is back. */
+static void teardown(stream_t *st) {
+  for (int i = 0; i < st->nfols; i++) {
+    applog_unfollow(st->fols[i].f);
+    st->fols[i].f = NULL;
+  }
+  json_decref(st->pending);
+  st->pending = NULL;
+  json_decref(st->files);
+  st->files = NULL;
+  if (st->req) /* the client went: the answer is dropped */
+    ctl_reply(st->req, MUSTER_ECANCELED, NULL, NULL);
+  st->req = NULL;
+  uv_close((uv_handle_t *)&st->check, on_check_closed);
+}
+
+static void on_client_gone(void *data) {
+  stream_t *st = data;
+  if (st->gone)
+    return;
+  st->gone = 1;
+  if (!st->busy)
+    teardown(st);
+}
+
+static void on_check(uv_check_t *h);
+
+static void wake(stream_t *st) {
+  if (!st->checking && !st->gone) {
+    st->checking = 1;
+    uv_check_start(&st->check, on_check);
+  }
+}
+
+/* ---- lines as JSON --------------------------------------------------------
+ */
+
+/* The length of the valid UTF-8 sequence at p (n bytes left), or 0. */
+static size_t utf8_len(const unsigned char *p, size_t n) {
+  size_t len = p[0] < 0x80   ? 1
+               : p[0] < 0xc2 ? 0
+               : p[0] < 0xe0 ? 2
+               : p[0] < 0xf0 ? 3
+               : p[0] < 0xf5 ? 4
+                             : 0;
+  if (len == 0 || len > n)
+    return 0;
+  for (size_t i = 1; i < len; i++)
+    if ((p[i] & 0xc0) != 0x80)
+      return 0;
+  if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) ||
+      (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
+    return 0; /* overlong, surrogate, past U+10FFFF */
+  return len;
+}
+
+/* The text as a JSON string; bytes that are not UTF-8 become U+FFFD, as
+ * in the files' JSON layout. */
+static json_t *text(const char *p, size_t n) {
+  json_t *s = json_stringn(p, n);
+  if (s != NULL)
+    return s;
+  char *buf = malloc(n * 3 + 1);
+  size_t o = 0;
+  if (buf == NULL)
+    return NULL;
+  for (size_t i = 0; i < n;) {
+    size_t k = utf8_len((const unsigned char *)p + i, n - i);
+    if (k == 0) {
+      memcpy(buf + o, "\xef\xbf\xbd", 3);
+      o += 3;
+      i++;
+    } else {
+      memcpy(buf + o, p + i, k);
+      o += k;
+      i += k;
+    }
+  }
+  s = json_stringn(buf, o);
+  free(buf);
+  return s;
+}
+
+static const char *stream_name(muster_log_stream_t s) {
+  return s == MUSTER_LOG_ERR ? "err" : "out";
+}
+
+/* Milliseconds of "2026-12-02T04:50:12.123Z" (the JSON layout), or -1. */
+static int64_t iso_ms(const char *s) {
+  struct tm tm = {0};
+  int ms = 0;
+  if (s == NULL ||
+      sscanf(s, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+             &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+    return -1;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+/* A line read back from a file: a JSON-layout line gives its own fields;
+ * any other is the message, with no time known. */
+static json_t *history_line(const json_t *file, const char *p, size_t n) {
+  json_t *o =
+      json_pack("{s:O, s:O, s:O, s:O}", "app", json_object_get(file, "app"),
+                "pm_id", json_object_get(file, "pm_id"), "instance",
+                json_object_get(file, "instance"), "stream",
+                json_object_get(file, "stream"));
+  json_t *j = n > 0 && p[0] == '{' ? json_loadb(p, n, 0, NULL) : NULL;
+  json_t *m = json_object_get(j, "message");
+  if (o != NULL && json_is_string(m)) {
+    int64_t t = iso_ms(json_string_value(json_object_get(j, "time")));
+    json_t *inst = json_object_get(j, "instance");
+    json_t *s = json_object_get(j, "stream");
+    json_object_set(o, "message", m);
+    if (t >= 0)
+      json_object_set_new(o, "time", json_integer(t));
+    if (json_is_integer(inst))
+      json_object_set(o, "instance", inst);
+    if (json_is_string(s))
+      json_object_set(o, "stream", s);
+  } else if (o != NULL) {
+    json_object_set_new(o, "message", text(p, n));
+  }
+  json_decref(j);
+  return o;
+}
+
+/* ---- sending --------------------------------------------------------------
+ */
+
+/* Sends `lines` (taken) as one partial reply, with the count of lines
+ * dropped since the last one. Returns the bytes now queued on the
+ * connection, or < 0 (the client is gone: the stream then ends). */
+static int64_t send_lines(stream_t *st, json_t *lines) {
+  json_t *r = json_pack("{s:o}", "lines", lines);
+  if (r == NULL)
+    return 0; /* out of memory: these lines are lost, the stream goes on */
+  if (st->dropped) {
+    json_object_set_new(r, "dropped", json_integer((json_int_t)st->dropped));
+    st->dropped = 0;
+  }
+  int64_t q = ctl_more(st->req, r);
+  if (q < 0)
+    on_client_gone(st);
+  return q;
+}
+
+/* The new lines, in one frame, when the connection has room. */
+static void flush_pending(stream_t *st) {
+  if (json_array_size(st->pending) == 0 || ctl_more(st->req, NULL) >= QUEUE_MAX)
+    return;
+  json_t *lines = st->pending;
+  st->pending = json_array();
+  st->pending_bytes = 0;
+  send_lines(st, lines);
+}
+
+static void finish(stream_t *st) {
+  json_t *r = json_pack("{s:I}", "dropped", (json_int_t)st->dropped_total);
+  ctl_reply(st->req, 0, NULL, r);
+  st->req = NULL;
+  st->gone = 1;
+}
+
+static void next_tail(stream_t *st);
+
+/* A file read back: its lines go out in frames of FRAME_LINES. */
+static void on_tail(int status, char *buf, size_t len, void *data) {
+  stream_t *st = data;
+  st->tailing = 0;
+  json_t *file = json_array_get(st->files, st->next_file++);
+  if (!st->gone && status == 0) {
+    json_t *lines = json_array();
+    for (size_t i = 0; i < len && !st->gone;) {
+      char *nl = memchr(buf + i, '\n', len - i);
+      size_t n = nl ? (size_t)(nl - (buf + i)) : len - i;
+      json_array_append_new(lines, history_line(file, buf + i, n));
+      i += n + 1;
+      if (json_array_size(lines) == FRAME_LINES || i >= len) {
+        send_lines(st, lines);
+        lines = json_array();
+      }
+    }
+    json_decref(lines);
+  }
+  free(buf);
+  if (st->gone) { /* torn down already: the memory may go now */
+    st_maybe_free(st);
+    return;
+  }
+  wake(st); /* the next file once the connection drained */
+}
+
+static void next_tail(stream_t *st) {
+  json_t *file = json_array_get(st->files, st->next_file);
+  int r = muster_logfile_tail(st->d->loop,
+                              json_string_value(json_object_get(file, "path")),
+                              st->lines, HISTORY_BYTES, on_tail, st);
+  if (r < 0)
+    st->next_file++; /* this one is skipped */
+  else
+    st->tailing = 1;
+}
+
+/* Once per loop iteration while there is work: the history file by file,
+ * then the new lines. */
+static void on_check(uv_check_t *h) {
+  stream_t *st = h->data;
+  st->busy = 1;
+  while (!st->gone && !st->tailing &&
+         st->next_file < json_array_size(st->files) &&
+         ctl_more(st->req, NULL) < QUEUE_MAX)
+    next_tail(st);
+  int history = st->tailing || st->next_file < json_array_size(st->files);
+  if (!st->gone && !history)
+    flush_pending(st);
+  if (!st->gone && !history && !st->follow)
+    finish(st);
+  /* Nothing to do until a tail is back or a line comes; else (the
+   * connection is full) try again after the next loop iteration. */
+  if (!st->gone &&
+      (history ? st->tailing : json_array_size(st->pending) == 0)) {
+    st->checking = 0;
+    uv_check_stop(h);
+  }
+  st->busy = 0;
+  if (st->gone && !st->closed && !uv_is_closing((uv_handle_t *)h))
+    teardown(st);
+}
+
+/* ---- following -------------------------------------------------------------
+ */
+
+static void on_line(applog_follow_t *f, const muster_logline_t *line,
+                    void *data) {
+  fol_t *fol = data;
+  stream_t *st = fol->st;
+  (void)f;
+  if (st->gone)
+    return;
+  if (st->pending_bytes + line->len + LINE_COST > PENDING_MAX) {
+    st->dropped++;
+    st->dropped_total++;
+    return;
+  }
+  json_t *o =
+      json_pack("{s:s, s:i, s:i, s:s, s:o, s:I}", "app", line->app, "pm_id",
+                fol->pm_id, "instance", line->instance, "stream",
+                stream_name(line->stream), "message",
+                text(line->line, line->len), "time", (json_int_t)line->time_ms);
+  if (o == NULL || json_array_append_new(st->pending, o) != 0) {
+    st->dropped++;
+    st->dropped_total++;
+    return;
+  }
+  st->pending_bytes += line->len + LINE_COST;
+  wake(st);
+}
+
+static void on_gone(applog_follow_t *f, void *data) {
+  fol_t *fol = data;
+  (void)f;
+  fol->f = NULL;
+}
+
+/* ---- the request ------------------------------------------------------------
+ */
+
+static int parse(json_t *args, const char **target, long long *lines,
+                 int *streams, int *follow) {
+  json_t *t = json_object_get(args, "target");
+  json_t *n = json_object_get(args, "lines");
+  json_t *s = json_object_get(args, "stream");
+  json_t *f = json_object_get(args, "follow");
+  *target = t ? json_string_value(t) : "all";
+  *lines = n ? json_integer_value(n) : 15;
+  const char *sv = s ? json_string_value(s) : "all";
+  *streams = !sv                      ? 0
+             : strcmp(sv, "out") == 0 ? 1
+             : strcmp(sv, "err") == 0 ? 2
+             : strcmp(sv, "all") == 0 ? 3
+                                      : 0;
+  *follow = json_is_true(f);
+  if (*target == NULL || (n && !json_is_integer(n)) || *lines < 0 ||
+      *lines > 10000000 || *streams == 0 || (f && !json_is_boolean(f)))
+    return MUSTER_EINVAL;
+  return 0;
+}
+
+/* What to read back and what to follow, instance by instance. */
+static int plan(stream_t *st, inst_t **v, int n, int streams) {
+  json_t *apps = json_array();
+  st->fols = calloc((size_t)n * 2 + 1, sizeof *st->fols);
+  if (apps == NULL || st->fols == NULL) {
+    json_decref(apps);
+    return MUSTER_ENOMEM;
+  }
+  for (int i = 0; i < n; i++) {
+    const char *app = json_string_value(json_object_get(v[i]->spec, "name"));
+    int known = 0;
+    for (size_t k = 0; k < json_array_size(apps); k++)
+      known |= strcmp(json_string_value(json_array_get(apps, k)), app) == 0;
+    if (!known)
+      json_array_append_new(apps, json_string(app));
+    for (int slot = 1; slot <= 2; slot++) {
+      if (!(streams & slot))
+        continue;
+      const char *path = applog_path(v[i]->log, slot);
+      int seen = 0;
+      for (size_t k = 0; k < json_array_size(st->files); k++)
+        seen |= strcmp(json_string_value(json_object_get(
+                           json_array_get(st->files, k), "path")),
+                       path) == 0;
+      if (!seen && st->lines > 0)
+        json_array_append_new(st->files,
+                              json_pack("{s:s, s:s, s:i, s:i, s:s}", "path",
+                                        path, "app", app, "pm_id", v[i]->pm_id,
+                                        "instance", v[i]->index, "stream",
+                                        slot == 2 ? "err" : "out"));
+      if (!st->follow)
+        continue;
+      fol_t *fol = &st->fols[st->nfols];
+      fol->st = st;
+      fol->pm_id = v[i]->pm_id;
+      if (applog_follow(v[i]->log, slot, on_line, on_gone, fol, &fol->f) == 0)
+        st->nfols++;
+    }
+  }
+  /* The first partial reply names the apps, so that a client knows
+   * whether to say which app each line is from. */
+  ctl_more(st->req, json_pack("{s:o, s:i, s:[]}", "apps", apps, "instances", n,
+                              "lines"));
+  return 0;
+}
+
+void logstream_start(daemon_t *d, ctl_req_t *req, json_t *args) {
+  const char *target;
+  long long lines;
+  int streams, follow;
+  if (parse(args, &target, &lines, &streams, &follow) < 0) {
+    ctl_reply(req, MUSTER_EINVAL,
+              "logs: expected {target, lines >= 0, stream: out|err|all, "
+              "follow: bool}",
+              NULL);
+    return;
+  }
+  inst_t **v;
+  int n;
+  int e = registry_select(d->registry, target, &v, &n);
+  if (e < 0) {
+    ctl_replyf(req, e, "logs \"%s\": %s", target,
+               e == MUSTER_ESRCH ? "no such app" : muster_strerror(e));
+    return;
+  }
+  stream_t *st = calloc(1, sizeof *st);
+  if (st == NULL || (st->files = json_array()) == NULL ||
+      (st->pending = json_array()) == NULL) {
+    if (st)
+      json_decref(st->files);
+    free(st);
+    free(v);
+    ctl_reply(req, MUSTER_ENOMEM, NULL, NULL);
+    return;
+  }
+  st->d = d;
+  st->req = req;
+  st->follow = follow;
+  st->lines = (size_t)lines;
+  uv_check_init(d->loop, &st->check);
+  st->check.data = st;
+  e = plan(st, v, n, streams);
+  free(v);
+  ctl_watch(req, on_client_gone, st);
+  if (e < 0) {
+    ctl_reply(req, e, NULL, NULL);
+    st->req = NULL;
+    st->gone = 1;
+    teardown(st);
+    return;
+  }
+  wake(st);
+}
