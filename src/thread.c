@@ -15,7 +15,7 @@
 #include "muster/thread.h"
 #include "json_read.h"
 #include "port_internal.h"
-#include "thread_process_bridge.h"
+#include "thread_process_worker.h"
 
 extern char **environ;
 
@@ -198,7 +198,8 @@ static int start(ctx_t *c) {
     uv_unref((uv_handle_t *)&c->stop);
     if (t->o.isolation == MUSTER_THREAD_ISOLATION_PROCESS)
       r = muster__tproc_worker_port(&c->loop, t->proc_fd,
-                                    muster_thread_at_exit, &c->parent);
+                                    muster_thread_at_exit, &t->stop,
+                                    &c->parent);
     else
       r = muster__port_adopt(&c->loop, &t->child_end, &c->parent);
     if (r != 0)
@@ -230,6 +231,8 @@ static int run(ctx_t *c, int *error) {
     code = c->exit_code;
   else if (!*error && atomic_load(&t->stop))
     code = 1;
+  if (t->o.isolation == MUSTER_THREAD_ISOLATION_PROCESS)
+    muster__tproc_worker_report(code, *error);
   cleanup(c);
   return code;
 }
@@ -393,9 +396,10 @@ static void proc_online(void *arg) {
 /* The worker process ended (the parent's loop thread). Killed by a
  * signal: 128 + the signal, as a shell reports it, or 1 after
  * terminate(), as Node's terminate() reports. */
-static void proc_exit(void *arg, int64_t code, int sig) {
+static void proc_exit(void *arg, int64_t code, int sig, int error) {
   muster_thread_t *t = arg;
   t->signal = sig;
+  t->error = error;
   t->code = sig == 0 ? (int)code : atomic_load(&t->stop) ? 1 : 128 + sig;
   muster__tproc_worker_close(t->proc);
   atomic_store(&t->exited, 1);
@@ -449,8 +453,13 @@ int muster_thread_create(uv_loop_t *loop, muster_thread_entry_cb entry,
   muster_thread_t *t;
   int r;
   if (loop == NULL || entry == NULL || out == NULL ||
-      (o->worker_data == NULL && o->worker_len && o->worker_bytes == NULL))
+      (o->worker_data == NULL && o->worker_len && o->worker_bytes == NULL) ||
+      (o->isolation != MUSTER_THREAD_ISOLATION_THREAD &&
+       o->isolation != MUSTER_THREAD_ISOLATION_PROCESS))
     return MUSTER_EINVAL;
+  /* Two processes cannot share one environment (thread.h). */
+  if (o->share_env && o->isolation == MUSTER_THREAD_ISOLATION_PROCESS)
+    return MUSTER_ENOTSUP;
   t = calloc(1, sizeof *t);
   if (t == NULL)
     return MUSTER_ENOMEM;
@@ -496,7 +505,10 @@ int muster_thread_terminate(muster_thread_t *thread) {
   if (atomic_load(&thread->exited) || atomic_exchange(&thread->stop, 1))
     return 0;
   if (thread->proc != NULL) {
-    muster__tproc_worker_kill(thread->proc, SIGTERM); /* ESRCH: exiting */
+    muster__tproc_worker_terminate(thread->proc,
+                                   thread->o.terminate_grace_ms
+                                       ? thread->o.terminate_grace_ms
+                                       : MUSTER_THREAD_TERMINATE_GRACE_MS);
     return 0;
   }
   pthread_mutex_lock(&thread->lock);

@@ -112,10 +112,16 @@ static void echo(muster_port_t *p, muster_message_t *m) {
   muster_port_close(p, NULL);
 }
 
-static int echo_entry(uv_loop_t *loop, void *arg) {
+/* Starts the parent port with `cb`: the worker's loop runs until the
+ * port closes. */
+static int listen_with(muster_port_message_cb cb) {
   muster_port_options_t o = {0};
-  o.on_message = echo;
+  o.on_message = cb;
   return muster_port_start(muster_thread_parent_port(), &o);
+}
+
+static int echo_entry(uv_loop_t *loop, void *arg) {
+  return listen_with(echo);
 }
 
 /* ---- tests --------------------------------------------------------------- */
@@ -208,6 +214,9 @@ static void terminate_on_message(muster_thread_t *t, muster_message_t *m) {
   ASSERT_OK(muster_thread_terminate(t));
 }
 
+/* terminate() of a worker waiting in its loop: its SIGTERM handler stops
+ * the loop, the worker's cleanup runs and it exits 1 by itself (no signal
+ * ends it). */
 TEST(isolation_terminate) {
   uv_loop_t loop;
   iso_t s;
@@ -224,7 +233,30 @@ TEST(isolation_terminate) {
   i_finish(&loop, &s);
   ASSERT_STR_EQ(s.log, "omx");
   ASSERT_EQ(s.code, 1);
-  ASSERT_EQ(s.sig, SIGTERM);
+  ASSERT_EQ(s.sig, 0);
+  ASSERT_OK(uv_loop_close(&loop));
+}
+
+/* terminate() before the worker is online: its SIGTERM waits for the
+ * worker's handler, so the worker still ends by itself, through its
+ * cleanup, with 1. */
+static int listen_entry(uv_loop_t *loop, void *arg) {
+  return listen_with(stay);
+}
+
+TEST(isolation_terminate_before_online) {
+  uv_loop_t loop;
+  iso_t s;
+  muster_thread_t *t;
+  ASSERT_OK(uv_loop_init(&loop));
+  for (int i = 0; i < 20; i++) {
+    i_start(&loop, listen_entry, &s, NULL, &t);
+    ASSERT_OK(muster_thread_terminate(t));
+    i_finish(&loop, &s);
+    ASSERT_STR_EQ(s.log, "ox");
+    ASSERT_EQ(s.code, 1);
+    ASSERT_EQ(s.sig, 0);
+  }
   ASSERT_OK(uv_loop_close(&loop));
 }
 
@@ -265,9 +297,7 @@ static void take_shared(muster_port_t *p, muster_message_t *m) {
 }
 
 static int shared_entry(uv_loop_t *loop, void *arg) {
-  muster_port_options_t o = {0};
-  o.on_message = take_shared;
-  return muster_port_start(muster_thread_parent_port(), &o);
+  return listen_with(take_shared);
 }
 
 static int woken;

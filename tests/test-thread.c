@@ -7,6 +7,7 @@
 #include "test.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -14,7 +15,7 @@
  * "x" exit. */
 typedef struct {
   char log[64];
-  int n, code, err, exits;
+  int n, code, err, exits, sig;
   json_t *last;
 } seen_t;
 
@@ -44,6 +45,7 @@ static void s_exit(muster_thread_t *t, int code) {
   seen_t *s = muster_thread_data(t);
   add(s, 'x');
   s->code = code;
+  s->sig = muster_thread_exit_signal(t);
   s->exits++;
   ASSERT(!muster_thread_running(t));
   ASSERT_OK(muster_thread_terminate(t)); /* after exit: a no-op */
@@ -144,18 +146,19 @@ TEST(thread_events_and_info_process) {
 }
 
 /* An entry that fails: messages it posted first, then error, then exit
- * with its code; the loop never runs. */
+ * with its code (all of it: a worker process reports it, where its exit
+ * status would keep 8 bits); the loop never runs. */
 static int failing_entry(uv_loop_t *loop, void *arg) {
   post_json(muster_thread_parent_port(), json_integer(1));
   return -5;
 }
 
-TEST(thread_entry_error) {
+static void entry_error(int isolation) {
   uv_loop_t loop;
   seen_t s = {0};
   muster_thread_t *t;
   ASSERT_OK(uv_loop_init(&loop));
-  muster_thread_options_t o = s_options(&s, MUSTER_THREAD_ISOLATION_THREAD);
+  muster_thread_options_t o = s_options(&s, isolation);
   ASSERT_OK(muster_thread_create(&loop, failing_entry, &o, &t));
   test_run_loop(&loop, 10000);
   ASSERT_STR_EQ(s.log, "omex");
@@ -163,6 +166,14 @@ TEST(thread_entry_error) {
   ASSERT_EQ(s.code, -5);
   json_decref(s.last);
   ASSERT_OK(uv_loop_close(&loop));
+}
+
+TEST(thread_entry_error) {
+  entry_error(MUSTER_THREAD_ISOLATION_THREAD);
+}
+
+TEST(thread_entry_error_process) {
+  entry_error(MUSTER_THREAD_ISOLATION_PROCESS);
 }
 
 /* A thread waiting in its loop (a timer that never fires) is stopped by
@@ -224,32 +235,100 @@ TEST(thread_terminate_waiting) {
   terminate_waiting(MUSTER_THREAD_ISOLATION_THREAD);
 }
 
+TEST(thread_terminate_waiting_process) {
+  terminate_waiting(MUSTER_THREAD_ISOLATION_PROCESS);
+}
+
 /* A thread in pure computation sees should_stop and returns; a thread
- * that calls muster_thread_exit() exits with its code. */
+ * that calls muster_thread_exit() exits with its code. The entry says it
+ * runs through a shared buffer (a worker process inherits the mapping): a
+ * message would wait for the worker's loop, which a worker process's busy
+ * entry never returns to (docs/threads.md). The creator hears it with
+ * waitAsync and terminates the worker. */
+static void say_running(void *arg) {
+  atomic_store((_Atomic int32_t *)arg, 1);
+  muster_shared_notify(arg, MUSTER_SHARED_ALL);
+}
+
 static int busy_entry(uv_loop_t *loop, void *arg) {
-  post_json(muster_thread_parent_port(), json_string("busy"));
+  say_running(arg);
   while (!muster_thread_should_stop())
     ;
   return muster_thread_exit(7);
 }
 
+static void terminate_when_running(muster_shared_wait_t *w, int result,
+                                   void *data) {
+  ASSERT_EQ(result, MUSTER_SHARED_OK);
+  ASSERT_OK(muster_thread_terminate(*(muster_thread_t **)data));
+}
+
+/* Starts `entry` with a word of `sh` as its arg, and terminates the
+ * thread once the entry stored 1 there (the wait starts first: the entry
+ * may store before create returns). */
+static void start_then_terminate(uv_loop_t *loop, muster_thread_entry_cb entry,
+                                 muster_thread_options_t *o,
+                                 muster_shared_t *sh, muster_thread_t **t) {
+  o->arg = muster_shared_i32(sh, 0);
+  ASSERT_EQ(muster_shared_wait_async(loop, o->arg, 0, MUSTER_SHARED_FOREVER,
+                                     terminate_when_running, t, NULL),
+            MUSTER_SHARED_PENDING);
+  ASSERT_OK(muster_thread_create(loop, entry, o, t));
+}
+
 static void should_stop_and_exit(int isolation) {
   uv_loop_t loop;
   seen_t s = {0};
-  muster_thread_t *t;
+  muster_shared_t *sh;
   ASSERT_OK(uv_loop_init(&loop));
+  ASSERT_OK(muster_shared_create(64, &sh));
   muster_thread_options_t o = s_options(&s, isolation);
-  o.on_message = terminate_on_message;
-  ASSERT_OK(muster_thread_create(&loop, busy_entry, &o, &t));
+  muster_thread_t *t;
+  start_then_terminate(&loop, busy_entry, &o, sh, &t);
   test_run_loop(&loop, 20000);
-  ASSERT_STR_EQ(s.log, "omx");
+  ASSERT_STR_EQ(s.log, "ox");
   ASSERT_EQ(s.code, 7);
-  json_decref(s.last);
+  muster_shared_unref(sh);
   ASSERT_OK(uv_loop_close(&loop));
 }
 
 TEST(thread_should_stop_and_exit) {
   should_stop_and_exit(MUSTER_THREAD_ISOLATION_THREAD);
+}
+
+TEST(thread_should_stop_and_exit_process) {
+  should_stop_and_exit(MUSTER_THREAD_ISOLATION_PROCESS);
+}
+
+/* Process mode only (a thread cannot be killed alone): a worker that
+ * neither returns to its loop nor checks should_stop is killed once the
+ * grace period has passed: exit 1, signal SIGKILL. */
+static int deaf_entry(uv_loop_t *loop, void *arg) {
+  volatile int forever = 1;
+  say_running(arg);
+  while (forever)
+    pause(); /* SIGTERM's handler returns here: pause again */
+  return 0;
+}
+
+TEST(thread_terminate_grace_then_kill_process) {
+  uv_loop_t loop;
+  seen_t s = {0};
+  muster_shared_t *sh;
+  ASSERT_OK(uv_loop_init(&loop));
+  ASSERT_OK(muster_shared_create(64, &sh));
+  muster_thread_options_t o = s_options(&s, MUSTER_THREAD_ISOLATION_PROCESS);
+  o.terminate_grace_ms = 200;
+  uint64_t t0 = test_now_ms();
+  muster_thread_t *t;
+  start_then_terminate(&loop, deaf_entry, &o, sh, &t);
+  test_run_loop(&loop, 20000);
+  ASSERT_GE(test_now_ms() - t0, 200);
+  ASSERT_STR_EQ(s.log, "ox");
+  ASSERT_EQ(s.code, 1);
+  ASSERT_EQ(s.sig, SIGKILL);
+  muster_shared_unref(sh);
+  ASSERT_OK(uv_loop_close(&loop));
 }
 
 /* Echo over the parent port; "bye" makes the thread close its parent
@@ -380,6 +459,13 @@ TEST(thread_bad_arguments) {
   muster_thread_options_t o = {0};
   o.worker_len = 3; /* bytes promised, none given */
   ASSERT_ERR(muster_thread_create(&loop, echo_entry, &o, &t), MUSTER_EINVAL);
+  o = (muster_thread_options_t){0};
+  o.isolation = 7;
+  ASSERT_ERR(muster_thread_create(&loop, echo_entry, &o, &t), MUSTER_EINVAL);
+  /* A process cannot share another's environment (thread.h). */
+  o.isolation = MUSTER_THREAD_ISOLATION_PROCESS;
+  o.share_env = 1;
+  ASSERT_ERR(muster_thread_create(&loop, echo_entry, &o, &t), MUSTER_ENOTSUP);
   ASSERT_ERR(muster_thread_terminate(NULL), MUSTER_EINVAL);
   ASSERT_OK(uv_loop_close(&loop));
 }

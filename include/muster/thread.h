@@ -39,6 +39,17 @@
  * returns. Such a thread exits when that code returns. The exit code after
  * terminate() is 1, as in Node, unless the thread exited first.
  *
+ * With isolation = process, terminate() is SIGTERM to the worker (sent
+ * once it is online, before its entry runs), whose handler sets the flag
+ * muster_thread_should_stop() reads and stops its loop: the same safe
+ * points, the same cleanup, exit code 1. The signal also interrupts a
+ * blocking system call: those that SA_RESTART restarts go on, sleep,
+ * poll and the like return EINTR. A worker that does not end within
+ * terminate_grace_ms is killed with SIGKILL (no cleanup; exit code 1,
+ * muster_thread_exit_signal() says SIGKILL). A worker that handles
+ * SIGTERM itself takes it over from the library; SIGTERM sent to the
+ * worker's pid by anyone is a terminate.
+ *
  * Threads are created and controlled from the creator's loop thread; the
  * in-thread calls answer for the calling thread, whichever it is (a
  * thread not made by muster_thread_create() counts as the main thread).
@@ -60,6 +71,9 @@ typedef struct muster_thread_s muster_thread_t;
 /* Values of muster_thread_options_t.isolation. */
 #define MUSTER_THREAD_ISOLATION_THREAD 0
 #define MUSTER_THREAD_ISOLATION_PROCESS 1
+
+/* The default of muster_thread_options_t.terminate_grace_ms. */
+#define MUSTER_THREAD_TERMINATE_GRACE_MS 1000
 
 /* The thread's body, run on the new thread with its new loop. Set up the
  * work there and return 0 (the loop then runs), or return an error (any
@@ -94,19 +108,33 @@ typedef struct {
   /* The environment muster_thread_getenv() reads in the thread: NULL and
    * share_env 0: a copy of this process's environment made now (Node's
    * default); `env` ("NAME=value" strings, NULL-terminated): a copy of
-   * those; share_env 1: the process's own environment (Node's SHARE_ENV). */
+   * those; share_env 1: the process's own environment (Node's SHARE_ENV).
+   * With isolation = process the first two hold as they are (the copy is
+   * made before the fork), and share_env is refused (MUSTER_ENOTSUP): a
+   * process's environment is its own memory, and setenv() in one process
+   * can never be seen by another, so there is nothing to share; a worker
+   * process that reads getenv() gets its own copy, made by the fork. */
   const char *const *env;
   int share_env;
   /* The thread does not keep the creator's loop alive (worker.unref()). */
   int unref;
   /* MUSTER_THREAD_ISOLATION_PROCESS: the worker is a forked process with
-   * the same API (docs/threads.md, "Process isolation"): messages, bytes
-   * and transferred buffers cross the process boundary, a crash (SIGSEGV,
+   * the same API (docs/threads.md, "Process isolation"): messages, bytes,
+   * transferred and shared buffers cross the process boundary; the events
+   * come in the same order (on_error too: the worker reports its entry's
+   * error and its full exit code before it exits); a crash (SIGSEGV,
    * abort) ends the worker only (on_exit gets 128 + the signal, see
-   * muster_thread_exit_signal), terminate() sends SIGTERM. Not yet: ports
-   * in a transfer list, on_error (an entry's error is its exit code),
-   * share_env (a process has its own environment). */
+   * muster_thread_exit_signal). terminate() sends the worker SIGTERM,
+   * which there sets muster_thread_should_stop() and stops its loop as a
+   * thread's terminate does; the worker is killed (SIGKILL) if it has not
+   * ended terminate_grace_ms later. stack_size does not apply (the
+   * process runs on the creator's stack, copied); share_env is refused.
+   * A message posted in the worker leaves when its loop runs. Not yet:
+   * ports in a transfer list (they are closed, as ports nobody took). */
   int isolation;
+  /* isolation = process: how long terminate() waits for the worker to end
+   * before it kills it. 0: MUSTER_THREAD_TERMINATE_GRACE_MS. */
+  unsigned terminate_grace_ms;
   /* Options of the creator's port (callbacks set here are ignored: the
    * ones below are used). */
   size_t high_water_mark;
@@ -123,9 +151,11 @@ typedef struct {
  * and binds its events to `loop`. *out must eventually be freed with
  * muster_thread_close().
  * Errors (nothing to free, no thread started, no callback will come):
- * MUSTER_EINVAL (NULL loop, entry or out), MUSTER_ENOMEM, MUSTER_EAGAIN
- * (no more threads: RLIMIT_NPROC, or the kernel's limits), and
- * pthread_create's other errors. Call on the loop's thread. */
+ * MUSTER_EINVAL (NULL loop, entry or out; worker_len without
+ * worker_bytes; an unknown isolation), MUSTER_ENOTSUP (share_env with
+ * isolation = process), MUSTER_ENOMEM, MUSTER_EAGAIN (no more threads or
+ * processes: RLIMIT_NPROC, or the kernel's limits), and pthread_create's
+ * or fork's other errors. Call on the loop's thread. */
 MUSTER_EXTERN int muster_thread_create(uv_loop_t *loop,
                                        muster_thread_entry_cb entry,
                                        const muster_thread_options_t *options,
@@ -177,9 +207,10 @@ MUSTER_EXTERN json_t *muster_thread_worker_data(void);
 /* The workerData's bytes (JSON text or raw bytes), *len their count; NULL
  * when none. */
 MUSTER_EXTERN const void *muster_thread_worker_bytes(size_t *len);
-/* 1 once terminate() was called for this thread, or the thread called
- * muster_thread_exit(): a long computation checks it and returns to the
- * loop. 0 on the main thread. */
+/* 1 once terminate() was called for this thread (in a worker process:
+ * once its SIGTERM came), or the thread called muster_thread_exit(): a
+ * long computation checks it and returns to the loop. 0 on the main
+ * thread. One atomic load: cheap enough for an inner loop. */
 MUSTER_EXTERN int muster_thread_should_stop(void);
 /* Runs cb(arg) in the thread's cleanup, before its remaining handles are
  * closed: close your own handles here. Hooks run last registered first.
