@@ -1,10 +1,11 @@
-/* muster_cluster_* and muster_worker_*: the primary. Each worker process
- * runs in a slot, a muster_supervisor_t row that restarts it, backs off and
- * guards against crash loops; the row's hooks fork the process, ask it to
- * disconnect, and signal it. A worker object lives from its fork to the end
- * of its on_exit; a restart is a new worker with a new id, as in Node. */
+/* muster_cluster_*: the primary. Each worker process runs in a slot, a
+ * supervised child (muster/supervise.h) that forks it, restarts it, backs
+ * off and guards against crash loops; the row's callbacks, here, make the
+ * worker objects, hear their exits and ask them to disconnect. A worker
+ * object lives from its fork to the end of its on_exit; a restart is a new
+ * worker with a new id, as in Node. Its own calls, muster_worker_*, are in
+ * cluster_primary_worker.c. */
 #include "cluster_primary.h"
-#include "muster/fork.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -14,12 +15,6 @@
 
 static void cluster_free_cb(uv_handle_t *h);
 static void maybe_done(muster_cluster_t *c);
-static int spawn_worker(cluster_slot_t *s, muster_worker_t **out);
-static void graceful(muster_worker_t *w);
-
-static void slot_closing(cluster_slot_t *s) {
-  muster__reload_slot_closed(s->cluster, s);
-}
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -62,26 +57,10 @@ static void cluster_kick(muster_cluster_t *c) {
     uv_timer_start(&c->async_timer, async_cb, 0, 0);
 }
 
-/* What the files below this one call back up (cluster_primary.h). */
-static const cluster_up_t up = {
-    .error = cluster_error,
-    .part_freed = maybe_done,
-    .kick = cluster_kick,
-    .spawn = spawn_worker,
-    .graceful = graceful,
-    .slot_closing = slot_closing,
-};
-
 /* ---- worker objects ------------------------------------------------------ */
 
-static void worker_timer_closed(uv_handle_t *h) {
-  muster_worker_t *w = h->data;
-  muster_cluster_t *c = w->cluster;
-  free(w);
-  c->handles_open--;
-  maybe_done(c);
-}
-
+/* The worker's child and channel are its slot's row's, which closes them
+ * (muster_supervise_child_create): only our own part goes here. */
 static void worker_free(muster_worker_t *w) {
   muster_cluster_t *c = w->cluster;
   for (muster_worker_t **p = &c->workers; *p; p = &(*p)->next)
@@ -92,37 +71,17 @@ static void worker_free(muster_worker_t *w) {
     }
   muster__handle_remove_worker(w);
   muster__handle_drop_inflight(w);
-  if (w->channel)
-    muster_channel_close(w->channel, NULL);
-  w->channel = NULL;
-  if (w->child)
-    muster_child_close(w->child, NULL);
-  w->child = NULL;
-  uv_close((uv_handle_t *)&w->linger, worker_timer_closed);
+  free(w);
+  c->handles_open--;
 }
 
-/* Both the process and the channel have ended: the worker is done. */
+/* The row has judged the worker's exit (or its slot is closing): the
+ * worker's last event, then it is gone. */
 static void worker_finish(muster_worker_t *w) {
   muster_cluster_t *c = w->cluster;
   cluster_slot_t *s = w->slot;
-  announce(w);
-  w->state = MUSTER_WORKER_DEAD;
-  if (w->linger_active) {
-    uv_timer_stop(&w->linger);
-    w->linger_active = 0;
-  }
-  if (s && s->worker == w) {
-    s->worker = NULL;
-    s->last = w; /* for on_errored, if this exit ends the slot */
-    muster_supervise_state_t st = muster_supervise_state(s->sup);
-    if (w->exited_after_disconnect && st != MUSTER_SUPERVISE_STOPPING) {
-      /* It left by choice (Node's exitedAfterDisconnect): no restart. */
-      muster__slot_close(s);
-    } else {
-      muster_supervise_exited(s->sup, w->exit_code, w->exit_signal);
-    }
-    s->last = NULL; /* s lives until its close callback, a later turn */
-  }
+  if (s && s->last == w)
+    s->last = NULL;
   w->slot = NULL;
   if (c->o.events.on_exit)
     c->o.events.on_exit(c, w, w->exit_code, w->exit_signal);
@@ -143,55 +102,34 @@ static void worker_channel_ended(muster_worker_t *w) {
   w->state = MUSTER_WORKER_DISCONNECTED;
   if (c->o.events.on_disconnect)
     c->o.events.on_disconnect(c, w);
-  if (w->exited)
-    worker_finish(w);
 }
 
-static void linger_cb(uv_timer_t *t) {
-  muster_worker_t *w = t->data;
-  w->linger_active = 0;
-  /* The process is gone but its channel never reached end of file: some
-   * other process holds the worker's end. Stop waiting for it. */
-  if (w->channel) {
-    muster_channel_close(w->channel, NULL);
-    w->channel = NULL;
-  }
-  worker_channel_ended(w);
-}
-
-static void on_child_exit(muster_child_t *child, int64_t code, int sig) {
-  muster_worker_t *w = muster_child_data(child);
-  w->exited = 1;
-  w->exit_code = code;
-  w->exit_signal = sig;
-  if (w->channel_ended) {
-    worker_finish(w);
-  } else {
-    w->linger_active = 1;
-    uv_timer_start(&w->linger, linger_cb, 1000, 0);
-  }
-}
-
-static void on_child_data(muster_child_t *child, int slot, const char *buf,
-                          size_t len) {
-  muster_worker_t *w = muster_child_data(child);
-  muster_cluster_t *c = w->cluster;
-  if (c->o.events.on_output)
-    c->o.events.on_output(c, w, slot, buf, len);
+/* The slot's current worker, if `ch` is its channel: a channel that
+ * outlived its worker (a grandchild held it open past the row's
+ * close_wait_ms) speaks for nobody. */
+static muster_worker_t *channel_worker(muster_channel_t *ch) {
+  cluster_slot_t *s = muster_channel_data(ch);
+  muster_worker_t *w = s->worker;
+  return w != NULL && w->channel == ch && !w->channel_ended ? w : NULL;
 }
 
 static void on_channel_disconnect(muster_channel_t *ch, int reason) {
   (void)reason;
-  worker_channel_ended(muster_channel_data(ch));
+  muster_worker_t *w = channel_worker(ch);
+  if (w)
+    worker_channel_ended(w);
 }
 
 static void on_channel_error(muster_channel_t *ch, int err) {
-  muster_worker_t *w = muster_channel_data(ch);
-  cluster_error(w->cluster, w, err);
+  muster_worker_t *w = channel_worker(ch);
+  if (w)
+    cluster_error(w->cluster, w, err);
 }
 
 static void on_channel_message(muster_channel_t *ch, muster_message_t *m) {
-  muster_worker_t *w = muster_channel_data(ch);
+  muster_worker_t *w = channel_worker(ch);
+  if (w == NULL)
+    return;
   muster_cluster_t *c = w->cluster;
   announce(w);
   if (c->o.events.on_message)
@@ -227,7 +165,7 @@ static void check_ready(muster_worker_t *w) {
   }
 }
 
-static void graceful(muster_worker_t *w) {
+void muster__primary_graceful(muster_worker_t *w) {
   w->exited_after_disconnect = 1;
   muster__handle_remove_worker(w);
   muster__cluster_msg_t m = {.act = MUSTER__CLUSTER_DISCONNECT};
@@ -280,7 +218,9 @@ static void on_listening_msg(muster_worker_t *w,
 }
 
 static void on_channel_internal(muster_channel_t *ch, muster_message_t *msg) {
-  muster_worker_t *w = muster_channel_data(ch);
+  muster_worker_t *w = channel_worker(ch);
+  if (w == NULL)
+    return;
   muster_cluster_t *c = w->cluster;
   muster__cluster_msg_t m;
   int r = muster__cluster_decode(muster_message_json(msg), &m);
@@ -337,89 +277,195 @@ static void on_channel_internal(muster_channel_t *ch, muster_message_t *msg) {
   }
 }
 
-/* ---- spawning a worker (for a slot's start hook) ---------------------------
+/* ---- a slot's row: forks, hears and signals its workers ------------------
  */
 
-static int spawn_worker(cluster_slot_t *s, muster_worker_t **out) {
+/* What the slot's next worker runs: the settings of the moment (a
+ * restart after muster_cluster_setup() takes the new ones), the slot's
+ * env, its id and our pid. The object is made here too, where a failure
+ * can still fail the start. */
+static int row_prepare(muster_supervisor_t *sup, muster_supervise_run_t *run) {
+  cluster_slot_t *s = muster_supervise_data(sup);
   muster_cluster_t *c = s->cluster;
-  muster_worker_t *w = calloc(1, sizeof *w);
-  if (w == NULL)
-    return MUSTER_ENOMEM;
   size_t nargs = muster__strv_len((const char *const *)c->args);
   size_t nenv = muster__strv_len((const char *const *)c->env) +
                 muster__strv_len((const char *const *)s->env) + 3;
-  const char **argv = calloc(nargs + 2, sizeof *argv);
-  const char **envp = calloc(nenv, sizeof *envp);
-  char idbuf[48], ppbuf[48];
-  int err = MUSTER_ENOMEM;
-  if (argv == NULL || envp == NULL)
-    goto fail;
-  argv[0] = c->exec;
+  free(s->run_argv);
+  free(s->run_env);
+  s->run_argv = calloc(nargs + 2, sizeof *s->run_argv);
+  s->run_env = calloc(nenv, sizeof *s->run_env);
+  if (s->spare == NULL)
+    s->spare = calloc(1, sizeof *s->spare);
+  if (s->run_argv == NULL || s->run_env == NULL || s->spare == NULL)
+    return MUSTER_ENOMEM;
+  s->run_argv[0] = c->exec;
   for (size_t i = 0; i < nargs; i++)
-    argv[i + 1] = c->args[i];
+    s->run_argv[i + 1] = c->args[i];
   size_t n = 0;
   for (size_t i = 0; c->env && c->env[i]; i++)
-    envp[n++] = c->env[i];
+    s->run_env[n++] = c->env[i];
   for (size_t i = 0; s->env && s->env[i]; i++)
-    envp[n++] = s->env[i];
-  int id = c->next_id + 1;
-  snprintf(idbuf, sizeof idbuf, "NODE_UNIQUE_ID=%d", id);
-  snprintf(ppbuf, sizeof ppbuf, "MUSTER_PRIMARY_PID=%d", (int)getpid());
-  envp[n++] = idbuf;
-  envp[n++] = ppbuf;
-  envp[n] = NULL;
+    s->run_env[n++] = s->env[i];
+  snprintf(s->run_id, sizeof s->run_id, "NODE_UNIQUE_ID=%d", c->next_id + 1);
+  snprintf(s->run_ppid, sizeof s->run_ppid, "MUSTER_PRIMARY_PID=%d",
+           (int)getpid());
+  s->run_env[n++] = s->run_id;
+  s->run_env[n++] = s->run_ppid;
   muster_stdio_kind_t k =
       c->o.settings.silent ? MUSTER_STDIO_PIPE : MUSTER_STDIO_INHERIT;
-  muster_stdio_t stdio[4] = {{k, -1}, {k, -1}, {k, -1}, {MUSTER_STDIO_IPC, -1}};
+  for (int i = 0; i < 3; i++)
+    s->run_stdio[i] = (muster_stdio_t){k, -1};
+  s->run_stdio[3] = (muster_stdio_t){MUSTER_STDIO_IPC, -1};
   if (c->o.settings.silent)
-    stdio[0].kind = MUSTER_STDIO_IGNORE;
-  muster_fork_options_t fo = {0};
-  muster_spawn_options_t *so = &fo.spawn;
-  so->env = envp;
+    s->run_stdio[0].kind = MUSTER_STDIO_IGNORE;
+  muster_spawn_options_t *so = &run->process.spawn;
+  run->file = c->exec;
+  run->argv = s->run_argv;
+  so->env = s->run_env;
   so->cwd = c->cwd;
-  so->stdio = stdio;
+  so->stdio = s->run_stdio;
   so->stdio_count = 4;
   so->flags = c->o.settings.flags & (MUSTER_SPAWN_SETUID | MUSTER_SPAWN_SETGID);
   so->uid = c->o.settings.uid;
   so->gid = c->o.settings.gid;
-  so->on_exit = on_child_exit;
-  so->on_data = on_child_data;
-  so->data = w;
-  muster_channel_options_t *co = &fo.channel;
-  co->on_message = on_channel_message;
-  co->on_internal = on_channel_internal;
-  co->on_error = on_channel_error;
-  co->on_disconnect = on_channel_disconnect;
-  co->data = w;
-  muster_child_t *child = NULL;
-  err = muster_fork(c->loop, c->exec, argv, &fo, &child, &w->channel);
-  if (err < 0)
-    goto fail;
-  free(argv);
-  free(envp);
-  c->next_id = id;
-  w->id = id;
+  return 0;
+}
+
+static void row_child(muster_supervisor_t *sup, muster_child_t *child,
+                      muster_channel_t *channel) {
+  cluster_slot_t *s = muster_supervise_data(sup);
+  muster_cluster_t *c = s->cluster;
+  muster_worker_t *w = s->spare;
+  s->spare = NULL;
+  w->id = ++c->next_id;
   w->cluster = c;
   w->slot = s;
   w->child = child;
+  w->channel = channel;
   w->pid = muster_child_pid(child);
-  uv_timer_init(c->loop, &w->linger);
-  w->linger.data = w;
   c->handles_open++;
   muster_worker_t **p = &c->workers;
   while (*p)
     p = &(*p)->next;
   *p = w;
   c->nworkers++;
-  *out = w;
+  s->worker = w;
   cluster_kick(c); /* on_fork on the next turn */
-  return 0;
-fail:
-  free(argv);
-  free(envp);
-  free(w);
-  return err;
 }
+
+/* The worker's process ended, and its pipes and channel (or the row's
+ * close_wait_ms passed): the row is told next, unless it left by choice
+ * (Node's exitedAfterDisconnect), which is no reason to restart: then its
+ * slot is closed instead. Its on_exit comes once the row has judged
+ * (on_errored first, when the exit ends the slot). */
+static void row_exit(muster_supervisor_t *sup, muster_child_t *child,
+                     int64_t code, int sig) {
+  cluster_slot_t *s = muster_supervise_data(sup);
+  muster_worker_t *w = s->worker;
+  if (w == NULL || w->child != child)
+    return;
+  w->exited = 1;
+  w->exit_code = code;
+  w->exit_signal = sig;
+  /* Some other process holds the worker's end of the channel: stop
+   * waiting for it. */
+  worker_channel_ended(w);
+  announce(w);
+  w->state = MUSTER_WORKER_DEAD;
+  s->worker = NULL;
+  s->last = w; /* for on_errored, if this exit ends the slot */
+  if (w->exited_after_disconnect &&
+      muster_supervise_state(sup) != MUSTER_SUPERVISE_STOPPING)
+    muster__slot_close(s);
+}
+
+static void row_exited(muster_supervisor_t *sup, muster_child_t *child,
+                       int64_t code, int sig) {
+  cluster_slot_t *s = muster_supervise_data(sup);
+  (void)child;
+  (void)code;
+  (void)sig;
+  if (s->last)
+    worker_finish(s->last);
+}
+
+static void row_data(muster_supervisor_t *sup, muster_child_t *child, int slot,
+                     const char *buf, size_t len) {
+  cluster_slot_t *s = muster_supervise_data(sup);
+  muster_worker_t *w = s->worker;
+  muster_cluster_t *c = s->cluster;
+  if (w && w->child == child && c->o.events.on_output)
+    c->o.events.on_output(c, w, slot, buf, len);
+}
+
+static int row_graceful(muster_supervisor_t *sup) {
+  cluster_slot_t *s = muster_supervise_data(sup);
+  muster_worker_t *w = s->worker;
+  if (w == NULL || w->channel_ended || !muster_channel_connected(w->channel))
+    return MUSTER_ENOTCONN;
+  if (!w->leaving)
+    muster__primary_graceful(w);
+  w->exited_after_disconnect = 1;
+  return 0;
+}
+
+/* The row signals the worker (the stop schedule): it leaves by choice. */
+static void row_signal(muster_supervisor_t *sup, int signo) {
+  cluster_slot_t *s = muster_supervise_data(sup);
+  (void)signo;
+  if (s->worker)
+    s->worker->exited_after_disconnect = 1;
+}
+
+/* The slot is closing, and its row with it (which closes the workers'
+ * child objects and channels): the worker whose exit was being judged
+ * ends now, and so does one still running (a failed start being dropped;
+ * SIGKILL, as the row will not stop it). */
+static void slot_closing(cluster_slot_t *s) {
+  muster_worker_t *w = s->worker;
+  if (w) {
+    s->worker = NULL;
+    w->exited_after_disconnect = 1;
+    if (!w->exited) {
+      muster_child_kill(w->child, SIGKILL);
+      w->exited = 1;
+      w->exit_signal = SIGKILL;
+    }
+    worker_channel_ended(w);
+    w->state = MUSTER_WORKER_DEAD;
+    worker_finish(w);
+  }
+  if (s->last)
+    worker_finish(s->last);
+  muster__reload_slot_closed(s->cluster, s);
+}
+
+/* What the files below this one call back up (cluster_primary.h). */
+static const cluster_up_t up = {
+    .error = cluster_error,
+    .part_freed = maybe_done,
+    .kick = cluster_kick,
+    .slot_closing = slot_closing,
+    .row =
+        {
+            .fork = 1,
+            /* A worker's exit waits for its channel's end, so on_disconnect
+             * comes first, for at most a second (a grandchild may hold the
+             * channel open). */
+            .close_wait_ms = 1000,
+            .process.channel = {.on_message = on_channel_message,
+                                .on_internal = on_channel_internal,
+                                .on_error = on_channel_error,
+                                .on_disconnect = on_channel_disconnect},
+            .on_prepare = row_prepare,
+            .on_child = row_child,
+            .on_exit = row_exit,
+            .on_exited = row_exited,
+            .on_data = row_data,
+            .on_signal = row_signal,
+            .graceful = row_graceful,
+        },
+};
 
 /* ---- the cluster ------------------------------------------------------------
  */
@@ -656,114 +702,4 @@ void *muster_cluster_data(const muster_cluster_t *c) {
 }
 void muster_cluster_set_data(muster_cluster_t *c, void *data) {
   c->o.data = data;
-}
-
-/* ---- muster_worker_* --------------------------------------------------------
- */
-
-int muster_worker_id(const muster_worker_t *w) {
-  return w->id;
-}
-int muster_worker_pid(const muster_worker_t *w) {
-  return w->pid;
-}
-muster_worker_state_t muster_worker_state(const muster_worker_t *w) {
-  return w->state;
-}
-const char *muster_worker_state_name(muster_worker_state_t s) {
-  switch (s) {
-  case MUSTER_WORKER_NONE:
-    return "none";
-  case MUSTER_WORKER_ONLINE:
-    return "online";
-  case MUSTER_WORKER_LISTENING:
-    return "listening";
-  case MUSTER_WORKER_DISCONNECTED:
-    return "disconnected";
-  case MUSTER_WORKER_DEAD:
-    return "dead";
-  }
-  return "unknown";
-}
-int muster_worker_is_connected(const muster_worker_t *w) {
-  return w->channel != NULL && !w->channel_ended &&
-         muster_channel_connected(w->channel);
-}
-int muster_worker_is_dead(const muster_worker_t *w) {
-  return w->exited;
-}
-int muster_worker_exited_after_disconnect(const muster_worker_t *w) {
-  return w->exited_after_disconnect;
-}
-int muster_worker_is_ready(const muster_worker_t *w) {
-  return w->ready != 0;
-}
-unsigned muster_worker_connections(const muster_worker_t *w) {
-  return w->open_conns;
-}
-muster_cluster_t *muster_worker_cluster(const muster_worker_t *w) {
-  return w->cluster;
-}
-void *muster_worker_data(const muster_worker_t *w) {
-  return w->data;
-}
-void muster_worker_set_data(muster_worker_t *w, void *data) {
-  w->data = data;
-}
-
-int muster_worker_send(muster_worker_t *w, const json_t *message, int handle_fd,
-                       const muster_send_options_t *options, muster_send_cb cb,
-                       void *arg) {
-  if (w == NULL)
-    return MUSTER_EINVAL;
-  if (w->channel == NULL || w->channel_ended)
-    return MUSTER_ENOTCONN;
-  return muster_channel_send(w->channel, message, handle_fd, options, cb, arg);
-}
-
-int muster_worker_send_text(muster_worker_t *w, const char *json, size_t len,
-                            int handle_fd, const muster_send_options_t *options,
-                            muster_send_cb cb, void *arg) {
-  if (w == NULL)
-    return MUSTER_EINVAL;
-  if (w->channel == NULL || w->channel_ended)
-    return MUSTER_ENOTCONN;
-  return muster_channel_send_text(w->channel, json, len, handle_fd, options, cb,
-                                  arg);
-}
-
-int muster_worker_disconnect(muster_worker_t *w) {
-  if (w == NULL)
-    return MUSTER_EINVAL;
-  if (!muster_worker_is_connected(w))
-    return MUSTER_ENOTCONN;
-  graceful(w);
-  return 0;
-}
-
-int muster_worker_stop(muster_worker_t *w) {
-  if (w == NULL)
-    return MUSTER_EINVAL;
-  if (w->exited)
-    return MUSTER_ESRCH;
-  if (w->slot == NULL || w->slot->worker != w) {
-    /* Not supervised any more: escalate by hand. */
-    w->exited_after_disconnect = 1;
-    return muster_child_kill(w->child, SIGKILL);
-  }
-  return muster_supervise_stop(w->slot->sup);
-}
-
-int muster_worker_kill(muster_worker_t *w, int signum) {
-  if (w == NULL || signum < 0 || signum >= NSIG)
-    return MUSTER_EINVAL;
-  if (w->exited)
-    return MUSTER_ESRCH;
-  if (signum == 0)
-    signum = SIGTERM;
-  w->exited_after_disconnect = 1;
-  muster__handle_remove_worker(w);
-  if (muster_worker_is_connected(w))
-    muster_channel_disconnect(w->channel);
-  return muster_child_kill(w->child, signum);
 }

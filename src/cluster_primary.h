@@ -81,8 +81,8 @@ struct muster_worker_s {
   cluster_slot_t *slot;
   int id;
   int pid;
-  muster_child_t *child;
-  muster_channel_t *channel;
+  muster_child_t *child;     /* the slot's row owns it and the channel */
+  muster_channel_t *channel; /* (muster_supervise_child_create) */
   muster_worker_state_t state;
   int exited_after_disconnect;
   int muster_peer;    /* it said online with "muster":1: it reports closes */
@@ -99,20 +99,23 @@ struct muster_worker_s {
   inflight_t *inflight; /* newest first */
   uint64_t last_answer; /* uv_now() at its last {ack, accepted} */
   unsigned open_conns;
-  uv_timer_t linger; /* process exited, waiting for channel EOF */
-  int linger_active;
-  int handles_open; /* uv handles not closed yet */
   void *data;
 };
 
 struct cluster_slot {
   cluster_slot_t *next;
   muster_cluster_t *cluster;
-  muster_supervisor_t *sup;
-  muster_worker_t *worker; /* current process, or NULL */
-  muster_worker_t *last;   /* the worker whose exit is being judged */
-  char **env;              /* per-slot env */
-  char **expected;         /* keys the next worker must listen on */
+  muster_supervisor_t *sup; /* a supervised child, forking the workers */
+  muster_worker_t *worker;  /* current process, or NULL */
+  muster_worker_t *last;    /* the worker whose exit is being judged */
+  muster_worker_t *spare;   /* the next worker's object, made in advance */
+  char **env;               /* per-slot env */
+  /* What the next start runs (cluster_primary.c fills them before each
+   * start, from the settings of the moment). */
+  const char **run_argv, **run_env;
+  char run_id[48], run_ppid[48];
+  muster_stdio_t run_stdio[4];
+  char **expected; /* keys the next worker must listen on */
   unsigned nexpected;
   int closing;
   int dropped;    /* not restarted: leaves by choice */
@@ -164,14 +167,18 @@ struct cluster_up {
   void (*part_freed)(muster_cluster_t *c);
   /* Deferred events (on_fork, a reload's callback) on the next turn. */
   void (*kick)(muster_cluster_t *c);
-  /* A slot's start hook: fork its next worker, or a negative error. */
-  int (*spawn)(cluster_slot_t *s, muster_worker_t **out);
-  /* A slot's graceful hook: send "disconnect"; the worker leaves by
-   * choice. */
-  void (*graceful)(muster_worker_t *w);
-  /* A slot is closing (freed on a later turn): a reload forgets it. */
+  /* A slot is closing (freed on a later turn): its workers end now (the
+   * row closes their child and channel), and a reload forgets it. */
   void (*slot_closing)(cluster_slot_t *s);
+  /* The rest of a slot's row: the primary forks, hears and signals the
+   * workers itself (the callbacks find the slot as the row's data, and
+   * the channel's). The slot adds the policy, on_state and on_error. */
+  muster_supervise_child_options_t row;
 };
+
+/* cluster_primary.c, for cluster_primary_worker.c */
+/* Sends "disconnect": the worker leaves by choice. */
+void muster__primary_graceful(muster_worker_t *w);
 
 /* cluster_handle.c (RR, LEAST_CONN, SHARED, REUSEPORT) */
 /* A queryServer; status is the decoder's (MUSTER_EPROTO: refuse it). */

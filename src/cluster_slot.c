@@ -1,9 +1,10 @@
-/* Slots: one supervisor row per worker (muster/supervise.h), with the
- * hooks that start, disconnect and signal a worker, and the slot's end.
- * A restart is a new worker with a new id in the same slot. */
+/* Slots: one supervised child per worker (muster_supervise_child_create,
+ * muster/supervise.h), the row that forks it, feeds its exit to the policy
+ * and signals it; and the slot's end. A restart is a new worker with a new
+ * id in the same slot. The row's callbacks are the primary's (cluster_up_t):
+ * this file only makes, starts and ends slots. */
 #include "cluster_primary.h"
 
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,37 +24,6 @@ void muster__slot_snapshot_keys(cluster_slot_t *s, muster_worker_t *w) {
   muster__strv_free(s->expected);
   s->expected = keys;
   s->nexpected = n;
-}
-
-static int hook_start(muster_supervisor_t *sup, int *pid) {
-  cluster_slot_t *s = muster_supervise_data(sup);
-  muster_worker_t *w = NULL;
-  int r = s->cluster->up->spawn(s, &w);
-  if (r < 0)
-    return r;
-  s->worker = w;
-  *pid = w->pid;
-  return 0;
-}
-
-static int hook_graceful(muster_supervisor_t *sup) {
-  cluster_slot_t *s = muster_supervise_data(sup);
-  muster_worker_t *w = s->worker;
-  if (w == NULL || w->channel_ended || !muster_channel_connected(w->channel))
-    return MUSTER_ENOTCONN;
-  if (!w->leaving)
-    s->cluster->up->graceful(w);
-  w->exited_after_disconnect = 1;
-  return 0;
-}
-
-static int hook_signal(muster_supervisor_t *sup, int signo) {
-  cluster_slot_t *s = muster_supervise_data(sup);
-  muster_worker_t *w = s->worker;
-  if (w == NULL || w->exited)
-    return MUSTER_ESRCH;
-  w->exited_after_disconnect = 1;
-  return muster_child_kill(w->child, signo);
 }
 
 static void slot_state(muster_supervisor_t *sup, muster_supervise_state_t old,
@@ -84,6 +54,9 @@ static void slot_error(muster_supervisor_t *sup,
 static void slot_closed(muster_supervisor_t *sup) {
   cluster_slot_t *s = muster_supervise_data(sup);
   muster_cluster_t *c = s->cluster;
+  free(s->spare); /* never started: nothing in it to free */
+  free(s->run_argv);
+  free(s->run_env);
   muster__strv_free(s->env);
   muster__strv_free(s->expected);
   free(s);
@@ -101,16 +74,6 @@ void muster__slot_close(cluster_slot_t *s) {
       *p = s->next;
       break;
     }
-  if (s->worker) {
-    /* A process still running (a failed start being dropped): it is the
-     * cluster's to end. */
-    muster_worker_t *w = s->worker;
-    w->slot = NULL;
-    s->worker = NULL;
-    w->exited_after_disconnect = 1;
-    if (!w->exited)
-      muster_child_kill(w->child, SIGKILL);
-  }
   c->up->slot_closing(s);
   muster_supervise_close(s->sup, slot_closed);
   c->up->kick(c);
@@ -128,17 +91,17 @@ int muster__slot_new(muster_cluster_t *c, const char *const *env,
     free(s);
     return err;
   }
-  muster_supervise_options_t so = {0};
-  so.start = hook_start;
-  so.graceful = hook_graceful;
-  so.signal = hook_signal;
+  muster_supervise_child_options_t so = c->up->row;
+  so.process.channel.data = s;
   so.on_state = slot_state;
   so.on_error = slot_error;
   so.policy = c->o.supervise;
   so.policy.flags |= MUSTER_SUPERVISE_WAIT_READY;
   so.policy.ready_timeout_ms = c->ready_timeout_ms;
   so.data = s;
-  err = muster_supervise_create(c->loop, &so, &s->sup);
+  /* The file and argv here are placeholders: the primary's on_prepare
+   * gives each start the settings of the moment. */
+  err = muster_supervise_child_create(c->loop, c->exec, NULL, &so, &s->sup);
   if (err) {
     muster__strv_free(s->env);
     free(s);
@@ -167,12 +130,10 @@ int muster__slot_start(cluster_slot_t *s) {
  * row, never started. */
 int muster__slot_check_policy(uv_loop_t *loop,
                               const muster_supervise_policy_t *policy) {
-  muster_supervise_options_t so = {0};
-  so.start = hook_start;
-  so.signal = hook_signal;
+  muster_supervise_child_options_t so = {0};
   so.policy = *policy;
   muster_supervisor_t *trial;
-  int err = muster_supervise_create(loop, &so, &trial);
+  int err = muster_supervise_child_create(loop, "-", NULL, &so, &trial);
   if (err == 0)
     muster_supervise_close(trial, NULL);
   return err;

@@ -16,6 +16,11 @@
  * exactly those. It runs only after the leader was reaped by its own
  * backend, so it can never take the leader's exit from it, and it names
  * one group we made, never -1.
+ *
+ * With close_wait_ms the exit waits for the child object's close as well
+ * (its pipes and channel ended), on the same timer once the group is gone:
+ * a grandchild that inherited a pipe or the channel could hold it open
+ * for ever, so the wait has a deadline.
  */
 #include "muster/error.h"
 #include "muster/fork.h"
@@ -44,6 +49,7 @@ typedef struct proc_s {
   unsigned fed : 1;    /* its exit was fed to the row (or never will be) */
   unsigned closed : 1; /* the child object's on_close came */
   unsigned freeing : 1;
+  unsigned awaiting_close : 1; /* exit known, waiting for the close */
   int64_t exit_status;
   int term_signal;
 } proc_t;
@@ -51,7 +57,7 @@ typedef struct proc_s {
 struct sc_s {
   muster_supervisor_t *sup;
   uv_loop_t *loop;
-  uv_timer_t group_timer;
+  uv_timer_t timer; /* polls a group, then waits for the close */
   uint64_t kill_at; /* when the remaining members get SIGKILL; 0: not due */
 
   /* The copies of what to run; `process` points into them. */
@@ -65,10 +71,13 @@ struct sc_s {
   int group;
   int stop_signal;
   uint64_t kill_timeout_ms;
+  uint64_t close_wait_ms;
 
+  muster_supervise_prepare_cb on_prepare;
   muster_supervise_child_cb on_child;
   muster_supervise_data_cb on_data;
   muster_supervise_exit_cb on_exit;
+  muster_supervise_exit_cb on_exited;
   muster_supervise_signaled_cb on_signal;
 
   proc_t *procs;
@@ -110,17 +119,39 @@ static void proc_maybe_free(proc_t *p) {
 static void feed_exit(proc_t *p) {
   sc_t *sc = p->sc;
   p->fed = 1;
+  p->awaiting_close = 0;
   if (sc != NULL && sc->current == p) {
     sc->current = NULL;
-    uv_timer_stop(&sc->group_timer);
+    uv_timer_stop(&sc->timer);
     sc->kill_at = 0;
     if (sc->on_exit != NULL)
       sc->on_exit(sc->sup, p->child, p->exit_status, p->term_signal);
-    /* The owner may have closed the row from on_exit. */
+    /* The owner may have closed the row from on_exit, or from what the
+     * report calls (on_state, on_error). */
     if (p->sc != NULL)
       muster_supervise_exited(sc->sup, p->exit_status, p->term_signal);
+    if (p->sc != NULL && sc->on_exited != NULL)
+      sc->on_exited(sc->sup, p->child, p->exit_status, p->term_signal);
   }
   proc_maybe_free(p);
+}
+
+static void close_wait_cb(uv_timer_t *t) {
+  sc_t *sc = t->data;
+  if (sc->current != NULL && sc->current->awaiting_close)
+    feed_exit(sc->current); /* something else holds a pipe or the channel */
+}
+
+/* The process (and its group) ended: tell the row now, or once the child
+ * object has closed too (close_wait_ms). */
+static void exit_known(proc_t *p) {
+  sc_t *sc = p->sc;
+  if (sc == NULL || sc->current != p || sc->close_wait_ms == 0 || p->closed) {
+    feed_exit(p);
+    return;
+  }
+  p->awaiting_close = 1;
+  uv_timer_start(&sc->timer, close_wait_cb, sc->close_wait_ms, 0);
 }
 
 /* Reaps adopted members (see the top of the file); 1 while any is left. */
@@ -144,7 +175,8 @@ static void group_poll(uv_timer_t *t) {
   sc_t *sc = t->data;
   proc_t *p = sc->current;
   if (!group_alive(p->pid)) {
-    feed_exit(p);
+    uv_timer_stop(t);
+    exit_known(p);
     return;
   }
   if (sc->kill_at != 0 && uv_now(sc->loop) >= sc->kill_at) {
@@ -160,7 +192,7 @@ static void proc_exit_cb(muster_child_t *child, int64_t status, int sig) {
   p->exit_status = status;
   p->term_signal = sig;
   if (sc == NULL || sc->current != p || !sc->group || !group_alive(p->pid)) {
-    feed_exit(p);
+    exit_known(p);
     return;
   }
   /* Members remain. A stop under way goes on with its own schedule (its
@@ -171,12 +203,16 @@ static void proc_exit_cb(muster_child_t *child, int64_t status, int sig) {
     uv_update_time(sc->loop);
     sc->kill_at = uv_now(sc->loop) + sc->kill_timeout_ms;
   }
-  uv_timer_start(&sc->group_timer, group_poll, GROUP_POLL_MS, GROUP_POLL_MS);
+  uv_timer_start(&sc->timer, group_poll, GROUP_POLL_MS, GROUP_POLL_MS);
 }
 
 static void proc_close_cb(muster_child_t *child) {
   proc_t *p = muster_child_data(child);
   p->closed = 1;
+  if (p->awaiting_close) {
+    feed_exit(p);
+    return;
+  }
   proc_maybe_free(p);
 }
 
@@ -189,11 +225,35 @@ static void proc_data_cb(muster_child_t *child, int slot, const char *buf,
 
 /* ---- the row's hooks ---------------------------------------------------- */
 
+/* What this start runs: the copies made at create, as on_prepare changes
+ * them, with what is the row's own put back. */
+static int prepare(sc_t *sc, muster_supervise_run_t *run) {
+  const unsigned group = MUSTER_SPAWN_PROCESS_GROUP | MUSTER_SPAWN_DETACHED;
+  run->file = sc->file;
+  run->argv = (const char *const *)sc->argv;
+  run->process = sc->process;
+  if (sc->on_prepare != NULL) {
+    int r = sc->on_prepare(sc->sup, run);
+    if (r < 0)
+      return r;
+    if (run->file == NULL)
+      return MUSTER_EINVAL;
+  }
+  muster_spawn_options_t *so = &run->process.spawn;
+  so->flags = (so->flags & ~group) | (sc->process.spawn.flags & group);
+  so->timeout_ms = 0;
+  so->kill_signal = 0;
+  return 0;
+}
+
 static int start_hook(muster_supervisor_t *sup, int *pid) {
   sc_t *sc = sc_of(sup);
-  muster_fork_options_t fo = sc->process;
+  muster_supervise_run_t run;
+  int r = prepare(sc, &run);
+  if (r < 0)
+    return r;
+  muster_fork_options_t fo = run.process;
   proc_t *p = calloc(1, sizeof *p);
-  int r;
   if (p == NULL)
     return MUSTER_ENOMEM;
   p->sc = sc;
@@ -203,11 +263,9 @@ static int start_hook(muster_supervisor_t *sup, int *pid) {
   fo.spawn.on_close = proc_close_cb;
   fo.spawn.data = p;
   if (sc->fork)
-    r = muster_fork(sc->loop, sc->file, (const char *const *)sc->argv, &fo,
-                    &p->child, &p->channel);
+    r = muster_fork(sc->loop, run.file, run.argv, &fo, &p->child, &p->channel);
   else
-    r = muster_spawn(sc->loop, sc->file, (const char *const *)sc->argv,
-                     &fo.spawn, &p->child);
+    r = muster_spawn(sc->loop, run.file, run.argv, &fo.spawn, &p->child);
   if (r < 0) {
     free(p);
     return r;
@@ -242,7 +300,7 @@ static void sc_free(sc_t *sc) {
   free(sc);
 }
 
-static void group_timer_closed(uv_handle_t *h) {
+static void timer_closed(uv_handle_t *h) {
   sc_free(h->data);
 }
 
@@ -258,10 +316,11 @@ static void sc_close(void *impl) {
     p->sc = NULL;
     p->fed = 1;
     p->closed = 1;
+    p->awaiting_close = 0;
     proc_maybe_free(p);
     p = next;
   }
-  uv_close((uv_handle_t *)&sc->group_timer, group_timer_closed);
+  uv_close((uv_handle_t *)&sc->timer, timer_closed);
 }
 
 static int dup_str(const char *s, char **out) {
@@ -334,9 +393,12 @@ int muster_supervise_child_create(uv_loop_t *loop, const char *file,
       o->policy.stop_signal != 0 ? o->policy.stop_signal : SIGTERM;
   sc->kill_timeout_ms =
       o->policy.kill_timeout_ms != 0 ? o->policy.kill_timeout_ms : 1600;
+  sc->close_wait_ms = o->close_wait_ms;
+  sc->on_prepare = o->on_prepare;
   sc->on_child = o->on_child;
   sc->on_data = o->on_data;
   sc->on_exit = o->on_exit;
+  sc->on_exited = o->on_exited;
   sc->on_signal = o->on_signal;
 
   memset(&so, 0, sizeof so);
@@ -350,12 +412,12 @@ int muster_supervise_child_create(uv_loop_t *loop, const char *file,
   r = muster_supervise_create(loop, &so, &sc->sup);
   if (r < 0)
     goto fail;
-  r = uv_timer_init(loop, &sc->group_timer);
+  r = uv_timer_init(loop, &sc->timer);
   if (r < 0) {
     muster_supervise_close(sc->sup, NULL);
     goto fail;
   }
-  sc->group_timer.data = sc;
+  sc->timer.data = sc;
   muster__supervise_set_impl(sc->sup, sc, sc_close);
   *out = sc->sup;
   return 0;

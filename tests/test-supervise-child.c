@@ -428,3 +428,179 @@ TEST(supervise_child_pause) {
   ASSERT_STR_EQ(r.trail, "online>stopped");
   ASSERT_STR_EQ(r.out, "late"); /* resumed: nothing lost */
 }
+
+/* ---- on_prepare: what each start runs ----------------------------------- */
+
+static char attempt_var[32];
+static const char *attempt_env[3];
+static int prepares;
+
+static int prepare_attempt(muster_supervisor_t *sup,
+                           muster_supervise_run_t *run) {
+  ASSERT_ERR(muster_supervise_stop(sup), MUSTER_EBUSY); /* inside the start */
+  if (++prepares == 3)
+    return MUSTER_ECANCELED; /* the third start fails with it */
+  snprintf(attempt_var, sizeof attempt_var, "ATTEMPT=%d", prepares);
+  attempt_env[0] = run->process.spawn.env[0]; /* the create's copy */
+  attempt_env[1] = attempt_var;
+  attempt_env[2] = NULL;
+  run->process.spawn.env = attempt_env;
+  return 0;
+}
+
+TEST(supervise_child_prepare) {
+  /* Each start gets its own environment; an error fails the start. */
+  ASSERT_OK(uv_loop_init(&loop));
+  static struct row r;
+  muster_supervise_child_options_t o;
+  options(&o, &r);
+  o.on_prepare = prepare_attempt;
+  o.on_error = errored;
+  o.policy.backoff_base_ms = 10;
+  static const char *const env[] = {"BASE=b", NULL};
+  o.process.spawn.env = env;
+  o.process.spawn.flags = MUSTER_SPAWN_SHELL;
+  run_row(&r, "echo $BASE$ATTEMPT; exit 1", NULL, &o);
+  ASSERT_STR_EQ(r.out, "b1\nb2\n");
+  ASSERT_EQ(r.children, 2);
+  ASSERT_EQ(prepares, 3);
+  ASSERT_EQ(reason_seen, MUSTER_SUPERVISE_START_FAILED);
+  ASSERT_ERR(err_seen, MUSTER_ECANCELED);
+  ASSERT_STR_EQ(r.trail, "online>backoff>online>backoff>errored");
+}
+
+static const char *const *other_argv;
+
+static int prepare_other(muster_supervisor_t *sup,
+                         muster_supervise_run_t *run) {
+  (void)sup;
+  run->file = other_argv[0];
+  run->argv = other_argv;
+  return 0;
+}
+
+TEST(supervise_child_prepare_program) {
+  /* The program itself may change from one start to the next. */
+  ASSERT_OK(uv_loop_init(&loop));
+  static struct row r;
+  muster_supervise_child_options_t o;
+  options(&o, &r);
+  o.on_prepare = prepare_other;
+  o.policy.restart = MUSTER_RESTART_NEVER;
+  other_argv = test_fixture_argv("child_out", "other", "", "0", NULL);
+  static const char *const missing[] = {"/nonexistent/app", NULL};
+  run_row(&r, missing[0], missing, &o);
+  ASSERT_STR_EQ(r.out, "other");
+  ASSERT_STR_EQ(r.trail, "online>stopped");
+}
+
+/* ---- close_wait_ms: the exit after the pipes and the channel ------------ */
+
+#define CLOSE_WAIT_MESSAGES 20000
+static int got_messages, got_disconnect;
+static uint64_t started_at, exit_at;
+
+static void count_message(muster_channel_t *ch, muster_message_t *m) {
+  (void)ch;
+  (void)m;
+  got_messages++;
+}
+
+static void count_disconnect(muster_channel_t *ch, int reason) {
+  (void)ch;
+  (void)reason;
+  got_disconnect++;
+}
+
+static void exit_after_close(muster_supervisor_t *sup, muster_child_t *child,
+                             int64_t status, int sig) {
+  on_exit_row(sup, child, status, sig);
+  exit_at = test_now_ms();
+  /* Everything it sent came first, and the channel's end. */
+  ASSERT_EQ(got_messages, CLOSE_WAIT_MESSAGES);
+  ASSERT_EQ(got_disconnect, 1);
+}
+
+TEST(supervise_child_close_wait) {
+  ASSERT_OK(uv_loop_init(&loop));
+  static struct row r;
+  muster_supervise_child_options_t o;
+  options(&o, &r);
+  o.fork = 1;
+  o.close_wait_ms = 20000;
+  o.on_exit = exit_after_close;
+  o.process.channel.on_message = count_message;
+  o.process.channel.on_disconnect = count_disconnect;
+  o.policy.restart = MUSTER_RESTART_NEVER;
+  char n[16];
+  snprintf(n, sizeof n, "%d", CLOSE_WAIT_MESSAGES);
+  const char *const *argv = test_fixture_argv("channel_send_n", n, NULL);
+  run_row(&r, argv[0], argv, &o);
+  ASSERT_EQ(r.exits, 1);
+  ASSERT_EQ(r.exit_status, 0);
+  ASSERT_STR_EQ(r.trail, "online>stopped");
+}
+
+static void exit_held_open(muster_supervisor_t *sup, muster_child_t *child,
+                           int64_t status, int sig) {
+  on_exit_row(sup, child, status, sig);
+  exit_at = test_now_ms();
+  ASSERT_EQ(got_disconnect, 0); /* the grandchild still holds it */
+}
+
+TEST_T(supervise_child_close_wait_deadline, 60) {
+  /* A grandchild keeps the channel open: the exit is reported anyway,
+   * close_wait_ms after it. */
+  test_subreaper_begin();
+  ASSERT_OK(uv_loop_init(&loop));
+  static struct row r;
+  muster_supervise_child_options_t o;
+  options(&o, &r);
+  o.fork = 1;
+  o.close_wait_ms = 300;
+  o.on_exit = exit_held_open;
+  o.process.channel.on_disconnect = count_disconnect;
+  o.process.spawn.flags = MUSTER_SPAWN_SHELL;
+  o.policy.restart = MUSTER_RESTART_NEVER;
+  started_at = test_now_ms();
+  run_row(&r, "(exec sleep 60) & exit 3", NULL, &o);
+  ASSERT_EQ(r.exits, 1);
+  ASSERT_EQ(r.exit_status, 3);
+  ASSERT_STR_EQ(r.trail, "online>stopped");
+  ASSERT_GE(exit_at - started_at, 300);
+  ASSERT_EQ(test_descendants_end(0), 1); /* the sleep, killed */
+}
+
+/* ---- on_exited: after the row was told ---------------------------------- */
+
+static int exiteds;
+
+static void after_exit(muster_supervisor_t *sup, muster_child_t *child,
+                       int64_t status, int sig) {
+  struct row *r = muster_supervise_data(sup);
+  ASSERT(child == r->child);
+  ASSERT_EQ(status, 1);
+  ASSERT_EQ(sig, 0);
+  ASSERT_EQ(r->exits, 1); /* on_exit came first */
+  /* The row has judged the exit: a restart, after a delay. */
+  ASSERT_EQ(muster_supervise_state(sup), MUSTER_SUPERVISE_BACKOFF);
+  ASSERT(muster_supervise_backoff_ms(sup) > 0);
+  exiteds++;
+}
+
+TEST(supervise_child_exited) {
+  /* The first exit is restarted: on_exited sees BACKOFF. The second ends
+   * the row (crash loop), which on_state closes: no on_exited. */
+  ASSERT_OK(uv_loop_init(&loop));
+  static struct row r;
+  muster_supervise_child_options_t o;
+  options(&o, &r);
+  o.on_exited = after_exit;
+  o.policy.backoff_base_ms = 10;
+  o.policy.crash_limit = 1;
+  const char *const *argv = test_fixture_argv("exit_code", "1", NULL);
+  run_row(&r, argv[0], argv, &o);
+  ASSERT_EQ(r.exits, 2);
+  ASSERT_EQ(exiteds, 1);
+  ASSERT_STR_EQ(r.trail, "online>backoff>online>errored");
+}

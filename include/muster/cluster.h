@@ -78,7 +78,8 @@
  * fixed port) are taken as opaque strings.
  *
  * ---- Readiness, restarts, stop -------------------------------------------
- * Each worker runs in a supervised slot (see muster/supervise.h): when its
+ * Each worker runs in a slot, a supervised child (muster/supervise.h,
+ * muster_supervise_child_create(), which forks it): when its
  * process dies, the slot's policy decides on a restart (a new worker, with a
  * new id, as Node's fork() gives), its backoff, and the crash-loop guard
  * (the slot then ends: on_errored). A worker is ready when it has sent

@@ -350,6 +350,30 @@ MUSTER_EXTERN void muster_supervise_set_data(muster_supervisor_t *sup,
  * are reaped with waitpid(-pgid), which touches no other child. A member
  * that left the group (setsid, setpgid) is not followed. */
 
+/* What one start runs: the file, argv and options the row was created
+ * with, which on_prepare may change for that start. */
+typedef struct {
+  const char *file;
+  const char *const *argv;
+  muster_fork_options_t process;
+} muster_supervise_run_t;
+
+/* Before each start (the first and every restart), with a copy of what the
+ * row was created with: the owner may change any field for this start
+ * only, such as an id or an attempt number in the environment, or settings
+ * changed since create (a cluster's setupPrimary). Strings and arrays it
+ * points to are borrowed until the start returns: they are the owner's to
+ * keep meanwhile (a buffer of its own, freed on a later start or at
+ * close). As at create, the spawn callbacks, data, timeout_ms and
+ * kill_signal are ignored; so are changes to MUSTER_SPAWN_PROCESS_GROUP
+ * and MUSTER_SPAWN_DETACHED (fixed at create), and run->file must not be
+ * NULL (MUSTER_EINVAL). Returns 0, or a negative error, which fails the
+ * start as a spawn error does (ERRORED, MUSTER_SUPERVISE_START_FAILED, with
+ * that error). Called from inside the row's start: like a hook, it must
+ * not call the row's event functions (MUSTER_EBUSY); it may query. */
+typedef int (*muster_supervise_prepare_cb)(muster_supervisor_t *sup,
+                                           muster_supervise_run_t *run);
+
 /* Each new process: `child` and, in fork mode, `channel` (else NULL), both
  * valid until the process has closed or the supervisor is closed. Called
  * from inside the row's start, before its on_state: like a hook, it must
@@ -364,8 +388,10 @@ typedef void (*muster_supervise_data_cb)(muster_supervisor_t *sup,
                                          const char *buf, size_t len);
 
 /* The process ended, as muster_exit_cb (for a group: once no member is
- * left), just before the row is told (so the state is still the one it
- * ended in). */
+ * left; with close_wait_ms: once its pipes and channel ended too), just
+ * before the row is told (so the state is still the one it ended in). The
+ * owner may close the row here, and the row is then not told: an exit it
+ * must not judge (a process that left by the owner's choice). */
 typedef void (*muster_supervise_exit_cb)(muster_supervisor_t *sup,
                                          muster_child_t *child,
                                          int64_t exit_status, int term_signal);
@@ -383,13 +409,28 @@ typedef struct {
    * arrays and all) at create. */
   muster_fork_options_t process;
   int fork; /* 1: muster_fork() (an IPC channel); 0: muster_spawn() */
-  muster_supervise_child_cb on_child;    /* optional */
-  muster_supervise_data_cb on_data;      /* optional */
-  muster_supervise_exit_cb on_exit;      /* optional */
+  /* 0: a process's exit is reported (on_exit, then the row) when the
+   * process is reaped. Otherwise at its close, as Node's 'close' follows
+   * 'exit': once each of its pipes and, with `fork`, its channel have
+   * ended too, so all of its output and messages (and the channel's
+   * on_disconnect) come before on_exit; when something else keeps one of
+   * them open (a grandchild that inherited it), at most close_wait_ms
+   * after the exit. */
+  uint64_t close_wait_ms;
+  muster_supervise_prepare_cb on_prepare; /* optional */
+  muster_supervise_child_cb on_child;     /* optional */
+  muster_supervise_data_cb on_data;       /* optional */
+  muster_supervise_exit_cb on_exit;       /* optional */
+  /* The same exit, just after the row was told: the state is the one the
+   * exit led to (BACKOFF, STOPPED, ERRORED, or STARTING for a restart
+   * already under way, whose on_child came first). Not called when the row
+   * was closed meanwhile (from on_exit, on_state or on_error): the owner
+   * knows, and must finish with the process there. Optional. */
+  muster_supervise_exit_cb on_exited;
   muster_supervise_signaled_cb on_signal; /* optional */
-  muster_supervise_graceful_cb graceful; /* optional, as in the hooks */
-  muster_supervise_state_cb on_state;    /* optional */
-  muster_supervise_error_cb on_error;    /* optional */
+  muster_supervise_graceful_cb graceful;  /* optional, as in the hooks */
+  muster_supervise_state_cb on_state;     /* optional */
+  muster_supervise_error_cb on_error;     /* optional */
   muster_supervise_policy_t policy;
   void *data; /* returned by muster_supervise_data() */
 } muster_supervise_child_options_t;
@@ -404,8 +445,7 @@ typedef struct {
  * MUSTER_ENOMEM. On error there is nothing to free. */
 MUSTER_EXTERN int muster_supervise_child_create(
     uv_loop_t *loop, const char *file, const char *const argv[],
-    const muster_supervise_child_options_t *options,
-    muster_supervisor_t **out);
+    const muster_supervise_child_options_t *options, muster_supervisor_t **out);
 
 /* The current process's child object (STARTING, ONLINE, STOPPING), else
  * NULL; NULL too for a supervisor not made by
