@@ -33,12 +33,10 @@ struct applog_follow_s {
 };
 
 /* lf[0] is the out file, lf[1] the err file, lf[2] the combined one (or
- * NULL); the same lf may stand in several places. srcs[s][0] feeds stream
- * s into its own file, srcs[s][1] into the combined file when that is
- * another one. */
+ * NULL); the same lf may stand in several places. The sources are per
+ * process (applog_out_t). */
 struct applog_s {
   lf_t *lf[3];
-  muster_logsource_t *srcs[2][2];
   int full[2]; /* how many files stream s feeds are full */
   int index;
   char *app;
@@ -270,15 +268,6 @@ static int open_paths(uv_loop_t *loop, const json_t *spec, int index,
   for (int i = 0; i < 3 && r == 0; i++)
     if (paths[i])
       r = lf_get(loop, paths[i], spec, l, &l->lf[i]);
-  for (int s = 0; s < 2 && r == 0; s++) {
-    muster_logsource_options_t so = {.app = l->app,
-                                     .instance = index,
-                                     .stream =
-                                         s ? MUSTER_LOG_ERR : MUSTER_LOG_OUT};
-    r = muster_logsource_open(l->lf[s]->file, &so, &l->srcs[s][0]);
-    if (r == 0 && l->lf[2] && l->lf[2] != l->lf[s])
-      r = muster_logsource_open(l->lf[2]->file, &so, &l->srcs[s][1]);
-  }
   /* A stream joining a file that is full now starts paused. */
   for (int s = 0; s < 2 && r == 0; s++)
     l->full[s] =
@@ -291,11 +280,58 @@ static int open_paths(uv_loop_t *loop, const json_t *spec, int index,
   return 0;
 }
 
-void applog_write(applog_t *l, int slot, const char *buf, size_t len) {
+/* One process's two streams. srcs[s][0] feeds stream s into its own
+ * file, srcs[s][1] into the combined file when that is another one. A
+ * source per process, so a partial last line is its own line, never the
+ * start of the next process's first one. */
+struct applog_out_s {
+  muster_logsource_t *srcs[2][2];
+};
+
+int applog_out_open(applog_t *l, applog_out_t **out) {
+  applog_out_t *o = calloc(1, sizeof *o);
+  if (o == NULL)
+    return MUSTER_ENOMEM;
+  int r = 0;
+  for (int s = 0; s < 2 && r == 0; s++) {
+    muster_logsource_options_t so = {.app = l->app,
+                                     .instance = l->index,
+                                     .stream =
+                                         s ? MUSTER_LOG_ERR : MUSTER_LOG_OUT};
+    r = muster_logsource_open(l->lf[s]->file, &so, &o->srcs[s][0]);
+    if (r == 0 && l->lf[2] && l->lf[2] != l->lf[s])
+      r = muster_logsource_open(l->lf[2]->file, &so, &o->srcs[s][1]);
+  }
+  if (r < 0) {
+    applog_out_close(o);
+    return r;
+  }
+  *out = o;
+  return 0;
+}
+
+void applog_out_write(applog_out_t *o, int slot, const char *buf, size_t len) {
   int s = slot == 2;
-  muster_logsource_write(l->srcs[s][0], buf, len);
-  if (l->srcs[s][1])
-    muster_logsource_write(l->srcs[s][1], buf, len);
+  for (int k = 0; k < 2; k++)
+    if (o->srcs[s][k])
+      muster_logsource_write(o->srcs[s][k], buf, len);
+}
+
+void applog_out_end(applog_out_t *o, int slot) {
+  int s = slot == 2;
+  for (int k = 0; k < 2; k++) {
+    if (o->srcs[s][k])
+      muster_logsource_close(o->srcs[s][k]);
+    o->srcs[s][k] = NULL;
+  }
+}
+
+void applog_out_close(applog_out_t *o) {
+  if (o == NULL)
+    return;
+  applog_out_end(o, 1);
+  applog_out_end(o, 2);
+  free(o);
 }
 
 int applog_paused(const applog_t *l, int slot) {
@@ -349,10 +385,6 @@ void applog_close(applog_t *l) {
   if (l == NULL)
     return;
   l->closing = 1;
-  for (int s = 0; s < 2; s++)
-    for (int k = 0; k < 2; k++)
-      if (l->srcs[s][k])
-        muster_logsource_close(l->srcs[s][k]);
   for (int i = 0; i < 3; i++)
     if (distinct(l, i))
       lf_put(l->lf[i], l);

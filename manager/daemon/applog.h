@@ -11,7 +11,10 @@
  * A path is one muster_logfile_t in the whole daemon, however many
  * instances and streams write to it (merge_logs, out and err on one path,
  * the combined file), so rotation stays one writer's job and loses
- * nothing. Each stream has one source per file it feeds. The spec's log
+ * nothing. Each process of the instance (applog_out_t) has, per stream,
+ * one source per file it feeds, closed when its pipe ends: a process's
+ * partial last line is written as a line of its own, never joined to the
+ * next process's output. The spec's log
  * attributes (time, log_date_format, log_type, log_max_size, log_retain,
  * log_compress, log_rotate_interval, log_max_total; include/muster/
  * appspec.h) set the layout and rotation; the first instance to open a
@@ -29,6 +32,7 @@
 #include <uv.h>
 
 typedef struct applog_s applog_t;
+typedef struct applog_out_s applog_out_t; /* one process's stdout+stderr */
 
 /* paused = 1: stop reading the child's output slot `slot` (1 stdout, 2
  * stderr); 0: read it again. */
@@ -47,8 +51,18 @@ int applog_open_spec(uv_loop_t *loop, const json_t *spec, const char *logs,
 int applog_open(uv_loop_t *loop, const json_t *spec, int index, const char *out,
                 const char *err, applog_pause_cb on_pause, void *data,
                 applog_t **log);
-/* Bytes the child wrote to `slot` (1 or 2). Never blocks, never fails. */
-void applog_write(applog_t *log, int slot, const char *buf, size_t len);
+/* The streams of one new process of the instance. Errors: MUSTER_ENOMEM,
+ * MUSTER_EINVAL. */
+int applog_out_open(applog_t *log, applog_out_t **out);
+/* Bytes the process wrote to `slot` (1 or 2). Never blocks, never fails. */
+void applog_out_write(applog_out_t *out, int slot, const char *buf,
+                      size_t len);
+/* The end of `slot`'s pipe: its partial line, if any, is written as a
+ * line; later writes to the slot are dropped. */
+void applog_out_end(applog_out_t *out, int slot);
+/* Ends both streams and frees `out`; every out of a log must be closed
+ * before applog_close(). NULL is a no-op. */
+void applog_out_close(applog_out_t *out);
 /* 1 while the writer asks that `slot` not be read (a new child of the
  * instance starts paused then). */
 int applog_paused(const applog_t *log, int slot);
@@ -64,7 +78,7 @@ const char *applog_path(const applog_t *log, int slot);
  * instances counts in each), and pm_log_path when there is a combined
  * file. */
 void applog_stats(const applog_t *log, json_t *obj);
-/* Closes the streams (their partial lines are written) and the files once
+/* Closes the files (every applog_out_t closed before) once
  * what is queued is written and no other instance uses them; the loop
  * must keep running until then. NULL is a no-op. */
 void applog_close(applog_t *log);

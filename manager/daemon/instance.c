@@ -43,21 +43,72 @@ struct inst_row_s {
   uint64_t started_ms; /* its current process's start */
   int wait_ready;      /* online on the "ready" message (else at once) */
   uint64_t min_uptime, listen_timeout; /* of its spec */
-  int retiring;        /* close once it has no process */
+  int retiring;        /* close once it has no process nor output */
   int closed;          /* muster_supervise_close was called */
+};
+
+/* The output of one process of the instance (any row, a stopped one still
+ * draining included): its own log streams, and the child to pause. Freed
+ * when both pipes ended, or with its row. */
+struct inst_out_s {
+  inst_out_t *next;
+  inst_row_t *row;
+  muster_child_t *child;
+  applog_out_t *log; /* NULL if it could not be opened: output dropped */
+  int ended;         /* bit `slot` once that pipe ended */
 };
 
 static inst_row_t *row_of(const muster_supervisor_t *sup) {
   return muster_supervise_data(sup);
 }
 
+static void close_row(inst_row_t *row);
+static int row_done(const inst_row_t *row);
+
+static void out_free(inst_t *inst, inst_out_t *out) {
+  for (inst_out_t **p = &inst->outs; *p; p = &(*p)->next)
+    if (*p == out) {
+      *p = out->next;
+      break;
+    }
+  applog_out_close(out->log);
+  free(out);
+}
+
+/* Drops the outputs of `row` (all rows: NULL), writing their partial
+ * lines: their child objects go with the row. */
+static void outs_drop(inst_t *inst, const inst_row_t *row) {
+  inst_out_t **p = &inst->outs;
+  while (*p) {
+    inst_out_t *out = *p;
+    if (row == NULL || out->row == row)
+      out_free(inst, out);
+    else
+      p = &out->next;
+  }
+}
+
 static void on_data_cb(muster_supervisor_t *sup, muster_child_t *child,
                        int slot, const char *buf, size_t len) {
-  inst_t *inst = row_of(sup)->inst;
-  (void)child;
-  if (len == 0)
+  inst_row_t *row = row_of(sup);
+  inst_t *inst = row->inst;
+  inst_out_t *out = inst->outs;
+  while (out && out->child != child)
+    out = out->next;
+  if (out == NULL || out->log == NULL)
     return;
-  applog_write(inst->log, slot, buf, len);
+  if (len > 0) {
+    applog_out_write(out->log, slot, buf, len);
+    return;
+  }
+  /* End of file: the partial line is written as its own line. */
+  applog_out_end(out->log, slot);
+  out->ended |= 1 << slot;
+  if (out->ended == ((1 << 1) | (1 << 2))) {
+    out_free(inst, out);
+    if (row->retiring && row_done(row))
+      close_row(row);
+  }
 }
 
 static void on_child_cb(muster_supervisor_t *sup, muster_child_t *child,
@@ -72,6 +123,15 @@ static void on_child_cb(muster_supervisor_t *sup, muster_child_t *child,
     inst->usage = (procstat_sample_t){0};
     inst->error[0] = '\0';
   }
+  inst_out_t *out = calloc(1, sizeof *out);
+  if (out == NULL)
+    return; /* its output is not read: it waits on its full pipe */
+  out->row = row;
+  out->child = child;
+  if (applog_out_open(inst->log, &out->log) < 0)
+    out->log = NULL;
+  out->next = inst->outs;
+  inst->outs = out;
   for (int slot = 1; slot <= 2; slot++)
     if (applog_paused(inst->log, slot))
       muster_child_read_stop(child, slot);
@@ -108,18 +168,18 @@ static void on_error_cb(muster_supervisor_t *sup,
   }
 }
 
-/* The log writer is behind: hold the app back on its own pipe (every
- * process of the instance: during a reload, the old and the new). */
+/* The log writer is behind: hold the app back on its own pipe. Every
+ * process of the instance whose output is still read: during a reload the
+ * old and the new, after a restart one still draining. */
 static void on_log_pause(void *data, int slot, int paused) {
   inst_t *inst = data;
-  for (inst_row_t *row = inst->rows; row; row = row->next_row) {
-    muster_child_t *child = row->closed ? NULL : muster_supervise_child(row->sup);
-    if (child == NULL)
+  for (inst_out_t *out = inst->outs; out; out = out->next) {
+    if (out->ended & (1 << slot))
       continue;
     if (paused)
-      muster_child_read_stop(child, slot);
+      muster_child_read_stop(out->child, slot);
     else
-      muster_child_read_start(child, slot);
+      muster_child_read_start(out->child, slot);
   }
 }
 
@@ -190,6 +250,7 @@ static void release(inst_t *inst) {
   if (--inst->holds > 0 || !inst->destroying)
     return;
   inst->ie->on_gone(inst);
+  outs_drop(inst, NULL);
   applog_close(inst->log);
   json_decref(inst->spec);
   json_decref(inst->inherited);
@@ -212,6 +273,7 @@ static void close_row(inst_row_t *row) {
   if (row->closed)
     return;
   row->closed = 1;
+  outs_drop(row->inst, row);
   muster_supervise_close(row->sup, on_row_closed);
 }
 
@@ -220,14 +282,27 @@ static int has_process(muster_supervisor_t *sup) {
   return s != MUSTER_SUPERVISE_STOPPED && s != MUSTER_SUPERVISE_ERRORED;
 }
 
-/* A row no longer wanted: stopped, then closed (on_state_cb). */
+/* A retiring row may close: no process, and its output read to the end
+ * (unless the instance goes: then what is left of it is dropped). */
+static int row_done(const inst_row_t *row) {
+  if (has_process(row->sup))
+    return 0;
+  if (row->inst->destroying)
+    return 1;
+  for (const inst_out_t *out = row->inst->outs; out; out = out->next)
+    if (out->row == row)
+      return 0;
+  return 1;
+}
+
+/* A row no longer wanted: stopped, then closed (on_state_cb, on_data_cb). */
 static void retire_row(inst_row_t *row) {
   row->retiring = 1;
   if (row->closed)
     return;
   if (has_process(row->sup))
     muster_supervise_stop(row->sup);
-  if (!row->closed && !has_process(row->sup))
+  if (!row->closed && row_done(row))
     close_row(row);
 }
 
@@ -344,6 +419,12 @@ static void drop_next_spec(inst_t *inst) {
 static void promote(inst_t *inst, inst_row_t *row) {
   inst_row_t *old = row_of(inst->sup);
   unsigned total = inst_restarts(inst) + 1;
+  if (row == inst->next && inst->next_spec) {
+    /* reload --update-env: the new spec is the instance's from now on. */
+    inst_update(inst, inst->next_spec, inst->next_inherited);
+    inst->recreate = 0;
+    drop_next_spec(inst);
+  }
   inst->sup = row->sup;
   inst->restart_carry = total;
   inst->restart_base = 0;
@@ -418,18 +499,16 @@ static void on_replaced(muster_supervise_replace_t *op, int status,
   inst_row_t *row = inst->next;
   (void)op;
   inst->replace = NULL;
-  inst->next = NULL;
   uv_timer_stop(&inst->ready_timer);
-  if (status == 0) {
-    if (inst->next_spec) {
-      inst_update(inst, inst->next_spec, inst->next_inherited);
-      inst->recreate = 0;
-    }
+  if (inst->sup == row->sup) {
+    /* Promoted when it came online; the old one is stopped now. */
+  } else if (status == 0) {
     promote(inst, row);
   } else {
     reload_failed(inst, row, status);
     retire_row(row);
   }
+  inst->next = NULL;
   drop_next_spec(inst);
   inst->reload_ms = clock_wall_ms();
   inst->ie->on_state(inst);
@@ -444,6 +523,8 @@ static void cancel_reload(inst_t *inst) {
   uv_timer_stop(&inst->ready_timer);
   muster_supervise_replace_cancel(inst->replace);
   inst->replace = NULL;
+  if (inst->sup == row->sup)
+    return; /* it serves already; the old one goes on stopping */
   inst->reload_err = MUSTER_ECANCELED;
   snprintf(inst->reload_why, sizeof inst->reload_why,
            "given up for a later command");
@@ -502,14 +583,20 @@ static void on_state_cb(muster_supervisor_t *sup, muster_supervise_state_t old,
   inst_row_t *row = row_of(sup);
   inst_t *inst = row->inst;
   (void)old;
-  if (row == inst->next) {
-    /* Online once it has run for min_uptime (or said "ready"). */
+  if (row == inst->next && sup != inst->sup) {
+    /* Online once it has run for min_uptime (or said "ready"); then it
+     * serves (ls, describe show it) while the old one is being stopped,
+     * and the reload ends once that one is gone (on_replaced). */
     if (state == MUSTER_SUPERVISE_STARTING && !row->wait_ready)
       uv_timer_start(&inst->ready_timer, on_ready_timer, row->min_uptime, 0);
+    if (state == MUSTER_SUPERVISE_ONLINE) {
+      uv_timer_stop(&inst->ready_timer);
+      promote(inst, row);
+    }
     return;
   }
   if (sup != inst->sup) {
-    if (row->retiring && !has_process(sup))
+    if (row->retiring && row_done(row))
       close_row(row);
     return;
   }
@@ -549,6 +636,12 @@ void inst_destroy(inst_t *inst) {
     return;
   inst->destroying = 1;
   cancel_reload(inst);
+  /* Retired rows still waiting for their output to end go now. */
+  for (inst_row_t *row = inst->rows, *next; row; row = next) {
+    next = row->next_row;
+    if (row->retiring && row_done(row))
+      close_row(row);
+  }
   uv_close((uv_handle_t *)&inst->ready_timer, on_timer_closed);
   muster_supervise_stop(inst->sup);
   if (muster_supervise_state(inst->sup) == MUSTER_SUPERVISE_STOPPED)

@@ -12,6 +12,7 @@
 
 typedef struct inst_s inst_t;
 typedef struct inst_row_s inst_row_t; /* a supervisor row (instance.c) */
+typedef struct inst_out_s inst_out_t; /* a process's output (instance.c) */
 
 /* Told when the row changes state (registry.c answers pending commands). */
 typedef void (*inst_state_cb)(inst_t *inst);
@@ -41,6 +42,7 @@ struct inst_s {
   muster_supervisor_t *sup; /* the serving row's supervisor */
   inst_row_t *rows;         /* every row not closed yet, sup's included */
   inst_row_t *next;         /* reload: the row coming up, or NULL */
+  inst_out_t *outs;         /* output of every process still read */
   muster_supervise_replace_t *replace; /* reload: the operation */
   uv_timer_t ready_timer;   /* reload: min_uptime of the new process */
   json_t *next_spec, *next_inherited; /* reload --update-env: for next */
