@@ -219,14 +219,20 @@ int muster_cluster_worker_is_connected(const muster_cluster_worker_t *w) {
   return !w->link.ended && muster_channel_connected(w->link.channel);
 }
 
+/* Whether the user may send: 0, or why not. */
+static int send_check(const muster_cluster_worker_t *w) {
+  if (w == NULL)
+    return MUSTER_EINVAL;
+  return w->link.ended ? MUSTER_ENOTCONN : 0;
+}
+
 int muster_cluster_worker_send(muster_cluster_worker_t *w,
                                const json_t *message, int handle_fd,
                                const muster_send_options_t *options,
                                muster_send_cb cb, void *arg) {
-  if (w == NULL)
-    return MUSTER_EINVAL;
-  if (w->link.ended)
-    return MUSTER_ENOTCONN;
+  int r = send_check(w);
+  if (r != 0)
+    return r;
   return muster_channel_send(w->link.channel, message, handle_fd, options, cb,
                              arg);
 }
@@ -235,10 +241,9 @@ int muster_cluster_worker_send_text(muster_cluster_worker_t *w,
                                     const char *json, size_t len, int handle_fd,
                                     const muster_send_options_t *options,
                                     muster_send_cb cb, void *arg) {
-  if (w == NULL)
-    return MUSTER_EINVAL;
-  if (w->link.ended)
-    return MUSTER_ENOTCONN;
+  int r = send_check(w);
+  if (r != 0)
+    return r;
   return muster_channel_send_text(w->link.channel, json, len, handle_fd,
                                   options, cb, arg);
 }
