@@ -7,8 +7,8 @@
  * cost of one extra exec. The parent-death signal reaches the app's main
  * process (SIGKILL, so the app cannot ignore it); processes it started
  * itself, in its group, are not covered (the kernel clears the setting in
- * a fork): the daemon kills the whole group on every stop, but a kill -9 of
- * the daemon leaves them running until re-adoption lands (docs/manager.md).
+ * a fork): the daemon kills the whole group on every stop, and after a
+ * kill -9 of the daemon its successor ends the group (daemon/groups.c).
  * The check of getppid() covers a daemon that died before the prctl. */
 #include <errno.h>
 #include <signal.h>

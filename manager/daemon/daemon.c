@@ -7,6 +7,7 @@
  * written in the file is information for humans and tests, never trusted. */
 #include "daemon.h"
 #include "applog.h"
+#include "groups.h"
 #include "reaper.h"
 #include "registry.h"
 #include "../clock.h"
@@ -186,6 +187,13 @@ int daemon_main(int argc, char **argv) {
   }
   d.started_ms = clock_wall_ms();
   remove_stale_temps(&d.home);
+  /* Before anything is served: what a killed predecessor left running
+   * would otherwise run unseen next to what `resurrect` starts. */
+  if ((r = groups_open(&d.home)) < 0) {
+    fprintf(stderr, "muster daemon: %s/groups.json: %s (%s)\n", d.home.dir,
+            muster_err_name(r), muster_strerror(r));
+    return 1;
+  }
   muster_process_set_title("muster daemon");
   d.loop = uv_default_loop();
   /* Orphans of the apps (a double-forked grandchild) become ours, so the

@@ -11,6 +11,7 @@
  * app's port against its successor. */
 #include "instance.h"
 #include "instance_launch.h"
+#include "groups.h"
 #include "../clock.h"
 
 #include <errno.h>
@@ -116,6 +117,12 @@ static void on_child_cb(muster_supervisor_t *sup, muster_child_t *child,
   inst_row_t *row = row_of(sup);
   inst_t *inst = row->inst;
   (void)channel;
+  /* Its own session: the pid names the group (groups.c). Keyed by the
+   * row: an instance has two while a reload replaces one. */
+  groups_track(sup, muster_child_pid(child),
+               muster_appspec_parse_signal(sget(inst->spec, "kill_signal")),
+               (uint64_t)json_integer_value(
+                   json_object_get(inst->spec, "kill_timeout")));
   row->started_ms = clock_wall_ms();
   if (sup == inst->sup) {
     inst->started_ms = row->started_ms;
@@ -260,6 +267,7 @@ static void release(inst_t *inst) {
 static void on_row_closed(muster_supervisor_t *sup) {
   inst_row_t *row = row_of(sup);
   inst_t *inst = row->inst;
+  groups_untrack(sup);
   for (inst_row_t **p = &inst->rows; *p; p = &(*p)->next_row)
     if (*p == row) {
       *p = row->next_row;
@@ -583,6 +591,10 @@ static void on_state_cb(muster_supervisor_t *sup, muster_supervise_state_t old,
   inst_row_t *row = row_of(sup);
   inst_t *inst = row->inst;
   (void)old;
+  /* These states are reported once no member of the group is left. */
+  if (state == MUSTER_SUPERVISE_STOPPED || state == MUSTER_SUPERVISE_BACKOFF ||
+      state == MUSTER_SUPERVISE_ERRORED)
+    groups_untrack(sup);
   if (row == inst->next && sup != inst->sup) {
     /* Online once it has run for min_uptime (or said "ready"); then it
      * serves (ls, describe show it) while the old one is being stopped,

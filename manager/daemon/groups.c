@@ -1,0 +1,340 @@
+/* The apps' process groups on disk (groups.h).
+ *
+ * Why: an app's main process dies with the daemon (the parent-death signal
+ * set by run.c), but what the app forked itself does not: the kernel clears
+ * that setting in a fork. After a kill -9 of the daemon those processes
+ * would run on unseen, and a resurrect would start the app again next to
+ * them (PM2's duplicates). Every app is its own session and process group
+ * (instance.c), so the group id names all of it; this file keeps the list
+ * of live groups in MUSTER_HOME/groups.json and the next daemon ends them.
+ *
+ * The record: {"muster_groups": 1, "boot_id": "...", "groups": [{"pgid",
+ * "start", "signal", "kill_timeout"}]}, where `start` is the leader's start
+ * time in clock ticks since boot (/proc/<pid>/stat, field 22). It is
+ * rewritten whole at every change (temporary file, rename): a reader sees
+ * the old or the new list, never a mix. No fsync: the record only matters
+ * while the machine is up, and one from an earlier boot is ignored (its
+ * boot_id differs), since its pids and start times mean nothing now.
+ *
+ * Against pid reuse. The kernel never hands out a pid that is still the id
+ * of a process group or session, so while any member of our group lives,
+ * no new process can be `pgid`. A group is taken as ours when
+ *   - its leader still runs (or is a zombie) with the recorded start time;
+ *     a leader pid that runs with another start time means the group died
+ *     and the pid was reused: nothing is signalled;
+ *   - or its leader is gone and some process has pgid and session equal to
+ *     the recorded id and started no earlier than the leader did.
+ * The only false match left needs the whole group to die while no daemon
+ * ran, then a new process to get that very pid and make itself a session
+ * leader: far less likely than the duplicate it prevents.
+ *
+ * The window: a group is recorded when libmuster reports the new process
+ * (on_child), a moment after the spawn. A daemon killed inside that window
+ * leaves a main process that dies by its parent-death signal before it
+ * could fork much; that is accepted. */
+#include "groups.h"
+
+#include <muster.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define GROUPS_SCHEMA 1
+/* A leftover group that outlives its kill timeout plus this after SIGKILL
+ * (a process in uninterruptible sleep) is given up with a note. */
+#define GROUPS_KILL_GRACE_MS 5000
+/* The CLI that started this daemon waits 10 s for its first answer: a
+ * leftover's kill timeout is cut to this much. */
+#define GROUPS_MAX_KILL_TIMEOUT_MS 3000
+
+typedef struct {
+  const void *key; /* NULL for a leftover read from the file */
+  int pgid;
+  unsigned long long start;
+  int signo;
+  uint64_t kill_timeout_ms;
+  uint64_t deadline_ms; /* leftovers: when SIGKILL is due */
+  int killed;           /* leftovers: SIGKILL sent */
+} group_t;
+
+static group_t *groups;
+static size_t ngroups, cap;
+static char path[PATH_MAX + 16], tmp[PATH_MAX + 32], boot_id[64];
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* /proc/<pid>/stat: state, process group, session and start time. The
+ * name (field 2) may hold spaces and parentheses: parse after the last
+ * ')'. Returns 0, or -1 when the process does not exist. */
+static int proc_stat(int pid, char *state, int *pgrp, int *session,
+                     unsigned long long *start) {
+  char p[64], buf[1024];
+  snprintf(p, sizeof p, "/proc/%d/stat", pid);
+  int fd = open(p, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0)
+    return -1;
+  buf[n] = '\0';
+  char *s = strrchr(buf, ')');
+  if (s == NULL)
+    return -1;
+  /* state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
+   * cmajflt utime stime cutime cstime priority nice num_threads
+   * itrealvalue starttime */
+  if (sscanf(s + 1,
+             " %c %*d %d %d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+             "%*d %*d %*d %*d %llu",
+             state, pgrp, session, start) != 4)
+    return -1;
+  return 0;
+}
+
+static void read_boot_id(void) {
+  FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+  boot_id[0] = '\0';
+  if (f == NULL)
+    return;
+  if (fgets(boot_id, sizeof boot_id, f))
+    boot_id[strcspn(boot_id, "\n")] = '\0';
+  fclose(f);
+}
+
+static int save(void) {
+  json_t *list = json_array();
+  for (size_t i = 0; i < ngroups; i++)
+    json_array_append_new(
+        list, json_pack("{s:i, s:I, s:i, s:I}", "pgid", groups[i].pgid, "start",
+                        (json_int_t)groups[i].start, "signal", groups[i].signo,
+                        "kill_timeout", (json_int_t)groups[i].kill_timeout_ms));
+  json_t *doc = json_pack("{s:i, s:s, s:o}", "muster_groups", GROUPS_SCHEMA,
+                          "boot_id", boot_id, "groups", list);
+  char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+  json_decref(doc);
+  if (text == NULL)
+    return MUSTER_ENOMEM;
+  int r = 0;
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    r = -errno;
+  } else {
+    size_t len = strlen(text), off = 0;
+    while (off < len && r == 0) {
+      ssize_t n = write(fd, text + off, len - off);
+      if (n < 0 && errno != EINTR)
+        r = -errno;
+      else if (n > 0)
+        off += (size_t)n;
+    }
+    if (close(fd) < 0 && r == 0)
+      r = -errno;
+    if (r == 0 && rename(tmp, path) < 0)
+      r = -errno;
+    if (r < 0)
+      unlink(tmp);
+  }
+  free(text);
+  return r;
+}
+
+static void save_or_say(void) {
+  int r = save();
+  if (r < 0)
+    fprintf(stderr,
+            "muster daemon: %s: %s (%s): a daemon started after this one "
+            "is killed may not see every app process\n",
+            path, muster_err_name(r), muster_strerror(r));
+}
+
+static int push(const group_t *g) {
+  if (ngroups == cap) {
+    size_t n = cap ? cap * 2 : 16;
+    group_t *v = realloc(groups, n * sizeof *v);
+    if (v == NULL)
+      return MUSTER_ENOMEM;
+    groups = v;
+    cap = n;
+  }
+  groups[ngroups++] = *g;
+  return 0;
+}
+
+/* The groups a previous daemon recorded (same boot only). */
+static void load(void) {
+  json_error_t je;
+  json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+  if (doc == NULL)
+    return; /* none (first start, or a clean home) */
+  json_t *v = json_object_get(doc, "muster_groups");
+  const char *b = json_string_value(json_object_get(doc, "boot_id"));
+  if (!json_is_integer(v) || json_integer_value(v) != GROUPS_SCHEMA ||
+      b == NULL || strcmp(b, boot_id) != 0) {
+    json_decref(doc);
+    return;
+  }
+  size_t i;
+  json_t *e;
+  json_array_foreach(json_object_get(doc, "groups"), i, e) {
+    json_t *p = json_object_get(e, "pgid"), *s = json_object_get(e, "start");
+    json_t *sig = json_object_get(e, "signal");
+    json_t *kt = json_object_get(e, "kill_timeout");
+    if (!json_is_integer(p) || !json_is_integer(s) ||
+        json_integer_value(p) <= 1 || json_integer_value(p) > INT32_MAX ||
+        json_integer_value(s) < 0)
+      continue; /* never signal a group we cannot name exactly */
+    group_t g = {
+        .pgid = (int)json_integer_value(p),
+        .start = (unsigned long long)json_integer_value(s),
+        .signo = SIGTERM,
+        .kill_timeout_ms = 1600,
+    };
+    if (json_is_integer(sig) && json_integer_value(sig) > 0 &&
+        json_integer_value(sig) < 32)
+      g.signo = (int)json_integer_value(sig);
+    if (json_is_integer(kt) && json_integer_value(kt) >= 0 &&
+        json_integer_value(kt) <= 86400000)
+      g.kill_timeout_ms = (uint64_t)json_integer_value(kt);
+    push(&g);
+  }
+  json_decref(doc);
+}
+
+/* Live (non-zombie) members of g, by the rules at the top. -1 when the
+ * group cannot be ours (its leader's pid was reused). */
+static int members(const group_t *g, DIR *proc) {
+  char state;
+  int pgrp, sid;
+  unsigned long long start;
+  if (proc_stat(g->pgid, &state, &pgrp, &sid, &start) == 0 && start != g->start)
+    return -1;
+  int n = 0;
+  struct dirent *e;
+  rewinddir(proc);
+  while ((e = readdir(proc)) != NULL) {
+    int pid = atoi(e->d_name);
+    if (pid <= 0)
+      continue;
+    if (proc_stat(pid, &state, &pgrp, &sid, &start) == 0 && pgrp == g->pgid &&
+        sid == g->pgid && start >= g->start && state != 'Z' && state != 'X')
+      n++;
+  }
+  return n;
+}
+
+/* Signals every leftover group, then waits for each, with SIGKILL once its
+ * kill timeout passed. Returns the number of processes found at first. */
+static int end_leftovers(void) {
+  DIR *proc = opendir("/proc");
+  if (proc == NULL)
+    return 0;
+  int found = 0;
+  uint64_t t0 = now_ms();
+  for (size_t i = 0; i < ngroups; i++) {
+    group_t *g = &groups[i];
+    int n = members(g, proc);
+    if (n <= 0) {
+      g->pgid = 0; /* done */
+      continue;
+    }
+    found += n;
+    fprintf(stderr,
+            "muster daemon: process group %d (%d process%s) outlived the "
+            "previous daemon: sending %s\n",
+            g->pgid, n, n == 1 ? "" : "es", muster_signal_name(g->signo));
+    kill(-g->pgid, g->signo);
+    g->deadline_ms = t0 + (g->kill_timeout_ms < GROUPS_MAX_KILL_TIMEOUT_MS
+                               ? g->kill_timeout_ms
+                               : GROUPS_MAX_KILL_TIMEOUT_MS);
+  }
+  for (;;) {
+    int left = 0;
+    uint64_t t = now_ms();
+    for (size_t i = 0; i < ngroups; i++) {
+      group_t *g = &groups[i];
+      if (g->pgid == 0)
+        continue;
+      if (members(g, proc) <= 0) {
+        g->pgid = 0;
+        continue;
+      }
+      if (!g->killed && t >= g->deadline_ms) {
+        kill(-g->pgid, SIGKILL);
+        g->killed = 1;
+      }
+      if (g->killed && t >= g->deadline_ms + GROUPS_KILL_GRACE_MS) {
+        fprintf(stderr,
+                "muster daemon: process group %d survives SIGKILL: given "
+                "up\n",
+                g->pgid);
+        g->pgid = 0;
+        continue;
+      }
+      left++;
+    }
+    if (left == 0)
+      break;
+    usleep(10000);
+  }
+  closedir(proc);
+  return found;
+}
+
+int groups_open(const home_t *h) {
+  if (snprintf(path, sizeof path, "%s/groups.json", h->dir) >=
+          (int)sizeof path ||
+      snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+    return MUSTER_ENAMETOOLONG;
+  read_boot_id();
+  load();
+  int found = end_leftovers();
+  ngroups = 0;
+  int r = save();
+  return r < 0 ? r : found;
+}
+
+void groups_track(const void *key, int pgid, int signo,
+                  uint64_t kill_timeout_ms) {
+  char state;
+  int pgrp, sid;
+  unsigned long long start;
+  /* The leader may be gone already (it exited at once): then its group is
+   * empty or on its way out, and the row will report it. */
+  if (pgid <= 1 || proc_stat(pgid, &state, &pgrp, &sid, &start) < 0)
+    return;
+  group_t g = {.key = key,
+               .pgid = pgid,
+               .start = start,
+               .signo = signo > 0 ? signo : SIGTERM,
+               .kill_timeout_ms = kill_timeout_ms};
+  size_t i;
+  for (i = 0; i < ngroups && groups[i].key != key; i++)
+    ;
+  if (i < ngroups)
+    groups[i] = g;
+  else if (push(&g) < 0)
+    return;
+  save_or_say();
+}
+
+void groups_untrack(const void *key) {
+  for (size_t i = 0; i < ngroups; i++)
+    if (groups[i].key == key) {
+      groups[i] = groups[--ngroups];
+      save_or_say();
+      return;
+    }
+}
