@@ -2,8 +2,8 @@
 # save / resurrect (issue 10 §4): the dump is 0600, versioned, holds the
 # declared config and not the CLI's environment; kill -9 of the daemon
 # then resurrect, twice, leaves each app running exactly once under one
-# daemon; kill -9 in the middle of 1,000 saves leaves a dump that parses
-# and equals the saved state.
+# daemon; kill -9 in the middle of 1,000 saves (each of another state)
+# leaves a dump that parses and equals one of the saved states.
 . "$(dirname "$0")/lib.bash" "$1"
 cc -O1 -o "$tmp/ticker" "$apps/ticker.c" || fail "cannot build the C app"
 command -v node >/dev/null || { echo "skip: node is not installed"; exit 77; }
@@ -55,43 +55,57 @@ for round in 1 2; do
 done
 grep -q 'python py 0 hi' "$MUSTER_HOME/logs/py-out.log" || fail "resurrected env"
 
-# kill -9 in the middle of 1,000 saves.
-expected=$(python3 -c "import json; print(json.dumps(json.load(open('$dump'))['apps'], sort_keys=True))")
-"$M" ping >/dev/null
-python3 - "$MUSTER_HOME/daemon.sock" "$tmp/saves" <<'PY' &
-import socket, sys
+# kill -9 in the middle of 1,000 saves, each of a different state: every
+# tenth save follows the start of one more app (true, stopped at once),
+# all on one connection (a save takes about 1 ms: two fsyncs and renames),
+# and the client kills the daemon while save number N (random, 300..900)
+# is in flight. The dump must parse and equal the state of the last save
+# answered or of the one in flight, never a mix or a torn file.
+python3 - "$MUSTER_HOME/daemon.sock" "$(daemon_pids)" "$dump" <<'PY'
+import json, os, random, signal, socket, sys, time
+sock, daemon, dump = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+base = json.load(open(dump))["apps"]
 s = socket.socket(socket.AF_UNIX)
-try:
-    s.connect(sys.argv[1])
-except OSError as e:
-    import os
-    os.system("ls -la $MUSTER_HOME; ss -xlp | grep daemon.sock; cat $MUSTER_HOME/daemon.log")
-    raise
+s.connect(sock)
 f = s.makefile("rb")
-done = 0
-try:
-    for i in range(1000):
-        s.sendall(b'{"v":1,"id":%d,"cmd":"save"}\n' % (i + 1))
-        if not f.readline():
-            break
-        done += 1
-        open(sys.argv[2], "w").write(str(done))
-except OSError:
-    pass
-print("saves answered before the kill:", done)
-PY
-saver=$!
-wait_for "[ \$(cat $tmp/saves 2>/dev/null || echo 0) -ge 3 ]" 30
-sleep 0.$((RANDOM % 3))
-kill -9 "$(daemon_pids)"
-wait "$saver" || true
-python3 - "$dump" "$expected" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
+rid = 0
+def call(cmd, args=None):
+    global rid
+    rid += 1
+    s.sendall(json.dumps({"v": 1, "id": rid, "cmd": cmd, "args": args or {}}).encode() + b"\n")
+def answer():
+    r = json.loads(f.readline())
+    assert r["ok"], r
+    return r
+kill_at = random.randint(300, 900)
+starts, acked = 0, None
+t0 = time.time()
+for i in range(1000):
+    if i % 10 == 0:
+        call("start", {"app": {"name": "s%d" % starts, "script": "/bin/true",
+                               "autorestart": False, "out_file": "/dev/null",
+                               "error_file": "/dev/null"}})
+        answer()
+        starts += 1
+    call("save")
+    if i == kill_at:
+        time.sleep(random.random() / 1000)
+        os.kill(daemon, signal.SIGKILL)
+        break
+    answer()
+    acked = starts
+print("saves answered before the kill: %d in %.2f s" % (kill_at, time.time() - t0))
+d = json.load(open(dump))
 assert d["muster_dump"] == 1
-assert json.dumps(d["apps"], sort_keys=True) == sys.argv[2], "dump differs"
+apps = d["apps"]
+n = len(apps) - len(base)
+assert n in (acked, starts), "dump of %d new apps; saved %d, in flight %d" % (n, acked, starts)
+assert json.dumps(apps[:len(base)], sort_keys=True) == json.dumps(base, sort_keys=True)
+names = [a.pop("name") for a in apps[len(base):]]
+assert names == ["s%d" % k for k in range(n)], names
+assert all(a == apps[len(base)] for a in apps[len(base):]), "specs differ"
 PY
-echo "kill -9 during saves: the dump parses and equals the saved state"
+echo "kill -9 during 1,000 saves: the dump parses and equals a saved state"
 "$M" resurrect >/dev/null
 ls "$MUSTER_HOME" | grep -q 'dump.json.tmp' && fail "the new daemon left a stale temporary file"
 finish
