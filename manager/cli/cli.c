@@ -401,6 +401,7 @@ static const char help[] =
     "        readiness: --wait-ready --listen-timeout MS\n"
     "        logs: --output F --error F --log F (both streams) --time\n"
     "        --merge-logs (one file for all instances)\n"
+    "        as (daemon as root): --uid USER|N --gid GROUP|N\n"
     "  stop|restart|reload|delete|reset <id|name|namespace|all>\n"
     "        restart, reload: --update-env [--env K=V]...\n"
     "        reload: one instance at a time, the new process online\n"

@@ -39,6 +39,8 @@ static const struct {
     {"--output", "out_file"},
     {"-o", "out_file"},
     {"--error", "error_file"},
+    {"--uid", "uid"},
+    {"--gid", "gid"},
     {"-e", "error_file"},
     {"--log", "log_file"},
     {"-l", "log_file"},

@@ -5,14 +5,32 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Checks `in` with muster_appspec_normalize() (include/muster/appspec.h
  * has the canonical form and its defaults) and returns a new canonical
  * spec in *out. Attributes muster does not support are named in *warnings
  * (a new array of strings), never silently dropped. On top of appspec's
  * rules, a name may not be "all" or a number (they select in commands).
- * Returns 0, or MUSTER_EINVAL with a sentence in err. */
+ * It also checks uid/gid as spec_credentials() does. Returns 0, or
+ * MUSTER_EINVAL (MUSTER_EPERM for a user the daemon may not become) with a
+ * sentence in err. */
 int spec_normalize(const json_t *in, json_t **out, json_t **warnings, char *err,
                    size_t errlen);
+
+/* Who an app runs as: set_uid / set_gid say which ids change. */
+typedef struct {
+  int set_uid, set_gid;
+  uid_t uid;
+  gid_t gid;
+} spec_cred_t;
+
+/* Resolves a canonical spec's uid and gid (numbers, or names looked up in
+ * the daemon's user database; the gid defaults to the user's primary
+ * group) into *c. Errors, with a sentence in err: MUSTER_EINVAL (no such
+ * user or group; a uid without a user entry and no gid), MUSTER_EPERM (the
+ * daemon is not root and the app asks for another user or group). */
+int spec_credentials(const json_t *spec, spec_cred_t *c, char *err,
+                     size_t errlen);
 
 #endif

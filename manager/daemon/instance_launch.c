@@ -4,6 +4,7 @@
  * supervisor policy from PM2's attributes. See instance_launch.h. */
 #include "instance.h"
 #include "instance_launch.h"
+#include "../config/spec.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -180,7 +181,8 @@ void inst_free_vector(char **v) {
   free(v);
 }
 
-/* argv of the trampoline: muster __run <daemon pid> <file> <argv0> args */
+/* argv of the trampoline (run.c): muster __run <daemon pid>[:uid:gid]
+ * <file> <argv0> args */
 char **inst_run_vector(const inst_t *inst) {
   const json_t *spec = inst->spec;
   const char *interp = interpreter(spec);
@@ -189,8 +191,19 @@ char **inst_run_vector(const inst_t *inst) {
   size_t n = 6 + json_array_size(args) + json_array_size(iargs) + 1;
   char **v = calloc(n + 1, sizeof *v);
   size_t k = 0;
-  char pid[32];
-  snprintf(pid, sizeof pid, "%d", (int)getpid());
+  char pid[64], why[256], uid[16] = "-";
+  spec_cred_t c;
+  int n0 = snprintf(pid, sizeof pid, "%d", (int)getpid());
+  int bad = spec_credentials(spec, &c, why, sizeof why) < 0;
+  if (c.set_uid)
+    snprintf(uid, sizeof uid, "%u", (unsigned)c.uid);
+  /* A user gone from the database since the start: the trampoline refuses
+   * "?" rather than run the app as the daemon's user. */
+  if (bad)
+    snprintf(pid + n0, sizeof pid - (size_t)n0, ":?:?");
+  else if (c.set_gid)
+    snprintf(pid + n0, sizeof pid - (size_t)n0, ":%s:%u", uid,
+             (unsigned)c.gid);
   v[k++] = strdup(inst->ie->self_exe);
   v[k++] = strdup("__run");
   v[k++] = strdup(pid);

@@ -10,8 +10,8 @@
 
 #include "instance.h"
 
-/* argv of the trampoline: muster __run <daemon pid> <file> <argv0> args
- * (NULL-terminated; free with inst_free_vector). */
+/* argv of the trampoline: muster __run <daemon pid>[:uid:gid] <file>
+ * <argv0> args (NULL-terminated; free with inst_free_vector). */
 char **inst_run_vector(const inst_t *inst);
 /* "K=V" strings of `env` (NULL-terminated; free with inst_free_vector). */
 char **inst_env_vector(json_t *env);

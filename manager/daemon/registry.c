@@ -197,20 +197,30 @@ static json_t *brief(const inst_t *inst) {
 
 /* ---- views (PM2's jlist shape) ----------------------------------------- */
 
+/* The user an app runs as (its spec's uid, else the daemon's). */
+static const char *app_user(const registry_t *r, const json_t *spec) {
+  json_t *u = json_object_get(spec, "uid");
+  if (u == NULL || json_is_string(u))
+    return u ? json_string_value(u) : r->user;
+  struct passwd *pw = getpwuid((uid_t)json_integer_value(u));
+  return pw ? pw->pw_name : "?";
+}
+
 /* The fields a table shows (`ls`), in the jlist shape: a third of the
  * bytes of the full view, which is what `ls` with 1,000 apps spent its
  * time encoding and decoding. */
 static json_t *view_table(registry_t *r, inst_t *inst, uint64_t now) {
   int pid = inst_pid(inst);
   procstat_sample(&inst->usage, pid, inst->started_ms, now);
-  return json_pack(
-      "{s:i, s:s, s:i, s:{s:I, s:f}, s:{s:s, s:s, s:i, s:I, "
-      "s:s, s:s}}",
-      "pid", pid, "name", sget(inst->spec, "name"), "pm_id", inst->pm_id,
-      "monit", "memory", (json_int_t)inst->usage.rss, "cpu", inst->usage.cpu,
-      "pm2_env", "namespace", sget(inst->spec, "namespace"), "status",
-      inst_status(inst), "restart_time", (int)inst_restarts(inst), "pm_uptime",
-      (json_int_t)inst->started_ms, "username", r->user, "error", inst->error);
+  return json_pack("{s:i, s:s, s:i, s:{s:I, s:f}, s:{s:s, s:s, s:i, s:I, "
+                   "s:s, s:s}}",
+                   "pid", pid, "name", sget(inst->spec, "name"), "pm_id",
+                   inst->pm_id, "monit", "memory", (json_int_t)inst->usage.rss,
+                   "cpu", inst->usage.cpu, "pm2_env", "namespace",
+                   sget(inst->spec, "namespace"), "status", inst_status(inst),
+                   "restart_time", (int)inst_restarts(inst), "pm_uptime",
+                   (json_int_t)inst->started_ms, "username",
+                   app_user(r, inst->spec), "error", inst->error);
 }
 
 static json_t *view(registry_t *r, inst_t *inst, int detail) {
@@ -240,8 +250,9 @@ static json_t *view(registry_t *r, inst_t *inst, int detail) {
       json_object_get(spec, "kill_timeout"), "restart_delay",
       json_object_get(spec, "restart_delay"), "kill_signal",
       sget(spec, "kill_signal"), "pm_out_log_path", applog_path(inst->log, 1),
-      "pm_err_log_path", applog_path(inst->log, 2), "username", r->user,
-      "NODE_APP_INSTANCE", inst->index, "error", inst->error);
+      "pm_err_log_path", applog_path(inst->log, 2), "username",
+      app_user(r, spec), "NODE_APP_INSTANCE", inst->index, "error",
+      inst->error);
   if (env && exited)
     json_object_set_new(env, "exit_code",
                         sig ? json_string(muster_signal_name(sig))
