@@ -69,9 +69,12 @@ typedef enum {
   MUSTER_CMD_UNKNOWN = 0,
   /* {} → {"pid", "version", "home", "apps"} */
   MUSTER_CMD_PING,
-  /* {"app": spec, "env": {inherited environment}} → instances.
-   * spec is PM2's app object (name, script, args, interpreter, cwd,
-   * instances, namespace, env, autorestart, max_restarts, ...). */
+  /* {"app": spec, "env": {inherited environment}, "force": bool} →
+   * {"started": instances, "warnings": [strings]}. spec is PM2's app
+   * object (name, script, args, interpreter, cwd, instances, namespace,
+   * env, autorestart, max_restarts, ...). "apps": [spec...] in place of
+   * "app" starts several (an ecosystem file) in one request: all are
+   * checked first, and an error in any starts none. */
   MUSTER_CMD_START,
   /* {"target"} → instances */
   MUSTER_CMD_STOP,

@@ -187,10 +187,17 @@ static int is_ecosystem(const char *path) {
   return 0;
 }
 
-/* Sends one canonical spec; prints warnings and what started. */
-static int start_one(cli_t *cli, json_t *spec, int force) {
-  json_t *req = json_pack("{s:O, s:o, s:b}", "app", spec, "env", cli_environ(),
-                          "force", force);
+/* Sends the canonical specs in one request (the daemon checks them all
+ * before it starts any); prints warnings and what started. One request
+ * rather than one per app: on a busy machine each round trip waits for
+ * the scheduler twice, which made a 100-app file take seconds. */
+static int start_apps(cli_t *cli, json_t *apps, int force) {
+  json_t *req =
+      json_array_size(apps) == 1
+          ? json_pack("{s:O, s:o, s:b}", "app", json_array_get(apps, 0), "env",
+                      cli_environ(), "force", force)
+          : json_pack("{s:O, s:o, s:b}", "apps", apps, "env", cli_environ(),
+                      "force", force);
   json_t *result;
   int rc = cli_call(cli, MUSTER_CMD_START, req, &result);
   json_decref(req);
@@ -295,12 +302,8 @@ int cli_start(cli_t *cli, int argc, char **argv) {
   json_decref(app);
   if (rc == CLI_OK)
     rc = cli_connect(cli);
-  size_t k;
-  json_t *spec;
-  json_array_foreach(apps, k, spec) {
-    if (rc == CLI_OK)
-      rc = start_one(cli, spec, force);
-  }
+  if (rc == CLI_OK && json_array_size(apps) > 0)
+    rc = start_apps(cli, apps, force);
   json_decref(apps);
   if (rc != CLI_OK)
     return rc;

@@ -130,6 +130,7 @@ static void on_all_stopped(void *arg) {
   uv_close((uv_handle_t *)&d->trim, NULL);
   close_signals();
   reaper_close();
+  groups_close();
   registry_close(d->registry);
   d->registry = NULL;
 }
@@ -187,15 +188,15 @@ int daemon_main(int argc, char **argv) {
   }
   d.started_ms = clock_wall_ms();
   remove_stale_temps(&d.home);
+  muster_process_set_title("muster daemon");
+  d.loop = uv_default_loop();
   /* Before anything is served: what a killed predecessor left running
    * would otherwise run unseen next to what `resurrect` starts. */
-  if ((r = groups_open(&d.home)) < 0) {
+  if ((r = groups_open(d.loop, &d.home)) < 0) {
     fprintf(stderr, "muster daemon: %s/groups.json: %s (%s)\n", d.home.dir,
             muster_err_name(r), muster_strerror(r));
     return 1;
   }
-  muster_process_set_title("muster daemon");
-  d.loop = uv_default_loop();
   /* Orphans of the apps (a double-forked grandchild) become ours, so the
    * daemon sees every process of an app and no zombie outlives it. */
   prctl(PR_SET_CHILD_SUBREAPER, 1);

@@ -29,9 +29,11 @@
  * leader: far less likely than the duplicate it prevents.
  *
  * The window: a group is recorded when libmuster reports the new process
- * (on_child), a moment after the spawn. A daemon killed inside that window
- * leaves a main process that dies by its parent-death signal before it
- * could fork much; that is accepted. */
+ * (on_child), a moment after the spawn, and the file is written once at
+ * the end of that loop turn (a uv_check handle), so an ecosystem of 100
+ * apps started by one request costs one write, not 100. A daemon killed
+ * inside that window leaves a main process that dies by its parent-death
+ * signal before it could fork much; that is accepted. */
 #include "groups.h"
 
 #include <muster.h>
@@ -67,6 +69,8 @@ typedef struct {
 
 static group_t *groups;
 static size_t ngroups, cap;
+static uv_check_t flush;
+static int opened;
 static char path[PATH_MAX + 16], tmp[PATH_MAX + 32], boot_id[64];
 
 static uint64_t now_ms(void) {
@@ -158,6 +162,17 @@ static void save_or_say(void) {
             "muster daemon: %s: %s (%s): a daemon started after this one "
             "is killed may not see every app process\n",
             path, muster_err_name(r), muster_strerror(r));
+}
+
+static void on_flush(uv_check_t *c) {
+  uv_check_stop(c);
+  save_or_say();
+}
+
+/* Written at the end of this loop turn. */
+static void changed(void) {
+  if (opened)
+    uv_check_start(&flush, on_flush);
 }
 
 static int push(const group_t *g) {
@@ -293,7 +308,7 @@ static int end_leftovers(void) {
   return found;
 }
 
-int groups_open(const home_t *h) {
+int groups_open(uv_loop_t *loop, const home_t *h) {
   if (snprintf(path, sizeof path, "%s/groups.json", h->dir) >=
           (int)sizeof path ||
       snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
@@ -303,7 +318,12 @@ int groups_open(const home_t *h) {
   int found = end_leftovers();
   ngroups = 0;
   int r = save();
-  return r < 0 ? r : found;
+  if (r < 0)
+    return r;
+  uv_check_init(loop, &flush);
+  uv_unref((uv_handle_t *)&flush);
+  opened = 1;
+  return found;
 }
 
 void groups_track(const void *key, int pgid, int signo,
@@ -327,14 +347,26 @@ void groups_track(const void *key, int pgid, int signo,
     groups[i] = g;
   else if (push(&g) < 0)
     return;
-  save_or_say();
+  changed();
 }
 
 void groups_untrack(const void *key) {
   for (size_t i = 0; i < ngroups; i++)
     if (groups[i].key == key) {
       groups[i] = groups[--ngroups];
-      save_or_say();
+      changed();
       return;
     }
+}
+
+void groups_close(void) {
+  if (!opened)
+    return;
+  opened = 0;
+  if (uv_is_active((uv_handle_t *)&flush))
+    save_or_say();
+  uv_close((uv_handle_t *)&flush, NULL);
+  free(groups);
+  groups = NULL;
+  ngroups = cap = 0;
 }

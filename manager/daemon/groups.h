@@ -9,6 +9,7 @@
 #define MANAGER_GROUPS_H
 
 #include <stdint.h>
+#include <uv.h>
 
 #include "../home.h"
 
@@ -19,8 +20,9 @@
  * clean exit), or a negative error if the record cannot be written
  * (the daemon then refuses to run: an app it started would be unseen by
  * its successor). A missing, unreadable or foreign-boot record is treated
- * as empty. Call once, holding the home's lock. */
-int groups_open(const home_t *h);
+ * as empty. Later changes are written at the end of each loop turn of
+ * `loop`. Call once, holding the home's lock. */
+int groups_open(uv_loop_t *loop, const home_t *h);
 
 /* Records that the process group `pgid` (whose leader is the process
  * `pgid`) belongs to `key` (an instance), with the stop signal and kill
@@ -31,5 +33,8 @@ void groups_track(const void *key, int pgid, int signo,
                   uint64_t kill_timeout_ms);
 /* The key's group is gone (or never was): forget it. */
 void groups_untrack(const void *key);
+/* Writes what is pending and closes the loop handle (at the daemon's
+ * exit, once every app stopped: the record is then empty). */
+void groups_close(void);
 
 #endif

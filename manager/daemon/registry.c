@@ -315,9 +315,11 @@ static json_t *share_env(registry_t *r, json_t *inherited) {
   return inherited;
 }
 
-int registry_start_spec(registry_t *r, const json_t *in, json_t *inherited,
-                        int force, json_t *started, json_t *warnings, char *err,
-                        size_t errlen) {
+/* Checks `in` as start does (normalized, its name free unless `force`,
+ * script and interpreter found): *out is then the normalized spec. */
+static int prepare(registry_t *r, const json_t *in, json_t *inherited,
+                   int force, json_t **out, json_t *warnings, char *err,
+                   size_t errlen) {
   json_t *spec, *warn;
   int e = spec_normalize(in, &spec, &warn, err, errlen);
   if (e < 0)
@@ -333,14 +335,21 @@ int registry_start_spec(registry_t *r, const json_t *in, json_t *inherited,
     json_decref(spec);
     return MUSTER_EEXIST;
   }
-  inherited = share_env(r, inherited);
   if ((e = inst_check(&r->ie, spec, inherited, err, errlen)) < 0) {
     json_decref(spec);
     return e;
   }
+  *out = spec;
+  return 0;
+}
+
+/* Makes and starts the instances of a prepared spec (a reference is
+ * taken). */
+static int launch(registry_t *r, json_t *spec, json_t *inherited,
+                  json_t *started, char *err, size_t errlen) {
   int n = (int)json_integer_value(json_object_get(spec, "instances"));
-  if ((e = grow(r, r->next_id + n)) < 0) {
-    json_decref(spec);
+  int e = grow(r, r->next_id + n);
+  if (e < 0) {
     snprintf(err, errlen, "out of memory");
     return e;
   }
@@ -352,7 +361,6 @@ int registry_start_spec(registry_t *r, const json_t *in, json_t *inherited,
     if (e < 0) {
       for (int j = first; j < first + i; j++)
         remove_inst(r, r->by_id[j]);
-      json_decref(spec);
       return e;
     }
     r->by_id[first + i] = inst;
@@ -360,7 +368,6 @@ int registry_start_spec(registry_t *r, const json_t *in, json_t *inherited,
     r->live++;
   }
   r->next_id = first + n;
-  json_decref(spec);
   for (int i = first; i < first + n; i++) {
     inst_t *inst = r->by_id[i];
     muster_supervise_start(inst->sup);
@@ -369,27 +376,81 @@ int registry_start_spec(registry_t *r, const json_t *in, json_t *inherited,
   return 0;
 }
 
+int registry_start_spec(registry_t *r, const json_t *in, json_t *inherited,
+                        int force, json_t *started, json_t *warnings, char *err,
+                        size_t errlen) {
+  json_t *spec;
+  inherited = share_env(r, inherited);
+  int e = prepare(r, in, inherited, force, &spec, warnings, err, errlen);
+  if (e < 0)
+    return e;
+  e = launch(r, spec, inherited, started, err, errlen);
+  json_decref(spec);
+  return e;
+}
+
+/* An ecosystem file's apps in one request ({"apps": [spec...]}): every
+ * spec is checked first (and the names among themselves), so a bad one
+ * starts none of them; then all start on this loop turn, sharing one
+ * inherited environment (share_env). */
+static int start_many(registry_t *r, json_t *apps, json_t *inherited, int force,
+                      json_t *started, json_t *warnings, char *name,
+                      size_t namelen, char *err, size_t errlen) {
+  size_t n = json_array_size(apps), i, j;
+  json_t **specs = calloc(n ? n : 1, sizeof *specs);
+  inherited = share_env(r, inherited);
+  int e = specs ? 0 : MUSTER_ENOMEM;
+  for (i = 0; i < n && e == 0; i++) {
+    json_t *in = json_array_get(apps, i);
+    snprintf(name, namelen, "%s",
+             *sget(in, "name") ? sget(in, "name") : sget(in, "script"));
+    e = prepare(r, in, inherited, force, &specs[i], warnings, err, errlen);
+    for (j = 0; j < i && e == 0 && !force; j++)
+      if (strcmp(sget(specs[i], "name"), sget(specs[j], "name")) == 0) {
+        snprintf(err, errlen, "the name is given to two apps");
+        e = MUSTER_EEXIST;
+      }
+  }
+  for (i = 0; i < n && e == 0; i++) {
+    snprintf(name, namelen, "%s", sget(specs[i], "name"));
+    e = launch(r, specs[i], inherited, started, err, errlen);
+  }
+  for (i = 0; specs && i < n; i++)
+    json_decref(specs[i]);
+  free(specs);
+  return e;
+}
+
 static void cmd_start(registry_t *r, ctl_req_t *req, json_t *args) {
   char err[1024];
   json_t *started = json_array(), *warnings = json_array();
   json_t *app = json_object_get(args, "app");
+  json_t *apps = json_object_get(args, "apps");
   json_t *env = json_object_get(args, "env");
-  const char *name = sget(app, "name");
-  if (name == NULL)
-    name = sget(app, "script");
+  int force = json_is_true(json_object_get(args, "force"));
+  char name[256];
+  snprintf(name, sizeof name, "%s",
+           *sget(app, "name") ? sget(app, "name") : sget(app, "script"));
+  int e;
   if (env != NULL && !json_is_object(env)) {
-    ctl_reply(req, MUSTER_EINVAL, "start: \"env\" must be an object", NULL);
+    e = MUSTER_EINVAL;
+    snprintf(err, sizeof err, "\"env\" must be an object");
+  } else if (apps != NULL && (!json_is_array(apps) || app != NULL)) {
+    e = MUSTER_EINVAL;
+    snprintf(err, sizeof err, "\"apps\" must be an array, without \"app\"");
+  } else if (apps != NULL) {
+    e = start_many(r, apps, env, force, started, warnings, name, sizeof name,
+                   err, sizeof err);
   } else {
-    int e = registry_start_spec(r, app, env,
-                                json_is_true(json_object_get(args, "force")),
-                                started, warnings, err, sizeof err);
-    if (e < 0)
-      ctl_replyf(req, e, "start \"%s\": %s", name ? name : "?", err);
-    else
-      ctl_reply(
-          req, 0, NULL,
-          json_pack("{s:O, s:O}", "started", started, "warnings", warnings));
+    e = registry_start_spec(r, app, env, force, started, warnings, err,
+                            sizeof err);
   }
+  if (e < 0)
+    ctl_replyf(req, e, "start \"%s\": %s", *name ? name : "?", err);
+  else
+    ctl_reply(
+        req, 0, NULL,
+        json_pack("{s:O, s:O}", "started", started, "warnings", warnings));
   json_decref(started);
   json_decref(warnings);
 }
