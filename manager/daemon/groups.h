@@ -25,10 +25,10 @@
 int groups_open(uv_loop_t *loop, const home_t *h);
 
 /* Records that the process group `pgid` (whose leader is the process
- * `pgid`) belongs to `key` (an instance), with the stop signal and kill
- * timeout a successor should use. Replaces the key's previous group.
- * Write errors are reported on stderr (daemon.log) and otherwise
- * ignored: the app runs anyway. */
+ * `pgid`) belongs to `key` (an app's supervisor row), with the stop signal and
+ * kill timeout a successor should use. Replaces the key's previous group. Write
+ * errors are reported on stderr (daemon.log) and otherwise ignored: the app
+ * runs anyway. */
 void groups_track(const void *key, int pgid, int signo,
                   uint64_t kill_timeout_ms);
 /* The key's group is gone (or never was): forget it. */
