@@ -61,7 +61,8 @@ grep -q 'python py 0 hi' "$MUSTER_HOME/logs/py-out.log" || fail "resurrected env
 # and the client kills the daemon while save number N (random, 300..900)
 # is in flight. The dump must parse and equal the state of the last save
 # answered or of the one in flight, never a mix or a torn file.
-python3 - "$MUSTER_HOME/daemon.sock" "$(daemon_pids)" "$dump" <<'PY'
+d=$(daemon_pids)
+python3 - "$MUSTER_HOME/daemon.sock" "$d" "$dump" <<'PY'
 import json, os, random, signal, socket, sys, time
 sock, daemon, dump = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 base = json.load(open(dump))["apps"]
@@ -106,6 +107,9 @@ assert names == ["s%d" % k for k in range(n)], names
 assert all(a == apps[len(base)] for a in apps[len(base):]), "specs differ"
 PY
 echo "kill -9 during 1,000 saves: the dump parses and equals a saved state"
+# A CLI that connects while the killed daemon still closes its socket
+# would see the connection reset.
+wait_for "! live $d"
 "$M" resurrect >/dev/null
 ls "$MUSTER_HOME" | grep -q 'dump.json.tmp' && fail "the new daemon left a stale temporary file"
 finish

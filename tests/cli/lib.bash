@@ -91,3 +91,24 @@ finish() {
   done
   echo "ok"
 }
+
+# Copies the muster binary and its library into $tmp (made 0755) for
+# another user, and points the sanitizers' suppressions at readable copies:
+# the checkout may sit in a private (0700) home. Then "$tmp/muster" runs
+# as anyone with LD_LIBRARY_PATH="$tmp".
+muster_for_anyone() {
+  local v opts supp
+  chmod 755 "$tmp"
+  cp "$build"/libmuster.so* "$tmp/" 2>/dev/null || true
+  cp "$M" "$tmp/muster"
+  chmod 755 "$tmp/muster"
+  for v in TSAN_OPTIONS ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do
+    opts=${!v-}
+    [ -n "$opts" ] || continue
+    case $opts in *suppressions=*)
+      supp=$(printf '%s\n' "$opts" | tr ' :' '\n\n' | sed -n 's/^suppressions=//p')
+      cp "$supp" "$tmp/$v.supp" && chmod 644 "$tmp/$v.supp"
+      export "$v=${opts//$supp/$tmp/$v.supp}" ;;
+    esac
+  done
+}

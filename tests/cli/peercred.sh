@@ -16,20 +16,7 @@ d=$(daemon_pids)
 chmod 755 "$tmp" "$MUSTER_HOME"
 chmod 666 "$MUSTER_HOME/daemon.sock"
 # The binary and its library must be reachable by nobody.
-cp "$M" "$build"/libmuster.so* "$tmp/" 2>/dev/null || true
-cp "$M" "$tmp/muster"
-# So must a sanitizer's suppressions file: the checkout may sit in a
-# private (0700) home, where nobody cannot read tests/tsan.supp.
-for v in TSAN_OPTIONS ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do
-  opts=${!v-}
-  [ -n "$opts" ] || continue
-  case $opts in *suppressions=*)
-    supp=$(printf '%s\n' "$opts" | tr ' :' '\n\n' | sed -n 's/^suppressions=//p')
-    cp "$supp" "$tmp/$v.supp" && chmod 644 "$tmp/$v.supp"
-    export "$v=${opts//$supp/$tmp/$v.supp}" ;;
-  esac
-done
-chmod 755 "$tmp/muster"
+muster_for_anyone
 fds=$(daemon_fds "$d")
 out=$(as_nobody env LD_LIBRARY_PATH="$tmp" MUSTER_HOME="$MUSTER_HOME" "$tmp/muster" ls 2>&1) &&
   fail "nobody could list: $out"
