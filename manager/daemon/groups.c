@@ -317,9 +317,8 @@ int groups_open(uv_loop_t *loop, const home_t *h) {
   load();
   int found = end_leftovers();
   ngroups = 0;
-  int r = save();
-  if (r < 0)
-    return r;
+  /* A full disk must not keep the apps down: say so and go on. */
+  save_or_say();
   uv_check_init(loop, &flush);
   uv_unref((uv_handle_t *)&flush);
   opened = 1;

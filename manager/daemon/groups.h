@@ -17,11 +17,11 @@
  * in it that still runs (its stop signal, then SIGKILL after its kill
  * timeout; blocking, since nothing is served yet) and starts an empty
  * record. Returns the number of processes found still running (0 after a
- * clean exit), or a negative error if the record cannot be written
- * (the daemon then refuses to run: an app it started would be unseen by
- * its successor). A missing, unreadable or foreign-boot record is treated
- * as empty. Later changes are written at the end of each loop turn of
- * `loop`. Call once, holding the home's lock. */
+ * clean exit), or MUSTER_ENAMETOOLONG for a home whose path is too long.
+ * A missing, unreadable or foreign-boot record is treated as empty; a
+ * record that cannot be written (a full disk) is reported on stderr and
+ * the daemon runs on. Later changes are written at the end of each loop
+ * turn of `loop`. Call once, holding the home's lock. */
 int groups_open(uv_loop_t *loop, const home_t *h);
 
 /* Records that the process group `pgid` (whose leader is the process
