@@ -65,6 +65,7 @@ typedef struct {
   uint64_t kill_timeout_ms;
   uint64_t deadline_ms; /* leftovers: when SIGKILL is due */
   int killed;           /* leftovers: SIGKILL sent */
+  int alive;            /* leftovers: members seen by the last scan */
 } group_t;
 
 static group_t *groups;
@@ -228,26 +229,35 @@ static void load(void) {
   json_decref(doc);
 }
 
-/* Live (non-zombie) members of g, by the rules at the top. -1 when the
- * group cannot be ours (its leader's pid was reused). */
-static int members(const group_t *g, DIR *proc) {
+/* Counts the live (non-zombie) members of every leftover group still to
+ * end (pgid != 0) into its `alive`, by the rules at the top, in one pass
+ * over /proc; a group that cannot be ours (its leader's pid was reused)
+ * or has no member left is done (pgid 0). */
+static void scan(DIR *proc) {
   char state;
   int pgrp, sid;
   unsigned long long start;
-  if (proc_stat(g->pgid, &state, &pgrp, &sid, &start) == 0 && start != g->start)
-    return -1;
-  int n = 0;
+  for (size_t i = 0; i < ngroups; i++) {
+    group_t *g = &groups[i];
+    g->alive = 0;
+    if (g->pgid && proc_stat(g->pgid, &state, &pgrp, &sid, &start) == 0 &&
+        start != g->start)
+      g->pgid = 0;
+  }
   struct dirent *e;
   rewinddir(proc);
   while ((e = readdir(proc)) != NULL) {
     int pid = atoi(e->d_name);
-    if (pid <= 0)
+    if (pid <= 0 || proc_stat(pid, &state, &pgrp, &sid, &start) < 0 ||
+        pgrp != sid || state == 'Z' || state == 'X')
       continue;
-    if (proc_stat(pid, &state, &pgrp, &sid, &start) == 0 && pgrp == g->pgid &&
-        sid == g->pgid && start >= g->start && state != 'Z' && state != 'X')
-      n++;
+    for (size_t i = 0; i < ngroups; i++)
+      if (groups[i].pgid && groups[i].pgid == pgrp && start >= groups[i].start)
+        groups[i].alive++;
   }
-  return n;
+  for (size_t i = 0; i < ngroups; i++)
+    if (groups[i].alive == 0)
+      groups[i].pgid = 0;
 }
 
 /* Signals every leftover group, then waits for each, with SIGKILL once its
@@ -258,34 +268,31 @@ static int end_leftovers(void) {
     return 0;
   int found = 0;
   uint64_t t0 = now_ms();
+  scan(proc);
   for (size_t i = 0; i < ngroups; i++) {
     group_t *g = &groups[i];
-    int n = members(g, proc);
-    if (n <= 0) {
-      g->pgid = 0; /* done */
+    if (g->pgid == 0)
       continue;
-    }
-    found += n;
+    found += g->alive;
     fprintf(stderr,
             "muster daemon: process group %d (%d process%s) outlived the "
             "previous daemon: sending %s\n",
-            g->pgid, n, n == 1 ? "" : "es", muster_signal_name(g->signo));
+            g->pgid, g->alive, g->alive == 1 ? "" : "es",
+            muster_signal_name(g->signo));
     kill(-g->pgid, g->signo);
     g->deadline_ms = t0 + (g->kill_timeout_ms < GROUPS_MAX_KILL_TIMEOUT_MS
                                ? g->kill_timeout_ms
                                : GROUPS_MAX_KILL_TIMEOUT_MS);
   }
-  for (;;) {
+  while (found > 0) {
+    usleep(10000);
+    scan(proc);
     int left = 0;
     uint64_t t = now_ms();
     for (size_t i = 0; i < ngroups; i++) {
       group_t *g = &groups[i];
       if (g->pgid == 0)
         continue;
-      if (members(g, proc) <= 0) {
-        g->pgid = 0;
-        continue;
-      }
       if (!g->killed && t >= g->deadline_ms) {
         kill(-g->pgid, SIGKILL);
         g->killed = 1;
@@ -302,7 +309,6 @@ static int end_leftovers(void) {
     }
     if (left == 0)
       break;
-    usleep(10000);
   }
   closedir(proc);
   return found;
