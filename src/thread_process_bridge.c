@@ -2,8 +2,11 @@
  * (src/thread_process_bridge.h). */
 #include "thread_process_bridge.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "muster/error.h"
 #include "port_internal.h"
@@ -20,7 +23,11 @@ struct muster__bridge_s {
   size_t npending;
   muster_shared_t *pending_shared[MAX_PENDING];
   size_t npending_shared;
+  muster_port_t *pending_ports[MAX_PENDING];
+  size_t npending_ports;
   int disconnect_pending;
+  int owns_channel; /* muster__bridge_open's: closed when it ends */
+  int kept;         /* muster__bridge_keep: freed by the flush only */
 };
 
 static void drop_pending(muster__bridge_t *b) {
@@ -30,10 +37,13 @@ static void drop_pending(muster__bridge_t *b) {
   for (size_t i = 0; i < b->npending_shared; i++)
     muster_shared_unref(b->pending_shared[i]);
   b->npending_shared = 0;
+  for (size_t i = 0; i < b->npending_ports; i++)
+    muster_port_close(b->pending_ports[i], NULL);
+  b->npending_ports = 0;
 }
 
 static void maybe_free(muster__bridge_t *b) {
-  if (b->ch == NULL && b->inner == NULL) {
+  if (b->ch == NULL && b->inner == NULL && !b->kept) {
     drop_pending(b);
     free(b);
   }
@@ -64,11 +74,38 @@ static int send_frame_with_buffer(muster_channel_t *ch, const char *key,
   return err;
 }
 
+/* A port of a transfer list: one end of a new socketpair bridged to it
+ * here, the other sent. On failure the port is closed (its other end
+ * hears it), as a port that cannot be delivered. */
+static void send_port(muster__bridge_t *b, muster_port_t *port) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    muster_port_close(port, NULL);
+    return;
+  }
+  if (muster__bridge_open(b->loop, sv[0], port, NULL) != 0) {
+    close(sv[1]);
+    return;
+  }
+  json_t *frame = json_pack("{s:i}", "p", 1);
+  /* The channel owns sv[1] once the send is accepted. */
+  if (frame == NULL ||
+      muster_channel_send(b->ch, frame, sv[1], NULL, NULL, NULL) < 0)
+    close(sv[1]); /* the peer never gets it: our end sees the close */
+  json_decref(frame);
+}
+
 static void inner_on_message(muster_port_t *port, muster_message_t *m) {
   muster__bridge_t *b = muster_port_data(port);
   if (b->ch == NULL)
     return;
-  size_t n = muster_message_buffer_count(m);
+  size_t n = muster_message_port_count(m);
+  for (size_t i = 0; i < n; i++) {
+    muster_port_t *p = muster_message_take_port(m, i);
+    if (p != NULL)
+      send_port(b, p);
+  }
+  n = muster_message_buffer_count(m);
   for (size_t i = 0; i < n; i++) {
     muster_buffer_t *buf = muster_message_take_buffer(m, i);
     if (buf != NULL)
@@ -107,10 +144,19 @@ static void inner_closed(muster_port_t *port) {
  * flush (or the process's exit) ends the channel then. */
 static void inner_on_close(muster_port_t *port) {
   muster__bridge_t *b = muster_port_data(port);
-  if (b->ch != NULL && muster_channel_queue_size(b->ch) == 0)
+  if (b->ch == NULL)
+    return;
+  /* A bridge of its own channel has nothing else to send and disconnects
+   * now (the channel writes what is queued first, ACKs included), and
+   * keeps the loop alive until the peer has heard it. */
+  if (b->owns_channel) {
+    muster_channel_ref(b->ch);
     muster_channel_disconnect(b->ch);
-  else if (b->ch != NULL)
+  } else if (muster_channel_queue_size(b->ch) == 0) {
+    muster_channel_disconnect(b->ch);
+  } else {
     b->disconnect_pending = 1;
+  }
 }
 
 /* ---- channel → user ------------------------------------------------------ */
@@ -132,26 +178,49 @@ void muster__bridge_on_message(muster__bridge_t *b, muster_message_t *m) {
       b->pending_shared[b->npending_shared++] = sh;
     return;
   }
-  if (json_object_get(frame, "b") != NULL) {
-    if (muster__tproc_take_buffer(m, &buf) == 0) {
-      muster_port_post_bytes(b->inner, muster_buffer_data(buf),
-                             muster_buffer_length(buf), NULL);
-      muster_buffer_free(buf);
+  if (json_object_get(frame, "p") != NULL) {
+    int fd = muster_message_take_handle(m, NULL);
+    muster_port_t *port;
+    if (fd < 0)
+      return;
+    if (b->npending_ports == MAX_PENDING) {
+      close(fd); /* the peer's end sees the close */
+      return;
     }
+    if (muster__bridge_open(b->loop, fd, NULL, &port) != 0)
+      return; /* fd closed: the peer's end sees it */
+    b->pending_ports[b->npending_ports++] = port;
     return;
   }
-  json_t *value = json_object_get(frame, "m");
-  if (value == NULL)
-    return;
+  /* A message: it carries what came before it. Ports it moved are gone
+   * from the list; what a failed post left is dropped. */
   muster_transfer_t t = {.buffers = b->pending,
                          .nbuffers = b->npending,
                          .shared = b->pending_shared,
-                         .nshared = b->npending_shared};
-  muster_port_post(b->inner, value, &t);
+                         .nshared = b->npending_shared,
+                         .ports = b->pending_ports,
+                         .nports = b->npending_ports};
+  json_t *value = json_object_get(frame, "m");
+  int r = -1;
+  if (json_object_get(frame, "b") != NULL) {
+    if (muster__tproc_take_buffer(m, &buf) == 0) {
+      r = muster_port_post_bytes(b->inner, muster_buffer_data(buf),
+                                 muster_buffer_length(buf), &t);
+      muster_buffer_free(buf);
+    }
+  } else if (value != NULL) {
+    r = muster_port_post(b->inner, value, &t);
+  } else {
+    return;
+  }
+  if (r >= 0)
+    b->npending_ports = 0;
   drop_pending(b);
 }
 
 void muster__bridge_on_end(muster__bridge_t *b) {
+  if (b->owns_channel)
+    muster_channel_close(b->ch, NULL);
   b->ch = NULL;
   if (b->inner != NULL)
     muster_port_close(b->inner, inner_closed);
@@ -171,30 +240,91 @@ void muster__bridge_flush(muster__bridge_t *b) {
     uv_run(b->loop, UV_RUN_ONCE);
   if (b->ch != NULL && b->disconnect_pending)
     muster_channel_disconnect(b->ch);
+  b->kept = 0;
+  maybe_free(b);
 }
 
-int muster__bridge_create(uv_loop_t *loop, muster_channel_t *ch,
-                          muster_port_t **port, muster__bridge_t **out) {
+void muster__bridge_keep(muster__bridge_t *b) {
+  b->kept = 1;
+}
+
+/* Bridges `ch` to `inner` (taken): its callbacks start it, unref'd. */
+static muster__bridge_t *bridge_new(uv_loop_t *loop, muster_channel_t *ch,
+                                    muster_port_t *inner) {
   muster__bridge_t *b = calloc(1, sizeof *b);
-  muster_port_t *user;
   if (b == NULL)
-    return MUSTER_ENOMEM;
-  int err = muster_port_pair(loop, &b->inner, &user);
-  if (err != 0) {
-    free(b);
-    return err;
-  }
+    return NULL;
   b->ch = ch;
   b->loop = loop;
+  b->inner = inner;
   muster_port_options_t o = {0};
   o.on_message = inner_on_message;
   o.on_close = inner_on_close;
   o.data = b;
-  muster_port_start(b->inner, &o);
+  muster_port_start(inner, &o);
   /* The inner end must not keep the loop alive: the user's end and the
    * channel decide that. */
-  muster_port_unref(b->inner);
+  muster_port_unref(inner);
+  return b;
+}
+
+int muster__bridge_create(uv_loop_t *loop, muster_channel_t *ch,
+                          muster_port_t **port, muster__bridge_t **out) {
+  muster_port_t *inner, *user;
+  int err = muster_port_pair(loop, &inner, &user);
+  if (err != 0)
+    return err;
+  muster__bridge_t *b = bridge_new(loop, ch, inner);
+  if (b == NULL) {
+    muster_port_close(inner, NULL);
+    muster_port_close(user, NULL);
+    return MUSTER_ENOMEM;
+  }
   *port = user;
   *out = b;
+  return 0;
+}
+
+static void own_on_frame(muster_channel_t *ch, muster_message_t *m) {
+  muster__bridge_on_message(muster_channel_data(ch), m);
+}
+
+static void own_on_end(muster_channel_t *ch, int reason) {
+  muster__bridge_on_end(muster_channel_data(ch));
+}
+
+int muster__bridge_open(uv_loop_t *loop, int fd, muster_port_t *inner,
+                        muster_port_t **port) {
+  muster_channel_options_t o = {0};
+  muster_channel_t *ch = NULL;
+  muster_port_t *user = NULL;
+  muster__bridge_t *b = NULL;
+  int err = 0;
+  o.on_message = own_on_frame;
+  o.on_disconnect = own_on_end;
+  if (inner == NULL)
+    err = muster_port_pair(loop, &inner, &user);
+  if (err != 0) {
+    close(fd);
+    return err;
+  }
+  err = muster_channel_open(loop, fd, &o, &ch);
+  if (err != 0)
+    close(fd);
+  else if ((b = bridge_new(loop, ch, inner)) == NULL)
+    err = MUSTER_ENOMEM;
+  if (err != 0) {
+    if (ch != NULL)
+      muster_channel_close(ch, NULL); /* it owns fd */
+    muster_port_close(inner, NULL);
+    if (user != NULL)
+      muster_port_close(user, NULL);
+    return err;
+  }
+  b->owns_channel = 1;
+  muster_channel_set_data(ch, b);
+  muster_channel_unref(ch);
+  if (port != NULL)
+    *port = user;
   return 0;
 }

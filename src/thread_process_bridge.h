@@ -11,11 +11,22 @@
  *                                 list, as its memory file
  *   {"s":1} + fd                  a shared buffer of the next message's
  *                                 transfer list, its memory file
+ *   {"p":1} + fd                  a port of the next message's transfer
+ *                                 list: one end of a socketpair of its own
  *   {"m":VALUE}                   a JSON message (after its buffers)
  *   {"b":1,"byteLength":N} + fd   a bytes message, as a memory file
  * Closing the user's end disconnects the channel; the channel's end closes
- * the inner end, and the user's end gets on_close. Ports in a transfer
- * list do not cross yet (they are closed, as ports nobody took).
+ * the inner end, and the user's end gets on_close.
+ *
+ * A port in a transfer list crosses as a socketpair: the sender keeps one
+ * end, opens a channel on it and bridges it to the port it took from the
+ * message (that port is the new bridge's inner end, so what its other end
+ * posts is forwarded, and what comes back is delivered there); the other
+ * end goes over with {"p":1}, and the receiver opens a channel and a
+ * bridge on it whose user's end arrives in the message, as any port
+ * would. Those bridges own their channels (muster__bridge_open): they are
+ * the same code, so ports cross back and again, and close travels both
+ * ways as for the worker's own port.
  *
  * Loop thread only.
  */
@@ -35,6 +46,16 @@ typedef struct muster__bridge_s muster__bridge_t;
 int muster__bridge_create(uv_loop_t *loop, muster_channel_t *ch,
                           muster_port_t **port, muster__bridge_t **out);
 
+/* A bridge that owns its channel: a channel is opened on `fd` and closed
+ * when it ends. `inner`: a port on `loop` to forward, or NULL for a new
+ * pair whose user's end is *port (not started). `fd` and `inner` are
+ * taken, also on failure (closed then). The channel does not keep the
+ * loop alive while the user's end is open (the port decides, as any port
+ * does), and does once it closed, until the peer has heard it. Errors:
+ * muster_channel_open's, MUSTER_ENOMEM. */
+int muster__bridge_open(uv_loop_t *loop, int fd, muster_port_t *inner,
+                        muster_port_t **port);
+
 /* A frame arrived on the channel. */
 void muster__bridge_on_message(muster__bridge_t *b, muster_message_t *m);
 
@@ -42,10 +63,15 @@ void muster__bridge_on_message(muster__bridge_t *b, muster_message_t *m);
  * written; the user's end gets on_close. */
 void muster__bridge_on_end(muster__bridge_t *b);
 
-#endif
+/* Keeps the bridge until muster__bridge_flush(), however it ends before:
+ * for an owner whose last act is the flush. */
+void muster__bridge_keep(muster__bridge_t *b);
 
 /* Forwards what the user's end posted and is still queued, and writes the
  * channel out (running the loop until its queue is empty or it ended): a
  * worker process calls it before it exits, so that its last messages
- * arrive, as a thread's do. */
+ * arrive, as a thread's do. The last call on a kept bridge: it lets it go
+ * (freed now if it has ended). */
 void muster__bridge_flush(muster__bridge_t *b);
+
+#endif

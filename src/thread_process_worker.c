@@ -239,8 +239,11 @@ int muster__tproc_worker_port(uv_loop_t *loop, int fd,
   }
   muster_channel_set_data(ch, b);
   /* The worker's cleanup runs this last (hooks run last registered
-   * first): what it posted at the end still reaches the parent. */
+   * first): what it posted at the end still reaches the parent. The
+   * bridge waits for it, even if its port and channel ended before. */
   err = at_exit(flush_at_exit, b);
+  if (err == 0)
+    muster__bridge_keep(b);
   /* SIGTERM is handled before the parent hears online: it sends its
    * terminate only then. */
   if (err == 0)

@@ -401,18 +401,30 @@ static void exit_seen(muster_thread_t *t, int code) {
   muster_thread_close(t, NULL);
 }
 
+/* A worker's options: its isolation, callbacks and data. */
+static muster_thread_options_t
+worker_options(int isolation, muster_thread_message_cb on_message,
+               muster_thread_exit_cb on_exit, void *data) {
+  muster_thread_options_t o = {0};
+  o.isolation = isolation;
+  o.on_message = on_message;
+  o.on_exit = on_exit;
+  o.data = data;
+  return o;
+}
+
 /* A port sent to a thread inside a message belongs to the thread's loop:
  * messages posted to it before it arrived wait for it there, in order;
- * closing our end closes the thread's, and the thread then ends. */
-TEST(port_transfer_to_thread) {
+ * closing our end closes the thread's, and the thread then ends. To a
+ * worker process each port crosses as a socketpair of its own. */
+static void transfer_to_thread(int isolation) {
   uv_loop_t loop;
   muster_port_t *mine, *theirs, *x, *y;
   muster_thread_t *t;
   rx_t rx = {0};
   int fds = test_fd_count();
   ASSERT_OK(uv_loop_init(&loop));
-  muster_thread_options_t to = {0};
-  to.on_exit = exit_seen;
+  muster_thread_options_t to = worker_options(isolation, NULL, exit_seen, NULL);
   ASSERT_OK(muster_thread_create(&loop, echo_entry, &to, &t));
   ASSERT_OK(muster_port_pair(&loop, &mine, &theirs));
   ASSERT_OK(muster_port_pair(&loop, &x, &y));
@@ -442,6 +454,70 @@ TEST(port_transfer_to_thread) {
   /* The thread ended after its last port closed: on_exit closed it. */
   ASSERT_OK(uv_loop_close(&loop));
   ASSERT_EQ(test_fd_count(), fds);
+}
+
+TEST(port_transfer_to_thread) {
+  transfer_to_thread(MUSTER_THREAD_ISOLATION_THREAD);
+}
+
+TEST(port_transfer_to_thread_process) {
+  transfer_to_thread(MUSTER_THREAD_ISOLATION_PROCESS);
+}
+
+/* The other way: a port made in the thread (the worker process) and
+ * sent to us. Our posts reach the thread's end, come back in order, and
+ * our close reaches it: it then leaves. */
+static void close_and_leave(muster_port_t *port) {
+  muster_port_close(port, NULL);
+  muster_port_close(muster_thread_parent_port(), NULL);
+}
+
+static int give_port_entry(uv_loop_t *loop, void *arg) {
+  muster_port_t *a, *b;
+  ASSERT_OK(muster_port_pair(loop, &a, &b));
+  muster_port_options_t o = {0};
+  o.on_message = echo_message;
+  o.on_close = close_and_leave;
+  ASSERT_OK(muster_port_start(a, &o));
+  muster_transfer_t tr = {.ports = &b, .nports = 1};
+  json_t *v = json_string("port");
+  int r = muster_port_post(muster_thread_parent_port(), v, &tr);
+  json_decref(v);
+  return r < 0;
+}
+
+static void got_port(muster_thread_t *t, muster_message_t *m) {
+  rx_t *rx = muster_thread_data(t);
+  ASSERT_EQ(muster_message_port_count(m), 1);
+  muster_port_t *p = muster_message_take_port(m, 0);
+  ASSERT(p != NULL);
+  muster_port_options_t o = rx_options(rx);
+  rx->close_at = 100;
+  ASSERT_OK(muster_port_start(p, &o));
+  for (int i = 0; i < 100; i++)
+    ASSERT(post_int(p, i) >= 0);
+}
+
+static void transfer_from_thread(int isolation) {
+  uv_loop_t loop;
+  muster_thread_t *t;
+  rx_t rx = {0};
+  ASSERT_OK(uv_loop_init(&loop));
+  muster_thread_options_t to =
+      worker_options(isolation, got_port, exit_seen, &rx);
+  ASSERT_OK(muster_thread_create(&loop, give_port_entry, &to, &t));
+  test_run_loop(&loop, 20000);
+  ASSERT_EQ(rx.count, 100);
+  ASSERT_EQ(rx.out_of_order, 0);
+  ASSERT_OK(uv_loop_close(&loop));
+}
+
+TEST(port_transfer_from_thread) {
+  transfer_from_thread(MUSTER_THREAD_ISOLATION_THREAD);
+}
+
+TEST(port_transfer_from_thread_process) {
+  transfer_from_thread(MUSTER_THREAD_ISOLATION_PROCESS);
 }
 
 /* Many posts from two threads at once to one port: each poster's order is
@@ -497,11 +573,8 @@ static void flood_two(int isolation) {
   flood_arg_t a1 = {0, muster_shared_i32(barrier, 0)};
   flood_arg_t a2 = {1000000, muster_shared_i32(barrier, 0)};
   ASSERT_OK(uv_loop_init(&loop));
-  muster_thread_options_t o = {0};
-  o.isolation = isolation;
-  o.on_message = flood_message;
-  o.on_exit = flood_exit;
-  o.data = &f;
+  muster_thread_options_t o =
+      worker_options(isolation, flood_message, flood_exit, &f);
   o.arg = &a1;
   ASSERT_OK(muster_thread_create(&loop, flood_entry, &o, &t1));
   o.arg = &a2;
@@ -589,10 +662,8 @@ TEST(port_broadcast) {
   /* Another name hears nothing. */
   ASSERT_OK(muster_broadcast_open(&loop, "sports", bc_never, NULL, &other));
   muster_broadcast_unref(other);
-  muster_thread_options_t o = {0};
-  o.on_message = bc_message;
-  o.on_exit = bc_exit;
-  o.data = &s;
+  muster_thread_options_t o =
+      worker_options(MUSTER_THREAD_ISOLATION_THREAD, bc_message, bc_exit, &s);
   ASSERT_OK(muster_thread_create(&loop, bc_entry, &o, &t1));
   ASSERT_OK(muster_thread_create(&loop, bc_entry, &o, &t2));
   test_run_loop(&loop, 20000);
@@ -643,11 +714,8 @@ static void shared_buffer(int isolation) {
   int got = 0;
   ASSERT_OK(uv_loop_init(&loop));
   ASSERT_OK(muster_shared_create(4096, &s));
-  muster_thread_options_t o = {0};
-  o.isolation = isolation;
-  o.on_message = shared_back;
-  o.on_exit = exit_seen;
-  o.data = &got;
+  muster_thread_options_t o =
+      worker_options(isolation, shared_back, exit_seen, &got);
   ASSERT_OK(muster_thread_create(&loop, shared_entry, &o, &t));
   muster_shared_t *bad[] = {NULL};
   muster_transfer_t tr = {.shared = bad, .nshared = 1};

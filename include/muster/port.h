@@ -22,8 +22,10 @@
  *
  * A port can travel to another thread inside a message (its transfer
  * list): it then belongs to the receiving port's loop, and messages posted
- * to it in the meantime wait for it there. docs/threads.md explains the
- * design.
+ * to it in the meantime wait for it there. To and from a worker process
+ * (muster_thread_options_t.isolation) it travels as a socketpair of its
+ * own, with the same rules: order kept, close reaching the other end.
+ * docs/threads.md explains the design.
  *
  * Messages are the library's muster_message_t (muster/message.h): a JSON
  * message has its text and value; a bytes message its bytes. What a port

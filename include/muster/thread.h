@@ -129,8 +129,9 @@ typedef struct {
    * thread's terminate does; the worker is killed (SIGKILL) if it has not
    * ended terminate_grace_ms later. stack_size does not apply (the
    * process runs on the creator's stack, copied); share_env is refused.
-   * A message posted in the worker leaves when its loop runs. Not yet:
-   * ports in a transfer list (they are closed, as ports nobody took). */
+   * Ports in a transfer list cross too (each as a socketpair of its own,
+   * in both directions). A message posted in the worker leaves when its
+   * loop runs. */
   int isolation;
   /* isolation = process: how long terminate() waits for the worker to end
    * before it kills it. 0: MUSTER_THREAD_TERMINATE_GRACE_MS. */
