@@ -114,7 +114,11 @@ typedef enum {
    * every new line as it is written, until the client disconnects: the
    * last reply then never comes. A client that does not read fast enough
    * loses lines rather than stall the daemon: the next partial reply says
-   * how many in "dropped". */
+   * how many in "dropped". The first partial reply, and one each time an
+   * instance started later joins a follow (target all, its name or its
+   * namespace), has "apps" (the names shown) and "instances" (the most
+   * instances of one app): with more than one of either, a client should
+   * say which app and instance each line is from. */
   MUSTER_CMD_LOGS,
   MUSTER_CMD_COUNT_ /* not a command */
 } muster_client_cmd_t;

@@ -21,6 +21,14 @@ struct lf_s {
 
 static lf_t *open_files;
 
+static applog_open_cb open_hook;
+static void *open_hook_data;
+
+void applog_on_open(applog_open_cb cb, void *data) {
+  open_hook = cb;
+  open_hook_data = data;
+}
+
 struct applog_follow_s {
   lf_t *lf;
   char *app; /* whose lines: app, instance and stream */
@@ -240,7 +248,10 @@ int applog_open_spec(uv_loop_t *loop, const json_t *spec, const char *logs,
   if (r < 0)
     return r;
   const char *paths[3] = {out, err, all[0] ? all : NULL};
-  return open_paths(loop, spec, index, paths, on_pause, data, log);
+  r = open_paths(loop, spec, index, paths, on_pause, data, log);
+  if (r == 0 && open_hook)
+    open_hook(*log, spec, pm_id, index, open_hook_data);
+  return r;
 }
 
 int applog_open(uv_loop_t *loop, const json_t *spec, int index, const char *out,

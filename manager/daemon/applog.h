@@ -98,7 +98,15 @@ typedef void (*applog_gone_cb)(applog_follow_t *f, void *data);
  * MUSTER_ENOMEM. */
 int applog_follow(applog_t *log, int slot, applog_line_cb on_line,
                   applog_gone_cb on_gone, void *data, applog_follow_t **out);
-/* Stops following; not to be called after on_gone. */
+/* Stops following; not to be called after on_gone. NULL is a no-op. */
 void applog_unfollow(applog_follow_t *f);
+
+/* Told of each instance's files opened from now on by applog_open_spec()
+ * (so a follower of "all" or of a name sees the instances started later):
+ * its spec, pm_id and instance index. One hook for the daemon; NULL
+ * removes it. */
+typedef void (*applog_open_cb)(applog_t *log, const json_t *spec, int pm_id,
+                               int index, void *data);
+void applog_on_open(applog_open_cb cb, void *data);
 
 #endif

@@ -29,11 +29,16 @@
 typedef struct stream_s stream_t;
 
 /* One followed (instance, stream). */
-typedef struct {
+typedef struct fol_s fol_t;
+struct fol_s {
   stream_t *st;
   applog_follow_t *f; /* NULL once its file closed */
   int pm_id;
-} fol_t;
+  fol_t *next;
+};
+
+/* What a follower's target named, for the instances started later. */
+enum { MATCH_ALL, MATCH_ID, MATCH_NAME, MATCH_NAMESPACE };
 
 struct stream_s {
   daemon_t *d;
@@ -44,8 +49,13 @@ struct stream_s {
   size_t next_file;
   int tailing; /* a muster_logfile_tail() in flight */
   fol_t *fols;
-  int nfols;
-  json_t *pending; /* lines not sent yet */
+  int streams; /* 1 out, 2 err */
+  int match;   /* MATCH_* */
+  char *target;
+  json_t *apps; /* the names of the apps shown */
+  int instances; /* of one app at most: the highest index + 1 */
+  stream_t *next_following, **prev_following; /* in `following` */
+  json_t *pending;                            /* lines not sent yet */
   size_t pending_bytes;
   uint64_t dropped, dropped_total;
   uv_check_t check;
@@ -55,9 +65,13 @@ struct stream_s {
   int closed;   /* check handle closed */
 };
 
+/* The streams that follow: an instance started later joins those whose
+ * target names it. */
+static stream_t *following;
+
 static void st_maybe_free(stream_t *st) {
   if (st->closed && !st->tailing) {
-    free(st->fols);
+    free(st->target);
     free(st);
   }
 }
@@ -71,10 +85,20 @@ static void on_check_closed(uv_handle_t *h) {
 /* Ends the stream: no more lines are taken; the memory goes once the tail
  * in flight (if any) is back. */
 static void teardown(stream_t *st) {
-  for (int i = 0; i < st->nfols; i++) {
-    applog_unfollow(st->fols[i].f);
-    st->fols[i].f = NULL;
+  while (st->fols) {
+    fol_t *fol = st->fols;
+    st->fols = fol->next;
+    applog_unfollow(fol->f);
+    free(fol);
   }
+  if (st->prev_following) {
+    *st->prev_following = st->next_following;
+    if (st->next_following)
+      st->next_following->prev_following = st->prev_following;
+    st->prev_following = NULL;
+  }
+  json_decref(st->apps);
+  st->apps = NULL;
   json_decref(st->pending);
   st->pending = NULL;
   json_decref(st->files);
@@ -359,49 +383,98 @@ static int parse(json_t *args, const char **target, long long *lines,
   return 0;
 }
 
-/* What to read back and what to follow, instance by instance. */
-static int plan(stream_t *st, inst_t **v, int n, int streams) {
-  json_t *apps = json_array();
-  st->fols = calloc((size_t)n * 2 + 1, sizeof *st->fols);
-  if (apps == NULL || st->fols == NULL) {
-    json_decref(apps);
-    return MUSTER_ENOMEM;
+/* Says which apps the stream shows (the first partial reply, and again
+ * when an instance joins), so that a client knows whether to say which
+ * app each line is from. */
+static void send_apps(stream_t *st) {
+  ctl_more(st->req, json_pack("{s:O, s:i, s:[]}", "apps", st->apps, "instances",
+                              st->instances, "lines"));
+}
+
+/* Adds one instance: its files to read back (once each), its streams to
+ * follow. */
+static void add_instance(stream_t *st, applog_t *log, const char *app,
+                         int pm_id, int index) {
+  int known = 0;
+  for (size_t k = 0; k < json_array_size(st->apps); k++)
+    known |= strcmp(json_string_value(json_array_get(st->apps, k)), app) == 0;
+  if (!known)
+    json_array_append_new(st->apps, json_string(app));
+  if (index + 1 > st->instances)
+    st->instances = index + 1;
+  for (int slot = 1; slot <= 2; slot++) {
+    if (!(st->streams & slot))
+      continue;
+    const char *path = applog_path(log, slot);
+    int seen = 0;
+    for (size_t k = 0; k < json_array_size(st->files); k++)
+      seen |= strcmp(json_string_value(
+                         json_object_get(json_array_get(st->files, k), "path")),
+                     path) == 0;
+    if (!seen && st->lines > 0)
+      json_array_append_new(
+          st->files, json_pack("{s:s, s:s, s:i, s:i, s:s}", "path", path, "app",
+                               app, "pm_id", pm_id, "instance", index, "stream",
+                               slot == 2 ? "err" : "out"));
+    fol_t *fol = st->follow ? calloc(1, sizeof *fol) : NULL;
+    if (fol == NULL)
+      continue;
+    fol->st = st;
+    fol->pm_id = pm_id;
+    if (applog_follow(log, slot, on_line, on_gone, fol, &fol->f) < 0) {
+      free(fol);
+      continue;
+    }
+    fol->next = st->fols;
+    st->fols = fol;
   }
+}
+
+/* An instance started after the follow began. */
+static void on_applog_open(applog_t *log, const json_t *spec, int pm_id,
+                           int index, void *data) {
+  const char *app = json_string_value(json_object_get(spec, "name"));
+  const char *ns = json_string_value(json_object_get(spec, "namespace"));
+  (void)data;
+  for (stream_t *st = following; st; st = st->next_following) {
+    if (st->gone ||
+        !(st->match == MATCH_ALL ||
+          (st->match == MATCH_NAME && app && strcmp(app, st->target) == 0) ||
+          (st->match == MATCH_NAMESPACE && ns && strcmp(ns, st->target) == 0)))
+      continue;
+    add_instance(st, log, app ? app : "?", pm_id, index);
+    send_apps(st);
+  }
+}
+
+/* What to read back and what to follow, instance by instance; and what
+ * the target named (registry_select: "all", an id, else a name when some
+ * app has it, else a namespace). */
+static int plan(stream_t *st, inst_t **v, int n) {
+  if ((st->apps = json_array()) == NULL)
+    return MUSTER_ENOMEM;
+  st->match = strcmp(st->target, "all") == 0 ? MATCH_ALL
+              : strspn(st->target, "0123456789") == strlen(st->target)
+                  ? MATCH_ID
+                  : MATCH_NAMESPACE;
   for (int i = 0; i < n; i++) {
     const char *app = json_string_value(json_object_get(v[i]->spec, "name"));
-    int known = 0;
-    for (size_t k = 0; k < json_array_size(apps); k++)
-      known |= strcmp(json_string_value(json_array_get(apps, k)), app) == 0;
-    if (!known)
-      json_array_append_new(apps, json_string(app));
-    for (int slot = 1; slot <= 2; slot++) {
-      if (!(streams & slot))
-        continue;
-      const char *path = applog_path(v[i]->log, slot);
-      int seen = 0;
-      for (size_t k = 0; k < json_array_size(st->files); k++)
-        seen |= strcmp(json_string_value(json_object_get(
-                           json_array_get(st->files, k), "path")),
-                       path) == 0;
-      if (!seen && st->lines > 0)
-        json_array_append_new(st->files,
-                              json_pack("{s:s, s:s, s:i, s:i, s:s}", "path",
-                                        path, "app", app, "pm_id", v[i]->pm_id,
-                                        "instance", v[i]->index, "stream",
-                                        slot == 2 ? "err" : "out"));
-      if (!st->follow)
-        continue;
-      fol_t *fol = &st->fols[st->nfols];
-      fol->st = st;
-      fol->pm_id = v[i]->pm_id;
-      if (applog_follow(v[i]->log, slot, on_line, on_gone, fol, &fol->f) == 0)
-        st->nfols++;
-    }
+    if (st->match == MATCH_NAMESPACE && strcmp(app, st->target) == 0)
+      st->match = MATCH_NAME;
+    add_instance(st, v[i]->log, app, v[i]->pm_id, v[i]->index);
   }
-  /* The first partial reply names the apps, so that a client knows
-   * whether to say which app each line is from. */
-  ctl_more(st->req, json_pack("{s:o, s:i, s:[]}", "apps", apps, "instances", n,
-                              "lines"));
+  send_apps(st);
+  if (st->follow) {
+    static int hooked;
+    if (!hooked)
+      applog_on_open(on_applog_open, NULL);
+    hooked = 1;
+    st->next_following = following;
+    if (following)
+      following->prev_following = &st->next_following;
+    st->prev_following = &following;
+    following = st;
+  }
   return 0;
 }
 
@@ -426,9 +499,12 @@ void logstream_start(daemon_t *d, ctl_req_t *req, json_t *args) {
   }
   stream_t *st = calloc(1, sizeof *st);
   if (st == NULL || (st->files = json_array()) == NULL ||
-      (st->pending = json_array()) == NULL) {
-    if (st)
+      (st->pending = json_array()) == NULL ||
+      (st->target = strdup(target)) == NULL) {
+    if (st) {
       json_decref(st->files);
+      json_decref(st->pending);
+    }
     free(st);
     free(v);
     ctl_reply(req, MUSTER_ENOMEM, NULL, NULL);
@@ -438,9 +514,10 @@ void logstream_start(daemon_t *d, ctl_req_t *req, json_t *args) {
   st->req = req;
   st->follow = follow;
   st->lines = (size_t)lines;
+  st->streams = streams;
   uv_check_init(d->loop, &st->check);
   st->check.data = st;
-  e = plan(st, v, n, streams);
+  e = plan(st, v, n);
   free(v);
   ctl_watch(req, on_client_gone, st);
   if (e < 0) {

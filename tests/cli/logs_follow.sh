@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `muster logs` streamed by the daemon: --lines, --json, --timestamp, the
-# app prefix with several apps; --follow across ~40 rotations under a
-# burst of 30,000 lines: every line once, whole, in order; `logs --follow
-# | head -3` ends at once and leaves no fd in the daemon; bad input.
+# app prefix with several apps; a follower sees apps started after it;
+# --follow across ~50 rotations under a burst of 30,000 lines: every line
+# once, whole, in order; `logs --follow | head -3` ends at once and leaves
+# no fd in the daemon; bad input.
 . "$(dirname "$0")/lib.bash" "$1"
 cc -O1 -o "$tmp/burst" "$apps/burst.c" || fail "cannot build the burst app"
 logs=$tmp/logs
@@ -66,6 +67,24 @@ for l in open('$tmp/stamped.json'):
     o = json.loads(l)
     assert re.fullmatch(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z', o['time']), o
 " || fail "--follow --json: $(cat "$tmp/stamped.json")"
+
+# A follower of all sees the apps started after it (with their id and
+# name), and a follower of a name sees that app deleted and started again.
+"$M" logs --follow --lines 0 --out >"$tmp/late" &
+f=$!
+"$M" logs stamp --follow --lines 0 >"$tmp/again" &
+g=$!
+sleep 0.5
+"$M" delete stamp >/dev/null
+"$M" start "$tmp/burst" --name late --output "$logs/late.log" \
+  --error "$logs/late-err.log" -- 2 1 1000 "$tmp/stamp-go" >/dev/null
+"$M" start "$tmp/burst" --name stamp --output "$logs/stamp.log" \
+  --error "$logs/stamp-err.log" -- 1 1 1000 "$tmp/stamp-go" >/dev/null
+wait_for 'grep -Eqx "[0-9]+\|late \| line 00000002 of the burst, padded to be a little longer" "$tmp/late"'
+wait_for 'grep -qx "line 00000001 of the burst, padded to be a little longer" "$tmp/again"'
+kill $f $g; wait $f $g || true
+grep -Eqx '[0-9]+\|stamp \| ready' "$tmp/late" || fail "follow all: $(cat "$tmp/late")"
+grep -qx 'ready' "$tmp/again" || fail "follow stamp: $(cat "$tmp/again")"
 
 # --follow through rotations: the follower is in place (it printed the
 # history line "ready") before the burst starts.
