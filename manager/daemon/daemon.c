@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,6 +201,12 @@ int daemon_main(int argc, char **argv) {
   /* Orphans of the apps (a double-forked grandchild) become ours, so the
    * daemon sees every process of an app and no zombie outlives it. */
   prctl(PR_SET_CHILD_SUBREAPER, 1);
+  /* libuv writes the control socket with write(2): a client gone before
+   * its answer (`muster logs --follow | head`, a killed CLI) would raise
+   * SIGPIPE and kill the daemon. Ignored, it is an EPIPE on that
+   * connection. The apps start with every disposition back to default
+   * (the spawn resets them). */
+  signal(SIGPIPE, SIG_IGN);
   uv_timer_init(d.loop, &d.trim);
   uv_unref((uv_handle_t *)&d.trim);
   if ((r = registry_create(&d, &d.registry)) < 0 ||
