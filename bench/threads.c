@@ -1,47 +1,62 @@
 /* bench/threads: worker threads, ports and the pool against the raw limits
- * of this machine and against Node's worker_threads (and piscina), in one
- * run. docs/benchmarks.md records the figures.
+ * of this machine and against Node's worker_threads (and piscina).
  *
- *   threads [-q]      -q: fewer rounds (a quick look, noisier)
+ *   threads [-q] [-r ROUNDS] [-f FILTER] [-N]
+ *     -q         fewer operations per variant (a quick look, noisier)
+ *     -r ROUNDS  rounds (default 5; 3 with -q)
+ *     -f FILTER  only the variants whose name contains FILTER
+ *     -N         without the Node variants
  *
  * What is measured (muster | raw anchor | Node):
  *   start        create -> online, create -> first message | pthread
  *                create+join | new Worker -> 'online', -> first message
- *   oneway       small JSON messages/s from a thread | a mutex+condvar
- *                queue of pointers | parentPort.postMessage
- *   rtt          round trip of a small message, unpinned and pinned to
- *                CPU 0 | a futex ping-pong between two threads | the same
- *   1 MiB        round trip copied and transferred | memcpy of 1 MiB | the
- *                same with a Buffer and a transferred ArrayBuffer
+ *   oneway       small JSON messages/s from a thread, and 8 raw bytes |
+ *                a mutex+condvar queue of ints | parentPort.postMessage
+ *   rtt          round trip of a small message | a futex ping-pong
+ *                between two threads | the same in JS
+ *   1 MiB        round trip copied and transferred | memcpy of 1 MiB,
+ *                twice | the same with a Buffer and a transferred
+ *                ArrayBuffer
  *   idle         resident memory per idle thread | - | per idle Worker
  *   pool         tiny tasks/s on 2 threads (1 and 16 handed ahead) | - |
  *                piscina, 2 threads (installed with npm into
  *                $TMPDIR/muster-bench-piscina when missing; skipped with a
  *                note if npm fails)
  * The atomics wait/notify round trip is bench/shared's.
- * The last line is one JSON object with every figure. */
+ *
+ * Every round runs every variant twice: unpinned (the CPUs this process was
+ * started on) and pinned (the first of them, as `taskset -c 0`; threads and
+ * node inherit it), in an order that rotates per round. A figure is the
+ * median across rounds; the ratios divide medians of the same pinning. The
+ * last line is one JSON object with every median and ratio. */
 #include "bench.h"
 
+#include <getopt.h>
 #include <linux/futex.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
 
 static int quick;
-#define ROUNDS(full, q) (quick ? (q) : (full))
+/* Operations per variant and round. */
+#define OPS(full) (quick ? ((full) / 5 > 0 ? (full) / 5 : 1) : (full))
 
 static double ms_since(uint64_t t0) {
   return (double)(bench_now_ns() - t0) / 1e6;
 }
 
-static void pin(int cpu0) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (cpu0)
-    CPU_SET(0, &set);
-  else
-    for (int c = 0; c < sysconf(_SC_NPROCESSORS_ONLN) && c < CPU_SETSIZE; c++)
-      CPU_SET(c, &set);
+static cpu_set_t all_cpus; /* the affinity this process was started with */
+
+static void pin(int pinned) {
+  cpu_set_t set = all_cpus;
+  if (pinned) {
+    int first = 0;
+    while (first < CPU_SETSIZE && !CPU_ISSET(first, &all_cpus))
+      first++;
+    CPU_ZERO(&set);
+    CPU_SET(first, &set);
+  }
   sched_setaffinity(0, sizeof set, &set);
 }
 
@@ -452,11 +467,6 @@ static json_t *node(const char *mode, int n, const char *extra) {
   return bench_node_run("threads", argv, 300000);
 }
 
-static double node_num(json_t *o, const char *key) {
-  json_t *v = o ? json_object_get(o, key) : NULL;
-  return v ? json_number_value(v) : -1;
-}
-
 /* piscina in a folder of its own, installed once with npm. NULL (and a
  * note) when it cannot be had. */
 static const char *piscina_dir(void) {
@@ -489,118 +499,309 @@ static const char *piscina_dir(void) {
   return ok ? dir : NULL;
 }
 
-/* ---- main ---------------------------------------------------------------- */
+/* ---- variants and rounds ------------------------------------------------- */
+
+enum {
+  F_ONLINE,
+  F_FIRST,
+  F_ONEWAY,
+  F_ONEWAY_BYTES,
+  F_RTT,
+  F_MIB_COPIED,
+  F_MIB_MOVED,
+  F_IDLE,
+  F_POOL1,
+  F_POOL16,
+  NFIG
+};
+static const struct {
+  const char *label, *key, *fmt;
+} figs[NFIG] = {
+    {"start -> online (ms)", "start_online_ms", "%12.3f"},
+    {"start -> first message (ms)", "start_first_message_ms", "%12.3f"},
+    {"small JSON messages/s one way", "messages_per_s", "%12.0f"},
+    {"8-byte messages/s one way", "bytes_messages_per_s", "%12.0f"},
+    {"round trip (us)", "rtt_us", "%12.2f"},
+    {"1 MiB round trip copied (us)", "mib_copied_us", "%12.1f"},
+    {"1 MiB round trip transferred (us)", "mib_transferred_us", "%12.1f"},
+    {"RSS per idle thread (KiB)", "idle_thread_kib", "%12.0f"},
+    {"pool tiny tasks/s (1 ahead)", "pool_tasks_per_s", "%12.0f"},
+    {"pool tiny tasks/s (16 ahead)", "pool16_tasks_per_s", "%12.0f"},
+};
+
+enum { MU, RAW, NODE, NSIDE };
+static const char *const side_names[NSIDE] = {"muster", "raw", "node"};
+
+static const char *piscina;
+
+static void v_raw_start(double *f) {
+  f[F_ONLINE] = raw_create_join_us(OPS(500)) / 1e3;
+}
+static void v_raw_queue(double *f) {
+  f[F_ONEWAY] = f[F_ONEWAY_BYTES] = raw_queue_per_s(OPS(1000000));
+}
+static void v_raw_rtt(double *f) {
+  f[F_RTT] = raw_futex_rtt_us(OPS(10000));
+}
+static void v_raw_memcpy(double *f) {
+  f[F_MIB_COPIED] = 2 * raw_memcpy_us(OPS(500));
+}
+static void v_mu_start(double *f) {
+  mu_start(OPS(50), &f[F_ONLINE], &f[F_FIRST]);
+}
+static void v_mu_oneway(double *f) {
+  f[F_ONEWAY] = mu_oneway(OPS(200000), 0);
+}
+static void v_mu_oneway_bytes(double *f) {
+  f[F_ONEWAY_BYTES] = mu_oneway(OPS(200000), 1);
+}
+static void v_mu_rtt(double *f) {
+  f[F_RTT] = mu_ping(0, OPS(10000));
+}
+static void v_mu_mib(double *f) {
+  f[F_MIB_COPIED] = mu_ping(1, OPS(100));
+  f[F_MIB_MOVED] = mu_ping(2, OPS(100));
+}
+static void v_mu_idle(double *f) {
+  f[F_IDLE] = mu_idle_kib(OPS(50));
+}
+static void v_mu_pool(double *f) {
+  f[F_POOL1] = mu_pool(OPS(50000), 1);
+  f[F_POOL16] = mu_pool(OPS(200000), 16);
+}
+
+/* Runs node in `mode` and copies the figures it names into f. */
+static void node_figs(double *f, const char *mode, int n, const char *extra) {
+  static const struct {
+    const char *key;
+    int fig;
+    double scale;
+  } map[] = {
+      {"online_ms", F_ONLINE, 1},         {"first_message_ms", F_FIRST, 1},
+      {"messages_per_s", F_ONEWAY, 1},    {"rtt_us", F_RTT, 1},
+      {"copied_ms", F_MIB_COPIED, 1e3},   {"transferred_ms", F_MIB_MOVED, 1e3},
+      {"rss_per_worker_kib", F_IDLE, 1},  {"tasks_per_s", F_POOL1, 1},
+  };
+  json_t *o = node(mode, n, extra);
+  for (size_t i = 0; o && i < sizeof map / sizeof map[0]; i++) {
+    json_t *v = json_object_get(o, map[i].key);
+    if (v)
+      f[map[i].fig] = json_number_value(v) * map[i].scale;
+  }
+  json_decref(o);
+}
+static void v_node_start(double *f) {
+  node_figs(f, "start", OPS(10), NULL);
+}
+static void v_node_oneway(double *f) {
+  node_figs(f, "oneway", OPS(100000), NULL);
+}
+static void v_node_rtt(double *f) {
+  node_figs(f, "rtt", OPS(5000), NULL);
+}
+static void v_node_mib(double *f) {
+  node_figs(f, "mib", OPS(50), NULL);
+}
+static void v_node_idle(double *f) {
+  node_figs(f, "idle", OPS(10), NULL);
+}
+static void v_node_pool(double *f) {
+  if (piscina)
+    node_figs(f, "pool", OPS(20000), piscina);
+}
+
+static const struct {
+  const char *name;
+  int side;
+  void (*run)(double *f);
+} variants[] = {
+    {"raw-start", RAW, v_raw_start},
+    {"raw-queue", RAW, v_raw_queue},
+    {"raw-rtt", RAW, v_raw_rtt},
+    {"raw-memcpy", RAW, v_raw_memcpy},
+    {"mu-start", MU, v_mu_start},
+    {"mu-oneway", MU, v_mu_oneway},
+    {"mu-oneway-bytes", MU, v_mu_oneway_bytes},
+    {"mu-rtt", MU, v_mu_rtt},
+    {"mu-mib", MU, v_mu_mib},
+    {"mu-idle", MU, v_mu_idle},
+    {"mu-pool", MU, v_mu_pool},
+    {"node-start", NODE, v_node_start},
+    {"node-oneway", NODE, v_node_oneway},
+    {"node-rtt", NODE, v_node_rtt},
+    {"node-mib", NODE, v_node_mib},
+    {"node-idle", NODE, v_node_idle},
+    {"node-pool", NODE, v_node_pool},
+};
+enum { NVAR = sizeof variants / sizeof variants[0] };
+
+/* xs[pinned][side][fig][round]; NAN where nothing was measured. */
+static double *xs[2][NSIDE][NFIG];
+static double med[2][NSIDE][NFIG];
+
+static double median_of(double *v, int rounds) {
+  double tmp[rounds];
+  int n = 0;
+  for (int r = 0; r < rounds; r++)
+    if (!isnan(v[r]) && v[r] >= 0)
+      tmp[n++] = v[r];
+  return n ? bench_median(tmp, n) : NAN;
+}
 
 static double ratio(double a, double b) {
-  return a > 0 && b > 0 ? a / b : -1;
+  return a > 0 && b > 0 ? a / b : NAN;
+}
+
+static void print_cell(const char *fmt, double v) {
+  if (isnan(v))
+    printf("%12s", "-");
+  else
+    printf(fmt, v);
+}
+
+/* The ratios the issue sets targets for, of one pinning. */
+enum {
+  R_START_X_NODE,
+  R_ONEWAY_X_NODE,
+  R_ONEWAY_X_RAW,
+  R_BYTES_X_RAW,
+  R_RTT_X_RAW,
+  R_RTT_X_NODE,
+  R_MOVED_X_COPIED,
+  R_POOL_X_PISCINA,
+  R_POOL16_X_PISCINA,
+  NRATIO
+};
+static const char *const ratio_keys[NRATIO] = {
+    "start_node_over_muster", "oneway_x_node",      "oneway_x_raw_queue",
+    "bytes_oneway_x_raw_queue", "rtt_x_futex",      "rtt_x_node",
+    "copied_over_transferred", "pool_x_piscina",    "pool16_x_piscina"};
+
+static void ratios(double m[NSIDE][NFIG], double *r) {
+  r[R_START_X_NODE] = ratio(m[NODE][F_ONLINE], m[MU][F_ONLINE]);
+  r[R_ONEWAY_X_NODE] = ratio(m[MU][F_ONEWAY], m[NODE][F_ONEWAY]);
+  r[R_ONEWAY_X_RAW] = ratio(m[MU][F_ONEWAY], m[RAW][F_ONEWAY]);
+  r[R_BYTES_X_RAW] = ratio(m[MU][F_ONEWAY_BYTES], m[RAW][F_ONEWAY_BYTES]);
+  r[R_RTT_X_RAW] = ratio(m[MU][F_RTT], m[RAW][F_RTT]);
+  r[R_RTT_X_NODE] = ratio(m[MU][F_RTT], m[NODE][F_RTT]);
+  r[R_MOVED_X_COPIED] = ratio(m[MU][F_MIB_COPIED], m[MU][F_MIB_MOVED]);
+  r[R_POOL_X_PISCINA] = ratio(m[MU][F_POOL1], m[NODE][F_POOL1]);
+  r[R_POOL16_X_PISCINA] = ratio(m[MU][F_POOL16], m[NODE][F_POOL1]);
+}
+
+static json_t *num_or_null(double v, double scale) {
+  return isnan(v) ? json_null() : json_real(bench_rounded(v, scale));
 }
 
 int main(int argc, char **argv) {
   bench_machine_t m;
-  quick = argc > 1 && strcmp(argv[1], "-q") == 0;
-  const char *script = bench_node_script("threads.js");
-  int node_ok = bench_node_usable(script);
-  bench_machine_start(&m);
-
-  int nstart = ROUNDS(200, 30), nmsg = ROUNDS(1000000, 100000),
-      nrtt = ROUNDS(50000, 5000), nmib = ROUNDS(500, 50),
-      nidle = ROUNDS(100, 20), npool = ROUNDS(200000, 20000);
-
-  double raw_cj = raw_create_join_us(ROUNDS(2000, 200));
-  double raw_q = raw_queue_per_s(nmsg);
-  double raw_mc = raw_memcpy_us(ROUNDS(2000, 200));
-  double raw_rtt = raw_futex_rtt_us(nrtt);
-  pin(1);
-  double raw_rtt_pin = raw_futex_rtt_us(nrtt / 5);
-  pin(0);
-
-  double on_ms, first_ms;
-  mu_start(nstart, &on_ms, &first_ms);
-  double mps = mu_oneway(nmsg, 0), mps_bytes = mu_oneway(nmsg, 1);
-  double rtt = mu_ping(0, nrtt);
-  pin(1);
-  double rtt_pin = mu_ping(0, nrtt / 5);
-  pin(0);
-  double copied = mu_ping(1, nmib), moved = mu_ping(2, nmib);
-  double idle = mu_idle_kib(nidle);
-  double pool1 = mu_pool(npool, 1), pool16 = mu_pool(npool, 16);
-
-  json_t *n_start = NULL, *n_one = NULL, *n_rtt = NULL, *n_rttp = NULL,
-         *n_mib = NULL, *n_idle = NULL, *n_pool = NULL;
-  if (node_ok) {
-    n_start = node("start", ROUNDS(30, 5), NULL);
-    n_one = node("oneway", ROUNDS(400000, 50000), NULL);
-    n_rtt = node("rtt", ROUNDS(20000, 2000), NULL);
-    pin(1);
-    n_rttp = node("rtt", ROUNDS(5000, 500), NULL);
-    pin(0);
-    n_mib = node("mib", ROUNDS(200, 20), NULL);
-    n_idle = node("idle", ROUNDS(20, 5), NULL);
-    const char *dir = piscina_dir();
-    if (dir)
-      n_pool = node("pool", ROUNDS(100000, 10000), dir);
+  const char *filter = NULL;
+  int rounds = 0, with_node = 1, opt;
+  while ((opt = getopt(argc, argv, "qr:f:N")) != -1) {
+    switch (opt) {
+    case 'q':
+      quick = 1;
+      break;
+    case 'r':
+      rounds = (int)bench_parse_count("threads", optarg, 1, 1000);
+      break;
+    case 'f':
+      filter = optarg;
+      break;
+    case 'N':
+      with_node = 0;
+      break;
+    default:
+      fprintf(stderr, "usage: threads [-q] [-r ROUNDS] [-f FILTER] [-N]\n");
+      return 2;
+    }
   }
+  if (rounds == 0)
+    rounds = quick ? 3 : 5;
+  sched_getaffinity(0, sizeof all_cpus, &all_cpus);
+  bench_machine_start(&m);
+  if (with_node)
+    with_node = bench_node_usable(bench_node_script("threads.js"));
+  if (with_node && (filter == NULL || strstr("node-pool", filter)))
+    piscina = piscina_dir();
+  printf("# %d rounds; each runs every variant unpinned and pinned to one "
+         "CPU, in a rotating order\n",
+         rounds);
+  fflush(stdout);
 
-  printf("%-34s %12s %12s %12s\n", "", "muster", "raw", "node");
-  printf("%-34s %12.3f %12.3f %12.3f\n", "start -> online (ms)", on_ms,
-         raw_cj / 1e3, node_num(n_start, "online_ms"));
-  printf("%-34s %12.3f %12s %12.3f\n", "start -> first message (ms)", first_ms,
-         "", node_num(n_start, "first_message_ms"));
-  printf("%-34s %12.0f %12.0f %12.0f\n", "messages/s one way", mps, raw_q,
-         node_num(n_one, "messages_per_s"));
-  printf("%-34s %12.0f %12.0f %12s\n", "8-byte messages/s one way", mps_bytes,
-         raw_q, "");
-  printf("%-34s %12.2f %12.2f %12.2f\n", "round trip unpinned (us)", rtt,
-         raw_rtt, node_num(n_rtt, "rtt_us"));
-  printf("%-34s %12.2f %12.2f %12.2f\n", "round trip pinned to CPU 0 (us)",
-         rtt_pin, raw_rtt_pin, node_num(n_rttp, "rtt_us"));
-  printf("%-34s %12.1f %12.1f %12.1f\n", "1 MiB round trip copied (us)", copied,
-         2 * raw_mc, node_num(n_mib, "copied_ms") * 1e3);
-  printf("%-34s %12.1f %12s %12.1f\n", "1 MiB round trip transferred (us)",
-         moved, "", node_num(n_mib, "transferred_ms") * 1e3);
-  printf("%-34s %12.0f %12s %12.0f\n", "RSS per idle thread (KiB)", idle, "",
-         node_num(n_idle, "rss_per_worker_kib"));
-  printf("%-34s %12.0f %12s %12.0f\n", "pool tiny tasks/s (1 ahead)", pool1, "",
-         node_num(n_pool, "tasks_per_s"));
-  printf("%-34s %12.0f %12s %12s\n", "pool tiny tasks/s (16 ahead)", pool16, "",
-         "");
-  printf("# ratios: start %.1fx faster than node; one way %.1fx node, "
-         "%.2fx the locked queue (bytes %.2fx); rtt %.2fx the futex (pinned "
-         "%.2fx); "
-         "transfer %.0fx faster than copy; pool %.1fx piscina (16 ahead "
-         "%.1fx)\n",
-         ratio(node_num(n_start, "online_ms"), on_ms),
-         ratio(mps, node_num(n_one, "messages_per_s")), ratio(mps, raw_q),
-         ratio(mps_bytes, raw_q), ratio(rtt, raw_rtt),
-         ratio(rtt_pin, raw_rtt_pin), ratio(copied, moved),
-         ratio(pool1, node_num(n_pool, "tasks_per_s")),
-         ratio(pool16, node_num(n_pool, "tasks_per_s")));
+  for (int p = 0; p < 2; p++)
+    for (int s = 0; s < NSIDE; s++)
+      for (int f = 0; f < NFIG; f++) {
+        xs[p][s][f] = malloc((size_t)rounds * sizeof(double));
+        for (int r = 0; r < rounds; r++)
+          xs[p][s][f][r] = NAN;
+      }
+  for (int r = 0; r < rounds; r++) {
+    for (int k = 0; k < NVAR; k++) {
+      int v = (k + r) % NVAR;
+      if ((filter && !strstr(variants[v].name, filter)) ||
+          (!with_node && variants[v].side == NODE))
+        continue;
+      for (int j = 0; j < 2; j++) {
+        int p = (j + r) % 2;
+        double f[NFIG];
+        for (int i = 0; i < NFIG; i++)
+          f[i] = NAN;
+        pin(p);
+        variants[v].run(f);
+        pin(0);
+        for (int i = 0; i < NFIG; i++)
+          if (!isnan(f[i]))
+            xs[p][variants[v].side][i][r] = f[i];
+      }
+    }
+  }
   bench_machine_end(&m);
 
-  json_t *out = json_pack(
-      "{s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, "
-      "s:f, s:f, s:f, s:f, s:f}",
-      "bench", "threads", "start_online_ms", bench_rounded(on_ms, 1e4),
-      "start_first_message_ms", bench_rounded(first_ms, 1e4), "messages_per_s",
-      bench_rounded(mps, 1), "bytes_messages_per_s",
-      bench_rounded(mps_bytes, 1), "rtt_us", bench_rounded(rtt, 100),
-      "rtt_pinned_us", bench_rounded(rtt_pin, 100), "mib_copied_us",
-      bench_rounded(copied, 10), "mib_transferred_us", bench_rounded(moved, 10),
-      "idle_thread_kib", bench_rounded(idle, 1), "pool_tasks_per_s",
-      bench_rounded(pool1, 1), "pool16_tasks_per_s", bench_rounded(pool16, 1),
-      "raw_create_join_us", bench_rounded(raw_cj, 100), "raw_queue_per_s",
-      bench_rounded(raw_q, 1), "raw_futex_rtt_us", bench_rounded(raw_rtt, 100),
-      "raw_futex_rtt_pinned_us", bench_rounded(raw_rtt_pin, 100),
-      "raw_memcpy_mib_us", bench_rounded(raw_mc, 100), "load_after",
-      m.load_after);
-  json_t *nodes =
-      json_pack("{s:o?, s:o?, s:o?, s:o?, s:o?, s:o?, s:o?}", "start", n_start,
-                "oneway", n_one, "rtt", n_rtt, "rtt_pinned", n_rttp, "mib",
-                n_mib, "idle", n_idle, "piscina", n_pool);
-  json_object_set_new(out, "node", nodes);
-  char *line = json_dumps(out, JSON_COMPACT);
-  printf("%s\n", line);
-  free(line);
-  json_decref(out);
+  printf("%-34s %12s %12s %12s %12s %12s %12s\n", "(medians)", "muster",
+         "raw", "node", "muster pin", "raw pin", "node pin");
+  for (int f = 0; f < NFIG; f++) {
+    printf("%-34s", figs[f].label);
+    for (int p = 0; p < 2; p++)
+      for (int s = 0; s < NSIDE; s++) {
+        med[p][s][f] = median_of(xs[p][s][f], rounds);
+        printf(" ");
+        print_cell(figs[f].fmt, med[p][s][f]);
+      }
+    printf("\n");
+  }
+
+  json_t *out = json_pack("{s:s, s:i, s:b, s:f, s:f}", "bench", "threads",
+                          "rounds", rounds, "quick", quick, "load_before",
+                          m.load_before, "load_after", m.load_after);
+  for (int p = 0; p < 2; p++) {
+    double r[NRATIO];
+    json_t *po = json_object();
+    ratios(med[p], r);
+    printf("# ratios %s: start %.0fx faster than node; one way %.1fx node, "
+           "%.2fx the locked queue (8 bytes %.2fx); rtt %.2fx the futex, "
+           "%.2fx node; transfer %.0fx faster than copy; pool %.1fx piscina "
+           "(16 ahead %.1fx)\n",
+           p ? "pinned" : "unpinned", r[R_START_X_NODE], r[R_ONEWAY_X_NODE],
+           r[R_ONEWAY_X_RAW], r[R_BYTES_X_RAW], r[R_RTT_X_RAW],
+           r[R_RTT_X_NODE], r[R_MOVED_X_COPIED], r[R_POOL_X_PISCINA],
+           r[R_POOL16_X_PISCINA]);
+    for (int s = 0; s < NSIDE; s++) {
+      json_t *so = json_object();
+      for (int f = 0; f < NFIG; f++)
+        if (!isnan(med[p][s][f]))
+          json_object_set_new(so, figs[f].key, num_or_null(med[p][s][f], 1e3));
+      json_object_set_new(po, side_names[s], so);
+    }
+    for (int i = 0; i < NRATIO; i++)
+      if (!isnan(r[i]))
+        json_object_set_new(po, ratio_keys[i], num_or_null(r[i], 100));
+    json_object_set_new(out, p ? "pinned" : "unpinned", po);
+  }
+  for (int p = 0; p < 2; p++)
+    for (int s = 0; s < NSIDE; s++)
+      for (int f = 0; f < NFIG; f++)
+        free(xs[p][s][f]);
+  bench_print_json(out);
   return 0;
 }
