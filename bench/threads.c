@@ -577,10 +577,10 @@ static void node_figs(double *f, const char *mode, int n, const char *extra) {
     int fig;
     double scale;
   } map[] = {
-      {"online_ms", F_ONLINE, 1},         {"first_message_ms", F_FIRST, 1},
-      {"messages_per_s", F_ONEWAY, 1},    {"rtt_us", F_RTT, 1},
-      {"copied_ms", F_MIB_COPIED, 1e3},   {"transferred_ms", F_MIB_MOVED, 1e3},
-      {"rss_per_worker_kib", F_IDLE, 1},  {"tasks_per_s", F_POOL1, 1},
+      {"online_ms", F_ONLINE, 1},        {"first_message_ms", F_FIRST, 1},
+      {"messages_per_s", F_ONEWAY, 1},   {"rtt_us", F_RTT, 1},
+      {"copied_ms", F_MIB_COPIED, 1e3},  {"transferred_ms", F_MIB_MOVED, 1e3},
+      {"rss_per_worker_kib", F_IDLE, 1}, {"tasks_per_s", F_POOL1, 1},
   };
   json_t *o = node(mode, n, extra);
   for (size_t i = 0; o && i < sizeof map / sizeof map[0]; i++) {
@@ -673,9 +673,9 @@ enum {
   NRATIO
 };
 static const char *const ratio_keys[NRATIO] = {
-    "start_node_over_muster", "oneway_x_node",      "oneway_x_raw_queue",
-    "bytes_oneway_x_raw_queue", "rtt_x_futex",      "rtt_x_node",
-    "copied_over_transferred", "pool_x_piscina",    "pool16_x_piscina"};
+    "start_node_over_muster",   "oneway_x_node",  "oneway_x_raw_queue",
+    "bytes_oneway_x_raw_queue", "rtt_x_futex",    "rtt_x_node",
+    "copied_over_transferred",  "pool_x_piscina", "pool16_x_piscina"};
 
 static void ratios(double m[NSIDE][NFIG], double *r) {
   r[R_START_X_NODE] = ratio(m[NODE][F_ONLINE], m[MU][F_ONLINE]);
@@ -758,8 +758,8 @@ int main(int argc, char **argv) {
   }
   bench_machine_end(&m);
 
-  printf("%-34s %12s %12s %12s %12s %12s %12s\n", "(medians)", "muster",
-         "raw", "node", "muster pin", "raw pin", "node pin");
+  printf("%-34s %12s %12s %12s %12s %12s %12s\n", "(medians)", "muster", "raw",
+         "node", "muster pin", "raw pin", "node pin");
   for (int f = 0; f < NFIG; f++) {
     printf("%-34s", figs[f].label);
     for (int p = 0; p < 2; p++)
@@ -783,9 +783,8 @@ int main(int argc, char **argv) {
            "%.2fx node; transfer %.0fx faster than copy; pool %.1fx piscina "
            "(16 ahead %.1fx)\n",
            p ? "pinned" : "unpinned", r[R_START_X_NODE], r[R_ONEWAY_X_NODE],
-           r[R_ONEWAY_X_RAW], r[R_BYTES_X_RAW], r[R_RTT_X_RAW],
-           r[R_RTT_X_NODE], r[R_MOVED_X_COPIED], r[R_POOL_X_PISCINA],
-           r[R_POOL16_X_PISCINA]);
+           r[R_ONEWAY_X_RAW], r[R_BYTES_X_RAW], r[R_RTT_X_RAW], r[R_RTT_X_NODE],
+           r[R_MOVED_X_COPIED], r[R_POOL_X_PISCINA], r[R_POOL16_X_PISCINA]);
     for (int s = 0; s < NSIDE; s++) {
       json_t *so = json_object();
       for (int f = 0; f < NFIG; f++)
