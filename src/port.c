@@ -1,23 +1,31 @@
 /* Message ports: a port is one end of a pair of locked queues
- * (src/port_queue.c), bound to a loop by a uv_async_t. */
+ * (src/port_queue.c), bound to a loop by a wake-up (src/wake.h). */
 #include "port_internal.h"
 
+#include <sched.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "message_internal.h"
 #include "muster/error.h"
 
 struct muster_port_s {
-  uv_async_t async; /* first: the handle's address is the port's */
+  muster__wake_t wake; /* first: the handle's address is the port's */
   muster__port_end_t end;
   muster_port_options_t o;
   int started, unrefd, closing;
-  int gone; /* transferred away: the object waits only for its close */
+  int delivering; /* inside muster__port_deliver */
+  int gone;       /* transferred away: the object waits only for its close */
   /* The messages of the current wake-up not yet delivered, and its events:
    * a port transferred inside a callback puts them back in its queue. */
   muster__port_msg_t *batch;
   int batch_events;
   muster_port_close_cb close_cb;
+  /* Spinning before sleep (spin() below): whether this thread may run on
+   * more than one CPU, the current budget, sleeps without a spin. */
+  int multi_cpu;
+  uint64_t spin_ns;
+  unsigned spin_skipped;
 };
 
 /* What a port message's accessors find through muster__message_source. */
@@ -26,17 +34,35 @@ typedef struct {
   muster__port_msg_t *msg;
 } port_source_t;
 
+/* Spinning before sleep, and how long one wake-up may deliver. */
+#define SPIN_START_NS 10000u
+#define SPIN_MIN_NS 1000u
+#define SPIN_MAX_NS 50000u
+#define SPIN_PROBE_EVERY 64u
+#define DELIVER_MAX_NS 2000000u
+
 /* Marks a message as a port's: nothing to do after the callback (the port
  * frees the message and closes ends nobody took). */
 static const muster__message_hooks_t port_hooks = {NULL, NULL};
 
-static void on_async(uv_async_t *async);
+static void on_wake(uv_poll_t *h, int status, int events);
 
 static void update_ref(muster_port_t *p) {
   if (p->started && p->o.on_message && !p->unrefd && !p->closing)
-    uv_ref((uv_handle_t *)&p->async);
+    uv_ref((uv_handle_t *)&p->wake.poll);
   else
-    uv_unref((uv_handle_t *)&p->async);
+    uv_unref((uv_handle_t *)&p->wake.poll);
+}
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int may_run_on_two_cpus(void) {
+  cpu_set_t set;
+  return sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 1;
 }
 
 static void set_options(muster_port_t *p, const muster_port_options_t *o) {
@@ -55,16 +81,18 @@ int muster__port_adopt(uv_loop_t *loop, muster__port_end_t *end,
   int r;
   if (p == NULL)
     return MUSTER_ENOMEM;
-  r = uv_async_init(loop, &p->async, on_async);
+  r = muster__wake_init(loop, &p->wake, on_wake);
   if (r != 0) {
     free(p);
     return r;
   }
   set_options(p, NULL);
   update_ref(p);
+  p->multi_cpu = may_run_on_two_cpus();
+  p->spin_ns = SPIN_START_NS;
   p->end = *end;
   end->own = end->peer = NULL;
-  muster__port_queue_bind(p->end.own, &p->async);
+  muster__port_queue_bind(p->end.own, &p->wake);
   *out = p;
   return 0;
 }
@@ -147,10 +175,10 @@ static void deliver_events(muster_port_t *p, int events) {
     p->o.on_close(p);
 }
 
-void muster__port_deliver(muster_port_t *p) {
+/* Takes and delivers what is queued now. 0 when the port was closed or
+ * transferred by a callback (then it must not be touched again). */
+static int deliver_batch(muster_port_t *p) {
   int events = 0;
-  if (p->closing || p->gone || !p->started || p->batch)
-    return;
   p->batch = muster__port_queue_take(p->end.own, 0, &events);
   p->batch_events = events;
   /* The poster is told at once: its bytes left the queue with this take. */
@@ -163,13 +191,92 @@ void muster__port_deliver(muster_port_t *p) {
     deliver_one(p, msg, p->o.on_message);
   }
   if (p->closing || p->gone)
-    return; /* close dropped the rest; a transfer put it back */
+    return 0; /* close dropped the rest; a transfer put it back */
   p->batch_events = 0;
   deliver_events(p, events);
+  return !p->closing && !p->gone && p->started;
 }
 
-static void on_async(uv_async_t *async) {
-  muster__port_deliver((muster_port_t *)async);
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+/* Before going back to sleep, wait a little for the next message with
+ * the CPU: a reply to what a callback just posted, on a thread running on
+ * another CPU, often comes within a few microseconds, and catching it
+ * here saves both sides a wake-up (the poster sees the port awake and
+ * writes no eventfd; this side skips epoll_wait and the read). The budget
+ * adapts: a spin that caught something keeps at least twice what it
+ * waited, one that caught nothing halves it (below SPIN_MIN_NS it is 0:
+ * the other side was waiting for a CPU, and spinning only kept this one
+ * busy), and at 0 one sleep in SPIN_PROBE_EVERY tries SPIN_START_NS again.
+ * Never when this thread may run on one CPU only: there the other side
+ * cannot run while this one spins. A spin holds the loop for at most
+ * SPIN_MAX_NS. Returns 1 when something came. */
+static int spin(muster_port_t *p) {
+  uint64_t t0, waited;
+  if (!p->multi_cpu)
+    return 0;
+  if (p->spin_ns == 0) {
+    /* Spinning lost lately (the other side waited for a CPU): try again
+     * now and then, briefly, in case the machine calmed down. */
+    if (++p->spin_skipped < SPIN_PROBE_EVERY)
+      return 0;
+    p->spin_skipped = 0;
+    p->spin_ns = SPIN_START_NS;
+  }
+  t0 = now_ns();
+  for (unsigned i = 1;; i++) {
+    if (muster__port_queue_ready(p->end.own))
+      break;
+    cpu_relax();
+    if (i % 32 == 0 && now_ns() - t0 > p->spin_ns) {
+      p->spin_ns /= 2;
+      if (p->spin_ns < SPIN_MIN_NS)
+        p->spin_ns = 0;
+      return 0;
+    }
+  }
+  waited = now_ns() - t0;
+  if (p->spin_ns < 2 * waited + SPIN_MIN_NS)
+    p->spin_ns = 2 * waited + SPIN_MIN_NS;
+  if (p->spin_ns > SPIN_MAX_NS)
+    p->spin_ns = SPIN_MAX_NS;
+  return 1;
+}
+
+void muster__port_deliver(muster_port_t *p) {
+  uint64_t t0;
+  if (p->closing || p->gone || !p->started || p->delivering)
+    return;
+  p->delivering = 1;
+  t0 = now_ns();
+  for (;;) {
+    if (!deliver_batch(p))
+      break; /* closed, transferred: nothing more to take */
+    if (muster__port_queue_ready(p->end.own) || spin(p)) {
+      /* Other handles of the loop get their turn too: past the budget,
+       * the port wakes itself and goes on in the next loop turn. */
+      if (now_ns() - t0 > DELIVER_MAX_NS) {
+        muster__wake_send(&p->wake);
+        break;
+      }
+      continue;
+    }
+    if (!muster__port_queue_release(p->end.own))
+      break;
+  }
+  p->delivering = 0;
+}
+
+static void on_wake(uv_poll_t *h, int status, int events) {
+  muster_port_t *p = (muster_port_t *)h;
+  muster__wake_clear(&p->wake);
+  muster__port_deliver(p);
 }
 
 int muster_port_receive(muster_port_t *port, muster_port_message_cb cb) {
@@ -218,7 +325,7 @@ static int check_transfer(muster_port_t *p, const muster_transfer_t *t) {
   for (size_t i = 0; i < t->nports; i++) {
     muster_port_t *tp = t->ports[i];
     if (tp == NULL || tp == p || tp->closing || tp->gone ||
-        tp->async.loop != p->async.loop || tp->end.own == p->end.peer)
+        tp->wake.poll.loop != p->wake.poll.loop || tp->end.own == p->end.peer)
       return MUSTER_EINVAL;
     for (size_t j = 0; j < i; j++)
       if (t->ports[j] == tp)
@@ -240,6 +347,7 @@ static void detach(muster_port_t *tp, muster__port_end_t *into) {
 
 static void free_port(uv_handle_t *h) {
   muster_port_t *p = (muster_port_t *)h;
+  muster__wake_closed(&p->wake);
   if (p->close_cb)
     p->close_cb(p);
   free(p);
@@ -288,7 +396,7 @@ static int post_msg(muster_port_t *p, muster__port_msg_t *msg,
     /* The ports stay where they were, bound again (and woken for what
      * detach put back). */
     for (size_t i = 0; i < n; i++)
-      muster__port_queue_bind(t->ports[i]->end.own, &t->ports[i]->async);
+      muster__port_queue_bind(t->ports[i]->end.own, &t->ports[i]->wake);
     msg->nends = 0;
     muster__port_msg_free(msg);
     return r;
@@ -297,7 +405,7 @@ static int post_msg(muster_port_t *p, muster__port_msg_t *msg,
     muster_port_t *tp = t->ports[i];
     tp->end.own = tp->end.peer = NULL;
     tp->gone = 1;
-    uv_close((uv_handle_t *)&tp->async, free_port);
+    muster__wake_close(&tp->wake, free_port);
   }
   return r;
 }
@@ -361,11 +469,11 @@ void muster_port_close(muster_port_t *port, muster_port_close_cb cb) {
   port->batch = NULL;
   muster__port_queue_bind(port->end.own, NULL);
   muster__port_end_close(&port->end);
-  uv_close((uv_handle_t *)&port->async, free_port);
+  muster__wake_close(&port->wake, free_port);
 }
 
 int muster__port_close_handle(uv_handle_t *h) {
-  if (h->type != UV_ASYNC || ((uv_async_t *)h)->async_cb != on_async)
+  if (muster__wake_of(h, on_wake) == NULL)
     return 0;
   muster_port_close((muster_port_t *)h, NULL);
   return 1;
@@ -390,7 +498,7 @@ void muster_port_set_data(muster_port_t *port, void *data) {
 }
 
 uv_loop_t *muster_port_loop(const muster_port_t *port) {
-  return port->async.loop;
+  return port->wake.poll.loop;
 }
 
 size_t muster_port_queue_size(const muster_port_t *port) {
@@ -450,7 +558,7 @@ muster_port_t *muster_message_take_port(muster_message_t *message, size_t i) {
   if (msg == NULL || i >= msg->nends || msg->ends[i].own == NULL)
     return NULL;
   src = muster__message_source(message);
-  if (muster__port_adopt(src->port->async.loop, &msg->ends[i], &out) != 0)
+  if (muster__port_adopt(src->port->wake.poll.loop, &msg->ends[i], &out) != 0)
     return NULL;
   return out;
 }

@@ -14,7 +14,7 @@
 #include "muster/error.h"
 
 struct muster_broadcast_s {
-  uv_async_t async; /* first: the handle's address is the channel's */
+  muster__wake_t wake; /* first: the handle's address is the channel's */
   muster__port_queue_t *q;
   char *name;
   muster_broadcast_message_cb on_message;
@@ -30,16 +30,13 @@ static muster_broadcast_t *members;
 
 static void update_ref(muster_broadcast_t *b) {
   if (b->on_message && !b->unrefd && !b->closing)
-    uv_ref((uv_handle_t *)&b->async);
+    uv_ref((uv_handle_t *)&b->wake.poll);
   else
-    uv_unref((uv_handle_t *)&b->async);
+    uv_unref((uv_handle_t *)&b->wake.poll);
 }
 
-static void on_async(uv_async_t *async) {
-  muster_broadcast_t *b = (muster_broadcast_t *)async;
+static void deliver(muster_broadcast_t *b) {
   int events;
-  if (b->closing)
-    return;
   b->batch = muster__port_queue_take(b->q, 0, &events);
   while (b->batch && !b->closing) {
     muster__port_msg_t *msg = b->batch;
@@ -51,6 +48,22 @@ static void on_async(uv_async_t *async) {
       muster__message_done(&m);
     }
     muster__port_msg_free(msg);
+  }
+}
+
+static void on_wake(uv_poll_t *h, int status, int events) {
+  muster_broadcast_t *b = (muster_broadcast_t *)h;
+  muster__wake_clear(&b->wake);
+  /* What came while delivering is delivered too; the queue sleeps only
+   * once found empty. A bounded number of turns keeps the loop fair. */
+  for (int turn = 0; !b->closing; turn++) {
+    if (turn == 64) {
+      muster__wake_send(&b->wake);
+      return;
+    }
+    deliver(b);
+    if (b->closing || !muster__port_queue_release(b->q))
+      return;
   }
 }
 
@@ -69,13 +82,13 @@ int muster_broadcast_open(uv_loop_t *loop, const char *name,
   b->q = muster__port_queue_new();
   if (b->name == NULL || b->q == NULL)
     goto fail;
-  r = uv_async_init(loop, &b->async, on_async);
+  r = muster__wake_init(loop, &b->wake, on_wake);
   if (r != 0)
     goto fail;
   b->on_message = on_message;
   b->data = data;
   update_ref(b);
-  muster__port_queue_bind(b->q, &b->async);
+  muster__port_queue_bind(b->q, &b->wake);
   pthread_mutex_lock(&members_lock);
   b->next = members;
   members = b;
@@ -137,6 +150,7 @@ int muster_broadcast_post_bytes(muster_broadcast_t *channel, const void *bytes,
 
 static void free_channel(uv_handle_t *h) {
   muster_broadcast_t *b = (muster_broadcast_t *)h;
+  muster__wake_closed(&b->wake);
   if (b->close_cb)
     b->close_cb(b);
   free(b->name);
@@ -162,11 +176,11 @@ void muster_broadcast_close(muster_broadcast_t *channel,
   end = (muster__port_end_t){channel->q, NULL};
   channel->q = NULL;
   muster__port_end_close(&end);
-  uv_close((uv_handle_t *)&channel->async, free_channel);
+  muster__wake_close(&channel->wake, free_channel);
 }
 
 int muster__broadcast_close_handle(uv_handle_t *h) {
-  if (h->type != UV_ASYNC || ((uv_async_t *)h)->async_cb != on_async)
+  if (muster__wake_of(h, on_wake) == NULL)
     return 0;
   muster_broadcast_close((muster_broadcast_t *)h, NULL);
   return 1;

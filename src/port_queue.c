@@ -19,6 +19,7 @@ muster__port_queue_t *muster__port_queue_new(void) {
     return NULL;
   }
   atomic_init(&q->refs, 1);
+  atomic_init(&q->ready, 0);
   return q;
 }
 
@@ -35,13 +36,21 @@ void muster__port_queue_unref(muster__port_queue_t *q) {
   free(q);
 }
 
-/* Called with the lock held. The owner takes everything queued when it
- * wakes, so one wake-up per take is enough however many posts came. */
+/* Called with the lock held. The owner takes everything queued until it
+ * releases the queue, so one wake-up per release is enough however many
+ * posts came. */
 static void wake_locked(muster__port_queue_t *q) {
   if (q->wake != NULL && !q->woken) {
     q->woken = 1;
-    uv_async_send(q->wake);
+    muster__wake_send(q->wake);
   }
+}
+
+/* Called with the lock held, after any change of what is queued. */
+static void set_ready(muster__port_queue_t *q) {
+  atomic_store_explicit(&q->ready,
+                        q->head != NULL || q->events || q->drain_wanted,
+                        memory_order_relaxed);
 }
 
 int muster__port_queue_push(muster__port_queue_t *q, muster__port_msg_t *msg,
@@ -65,6 +74,7 @@ int muster__port_queue_push(muster__port_queue_t *q, muster__port_msg_t *msg,
   over = q->bytes > hwm;
   if (over)
     q->drain_wanted = 1;
+  set_ready(q);
   wake_locked(q);
   pthread_mutex_unlock(&q->lock);
   return over;
@@ -86,13 +96,23 @@ muster__port_msg_t *muster__port_queue_take(muster__port_queue_t *q, int one,
   } else {
     q->head = q->tail = NULL;
     q->bytes = 0;
-    q->woken = 0;
     *events = q->events | (q->drain_wanted ? MUSTER__PORT_EV_DRAIN_WANTED : 0);
     q->events = 0;
     q->drain_wanted = 0;
   }
+  set_ready(q);
   pthread_mutex_unlock(&q->lock);
   return list;
+}
+
+int muster__port_queue_release(muster__port_queue_t *q) {
+  int more;
+  pthread_mutex_lock(&q->lock);
+  more = q->head != NULL || q->events || q->drain_wanted;
+  if (!more)
+    q->woken = 0;
+  pthread_mutex_unlock(&q->lock);
+  return more;
 }
 
 void muster__port_queue_unget(muster__port_queue_t *q, muster__port_msg_t *list,
@@ -114,17 +134,19 @@ void muster__port_queue_unget(muster__port_queue_t *q, muster__port_msg_t *list,
   q->events |= events & ~MUSTER__PORT_EV_DRAIN_WANTED;
   if (events & MUSTER__PORT_EV_DRAIN_WANTED)
     q->drain_wanted = 1;
+  set_ready(q);
   pthread_mutex_unlock(&q->lock);
 }
 
 void muster__port_queue_signal(muster__port_queue_t *q, int event) {
   pthread_mutex_lock(&q->lock);
   q->events |= event;
+  set_ready(q);
   wake_locked(q);
   pthread_mutex_unlock(&q->lock);
 }
 
-void muster__port_queue_bind(muster__port_queue_t *q, uv_async_t *wake) {
+void muster__port_queue_bind(muster__port_queue_t *q, muster__wake_t *wake) {
   pthread_mutex_lock(&q->lock);
   q->wake = wake;
   q->woken = 0;
@@ -160,6 +182,7 @@ void muster__port_end_close(muster__port_end_t *end) {
   dropped = own->head;
   own->head = own->tail = NULL;
   own->bytes = 0;
+  set_ready(own);
   pthread_mutex_unlock(&own->lock);
   /* Freeing may close ends the dropped messages carried, which locks
    * their queues: never with ours held, so no lock order to keep. */

@@ -1,16 +1,18 @@
 /* The queue under every port: a mutex-protected list of messages, and the
- * uv_async_t that wakes the loop the queue's owner runs on.
+ * wake-up (src/wake.h) of the loop the queue's owner runs on.
  *
  * A queue is the inbox of one port end. Posters (any thread) append under
- * the lock; the first append after the owner last took the queue wakes
- * it with uv_async_send, later ones add to the same wake-up. The owner
- * takes the whole list at once and delivers it with no lock held.
+ * the lock; the first append after the owner went to sleep wakes it,
+ * later ones add to the same wake-up. The owner takes the whole list at
+ * once and delivers it with no lock held; it stays awake (posters do not
+ * wake it again) until it finds the queue empty under the lock and
+ * releases it, so a stream of posts costs one wake-up, not one per take.
  *
- * The async pointer is set only while the end is bound to a loop. Posters
- * call uv_async_send with the lock held, and the owner clears the pointer
+ * The wake pointer is set only while the end is bound to a loop. Posters
+ * send the wake-up with the lock held, and the owner clears the pointer
  * under the same lock before it closes the handle: so a poster never
  * wakes a handle that is being closed, and an end travelling inside a
- * message (async NULL) just collects messages until its new owner binds
+ * message (wake NULL) just collects messages until its new owner binds
  * it and wakes itself.
  *
  * A port end is a pair of queue references: its own inbox and the other
@@ -27,6 +29,7 @@
 #include "buffer_internal.h"
 #include "muster/message.h"
 #include "muster/shared.h"
+#include "wake.h"
 
 enum {
   MUSTER__PORT_MSG_JSON = 0, /* JSON text written by our encoder */
@@ -79,12 +82,13 @@ typedef void (*muster__port_commit_cb)(muster__port_msg_t *msg, void *arg);
 struct muster__port_queue_s {
   pthread_mutex_t lock;
   muster__port_msg_t *head, *tail;
-  size_t bytes;     /* payload bytes queued */
-  uv_async_t *wake; /* the owner's handle while bound, else NULL */
-  int woken;        /* woken since the owner last took the queue */
-  int closed;       /* the owner closed it: appends fail */
-  int events;       /* MUSTER__PORT_EV_* not yet taken */
-  int drain_wanted; /* a poster passed its high-water mark */
+  size_t bytes;         /* payload bytes queued */
+  muster__wake_t *wake; /* the owner's wake-up while bound, else NULL */
+  int woken;            /* woken, or awake, since the owner last released */
+  atomic_int ready;     /* something to take: read without the lock */
+  int closed;           /* the owner closed it: appends fail */
+  int events;           /* MUSTER__PORT_EV_* not yet taken */
+  int drain_wanted;     /* a poster passed its high-water mark */
   atomic_int refs;
 };
 
@@ -103,17 +107,26 @@ int muster__port_queue_push(muster__port_queue_t *q, muster__port_msg_t *msg,
                             size_t hwm, muster__port_commit_cb commit,
                             void *arg);
 /* Takes every message and event (or, with `one`, only the oldest message
- * and no event); *events (may be NULL with `one`) gets the events. */
+ * and no event); *events (may be NULL with `one`) gets the events. The
+ * owner stays awake until muster__port_queue_release(). */
 muster__port_msg_t *muster__port_queue_take(muster__port_queue_t *q, int one,
                                             int *events);
+/* The owner goes back to sleep: posts wake it again. Returns 1 instead
+ * (and stays awake) when something came in since the last take. */
+int muster__port_queue_release(muster__port_queue_t *q);
+/* Whether there is something to take, without the lock (for spinning:
+ * a take may still find nothing). */
+static inline int muster__port_queue_ready(muster__port_queue_t *q) {
+  return atomic_load_explicit(&q->ready, memory_order_relaxed);
+}
 /* Puts `list` (and `events`) back at the front, as if never taken. */
 void muster__port_queue_unget(muster__port_queue_t *q, muster__port_msg_t *list,
                               int events);
 /* Sets an event and wakes the owner. */
 void muster__port_queue_signal(muster__port_queue_t *q, int event);
-/* Binds to the owner's handle (NULL: unbinds). Binding wakes the owner
+/* Binds to the owner's wake-up (NULL: unbinds). Binding wakes the owner
  * when something is queued. */
-void muster__port_queue_bind(muster__port_queue_t *q, uv_async_t *wake);
+void muster__port_queue_bind(muster__port_queue_t *q, muster__wake_t *wake);
 /* Wakes the bound owner now (after start). */
 void muster__port_queue_kick(muster__port_queue_t *q);
 size_t muster__port_queue_bytes(muster__port_queue_t *q);

@@ -14,11 +14,13 @@
  * A port is bound to one libuv loop, the loop of the thread that owns it,
  * and every call on a port is made on that loop's thread. Posting puts a
  * copy of the message in the other end's queue (a mutex-protected list)
- * and, when that queue was empty, wakes the other end's loop through a
- * uv_async_t; the receiver then takes the whole queue at once and delivers
- * every message in it (libuv merges wake-ups, so a burst of posts costs
- * one wake-up). No lock is held while a callback runs. Messages arrive in
- * the order they were posted on that port.
+ * and, when the other end is asleep, wakes its loop (an eventfd per port:
+ * a port holds one file descriptor); the receiver then takes and delivers
+ * whole batches until its queue is empty, so a burst of posts costs one
+ * wake-up. Before sleeping again it may wait a few microseconds for the
+ * next message with the CPU (when its thread can run on two CPUs; see
+ * docs/threads.md). No lock is held while a callback runs. Messages
+ * arrive in the order they were posted on that port.
  *
  * A port can travel to another thread inside a message (its transfer
  * list): it then belongs to the receiving port's loop, and messages posted
@@ -115,7 +117,8 @@ typedef struct {
  * Neither keeps the loop alive before muster_port_start(). Free each with
  * muster_port_close(), or transfer it.
  * Errors (nothing to free): MUSTER_EINVAL (NULL argument), MUSTER_ENOMEM,
- * or uv_async_init's. Call on the loop's thread. */
+ * MUSTER_EMFILE / MUSTER_ENFILE (no descriptor left for a port's
+ * eventfd). Call on the loop's thread. */
 MUSTER_EXTERN int muster_port_pair(uv_loop_t *loop, muster_port_t **a,
                                    muster_port_t **b);
 
@@ -230,7 +233,8 @@ typedef void (*muster_broadcast_close_cb)(muster_broadcast_t *channel);
  * in the order each poster posted. A channel with on_message keeps its
  * loop alive until closed or unref'd.
  * Errors: MUSTER_EINVAL (NULL loop/out, empty name or longer than 255),
- * MUSTER_ENOMEM. Call on the loop's thread. */
+ * MUSTER_ENOMEM, MUSTER_EMFILE / MUSTER_ENFILE (no descriptor left for the
+ * channel's eventfd). Call on the loop's thread. */
 MUSTER_EXTERN int muster_broadcast_open(uv_loop_t *loop, const char *name,
                                         muster_broadcast_message_cb on_message,
                                         void *data, muster_broadcast_t **out);
