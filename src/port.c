@@ -21,9 +21,13 @@ struct muster_port_s {
   muster__port_msg_t *batch;
   int batch_events;
   muster_port_close_cb close_cb;
+  /* Blocks to post in, and blocks of delivered messages to give back
+   * (src/port_queue.h). */
+  muster__port_spare_t spare, done;
   /* Spinning before sleep (spin() below): whether this thread may run on
    * more than one CPU, the current budget, sleeps without a spin. */
   int multi_cpu;
+  unsigned posts; /* posts that went through, to see a reply being sent */
   uint64_t spin_ns;
   unsigned spin_skipped;
 };
@@ -164,7 +168,7 @@ static void deliver_one(muster_port_t *p, muster__port_msg_t *msg,
       cb(p, &m);
     muster__message_done(&m);
   }
-  muster__port_msg_free(msg);
+  muster__port_msg_recycle(msg, &p->done);
 }
 
 static void deliver_events(muster_port_t *p, int events) {
@@ -179,7 +183,7 @@ static void deliver_events(muster_port_t *p, int events) {
  * transferred by a callback (then it must not be touched again). */
 static int deliver_batch(muster_port_t *p) {
   int events = 0;
-  p->batch = muster__port_queue_take(p->end.own, 0, &events);
+  p->batch = muster__port_queue_take(p->end.own, 0, &events, &p->done);
   p->batch_events = events;
   /* The poster is told at once: its bytes left the queue with this take. */
   if ((events & MUSTER__PORT_EV_DRAIN_WANTED) && p->end.peer)
@@ -205,11 +209,11 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-/* Before going back to sleep, wait a little for the next message with
- * the CPU: a reply to what a callback just posted, on a thread running on
- * another CPU, often comes within a few microseconds, and catching it
- * here saves both sides a wake-up (the poster sees the port awake and
- * writes no eventfd; this side skips epoll_wait and the read). The budget
+/* Before going back to sleep after a callback posted, wait a little for
+ * the next message with the CPU: the answer to what the callback posted,
+ * from a thread running on another CPU, often comes within microseconds, and
+ * catching it here saves both sides a wake-up (the poster sees the port awake
+ * and writes no eventfd; this side skips epoll_wait and the read). The budget
  * adapts: a spin that caught something keeps at least twice what it
  * waited, one that caught nothing halves it (below SPIN_MIN_NS it is 0:
  * the other side was waiting for a CPU, and spinning only kept this one
@@ -251,24 +255,27 @@ static int spin(muster_port_t *p) {
 
 void muster__port_deliver(muster_port_t *p) {
   uint64_t t0;
+  unsigned posts;
   if (p->closing || p->gone || !p->started || p->delivering)
     return;
   p->delivering = 1;
   t0 = now_ns();
   for (;;) {
+    posts = p->posts;
     if (!deliver_batch(p))
       break; /* closed, transferred: nothing more to take */
-    if (muster__port_queue_ready(p->end.own) || spin(p)) {
-      /* Other handles of the loop get their turn too: past the budget,
-       * the port wakes itself and goes on in the next loop turn. */
-      if (now_ns() - t0 > DELIVER_MAX_NS) {
-        muster__wake_send(&p->wake);
-        break;
-      }
-      continue;
-    }
-    if (!muster__port_queue_release(p->end.own))
+    /* What came meanwhile woke the loop again: a stream is taken one
+     * batch per loop turn, so batches grow while the callbacks run. The
+     * port goes on at once only after a spin (for an answer: when a
+     * callback of the batch posted) caught something, within a bound
+     * that keeps the loop's other handles served. */
+    if (p->posts == posts || !p->multi_cpu || now_ns() - t0 > DELIVER_MAX_NS)
       break;
+    if (!muster__port_queue_hold(p->end.own)) {
+      int got = spin(p);
+      if (!muster__port_queue_release(p->end.own) && !got)
+        break;
+    }
   }
   p->delivering = 0;
 }
@@ -290,7 +297,7 @@ int muster_port_receive(muster_port_t *port, muster_port_message_cb cb) {
   if (msg)
     port->batch = msg->next;
   else
-    msg = muster__port_queue_take(port->end.own, 1, NULL);
+    msg = muster__port_queue_take(port->end.own, 1, NULL, &port->done);
   if (msg == NULL)
     return 0;
   msg->next = NULL;
@@ -348,6 +355,8 @@ static void detach(muster_port_t *tp, muster__port_end_t *into) {
 static void free_port(uv_handle_t *h) {
   muster_port_t *p = (muster_port_t *)h;
   muster__wake_closed(&p->wake);
+  muster__port_spare_free(&p->spare);
+  muster__port_spare_free(&p->done);
   if (p->close_cb)
     p->close_cb(p);
   free(p);
@@ -359,48 +368,49 @@ static void free_port(uv_handle_t *h) {
 static void commit_buffers(muster__port_msg_t *msg, void *arg) {
   const muster_transfer_t *t = arg;
   for (size_t i = 0; i < t->nbuffers; i++) {
-    muster__buffer_detach(t->buffers[i], &msg->bufs[i].st);
-    msg->bufs[i].present = 1;
+    muster__buffer_detach(t->buffers[i], &msg->x->bufs[i].st);
+    msg->x->bufs[i].present = 1;
   }
-  msg->nbufs = t->nbuffers;
+  msg->x->nbufs = t->nbuffers;
 }
 
 static int post_msg(muster_port_t *p, muster__port_msg_t *msg,
                     const muster_transfer_t *t) {
   size_t n = t ? t->nports : 0, nb = t ? t->nbuffers : 0;
   size_t ns = t ? t->nshared : 0;
+  muster__port_extra_t *x = NULL;
   int r;
-  if ((nb && (msg->bufs = calloc(nb, sizeof *msg->bufs)) == NULL) ||
-      (ns && (msg->shared = calloc(ns, sizeof *msg->shared)) == NULL)) {
+  if ((n || nb || ns) &&
+      ((x = msg->x = calloc(1, sizeof *x)) == NULL ||
+       (nb && (x->bufs = calloc(nb, sizeof *x->bufs)) == NULL) ||
+       (ns && (x->shared = calloc(ns, sizeof *x->shared)) == NULL) ||
+       (n && (x->ends = calloc(n, sizeof *x->ends)) == NULL))) {
     muster__port_msg_free(msg);
     return MUSTER_ENOMEM;
   }
   /* A shared buffer travels as a reference of its own (freeing an unsent
    * message drops it again). */
   for (size_t i = 0; i < ns; i++)
-    msg->shared[i] = muster_shared_ref(t->shared[i]);
-  msg->nshared = ns;
-  if (n) {
-    msg->ends = calloc(n, sizeof *msg->ends);
-    if (msg->ends == NULL) {
-      muster__port_msg_free(msg);
-      return MUSTER_ENOMEM;
-    }
-    for (size_t i = 0; i < n; i++)
-      detach(t->ports[i], &msg->ends[i]);
-    msg->nends = n;
-  }
+    x->shared[i] = muster_shared_ref(t->shared[i]);
+  if (x)
+    x->nshared = ns;
+  for (size_t i = 0; i < n; i++)
+    detach(t->ports[i], &x->ends[i]);
+  if (x)
+    x->nends = n;
   r = muster__port_queue_push(p->end.peer, msg, p->o.high_water_mark,
-                              nb ? commit_buffers : NULL, (void *)t);
+                              nb ? commit_buffers : NULL, (void *)t, &p->spare);
   if (r < 0) {
     /* The ports stay where they were, bound again (and woken for what
      * detach put back). */
     for (size_t i = 0; i < n; i++)
       muster__port_queue_bind(t->ports[i]->end.own, &t->ports[i]->wake);
-    msg->nends = 0;
+    if (x)
+      x->nends = 0;
     muster__port_msg_free(msg);
     return r;
   }
+  p->posts++;
   for (size_t i = 0; i < n; i++) {
     muster_port_t *tp = t->ports[i];
     tp->end.own = tp->end.peer = NULL;
@@ -425,7 +435,8 @@ int muster_port_post(muster_port_t *port, const json_t *value,
   if (r == 0 && value == NULL)
     r = MUSTER_EINVAL;
   if (r == 0)
-    r = muster__port_msg_json(value, port->o.max_message_size, &msg);
+    r = muster__port_msg_json_in(&port->spare, value, port->o.max_message_size,
+                                 &msg);
   return r != 0 ? r : post_msg(port, msg, transfer);
 }
 
@@ -436,8 +447,8 @@ static int post_copy(muster_port_t *port, int format, const void *data,
   if (r == 0 && data == NULL && len != 0)
     r = MUSTER_EINVAL;
   if (r == 0)
-    r = muster__port_msg_copy(format, data, len, port->o.max_message_size,
-                              &msg);
+    r = muster__port_msg_copy_in(&port->spare, format, data, len,
+                                 port->o.max_message_size, &msg);
   return r != 0 ? r : post_msg(port, msg, transfer);
 }
 
@@ -507,58 +518,59 @@ size_t muster_port_queue_size(const muster_port_t *port) {
 
 /* ---- ports inside messages ----------------------------------------------- */
 
-static muster__port_msg_t *port_msg(const muster_message_t *m) {
+/* What travelled with a port's message, or NULL. */
+static muster__port_extra_t *port_extra(const muster_message_t *m) {
   if (m == NULL || m->hooks != &port_hooks)
     return NULL;
-  return ((port_source_t *)muster__message_source(m))->msg;
+  return ((port_source_t *)muster__message_source(m))->msg->x;
 }
 
 size_t muster_message_port_count(const muster_message_t *message) {
-  muster__port_msg_t *msg = port_msg(message);
-  return msg ? msg->nends : 0;
+  muster__port_extra_t *x = port_extra(message);
+  return x ? x->nends : 0;
 }
 
 size_t muster_message_buffer_count(const muster_message_t *message) {
-  muster__port_msg_t *msg = port_msg(message);
-  return msg ? msg->nbufs : 0;
+  muster__port_extra_t *x = port_extra(message);
+  return x ? x->nbufs : 0;
 }
 
 size_t muster_message_shared_count(const muster_message_t *message) {
-  muster__port_msg_t *msg = port_msg(message);
-  return msg ? msg->nshared : 0;
+  muster__port_extra_t *x = port_extra(message);
+  return x ? x->nshared : 0;
 }
 
 muster_shared_t *muster_message_take_shared(muster_message_t *message,
                                             size_t i) {
-  muster__port_msg_t *msg = port_msg(message);
+  muster__port_extra_t *x = port_extra(message);
   muster_shared_t *s;
-  if (msg == NULL || i >= msg->nshared)
+  if (x == NULL || i >= x->nshared)
     return NULL;
-  s = msg->shared[i];
-  msg->shared[i] = NULL;
+  s = x->shared[i];
+  x->shared[i] = NULL;
   return s;
 }
 
 muster_buffer_t *muster_message_take_buffer(muster_message_t *message,
                                             size_t i) {
-  muster__port_msg_t *msg = port_msg(message);
+  muster__port_extra_t *x = port_extra(message);
   muster_buffer_t *out;
-  if (msg == NULL || i >= msg->nbufs || !msg->bufs[i].present)
+  if (x == NULL || i >= x->nbufs || !x->bufs[i].present)
     return NULL;
-  if (muster__buffer_attach(&msg->bufs[i].st, &out) != 0)
+  if (muster__buffer_attach(&x->bufs[i].st, &out) != 0)
     return NULL;
-  msg->bufs[i].present = 0;
+  x->bufs[i].present = 0;
   return out;
 }
 
 muster_port_t *muster_message_take_port(muster_message_t *message, size_t i) {
-  muster__port_msg_t *msg = port_msg(message);
+  muster__port_extra_t *x = port_extra(message);
   port_source_t *src;
   muster_port_t *out;
-  if (msg == NULL || i >= msg->nends || msg->ends[i].own == NULL)
+  if (x == NULL || i >= x->nends || x->ends[i].own == NULL)
     return NULL;
   src = muster__message_source(message);
-  if (muster__port_adopt(src->port->wake.poll.loop, &msg->ends[i], &out) != 0)
+  if (muster__port_adopt(src->port->wake.poll.loop, &x->ends[i], &out) != 0)
     return NULL;
   return out;
 }

@@ -37,7 +37,7 @@ static void update_ref(muster_broadcast_t *b) {
 
 static void deliver(muster_broadcast_t *b) {
   int events;
-  b->batch = muster__port_queue_take(b->q, 0, &events);
+  b->batch = muster__port_queue_take(b->q, 0, &events, NULL);
   while (b->batch && !b->closing) {
     muster__port_msg_t *msg = b->batch;
     muster_message_t m;
@@ -114,7 +114,7 @@ static int post(muster_broadcast_t *b, muster__port_msg_t *msg) {
       r = MUSTER_ENOMEM;
       break;
     }
-    if (muster__port_queue_push(o->q, copy, SIZE_MAX, NULL, NULL) < 0)
+    if (muster__port_queue_push(o->q, copy, SIZE_MAX, NULL, NULL, NULL) < 0)
       muster__port_msg_free(copy);
     else
       n++;

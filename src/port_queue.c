@@ -12,9 +12,20 @@
 
 muster__port_queue_t *muster__port_queue_new(void) {
   muster__port_queue_t *q = calloc(1, sizeof *q);
+  pthread_mutexattr_t attr;
+  int r;
   if (q == NULL)
     return NULL;
-  if (pthread_mutex_init(&q->lock, NULL) != 0) {
+  /* Held for a few stores only (a push, a take). The owner takes batch
+   * after batch while a poster streams, so the two meet at the lock often:
+   * a plain mutex would put the loser to sleep in the kernel each time (a
+   * futex call and a context switch on both sides); an adaptive one spins
+   * a little first. */
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+  r = pthread_mutex_init(&q->lock, &attr);
+  pthread_mutexattr_destroy(&attr);
+  if (r != 0) {
     free(q);
     return NULL;
   }
@@ -32,6 +43,7 @@ void muster__port_queue_unref(muster__port_queue_t *q) {
       atomic_fetch_sub_explicit(&q->refs, 1, memory_order_acq_rel) != 1)
     return;
   muster__port_msg_free_list(q->head);
+  muster__port_spare_free(&q->spare);
   pthread_mutex_destroy(&q->lock);
   free(q);
 }
@@ -55,12 +67,16 @@ static void set_ready(muster__port_queue_t *q) {
 
 int muster__port_queue_push(muster__port_queue_t *q, muster__port_msg_t *msg,
                             size_t hwm, muster__port_commit_cb commit,
-                            void *arg) {
+                            void *arg, muster__port_spare_t *refill) {
   int over;
   pthread_mutex_lock(&q->lock);
   if (q->closed) {
     pthread_mutex_unlock(&q->lock);
     return MUSTER_ENOTCONN;
+  }
+  if (refill && refill->head == NULL) {
+    *refill = q->spare;
+    q->spare = (muster__port_spare_t){NULL, NULL, 0};
   }
   if (commit)
     commit(msg, arg);
@@ -80,10 +96,27 @@ int muster__port_queue_push(muster__port_queue_t *q, muster__port_msg_t *msg,
   return over;
 }
 
+/* Hands `give` to the queue's spare list in one splice while that list has
+ * room; else leaves it in `give`. Called with the lock held. */
+static void give_spare_locked(muster__port_queue_t *q,
+                              muster__port_spare_t *give) {
+  if (give->head == NULL || q->spare.n >= MUSTER__PORT_SPARE_MAX)
+    return;
+  give->tail->next = q->spare.head;
+  if (q->spare.head == NULL)
+    q->spare.tail = give->tail;
+  q->spare.head = give->head;
+  q->spare.n += give->n;
+  *give = (muster__port_spare_t){NULL, NULL, 0};
+}
+
 muster__port_msg_t *muster__port_queue_take(muster__port_queue_t *q, int one,
-                                            int *events) {
+                                            int *events,
+                                            muster__port_spare_t *give) {
   muster__port_msg_t *list;
   pthread_mutex_lock(&q->lock);
+  if (give)
+    give_spare_locked(q, give);
   list = q->head;
   if (one) {
     if (list) {
@@ -96,23 +129,36 @@ muster__port_msg_t *muster__port_queue_take(muster__port_queue_t *q, int one,
   } else {
     q->head = q->tail = NULL;
     q->bytes = 0;
+    q->woken = 0;
     *events = q->events | (q->drain_wanted ? MUSTER__PORT_EV_DRAIN_WANTED : 0);
     q->events = 0;
     q->drain_wanted = 0;
   }
   set_ready(q);
   pthread_mutex_unlock(&q->lock);
+  if (give)
+    muster__port_spare_free(give);
   return list;
 }
 
-int muster__port_queue_release(muster__port_queue_t *q) {
+/* Sets `woken` to `awake` when nothing is queued; 1 (nothing set) when
+ * something is. */
+static int set_awake(muster__port_queue_t *q, int awake) {
   int more;
   pthread_mutex_lock(&q->lock);
   more = q->head != NULL || q->events || q->drain_wanted;
   if (!more)
-    q->woken = 0;
+    q->woken = awake;
   pthread_mutex_unlock(&q->lock);
   return more;
+}
+
+int muster__port_queue_hold(muster__port_queue_t *q) {
+  return set_awake(q, 1);
+}
+
+int muster__port_queue_release(muster__port_queue_t *q) {
+  return set_awake(q, 0);
 }
 
 void muster__port_queue_unget(muster__port_queue_t *q, muster__port_msg_t *list,
@@ -198,26 +244,36 @@ void muster__port_end_close(muster__port_end_t *end) {
 
 #define MSG_HEADER offsetof(muster__port_msg_t, data)
 
-static muster__port_msg_t *msg_init(char *block, int format, size_t len) {
+static muster__port_msg_t *msg_init(char *block, int format, size_t len,
+                                    size_t cap) {
   muster__port_msg_t *m = (muster__port_msg_t *)block;
   m->next = NULL;
   m->format = format;
   m->len = len;
-  m->nends = 0;
-  m->ends = NULL;
-  m->nbufs = 0;
-  m->bufs = NULL;
-  m->nshared = 0;
-  m->shared = NULL;
+  m->cap = (unsigned)cap;
+  m->x = NULL;
   return m;
 }
 
-int muster__port_msg_json(const json_t *value, size_t limit,
-                          muster__port_msg_t **out) {
-  /* The text is written straight after the header: one allocation, no
-   * copy. Small messages fit the first block. */
-  struct muster__buf b = {malloc(MSG_HEADER + 120), MSG_HEADER,
-                          MSG_HEADER + 120};
+/* A small block: from `spare` when it has one, else a new one. */
+static char *small_block(muster__port_spare_t *spare) {
+  muster__port_msg_t *m = spare ? spare->head : NULL;
+  if (m == NULL)
+    return malloc(MSG_HEADER + MUSTER__PORT_MSG_SMALL);
+  spare->head = m->next;
+  if (spare->head == NULL)
+    spare->tail = NULL;
+  spare->n--;
+  return (char *)m;
+}
+
+int muster__port_msg_json_in(muster__port_spare_t *spare, const json_t *value,
+                             size_t limit, muster__port_msg_t **out) {
+  /* The text is written straight after the header: one allocation (none
+   * with a spare block), no copy. Small messages fit the first block; the
+   * encoder reallocs a longer one. */
+  struct muster__buf b = {small_block(spare), MSG_HEADER,
+                          MSG_HEADER + MUSTER__PORT_MSG_SMALL};
   int r;
   if (b.data == NULL)
     return MUSTER_ENOMEM;
@@ -226,22 +282,40 @@ int muster__port_msg_json(const json_t *value, size_t limit,
     free(b.data);
     return r;
   }
-  *out = msg_init(b.data, MUSTER__PORT_MSG_JSON, b.len - MSG_HEADER);
+  *out = msg_init(b.data, MUSTER__PORT_MSG_JSON, b.len - MSG_HEADER,
+                  b.cap - MSG_HEADER);
   return 0;
 }
 
-int muster__port_msg_copy(int format, const void *data, size_t len,
-                          size_t limit, muster__port_msg_t **out) {
+int muster__port_msg_copy_in(muster__port_spare_t *spare, int format,
+                             const void *data, size_t len, size_t limit,
+                             muster__port_msg_t **out) {
   char *block;
+  size_t cap = len ? len : 1;
   if (len > limit)
     return MUSTER_EMSGSIZE;
-  block = malloc(MSG_HEADER + (len ? len : 1));
+  if (cap <= MUSTER__PORT_MSG_SMALL) {
+    cap = MUSTER__PORT_MSG_SMALL;
+    block = small_block(spare);
+  } else {
+    block = malloc(MSG_HEADER + cap);
+  }
   if (block == NULL)
     return MUSTER_ENOMEM;
   if (len)
     memcpy(block + MSG_HEADER, data, len);
-  *out = msg_init(block, format, len);
+  *out = msg_init(block, format, len, cap);
   return 0;
+}
+
+int muster__port_msg_json(const json_t *value, size_t limit,
+                          muster__port_msg_t **out) {
+  return muster__port_msg_json_in(NULL, value, limit, out);
+}
+
+int muster__port_msg_copy(int format, const void *data, size_t len,
+                          size_t limit, muster__port_msg_t **out) {
+  return muster__port_msg_copy_in(NULL, format, data, len, limit, out);
 }
 
 muster__port_msg_t *muster__port_msg_dup(const muster__port_msg_t *msg) {
@@ -251,18 +325,52 @@ muster__port_msg_t *muster__port_msg_dup(const muster__port_msg_t *msg) {
   return m;
 }
 
+/* Frees what `msg` carries, not its block. */
+static void msg_drop_contents(muster__port_msg_t *msg) {
+  muster__port_extra_t *x = msg->x;
+  if (x == NULL)
+    return;
+  for (size_t i = 0; i < x->nends; i++)
+    muster__port_end_close(&x->ends[i]);
+  for (size_t i = 0; i < x->nbufs; i++)
+    if (x->bufs[i].present)
+      muster__buffer_storage_release(&x->bufs[i].st);
+  for (size_t i = 0; i < x->nshared; i++)
+    muster_shared_unref(x->shared[i]);
+  free(x->ends);
+  free(x->bufs);
+  free(x->shared);
+  free(x);
+  msg->x = NULL;
+}
+
 void muster__port_msg_free(muster__port_msg_t *msg) {
-  for (size_t i = 0; i < msg->nends; i++)
-    muster__port_end_close(&msg->ends[i]);
-  for (size_t i = 0; i < msg->nbufs; i++)
-    if (msg->bufs[i].present)
-      muster__buffer_storage_release(&msg->bufs[i].st);
-  for (size_t i = 0; i < msg->nshared; i++)
-    muster_shared_unref(msg->shared[i]);
-  free(msg->ends);
-  free(msg->bufs);
-  free(msg->shared);
+  msg_drop_contents(msg);
   free(msg);
+}
+
+void muster__port_msg_recycle(muster__port_msg_t *msg,
+                              muster__port_spare_t *s) {
+  if (msg->cap != MUSTER__PORT_MSG_SMALL || s->n >= MUSTER__PORT_SPARE_MAX) {
+    muster__port_msg_free(msg);
+    return;
+  }
+  msg_drop_contents(msg);
+  msg->next = s->head;
+  if (s->head == NULL)
+    s->tail = msg;
+  s->head = msg;
+  s->n++;
+}
+
+void muster__port_spare_free(muster__port_spare_t *s) {
+  while (s->head) {
+    muster__port_msg_t *next = s->head->next;
+    free(s->head);
+    s->head = next;
+  }
+  s->tail = NULL;
+  s->n = 0;
 }
 
 void muster__port_msg_free_list(muster__port_msg_t *list) {

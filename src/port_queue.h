@@ -2,11 +2,11 @@
  * wake-up (src/wake.h) of the loop the queue's owner runs on.
  *
  * A queue is the inbox of one port end. Posters (any thread) append under
- * the lock; the first append after the owner went to sleep wakes it,
- * later ones add to the same wake-up. The owner takes the whole list at
- * once and delivers it with no lock held; it stays awake (posters do not
- * wake it again) until it finds the queue empty under the lock and
- * releases it, so a stream of posts costs one wake-up, not one per take.
+ * the lock; the first append after the owner last took the queue wakes
+ * it, later ones add to the same wake-up. The owner takes the whole list
+ * at once and delivers it with no lock held. While the owner waits for an
+ * answer with the CPU (src/port.c, spin) it holds the queue awake, so
+ * posters do not wake it.
  *
  * The wake pointer is set only while the end is bound to a loop. Posters
  * send the wake-up with the lock held, and the owner clears the pointer
@@ -60,19 +60,51 @@ typedef struct {
   int present;
 } muster__port_buf_t;
 
-typedef struct muster__port_msg_s muster__port_msg_t;
-struct muster__port_msg_s {
-  muster__port_msg_t *next;
-  int format;
-  size_t len;
+/* What travels with a message besides its bytes (most carry nothing). */
+typedef struct {
   size_t nends;
   muster__port_end_t *ends; /* ports travelling with it, or NULL */
   size_t nbufs;
   muster__port_buf_t *bufs; /* buffers travelling with it, or NULL */
   size_t nshared;
   muster_shared_t **shared; /* a reference each (NULL once taken) */
+} muster__port_extra_t;
+
+/* A short header (a small message and its header fit the 128-byte chunks
+ * glibc frees without its arena lock, see MUSTER__PORT_MSG_SMALL). */
+typedef struct muster__port_msg_s muster__port_msg_t;
+struct muster__port_msg_s {
+  muster__port_msg_t *next;
+  muster__port_extra_t *x; /* NULL when nothing travels with it */
+  size_t len;
+  unsigned cap; /* bytes allocated for data */
+  int format;
   char data[];
 };
+
+/* Small message blocks (MUSTER__PORT_MSG_SMALL bytes of data; with the
+ * header 120 bytes, a 128-byte malloc chunk: glibc's fastbin size, which
+ * a thread frees into another thread's arena with one atomic operation
+ * instead of that arena's lock) are used again rather than freed: the receiving
+ * port keeps the blocks of what it delivered and hands them to its own queue at
+ * its next take; a poster to that queue takes them over in its push and writes
+ * its next messages in them. So a steady exchange of small messages allocates
+ * nothing, and no thread frees memory another thread's malloc arena gave (which
+ * costs that arena's lock). A port keeps at most MUSTER__PORT_SPARE_MAX of the
+ * blocks it delivered; a queue takes a port's blocks in one splice while
+ * it holds fewer than that. */
+#define MUSTER__PORT_MSG_SMALL 88
+#define MUSTER__PORT_SPARE_MAX 128
+typedef struct {
+  muster__port_msg_t *head, *tail;
+  size_t n;
+} muster__port_spare_t;
+
+/* Frees every block of `s`. */
+void muster__port_spare_free(muster__port_spare_t *s);
+/* Frees what `msg` carries (as muster__port_msg_free) and keeps its block
+ * in `s` when it is a small one and `s` has room; else frees it. */
+void muster__port_msg_recycle(muster__port_msg_t *msg, muster__port_spare_t *s);
 
 /* Called by a push under the queue's lock once the push can no longer
  * fail: what must move only if the message is sent moves here. It may not
@@ -86,9 +118,10 @@ struct muster__port_queue_s {
   muster__wake_t *wake; /* the owner's wake-up while bound, else NULL */
   int woken;            /* woken, or awake, since the owner last released */
   atomic_int ready;     /* something to take: read without the lock */
-  int closed;           /* the owner closed it: appends fail */
-  int events;           /* MUSTER__PORT_EV_* not yet taken */
-  int drain_wanted;     /* a poster passed its high-water mark */
+  muster__port_spare_t spare; /* blocks the owner gave back, for posters */
+  int closed;                 /* the owner closed it: appends fail */
+  int events;                 /* MUSTER__PORT_EV_* not yet taken */
+  int drain_wanted;           /* a poster passed its high-water mark */
   atomic_int refs;
 };
 
@@ -101,18 +134,26 @@ void muster__port_queue_unref(muster__port_queue_t *q);
 /* Appends `msg` (taken on success), calling commit(msg, arg) first when
  * commit is not NULL. When the queue then holds more bytes than `hwm` the
  * result is 1 and the next take reports MUSTER__PORT_EV_DRAIN_WANTED.
+ * When `refill` (the poster's spare blocks; may be NULL) is empty, it gets
+ * the blocks the owner gave back.
  * Errors: MUSTER_ENOTCONN (the queue is closed; msg is still the caller's,
  * commit was not called). */
 int muster__port_queue_push(muster__port_queue_t *q, muster__port_msg_t *msg,
                             size_t hwm, muster__port_commit_cb commit,
-                            void *arg);
+                            void *arg, muster__port_spare_t *refill);
 /* Takes every message and event (or, with `one`, only the oldest message
- * and no event); *events (may be NULL with `one`) gets the events. The
- * owner stays awake until muster__port_queue_release(). */
+ * and no event); *events (may be NULL with `one`) gets the events; the
+ * next post wakes the owner again. `give` (may be NULL) is emptied: its
+ * blocks go to the queue's spare list for posters (or are freed when that
+ * list is full). */
 muster__port_msg_t *muster__port_queue_take(muster__port_queue_t *q, int one,
-                                            int *events);
-/* The owner goes back to sleep: posts wake it again. Returns 1 instead
- * (and stays awake) when something came in since the last take. */
+                                            int *events,
+                                            muster__port_spare_t *give);
+/* The owner stays awake (posts do not wake it) until release(). Returns
+ * 1 instead, changing nothing, when something came since the last take. */
+int muster__port_queue_hold(muster__port_queue_t *q);
+/* Ends a hold: posts wake the owner again. Returns 1 instead (still held)
+ * when something came meanwhile. */
 int muster__port_queue_release(muster__port_queue_t *q);
 /* Whether there is something to take, without the lock (for spinning:
  * a take may still find nothing). */
@@ -137,11 +178,19 @@ void muster__port_end_close(muster__port_end_t *end);
 
 /* Messages. A message is one allocation holding its payload. */
 /* JSON text of `value`, written by the library's encoder, at most `limit`
- * bytes. Errors: MUSTER_EMSGSIZE, MUSTER_EINVAL, MUSTER_ENOMEM. */
+ * bytes, in a block of `spare` when it has one (may be NULL).
+ * Errors: MUSTER_EMSGSIZE, MUSTER_EINVAL, MUSTER_ENOMEM. */
+int muster__port_msg_json_in(muster__port_spare_t *spare, const json_t *value,
+                             size_t limit, muster__port_msg_t **out);
+/* A copy of `len` bytes in `format`, in a block of `spare` when it fits
+ * one (spare may be NULL). Errors: MUSTER_EMSGSIZE (len over limit),
+ * MUSTER_ENOMEM. */
+int muster__port_msg_copy_in(muster__port_spare_t *spare, int format,
+                             const void *data, size_t len, size_t limit,
+                             muster__port_msg_t **out);
+/* The same, always in a new allocation. */
 int muster__port_msg_json(const json_t *value, size_t limit,
                           muster__port_msg_t **out);
-/* A copy of `len` bytes in `format`. Errors: MUSTER_EMSGSIZE (len over
- * limit), MUSTER_ENOMEM. */
 int muster__port_msg_copy(int format, const void *data, size_t len,
                           size_t limit, muster__port_msg_t **out);
 /* A copy of `msg` without its ends, or NULL (ENOMEM). */

@@ -14,13 +14,14 @@
  * A port is bound to one libuv loop, the loop of the thread that owns it,
  * and every call on a port is made on that loop's thread. Posting puts a
  * copy of the message in the other end's queue (a mutex-protected list)
- * and, when the other end is asleep, wakes its loop (an eventfd per port:
- * a port holds one file descriptor); the receiver then takes and delivers
- * whole batches until its queue is empty, so a burst of posts costs one
- * wake-up. Before sleeping again it may wait a few microseconds for the
- * next message with the CPU (when its thread can run on two CPUs; see
- * docs/threads.md). No lock is held while a callback runs. Messages
- * arrive in the order they were posted on that port.
+ * and, when the other end is not awake already, wakes its loop (an
+ * eventfd per port: a port holds one file descriptor); the receiver then
+ * takes the whole queue at once and delivers every message in it, so a
+ * burst of posts costs one wake-up. After a callback posted, a port whose
+ * thread can run on two CPUs may wait a few microseconds with the CPU for
+ * the answer before it sleeps (docs/threads.md). No lock is held while a
+ * callback runs. Messages arrive in the order they were posted on that
+ * port.
  *
  * A port can travel to another thread inside a message (its transfer
  * list): it then belongs to the receiving port's loop, and messages posted
