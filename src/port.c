@@ -85,7 +85,7 @@ int muster__port_adopt(uv_loop_t *loop, muster__port_end_t *end,
   int r;
   if (p == NULL)
     return MUSTER_ENOMEM;
-  r = muster__wake_init(loop, &p->wake, on_wake);
+  r = muster__wake_init(loop, &p->wake, end->own->fd, on_wake);
   if (r != 0) {
     free(p);
     return r;
@@ -102,12 +102,13 @@ int muster__port_adopt(uv_loop_t *loop, muster__port_end_t *end,
 }
 
 int muster__port_pair_ends(muster__port_end_t *a, muster__port_end_t *b) {
-  muster__port_queue_t *qa = muster__port_queue_new();
-  muster__port_queue_t *qb = muster__port_queue_new();
-  if (qa == NULL || qb == NULL) {
+  muster__port_queue_t *qa = NULL, *qb = NULL;
+  int r = muster__port_queue_new(&qa);
+  if (r == 0)
+    r = muster__port_queue_new(&qb);
+  if (r != 0) {
     muster__port_queue_unref(qa);
-    muster__port_queue_unref(qb);
-    return MUSTER_ENOMEM;
+    return r;
   }
   muster__port_queue_ref(qa);
   muster__port_queue_ref(qb);
@@ -354,7 +355,6 @@ static void detach(muster_port_t *tp, muster__port_end_t *into) {
 
 static void free_port(uv_handle_t *h) {
   muster_port_t *p = (muster_port_t *)h;
-  muster__wake_closed(&p->wake);
   muster__port_spare_free(&p->spare);
   muster__port_spare_free(&p->done);
   if (p->close_cb)
@@ -479,8 +479,11 @@ void muster_port_close(muster_port_t *port, muster_port_close_cb cb) {
   muster__port_msg_free_list(port->batch);
   port->batch = NULL;
   muster__port_queue_bind(port->end.own, NULL);
-  muster__port_end_close(&port->end);
+  /* The handle first: it stops watching the doorbell now, which the
+   * queue (freed by the end's close when this was the last reference)
+   * closes. */
   muster__wake_close(&port->wake, free_port);
+  muster__port_end_close(&port->end);
 }
 
 int muster__port_close_handle(uv_handle_t *h) {

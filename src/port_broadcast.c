@@ -79,10 +79,12 @@ int muster_broadcast_open(uv_loop_t *loop, const char *name,
   if (b == NULL)
     return MUSTER_ENOMEM;
   b->name = strdup(name);
-  b->q = muster__port_queue_new();
-  if (b->name == NULL || b->q == NULL)
+  if (b->name == NULL)
     goto fail;
-  r = muster__wake_init(loop, &b->wake, on_wake);
+  r = muster__port_queue_new(&b->q);
+  if (r != 0)
+    goto fail;
+  r = muster__wake_init(loop, &b->wake, b->q->fd, on_wake);
   if (r != 0)
     goto fail;
   b->on_message = on_message;
@@ -150,7 +152,6 @@ int muster_broadcast_post_bytes(muster_broadcast_t *channel, const void *bytes,
 
 static void free_channel(uv_handle_t *h) {
   muster_broadcast_t *b = (muster_broadcast_t *)h;
-  muster__wake_closed(&b->wake);
   if (b->close_cb)
     b->close_cb(b);
   free(b->name);
@@ -175,8 +176,9 @@ void muster_broadcast_close(muster_broadcast_t *channel,
   channel->batch = NULL;
   end = (muster__port_end_t){channel->q, NULL};
   channel->q = NULL;
-  muster__port_end_close(&end);
+  /* The handle before the queue that owns the doorbell it watches. */
   muster__wake_close(&channel->wake, free_channel);
+  muster__port_end_close(&end);
 }
 
 int muster__broadcast_close_handle(uv_handle_t *h) {

@@ -4,18 +4,25 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "json_check.h"
 #include "json_write.h"
 #include "message_internal.h"
 #include "muster/error.h"
 
-muster__port_queue_t *muster__port_queue_new(void) {
+int muster__port_queue_new(muster__port_queue_t **out) {
   muster__port_queue_t *q = calloc(1, sizeof *q);
   pthread_mutexattr_t attr;
   int r;
   if (q == NULL)
-    return NULL;
+    return MUSTER_ENOMEM;
+  q->fd = muster__wake_fd_new();
+  if (q->fd < 0) {
+    r = q->fd;
+    free(q);
+    return r;
+  }
   /* Held for a few stores only (a push, a take). The owner takes batch
    * after batch while a poster streams, so the two meet at the lock often:
    * a plain mutex would put the loser to sleep in the kernel each time (a
@@ -26,12 +33,14 @@ muster__port_queue_t *muster__port_queue_new(void) {
   r = pthread_mutex_init(&q->lock, &attr);
   pthread_mutexattr_destroy(&attr);
   if (r != 0) {
+    close(q->fd);
     free(q);
-    return NULL;
+    return MUSTER_ENOMEM;
   }
   atomic_init(&q->refs, 1);
   atomic_init(&q->ready, 0);
-  return q;
+  *out = q;
+  return 0;
 }
 
 void muster__port_queue_ref(muster__port_queue_t *q) {
@@ -45,17 +54,27 @@ void muster__port_queue_unref(muster__port_queue_t *q) {
   muster__port_msg_free_list(q->head);
   muster__port_spare_free(&q->spare);
   pthread_mutex_destroy(&q->lock);
+  close(q->fd);
   free(q);
 }
 
-/* Called with the lock held. The owner takes everything queued until it
- * releases the queue, so one wake-up per release is enough however many
- * posts came. */
-static void wake_locked(muster__port_queue_t *q) {
-  if (q->wake != NULL && !q->woken) {
-    q->woken = 1;
-    muster__wake_send(q->wake);
-  }
+/* Called with the lock held: whether to ring the owner's doorbell once
+ * the lock is dropped. The owner takes everything queued, so one ring
+ * per take is enough however many posts came.
+ *
+ * The ring itself comes after the unlock. Under the lock, the write woke
+ * the owner while its poster still held the lock (or was preempted
+ * holding it, the woken owner taking its CPU): the owner went straight
+ * for the lock and slept on it, and the poster's unlock had to wake it
+ * again (perf: most context switches of a one-way stream were that). The
+ * doorbell belongs to the queue, and a poster holds a reference to the
+ * queue, so a late ring reaches an open eventfd; at worst it wakes an
+ * owner that already took the message, for an empty take. */
+static int wake_locked(muster__port_queue_t *q) {
+  if (q->wake == NULL || q->woken)
+    return 0;
+  q->woken = 1;
+  return 1;
 }
 
 /* Called with the lock held, after any change of what is queued. */
@@ -68,7 +87,7 @@ static void set_ready(muster__port_queue_t *q) {
 int muster__port_queue_push(muster__port_queue_t *q, muster__port_msg_t *msg,
                             size_t hwm, muster__port_commit_cb commit,
                             void *arg, muster__port_spare_t *refill) {
-  int over;
+  int over, ring;
   pthread_mutex_lock(&q->lock);
   if (q->closed) {
     pthread_mutex_unlock(&q->lock);
@@ -91,8 +110,10 @@ int muster__port_queue_push(muster__port_queue_t *q, muster__port_msg_t *msg,
   if (over)
     q->drain_wanted = 1;
   set_ready(q);
-  wake_locked(q);
+  ring = wake_locked(q);
   pthread_mutex_unlock(&q->lock);
+  if (ring)
+    muster__wake_ring(q->fd);
   return over;
 }
 
@@ -185,27 +206,35 @@ void muster__port_queue_unget(muster__port_queue_t *q, muster__port_msg_t *list,
 }
 
 void muster__port_queue_signal(muster__port_queue_t *q, int event) {
+  int ring;
   pthread_mutex_lock(&q->lock);
   q->events |= event;
   set_ready(q);
-  wake_locked(q);
+  ring = wake_locked(q);
   pthread_mutex_unlock(&q->lock);
+  if (ring)
+    muster__wake_ring(q->fd);
 }
 
 void muster__port_queue_bind(muster__port_queue_t *q, muster__wake_t *wake) {
+  int ring;
   pthread_mutex_lock(&q->lock);
   q->wake = wake;
   q->woken = 0;
-  if (wake && (q->head || q->events))
-    wake_locked(q);
+  ring = wake && (q->head || q->events) && wake_locked(q);
   pthread_mutex_unlock(&q->lock);
+  if (ring)
+    muster__wake_ring(q->fd);
 }
 
 void muster__port_queue_kick(muster__port_queue_t *q) {
+  int ring;
   pthread_mutex_lock(&q->lock);
   q->woken = 0;
-  wake_locked(q);
+  ring = wake_locked(q);
   pthread_mutex_unlock(&q->lock);
+  if (ring)
+    muster__wake_ring(q->fd);
 }
 
 size_t muster__port_queue_bytes(muster__port_queue_t *q) {

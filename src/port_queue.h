@@ -8,12 +8,12 @@
  * answer with the CPU (src/port.c, spin) it holds the queue awake, so
  * posters do not wake it.
  *
- * The wake pointer is set only while the end is bound to a loop. Posters
- * send the wake-up with the lock held, and the owner clears the pointer
- * under the same lock before it closes the handle: so a poster never
- * wakes a handle that is being closed, and an end travelling inside a
- * message (wake NULL) just collects messages until its new owner binds
- * it and wakes itself.
+ * A queue has its own doorbell (an eventfd) that the owner's handle
+ * watches; posters ring it after they drop the lock (wake_locked in
+ * port_queue.c says why). The wake pointer is set only while the end is
+ * bound to a loop, and posters decide to ring under the lock: so an end
+ * travelling inside a message (wake NULL) just collects messages until
+ * its new owner binds it and wakes itself.
  *
  * A port end is a pair of queue references: its own inbox and the other
  * end's. A pair of ports is two queues, each referenced by both ends. */
@@ -115,7 +115,8 @@ struct muster__port_queue_s {
   pthread_mutex_t lock;
   muster__port_msg_t *head, *tail;
   size_t bytes;         /* payload bytes queued */
-  muster__wake_t *wake; /* the owner's wake-up while bound, else NULL */
+  int fd;               /* the doorbell (src/wake.h) the owner watches */
+  muster__wake_t *wake; /* the owner's handle while bound, else NULL */
   int woken;            /* woken, or awake, since the owner last released */
   atomic_int ready;     /* something to take: read without the lock */
   muster__port_spare_t spare; /* blocks the owner gave back, for posters */
@@ -125,8 +126,9 @@ struct muster__port_queue_s {
   atomic_int refs;
 };
 
-/* A new queue with one reference, or NULL (ENOMEM). */
-muster__port_queue_t *muster__port_queue_new(void);
+/* A new queue with one reference and its doorbell. Errors: MUSTER_ENOMEM,
+ * MUSTER_EMFILE / MUSTER_ENFILE (no descriptor for the eventfd). */
+int muster__port_queue_new(muster__port_queue_t **out);
 void muster__port_queue_ref(muster__port_queue_t *q);
 /* Drops a reference; the last one frees the queue and its messages. */
 void muster__port_queue_unref(muster__port_queue_t *q);
@@ -165,8 +167,8 @@ void muster__port_queue_unget(muster__port_queue_t *q, muster__port_msg_t *list,
                               int events);
 /* Sets an event and wakes the owner. */
 void muster__port_queue_signal(muster__port_queue_t *q, int event);
-/* Binds to the owner's wake-up (NULL: unbinds). Binding wakes the owner
- * when something is queued. */
+/* Binds to the owner's handle, which watches q->fd (NULL: unbinds).
+ * Binding wakes the owner when something is queued. */
 void muster__port_queue_bind(muster__port_queue_t *q, muster__wake_t *wake);
 /* Wakes the bound owner now (after start). */
 void muster__port_queue_kick(muster__port_queue_t *q);
