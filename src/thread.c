@@ -20,7 +20,11 @@
 extern char **environ;
 
 struct muster_thread_s {
-  uv_async_t ctrl; /* first: the handle's address is the thread's */
+  /* First: the handle's address is the thread's. A wake-up on an eventfd
+   * of its own, not a uv_async_t: in libuv 1.44 the creator's loop woken
+   * by uv_async_send() spins while the thread is still inside the send,
+   * which delayed every start's 'online' (src/wake.h). */
+  muster__wake_t ctrl;
   muster_port_t *port;
   pthread_t tid;
   uint64_t id;
@@ -98,6 +102,7 @@ static void free_env(char **env);
 
 static void free_thread(uv_handle_t *h) {
   muster_thread_t *t = (muster_thread_t *)h;
+  close(t->ctrl.fd);
   if (t->close_cb)
     t->close_cb(t);
   free(t->worker);
@@ -106,8 +111,7 @@ static void free_thread(uv_handle_t *h) {
   free(t);
 }
 
-static void on_ctrl(uv_async_t *a) {
-  muster_thread_t *t = (muster_thread_t *)a;
+static void on_ctrl(muster_thread_t *t) {
   tell_online(t);
   if (t->exit_told || !atomic_load_explicit(&t->exited, memory_order_acquire))
     return;
@@ -132,8 +136,14 @@ static void on_ctrl(uv_async_t *a) {
     t->o.on_exit(t, t->code);
 }
 
+static void on_ctrl_wake(uv_poll_t *h, int status, int events) {
+  muster_thread_t *t = (muster_thread_t *)h;
+  muster__wake_clear(&t->ctrl);
+  on_ctrl(t);
+}
+
 int muster__thread_close_handle(uv_handle_t *h) {
-  if (h->type != UV_ASYNC || ((uv_async_t *)h)->async_cb != on_ctrl)
+  if (muster__wake_of(h, on_ctrl_wake) == NULL)
     return 0;
   muster_thread_close((muster_thread_t *)h, NULL);
   return 1;
@@ -251,7 +261,7 @@ static int enter(ctx_t *c, muster_thread_t *t) {
 static void *thread_main(void *arg) {
   muster_thread_t *t = arg;
   ctx_t c;
-  int r, code = 0, error = 0;
+  int r, code = 0, error = 0, ctrl = t->ctrl.fd;
   r = enter(&c, t);
   if (r != 0) {
     muster__port_end_close(&t->child_end);
@@ -261,14 +271,16 @@ static void *thread_main(void *arg) {
     goto out;
   }
   atomic_store_explicit(&t->online, 1, memory_order_release);
-  uv_async_send(&t->ctrl);
+  muster__wake_ring(ctrl);
   code = run(&c, &error);
 out:
   current = NULL;
   t->code = code;
   t->error = error;
   atomic_store_explicit(&t->exited, 1, memory_order_release);
-  uv_async_send(&t->ctrl);
+  /* `t` may be gone once `exited` is seen; the descriptor is closed only
+   * after the join. */
+  muster__wake_ring(ctrl);
   return NULL;
 }
 
@@ -403,12 +415,12 @@ static void proc_exit(void *arg, int64_t code, int sig, int error) {
   t->code = sig == 0 ? (int)code : atomic_load(&t->stop) ? 1 : 128 + sig;
   muster__tproc_worker_close(t->proc);
   atomic_store(&t->exited, 1);
-  on_ctrl(&t->ctrl);
+  on_ctrl(t);
 }
 
 static int spawn_process(muster_thread_t *t) {
   muster__tproc_worker_hooks_t h = {proc_online, proc_exit, t};
-  int r = muster__tproc_worker_start(t->ctrl.loop, process_main, t, &h,
+  int r = muster__tproc_worker_start(t->ctrl.poll.loop, process_main, t, &h,
                                      &t->port, &t->proc);
   if (r != 0)
     return r;
@@ -441,6 +453,7 @@ static int spawn(muster_thread_t *t, size_t stack_size) {
 
 static void free_failed(uv_handle_t *h) {
   muster_thread_t *t = (muster_thread_t *)h;
+  close(t->ctrl.fd);
   pthread_mutex_destroy(&t->lock);
   free(t);
 }
@@ -467,7 +480,13 @@ int muster_thread_create(uv_loop_t *loop, muster_thread_entry_cb entry,
     free(t);
     return MUSTER_ENOMEM;
   }
-  r = uv_async_init(loop, &t->ctrl, on_ctrl);
+  r = muster__wake_fd_new();
+  if (r >= 0) {
+    int fd = r;
+    r = muster__wake_init(loop, &t->ctrl, fd, on_ctrl_wake);
+    if (r != 0)
+      close(fd);
+  }
   if (r != 0) {
     pthread_mutex_destroy(&t->lock);
     free(t);
