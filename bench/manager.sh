@@ -34,9 +34,11 @@
 #                any program costs on the machine at that moment
 #   log_mb_s, log_cpu_s_per_mb, log_rss_before_kb, log_rss_after_kb
 #                an app writing 100-byte lines as fast as it can for
-#                FLOOD_SECONDS (FLOOD_MB at most): MB/s into its log file,
-#                daemon CPU seconds (user + system, /proc/<pid>/stat) per
-#                MB, daemon RSS before and after
+#                FLOOD_SECONDS (FLOOD_MB at most): MB/s into its log file
+#                (muster rotates it every 10 MiB by default: there the
+#                bytes its writer counts, from `describe`), daemon CPU
+#                seconds (user + system, /proc/<pid>/stat) per MB, daemon
+#                RSS before and after
 #   start_100_s, start_900_s, delete_1000_s
 #                `start` of the ecosystem files; `delete all` of the 1,000
 # Each figure is printed with its ratio to PM2's; the last line is one JSON

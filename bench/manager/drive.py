@@ -5,7 +5,7 @@
 Runs every phase against one manager (muster or PM2; the CLI is the
 command that runs it, HOME_VAR=HOME is set for each call) and prints one
 JSON object of figures on its last line. Only 127.0.0.1 is touched."""
-import json, os, select, socket, statistics, subprocess, sys, time
+import json, os, re, select, socket, statistics, subprocess, sys, time
 
 name, home_var, home = sys.argv[1:4]
 cli = sys.argv[4:]
@@ -191,6 +191,13 @@ while time.monotonic() - t0 < flood_s + 10:
         break
     time.sleep(0.01)
 cpu1, rss1 = cpu_s(dpid), rss_kb(dpid)
+if name == 'muster':
+    # muster rotates at 10 MiB by default (PM2 does not rotate without
+    # pm2-logrotate): the current file's size is not the total; the
+    # daemon counts what its writer wrote, rotations included.
+    out = run('describe', 'flood')[1].decode()
+    size = int(re.search(r'log_bytes_written +(\d+)', out).group(1))
+    fig['log_rotations'] = int(re.search(r'log_rotations +(\d+)', out).group(1))
 mb = size / 1e6
 secs = (t_last - t_first) if t_first and t_last > t_first else float('nan')
 fig['log_mb'] = round(mb, 1)
