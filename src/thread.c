@@ -16,6 +16,7 @@
 #include "json_read.h"
 #include "port_internal.h"
 #include "thread_process_worker.h"
+#include "thread_stdio.h"
 
 extern char **environ;
 
@@ -51,6 +52,7 @@ struct muster_thread_s {
   muster__tproc_worker_t *proc;
   int signal;
   int proc_fd; /* in the worker process: its end of the channel */
+  muster__thread_stdio_t *stdio; /* captured output, or NULL */
 };
 
 /* What the running thread knows about itself. */
@@ -92,6 +94,19 @@ static void on_port_message(muster_port_t *port, muster_message_t *m) {
     t->o.on_message(t, m);
 }
 
+static void on_output(void *arg, int fd, const char *data, size_t len) {
+  muster_thread_t *t = arg;
+  muster_thread_output_cb cb = fd == 1 ? t->o.on_stdout : t->o.on_stderr;
+  /* Output means the entry runs: online, even if a worker process's
+   * online frame is still on its way (the entry wrote before its loop
+   * first ran and sent it). */
+  if (t->proc)
+    atomic_store(&t->online, 1);
+  tell_online(t);
+  if (!t->closing && cb)
+    cb(t, data, len);
+}
+
 static void on_port_messageerror(muster_port_t *port, int err) {
   muster_thread_t *t = muster_port_data(port);
   if (!t->closing && t->o.on_messageerror)
@@ -120,6 +135,9 @@ static void on_ctrl(muster_thread_t *t) {
    * waits at most for it to return. */
   if (t->proc == NULL)
     pthread_join(t->tid, NULL);
+  muster__thread_stdio_drain(t->stdio); /* all output comes before exit */
+  muster__thread_stdio_close(t->stdio);
+  t->stdio = NULL;
   if (t->port) {
     muster__port_deliver(t->port); /* every message comes before exit */
     muster_port_close(t->port, NULL);
@@ -274,6 +292,7 @@ static void *thread_main(void *arg) {
   muster__wake_ring(ctrl);
   code = run(&c, &error);
 out:
+  muster__thread_stdio_worker_end(t->stdio);
   current = NULL;
   t->code = code;
   t->error = error;
@@ -291,6 +310,7 @@ static int process_main(int fd, void *arg) {
   ctx_t c;
   int error = 0;
   t->proc_fd = fd;
+  muster__thread_stdio_child(t->stdio);
   if (enter(&c, t) != 0)
     return 1;
   return run(&c, &error);
@@ -374,6 +394,12 @@ static int setup(uv_loop_t *loop, muster_thread_t *t,
     return MUSTER_ENOMEM;
   if (env_data && (t->env_data = json_deep_copy(env_data)) == NULL)
     return MUSTER_ENOMEM;
+  if ((o->on_stdout || o->on_stderr) &&
+      (r = muster__thread_stdio_create(
+           loop, o->isolation == MUSTER_THREAD_ISOLATION_PROCESS,
+           o->on_stdout != NULL, o->on_stderr != NULL, on_output, t,
+           &t->stdio)) != 0)
+    return r;
   if (o->isolation == MUSTER_THREAD_ISOLATION_PROCESS)
     return 0; /* the port comes with the process (spawn) */
   r = muster__port_pair_ends(&mine, &t->child_end);
@@ -389,6 +415,7 @@ static int setup(uv_loop_t *loop, muster_thread_t *t,
 }
 
 static void undo(muster_thread_t *t) {
+  muster__thread_stdio_close(t->stdio);
   if (t->port)
     muster_port_close(t->port, NULL);
   muster__port_end_close(&t->child_end);
@@ -427,6 +454,11 @@ static int spawn_process(muster_thread_t *t) {
   /* The worker process took its own copy with the fork. */
   json_decref(t->env_data);
   t->env_data = NULL;
+  if (t->stdio && (r = muster__thread_stdio_parent(t->stdio)) != 0) {
+    muster__tproc_worker_close(t->proc);
+    t->proc = NULL;
+    return r;
+  }
   start_port(t);
   return 0;
 }
@@ -543,6 +575,7 @@ void muster_thread_close(muster_thread_t *thread, muster_thread_close_cb cb) {
   thread->closing = 1;
   thread->close_cb = cb;
   muster_thread_terminate(thread);
+  muster__thread_stdio_detach(thread->stdio);
   if (thread->port) { /* no callback will come: nothing to deliver */
     muster_port_close(thread->port, NULL);
     thread->port = NULL;
@@ -646,6 +679,14 @@ int muster_thread_exit(int code) {
   current->exit_code = code;
   uv_stop(&current->loop);
   return 0;
+}
+
+FILE *muster_thread_stdout(void) {
+  return muster__thread_stdio_file(current ? current->t->stdio : NULL, 1);
+}
+
+FILE *muster_thread_stderr(void) {
+  return muster__thread_stdio_file(current ? current->t->stdio : NULL, 2);
 }
 
 const char *muster_thread_getenv(const char *name) {

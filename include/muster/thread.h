@@ -9,11 +9,13 @@
  *     muster_thread_parent_port(), muster_thread_worker_data(),
  *     muster_thread_should_stop(), muster_thread_at_exit(),
  *     muster_thread_exit(), muster_thread_getenv(),
+ *     muster_thread_stdout(), muster_thread_stderr(),
  *     muster_thread_{set,get}_environment_data()
  *
  * Events reach the creator's loop in Node's order: on_online (the thread's
  * loop is set up and its entry is about to run), on_message (each message
- * the thread posted to its parent port), on_error (the entry returned an
+ * the thread posted to its parent port; on_stdout / on_stderr for its
+ * captured output), on_error (the entry returned an
  * error), on_exit (code), after which nothing more comes.
  *
  * The thread: muster_thread_create() makes a loop for it, runs
@@ -59,6 +61,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <uv.h>
 #include <jansson.h>
 
@@ -87,6 +90,15 @@ typedef void (*muster_thread_message_cb)(muster_thread_t *thread,
 typedef void (*muster_thread_error_cb)(muster_thread_t *thread, int err);
 typedef void (*muster_thread_exit_cb)(muster_thread_t *thread, int code);
 typedef void (*muster_thread_close_cb)(muster_thread_t *thread);
+/* Captured output (on_stdout, on_stderr): data[0..len), valid during the
+ * call; chunks come in the order written, cut anywhere (not by lines). */
+typedef void (*muster_thread_output_cb)(muster_thread_t *thread,
+                                        const char *data, size_t len);
+
+/* Bytes of captured output a thread-mode worker may have written that its
+ * creator has not yet taken: a writer that would pass it waits (in
+ * process mode the bound is the pipe's capacity, 64 KiB by default). */
+#define MUSTER_THREAD_OUTPUT_BUFFER (64 * 1024)
 
 /* Options for muster_thread_create(); all zero means the defaults.
  * Borrowed for the call; what is kept is copied. */
@@ -145,6 +157,33 @@ typedef struct {
   muster_thread_error_cb on_messageerror;
   muster_thread_error_cb on_error;
   muster_thread_exit_cb on_exit;
+  /* Output capture (Node's `stdout: true`, `stderr: true`): non-NULL
+   * captures the worker's stdout (stderr), delivered here on the
+   * creator's loop; NULL leaves it on the process's fd 1 (2).
+   * What is captured differs by mode, because a thread shares its
+   * process's fds and a process does not:
+   *   thread   what the worker writes to muster_thread_stdout() /
+   *            muster_thread_stderr() (a FILE of its own: stdout by line,
+   *            stderr unbuffered). NOT printf, puts, fprintf(stdout) or
+   *            write(1, ...): fd 1 and stdout are the whole process's,
+   *            and go where they always go. Threads the worker creates
+   *            are captured only if it asks for them.
+   *   process  everything written to fds 1 and 2 of the worker process:
+   *            printf and write(1, ...) alike, its stdout made
+   *            line-buffered; muster_thread_stdout() is stdout there.
+   *            Programs the worker starts inherit the pipes; what they
+   *            write after the worker exited is not delivered.
+   * Every byte written before the worker exits reaches the callback
+   * before on_error / on_exit (a crash loses what the C library still
+   * held in stdout's buffer, as in any process). A worker writing faster
+   * than the creator's loop takes its output waits: at most
+   * MUSTER_THREAD_OUTPUT_BUFFER bytes (a pipe's capacity in process mode)
+   * wait for the creator; so a creator that stops running its loop stops
+   * a worker that writes. Output and messages are two streams: their
+   * relative order is not kept. After muster_thread_close() the output
+   * is dropped and no writer waits. */
+  muster_thread_output_cb on_stdout;
+  muster_thread_output_cb on_stderr;
   void *data; /* returned by muster_thread_data() */
 } muster_thread_options_t;
 
@@ -221,6 +260,17 @@ MUSTER_EXTERN int muster_thread_at_exit(void (*cb)(void *arg), void *arg);
  * the thread exits with `code` after its cleanup. MUSTER_EINVAL on the
  * main thread. */
 MUSTER_EXTERN int muster_thread_exit(int code);
+/* Where this thread's stdout (stderr) goes: a FILE of the thread's own
+ * that its creator captures when it asked for on_stdout (on_stderr) in
+ * thread mode; else the process's stdout (stderr), which in a captured
+ * process-mode worker is the pipe to the creator. Write to it with
+ * fprintf/fwrite from the thread (glibc's FILE locking makes the thread's
+ * own threads safe too); never fclose it: the thread flushes and closes
+ * its own at exit, after the at-exit hooks. Write to it only while the
+ * thread runs. */
+MUSTER_EXTERN FILE *muster_thread_stdout(void);
+MUSTER_EXTERN FILE *muster_thread_stderr(void);
+
 /* A variable of the environment chosen by the env options (see
  * muster_thread_options_t); the process's getenv() on the main thread.
  * Borrowed: valid until the thread ends (with share_env, as getenv()). */
