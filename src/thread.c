@@ -15,6 +15,7 @@
 #include "muster/thread.h"
 #include "json_read.h"
 #include "port_internal.h"
+#include "thread_limits.h"
 #include "thread_process_worker.h"
 #include "thread_stdio.h"
 
@@ -52,7 +53,8 @@ struct muster_thread_s {
   muster__tproc_worker_t *proc;
   int signal;
   int proc_fd; /* in the worker process: its end of the channel */
-  muster__thread_stdio_t *stdio; /* captured output, or NULL */
+  muster__thread_stdio_t *stdio;   /* captured output, or NULL */
+  muster__thread_limits_t *limits; /* resourceLimits, or NULL */
 };
 
 /* What the running thread knows about itself. */
@@ -122,6 +124,7 @@ static void free_thread(uv_handle_t *h) {
     t->close_cb(t);
   free(t->worker);
   free_env(t->env);
+  muster__thread_limits_free(t->limits);
   pthread_mutex_destroy(&t->lock);
   free(t);
 }
@@ -308,12 +311,15 @@ out:
 static int process_main(int fd, void *arg) {
   muster_thread_t *t = arg;
   ctx_t c;
-  int error = 0;
+  int error = 0, code;
   t->proc_fd = fd;
   muster__thread_stdio_child(t->stdio);
-  if (enter(&c, t) != 0)
+  if (muster__thread_limits_child(t->limits) != 0 || enter(&c, t) != 0)
     return 1;
-  return run(&c, &error);
+  code = run(&c, &error);
+  if (code != 0)
+    muster__thread_limits_end(t->limits);
+  return code;
 }
 
 /* ---- creating ------------------------------------------------------------ */
@@ -384,7 +390,10 @@ static void start_port(muster_thread_t *t) {
 static int setup(uv_loop_t *loop, muster_thread_t *t,
                  const muster_thread_options_t *o) {
   muster__port_end_t mine;
-  int r = copy_worker_data(t, o);
+  int r = muster__thread_limits_create(
+      &o->limits, o->isolation == MUSTER_THREAD_ISOLATION_PROCESS, &t->limits);
+  if (r == 0)
+    r = copy_worker_data(t, o);
   if (r != 0)
     return r;
   snprintf(t->name, sizeof t->name, "%s", o->name ? o->name : "muster-thread");
@@ -416,6 +425,7 @@ static int setup(uv_loop_t *loop, muster_thread_t *t,
 
 static void undo(muster_thread_t *t) {
   muster__thread_stdio_close(t->stdio);
+  muster__thread_limits_free(t->limits);
   if (t->port)
     muster_port_close(t->port, NULL);
   muster__port_end_close(&t->child_end);
@@ -438,8 +448,12 @@ static void proc_online(void *arg) {
 static void proc_exit(void *arg, int64_t code, int sig, int error) {
   muster_thread_t *t = arg;
   t->signal = sig;
-  t->error = error;
   t->code = sig == 0 ? (int)code : atomic_load(&t->stop) ? 1 : 128 + sig;
+  /* A limit it passed says more than the error it ended with (an
+   * allocation that failed deep inside a call it made). */
+  t->error = muster__thread_limits_reason(t->limits, sig);
+  if (t->error == 0)
+    t->error = error;
   muster__tproc_worker_close(t->proc);
   atomic_store(&t->exited, 1);
   on_ctrl(t);

@@ -86,7 +86,9 @@ typedef int (*muster_thread_entry_cb)(uv_loop_t *loop, void *arg);
 typedef void (*muster_thread_online_cb)(muster_thread_t *thread);
 typedef void (*muster_thread_message_cb)(muster_thread_t *thread,
                                          muster_message_t *message);
-/* on_error: the entry returned `err`. on_messageerror: as the port's. */
+/* on_error: the entry returned `err`, or a process-isolated worker passed
+ * one of its limits (MUSTER_ENOMEM, MUSTER_ETIMEDOUT: see
+ * muster_thread_limits_t). on_messageerror: as the port's. */
 typedef void (*muster_thread_error_cb)(muster_thread_t *thread, int err);
 typedef void (*muster_thread_exit_cb)(muster_thread_t *thread, int code);
 typedef void (*muster_thread_close_cb)(muster_thread_t *thread);
@@ -99,6 +101,38 @@ typedef void (*muster_thread_output_cb)(muster_thread_t *thread,
  * creator has not yet taken: a writer that would pass it waits (in
  * process mode the bound is the pipe's capacity, 64 KiB by default). */
 #define MUSTER_THREAD_OUTPUT_BUFFER (64 * 1024)
+
+/* resourceLimits. Node's maxOldGenerationSizeMb, maxYoungGenerationSizeMb
+ * and codeRangeSizeMb bound V8's heap; a C worker has no heap of its own
+ * but the process's, so these are the kernel's limits (setrlimit) on a
+ * process-isolated worker, set in the worker process before its entry
+ * runs (docs/threads.md, "Resource limits"). Zero: no limit. A thread
+ * shares its process's memory, CPU time and descriptors, which the kernel
+ * cannot limit per thread: in thread mode any of these fails
+ * muster_thread_create() with MUSTER_ENOTSUP (stack_size is the one limit
+ * a thread has). */
+typedef struct {
+  /* Bytes of data (heap: malloc, brk, private writable mappings; what
+   * RLIMIT_DATA counts) the worker may add to what it inherited at the
+   * fork. Past it, allocations fail: malloc returns NULL, mmap ENOMEM.
+   * A worker that then ends with a failure (a non-zero exit code, or
+   * SIGSEGV, SIGBUS, SIGABRT) while less than max(1 MiB, max_memory / 16)
+   * is left under the limit ran out of memory: on_error(MUSTER_ENOMEM)
+   * comes before on_exit (Node's ERR_WORKER_OUT_OF_MEMORY). Not so
+   * reported: a worker that freed its memory before it ended, one killed
+   * otherwise (SIGKILL), one that exits 0. Memory files (transferred and
+   * shared buffers, MAP_SHARED) do not count. */
+  size_t max_memory;
+  /* Seconds of CPU time (RLIMIT_CPU). Past them the kernel sends SIGXCPU,
+   * which ends the worker: exit 128 + SIGXCPU, after
+   * on_error(MUSTER_ETIMEDOUT). A worker that catches SIGXCPU gets
+   * SIGKILL one second later, reported as that signal. */
+  unsigned max_cpu_seconds;
+  /* Open descriptors (RLIMIT_NOFILE, soft and hard): past it open,
+   * socket, pipe... fail with EMFILE in the worker. Above the creator's
+   * hard limit it needs CAP_SYS_RESOURCE. */
+  unsigned max_open_files;
+} muster_thread_limits_t;
 
 /* Options for muster_thread_create(); all zero means the defaults.
  * Borrowed for the call; what is kept is copied. */
@@ -148,6 +182,10 @@ typedef struct {
   /* isolation = process: how long terminate() waits for the worker to end
    * before it kills it. 0: MUSTER_THREAD_TERMINATE_GRACE_MS. */
   unsigned terminate_grace_ms;
+  /* Kernel limits on a process-isolated worker (above). A limit the
+   * worker process cannot set (EPERM) ends it at once with exit code 1,
+   * after on_error(that error). */
+  muster_thread_limits_t limits;
   /* Options of the creator's port (callbacks set here are ignored: the
    * ones below are used). */
   size_t high_water_mark;
@@ -193,9 +231,10 @@ typedef struct {
  * Errors (nothing to free, no thread started, no callback will come):
  * MUSTER_EINVAL (NULL loop, entry or out; worker_len without
  * worker_bytes; an unknown isolation), MUSTER_ENOTSUP (share_env with
- * isolation = process), MUSTER_ENOMEM, MUSTER_EAGAIN (no more threads or
- * processes: RLIMIT_NPROC, or the kernel's limits), and pthread_create's
- * or fork's other errors. Call on the loop's thread. */
+ * isolation = process; limits in thread mode), MUSTER_ENOMEM,
+ * MUSTER_EAGAIN (no more threads or processes: RLIMIT_NPROC, or the
+ * kernel's limits), and pthread_create's or fork's other errors. Call on
+ * the loop's thread. */
 MUSTER_EXTERN int muster_thread_create(uv_loop_t *loop,
                                        muster_thread_entry_cb entry,
                                        const muster_thread_options_t *options,
