@@ -39,6 +39,9 @@ count() { # processes of app $1 (not zombies)
 for round in 1 2; do
   d=$(daemon_pids)
   kill -9 "$d"
+  # Its last thread may hold the socket a moment after the apps died: a
+  # CLI connecting then would see the connection reset.
+  wait_for "! live $d"
   # The apps die with the daemon (parent-death signal).
   wait_for "[ \$(count py) = 0 ] && [ \$(count web) = 0 ] && [ \$(count ticker) = 0 ]" 10
   "$M" resurrect >/dev/null

@@ -29,7 +29,11 @@ for round in 1 2; do
     grep -qzxF "MUSTER_HOME=$MUSTER_HOME" "/proc/$p/environ" 2>/dev/null && echo "$p"
   done; true)
   [ -n "$old_gc" ] || fail "round $round: no grandchild"
-  kill -9 "$(daemon_pids)"
+  d=$(daemon_pids)
+  kill -9 "$d"
+  # Its last thread may hold the socket a moment after the apps died: a
+  # CLI connecting then would see the connection reset.
+  wait_for "! live $d"
   # The main processes die with the daemon; the grandchild does not.
   wait_for "[ \$(count spawner spawner.sh) = 0 ] && [ \$(count ticker $tmp/ticker) = 0 ]"
   live "$old_gc" || fail "round $round: the grandchild died by itself"
