@@ -50,9 +50,11 @@ grep -q 'gid: no group named "no_such_group_x"' <<<"$out" || fail "unknown group
 home2=$tmp/nobody-home
 mkdir -m 700 "$home2" && chown nobody "$home2"
 muster_for_anyone
+# From $tmp (0755): the CLI sends its cwd as the app's, and a private
+# checkout (a 0700 home) is no place nobody may enter.
 as_nobody() {
   setpriv --reuid="$nuid" --regid="$ngid" --clear-groups \
-    env LD_LIBRARY_PATH="$tmp" MUSTER_HOME="$home2/h" "$@"
+    env -C "$tmp" LD_LIBRARY_PATH="$tmp" MUSTER_HOME="$home2/h" "$@"
 }
 # nobody's daemon goes too, whatever happens.
 trap 'st=$?; as_nobody "$tmp/muster" kill >/dev/null 2>&1; (exit $st); cleanup' EXIT
