@@ -7,7 +7,7 @@ if ! mount -t tmpfs -o size=512k,mode=0700 tmpfs "$MUSTER_HOME" 2>/dev/null; the
   echo "skip: cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)"
   exit 77
 fi
-trap 'st=$?; pids=$(muster_pids); [ -n "$pids" ] && kill -9 $pids 2>/dev/null; sleep 0.2; umount -l "$MUSTER_HOME"; rm -rf "$tmp"; exit $st' EXIT
+trap 'st=$?; set +e; pids=$(muster_pids); [ -z "$pids" ] || kill -9 $pids 2>/dev/null; sleep 0.2; umount -l "$MUSTER_HOME"; rm -rf "$tmp"; exit $st' EXIT
 cc -O1 -o "$tmp/ticker" "$apps/ticker.c" || fail "cannot build the C app"
 "$M" start "$tmp/ticker" --name ticker --output /dev/null >/dev/null
 "$M" save >/dev/null

@@ -46,11 +46,14 @@ live() { # pid: 0 when alive and not a zombie
   [ -e "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
 }
 
+# Under `set -e` a trap must not fail before it gets here: a test's own
+# trap passes its status as $1 instead of replaying it with `(exit $st)`,
+# which would end the trap at once and leave the daemon running.
 cleanup() {
-  local status=$?
+  local status=${1:-$?}
   local pids
   pids=$(muster_pids)
-  [ -n "$pids" ] && kill -9 $pids 2>/dev/null
+  [ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
   if [ "$status" != 0 ] && [ -f "$MUSTER_HOME/daemon.log" ]; then
     echo "--- daemon.log" >&2
     tail -20 "$MUSTER_HOME/daemon.log" >&2

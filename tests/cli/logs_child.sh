@@ -35,7 +35,7 @@ progress=$tmp/progress
 mkdir -p "$progress"
 rpid=
 reader() { cat "$fifo" >/dev/null & rpid=$!; }
-trap 's=$?; [ -n "$rpid" ] && kill "$rpid" 2>/dev/null; (exit $s); cleanup' EXIT
+trap 's=$?; [ -z "$rpid" ] || kill "$rpid" 2>/dev/null || true; cleanup "$s"' EXIT
 reader
 PROGRESS=$progress "$M" start "$apps/pressure.py" --name pr --output "$fifo" \
   --error "$tmp/pr-err.log" --kill-timeout 25000 --min-uptime 1000 >/dev/null

@@ -57,7 +57,7 @@ as_nobody() {
     env -C "$tmp" LD_LIBRARY_PATH="$tmp" MUSTER_HOME="$home2/h" "$@"
 }
 # nobody's daemon goes too, whatever happens.
-trap 'st=$?; as_nobody "$tmp/muster" kill >/dev/null 2>&1; (exit $st); cleanup' EXIT
+trap 'st=$?; as_nobody "$tmp/muster" kill >/dev/null 2>&1 || true; cleanup "$st"' EXIT
 out=$(as_nobody "$tmp/muster" start "$tmp/who.sh" --name asroot --uid root 2>&1) &&
   fail "nobody's daemon started an app as root"
 echo "$out"
