@@ -1,5 +1,5 @@
-/* CLI entry: global options, connecting (and starting the daemon on
- * demand), the commands that need no more than a target. */
+/* CLI entry: global options and the commands that need no more than a
+ * target (connecting is cli_connect.c). */
 #include "cli.h"
 
 #include <muster.h>
@@ -19,8 +19,6 @@
 extern char **environ;
 
 #define DEFAULT_TIMEOUT_MS 30000
-/* How long a freshly started daemon has to answer. */
-#define SPAWN_WAIT_MS 10000
 
 int cli_usage(const char *fmt, ...) {
   va_list ap;
@@ -56,139 +54,6 @@ json_t *cli_environ(void) {
     free(k);
   }
   return env;
-}
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-  nanosleep(&ts, NULL);
-}
-
-/* flock with a deadline. */
-static int lock_until(int fd, int64_t deadline) {
-  while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-    if (errno != EWOULDBLOCK || now_ms() > deadline)
-      return -1;
-    sleep_ms(5);
-  }
-  return 0;
-}
-
-/* Starts `muster daemon` detached: a new session, stdio to daemon.log, not
- * our child (double fork), so it outlives this CLI and we reap at once. */
-static int spawn_daemon(const home_t *h) {
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0)
-    return -errno;
-  exe[n] = '\0';
-  pid_t pid = fork();
-  if (pid < 0)
-    return -errno;
-  if (pid == 0) {
-    setsid();
-    if (fork() != 0)
-      _exit(0);
-    int in = open("/dev/null", O_RDONLY);
-    int log = open(h->daemon_log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (in >= 0)
-      dup2(in, 0);
-    if (log >= 0) {
-      dup2(log, 1);
-      dup2(log, 2);
-    }
-    execl(exe, "muster", "daemon", (char *)NULL);
-    _exit(127);
-  }
-  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-    ;
-  return 0;
-}
-
-static int no_daemon(int r) {
-  return r == MUSTER_ENOENT || r == MUSTER_ECONNREFUSED;
-}
-
-/* Only one CLI at a time starts a daemon (start.lock); the others find it
- * answering once they get the lock. The daemon's own flock is what makes
- * it one per home; this only saves starting daemons that would exit. */
-int cli_connect(cli_t *cli) {
-  int r = muster_client_connect(cli->home.dir, &cli->client);
-  if (r == 0)
-    return CLI_OK;
-  /* Whatever went wrong, a home we cannot use is the clearest answer. */
-  const char *what;
-  int h = home_init(&cli->home, 1, &what);
-  if (h < 0) {
-    fprintf(stderr, "muster: MUSTER_HOME %s: %s (%s)\n", what,
-            muster_err_name(h), muster_strerror(h));
-    return CLI_FAIL;
-  }
-  if (!no_daemon(r))
-    goto fail;
-  char path[PATH_MAX + 16];
-  snprintf(path, sizeof path, "%s/start.lock", cli->home.dir);
-  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    r = -errno;
-    goto fail;
-  }
-  int64_t deadline = now_ms() + SPAWN_WAIT_MS;
-  if (lock_until(fd, deadline) < 0) {
-    close(fd);
-    r = MUSTER_ETIMEDOUT;
-    goto fail;
-  }
-  r = muster_client_connect(cli->home.dir, &cli->client);
-  if (no_daemon(r) && (r = spawn_daemon(&cli->home)) == 0) {
-    do {
-      sleep_ms(2);
-      r = muster_client_connect(cli->home.dir, &cli->client);
-    } while (no_daemon(r) && now_ms() < deadline);
-    if (no_daemon(r)) {
-      fprintf(stderr,
-              "muster: the daemon did not answer within %d ms (see %s)\n",
-              SPAWN_WAIT_MS, cli->home.daemon_log);
-      close(fd);
-      return CLI_FAIL;
-    }
-  }
-  close(fd);
-  if (r == 0)
-    return CLI_OK;
-fail:
-  fprintf(stderr, "muster: cannot reach the daemon at %s: %s (%s)\n",
-          cli->home.sock, muster_err_name(r), muster_strerror(r));
-  return CLI_FAIL;
-}
-
-int cli_call(cli_t *cli, muster_client_cmd_t cmd, json_t *args,
-             json_t **result) {
-  char *message = NULL;
-  if (result)
-    *result = NULL;
-  int r = muster_client_command(cli->client, cmd, args, cli->timeout_ms, result,
-                                &message);
-  if (r == 0)
-    return CLI_OK;
-  if (message) {
-    fprintf(stderr, "muster: %s\n", message);
-    free(message);
-  } else if (r == MUSTER_ETIMEDOUT) {
-    fprintf(stderr,
-            "muster: %s: the daemon did not answer within %d ms "
-            "(--timeout)\n",
-            muster_client_cmd_name(cmd), cli->timeout_ms);
-  } else {
-    fprintf(stderr, "muster: %s: %s (%s)\n", muster_client_cmd_name(cmd),
-            muster_err_name(r), muster_strerror(r));
-  }
-  return CLI_FAIL;
 }
 
 /* ---- simple commands ---------------------------------------------------- */
@@ -294,29 +159,53 @@ static int cmd_ping(cli_t *cli, int argc, char **argv) {
   return rc;
 }
 
-/* `kill` returns once the daemon is gone: its lock is free. */
+/* `kill` returns once the daemon is gone: its lock is free. With no
+ * socket to connect to, a daemon may still hold the lock, starting or
+ * exiting: wait until it answers or is gone. */
 static int cmd_kill(cli_t *cli, int argc, char **argv) {
   (void)argv;
   if (argc != 1)
     return cli_usage("kill takes no argument");
-  int r = muster_client_connect(cli->home.dir, &cli->client);
-  if (r < 0) {
-    printf("[muster] no daemon runs for %s\n", cli->home.dir);
-    return CLI_OK;
-  }
-  int rc = cli_call(cli, MUSTER_CMD_KILL, NULL, NULL);
-  if (rc != CLI_OK)
-    return rc;
-  int fd = open(cli->home.lock, O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    if (lock_until(fd, now_ms() + cli->timeout_ms) < 0) {
-      fprintf(stderr, "muster: kill: the daemon did not exit in time\n");
-      close(fd);
+  int64_t deadline =
+      cli_now_ms() + (cli->timeout_ms ? cli->timeout_ms : DEFAULT_TIMEOUT_MS);
+  while (muster_client_connect(cli->home.dir, &cli->client) < 0) {
+    if (cli_wait_gone(cli, 0) == 0) {
+      printf("[muster] no daemon runs for %s\n", cli->home.dir);
+      return CLI_OK;
+    }
+    if (cli_now_ms() > deadline) {
+      fprintf(stderr, "muster: kill: a daemon holds %s but does not answer\n",
+              cli->home.lock);
       return CLI_FAIL;
     }
-    close(fd);
+    struct timespec ts = {0, 5000000};
+    nanosleep(&ts, NULL);
   }
-  printf("[muster] every app stopped; daemon exited\n");
+  char *message = NULL;
+  int r = muster_client_command(cli->client, MUSTER_CMD_KILL, NULL,
+                                cli->timeout_ms, NULL, &message);
+  /* Another `kill` came first: the daemon is on its way out already. */
+  int already = r == MUSTER_ECANCELED && message != NULL;
+  if (r < 0 && !already && !cli_lost(r)) {
+    fprintf(stderr, "muster: kill: %s\n",
+            message ? message : muster_strerror(r));
+    free(message);
+    return CLI_FAIL;
+  }
+  free(message);
+  if (cli_wait_gone(cli, deadline) < 0) {
+    fprintf(stderr, "muster: kill: the daemon did not exit in time\n");
+    return CLI_FAIL;
+  }
+  if (cli_lost(r)) {
+    fprintf(stderr,
+            "muster: kill: the daemon went away before it answered (%s); "
+            "none runs now\n",
+            muster_err_name(r));
+    return CLI_FAIL;
+  }
+  printf(already ? "[muster] the daemon was exiting already; it exited\n"
+                 : "[muster] every app stopped; daemon exited\n");
   return CLI_OK;
 }
 

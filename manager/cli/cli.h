@@ -3,6 +3,7 @@
 #define MANAGER_CLI_H
 
 #include <jansson.h>
+#include <stdint.h>
 #include <muster/client.h>
 
 #include "../home.h"
@@ -26,9 +27,18 @@ int cli_main(int argc, char **argv);
 int cli_connect(cli_t *cli);
 /* One request; prints "muster: <message>" for an error reply or a failed
  * call. Returns CLI_OK with *result (may be NULL when not wanted), or
- * CLI_FAIL. */
+ * CLI_FAIL. A read (ping, list, describe) whose reply is lost with its
+ * daemon (cli_connect.c) is asked once more of the next daemon. */
 int cli_call(cli_t *cli, muster_client_cmd_t cmd, json_t *args,
              json_t **result);
+/* 1 when r says the daemon went away under a call (the connection closed
+ * or reset before the whole reply). */
+int cli_lost(int r);
+/* Waits until no daemon holds the home's lock (deadline in cli_now_ms()
+ * time; 0 only looks once). Returns 0, or -1 at the deadline. */
+int cli_wait_gone(const cli_t *cli, int64_t deadline);
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t cli_now_ms(void);
 /* "muster: ..." on stderr, and CLI_USAGE. */
 int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Parses a non-negative integer option value; CLI_USAGE on error. */
