@@ -86,10 +86,16 @@ foreach(sh ${CLI_TESTS})
 endforeach()
 
 # Fuzz targets: with MUSTER_FUZZ a libFuzzer binary; always a replay binary
-# whose corpus run is a regression test.
+# whose corpus run is a regression test. The manager's readers of files
+# (groups.json, dump.json) are compiled into their targets.
+set(M ${PROJECT_SOURCE_DIR}/manager)
+set(FUZZ_EXTRA_fuzz-groups ${M}/daemon/groups_record.c)
+set(FUZZ_EXTRA_fuzz-dump ${M}/daemon/dump_record.c ${M}/config/spec.c)
+set(FUZZ_EXTRA_fuzz-logline-read ${M}/daemon/logline.c)
 foreach(src ${MUSTER_FUZZERS})
   get_filename_component(name ${src} NAME_WE)
-  add_executable(${name}-replay ${src} ${PROJECT_SOURCE_DIR}/fuzz/replay.c)
+  add_executable(${name}-replay ${src} ${PROJECT_SOURCE_DIR}/fuzz/replay.c
+                 ${FUZZ_EXTRA_${name}})
   set_target_properties(${name}-replay PROPERTIES
     RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/fuzz)
   target_include_directories(${name}-replay PRIVATE ${PROJECT_SOURCE_DIR}/src)
@@ -98,7 +104,7 @@ foreach(src ${MUSTER_FUZZERS})
            COMMAND ${name}-replay ${PROJECT_SOURCE_DIR}/fuzz/corpus/${name})
   set_tests_properties(${name}_corpus PROPERTIES TIMEOUT 120)
   if(MUSTER_FUZZ)
-    add_executable(${name} ${src})
+    add_executable(${name} ${src} ${FUZZ_EXTRA_${name}})
     set_target_properties(${name} PROPERTIES
       RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/fuzz)
     target_compile_options(${name} PRIVATE -fsanitize=fuzzer)

@@ -35,13 +35,13 @@
  * inside that window leaves a main process that dies by its parent-death
  * signal before it could fork much; that is accepted. */
 #include "groups.h"
+#include "groups_record.h"
 
 #include <muster.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +49,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define GROUPS_SCHEMA 1
 /* A leftover group that outlives its kill timeout plus this after SIGKILL
  * (a process in uninterruptible sleep) is given up with a note. */
 #define GROUPS_KILL_GRACE_MS 5000
@@ -120,16 +119,16 @@ static void read_boot_id(void) {
 }
 
 static int save(void) {
-  json_t *list = json_array();
+  groups_entry_t *v = malloc((ngroups ? ngroups : 1) * sizeof *v);
+  if (v == NULL)
+    return MUSTER_ENOMEM;
   for (size_t i = 0; i < ngroups; i++)
-    json_array_append_new(
-        list, json_pack("{s:i, s:I, s:i, s:I}", "pgid", groups[i].pgid, "start",
-                        (json_int_t)groups[i].start, "signal", groups[i].signo,
-                        "kill_timeout", (json_int_t)groups[i].kill_timeout_ms));
-  json_t *doc = json_pack("{s:i, s:s, s:o}", "muster_groups", GROUPS_SCHEMA,
-                          "boot_id", boot_id, "groups", list);
-  char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-  json_decref(doc);
+    v[i] = (groups_entry_t){.pgid = groups[i].pgid,
+                            .start = groups[i].start,
+                            .signo = groups[i].signo,
+                            .kill_timeout_ms = groups[i].kill_timeout_ms};
+  char *text = groups_record_encode(v, ngroups, boot_id);
+  free(v);
   if (text == NULL)
     return MUSTER_ENOMEM;
   int r = 0;
@@ -189,44 +188,25 @@ static int push(const group_t *g) {
   return 0;
 }
 
-/* The groups a previous daemon recorded (same boot only). */
+/* The groups a previous daemon recorded (same boot only). A missing or
+ * unreadable record is none (first start, a clean home). */
 static void load(void) {
+  size_t n;
+  groups_entry_t *v;
   json_error_t je;
   json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-  if (doc == NULL)
-    return; /* none (first start, or a clean home) */
-  json_t *v = json_object_get(doc, "muster_groups");
-  const char *b = json_string_value(json_object_get(doc, "boot_id"));
-  if (!json_is_integer(v) || json_integer_value(v) != GROUPS_SCHEMA ||
-      b == NULL || strcmp(b, boot_id) != 0) {
-    json_decref(doc);
+  int r = groups_record_decode(doc, boot_id, &v, &n);
+  json_decref(doc);
+  if (r < 0)
     return;
-  }
-  size_t i;
-  json_t *e;
-  json_array_foreach(json_object_get(doc, "groups"), i, e) {
-    json_t *p = json_object_get(e, "pgid"), *s = json_object_get(e, "start");
-    json_t *sig = json_object_get(e, "signal");
-    json_t *kt = json_object_get(e, "kill_timeout");
-    if (!json_is_integer(p) || !json_is_integer(s) ||
-        json_integer_value(p) <= 1 || json_integer_value(p) > INT32_MAX ||
-        json_integer_value(s) < 0)
-      continue; /* never signal a group we cannot name exactly */
-    group_t g = {
-        .pgid = (int)json_integer_value(p),
-        .start = (unsigned long long)json_integer_value(s),
-        .signo = SIGTERM,
-        .kill_timeout_ms = 1600,
-    };
-    if (json_is_integer(sig) && json_integer_value(sig) > 0 &&
-        json_integer_value(sig) < 32)
-      g.signo = (int)json_integer_value(sig);
-    if (json_is_integer(kt) && json_integer_value(kt) >= 0 &&
-        json_integer_value(kt) <= 86400000)
-      g.kill_timeout_ms = (uint64_t)json_integer_value(kt);
+  for (size_t i = 0; i < n; i++) {
+    group_t g = {.pgid = v[i].pgid,
+                 .start = v[i].start,
+                 .signo = v[i].signo,
+                 .kill_timeout_ms = v[i].kill_timeout_ms};
     push(&g);
   }
-  json_decref(doc);
+  free(v);
 }
 
 /* Counts the live (non-zombie) members of every leftover group still to
