@@ -11,6 +11,7 @@
  * it is either the old complete file or the new complete file, whatever
  * kills the daemon or fills the disk. */
 #include "dump.h"
+#include "dump_record.h"
 #include "registry.h"
 #include "../clock.h"
 
@@ -101,22 +102,12 @@ void dump_save(registry_t *r, const home_t *h, ctl_req_t *req, int force) {
               NULL);
     return;
   }
-  json_t *doc =
-      json_pack("{s:i, s:I, s:o}", "muster_dump", DUMP_SCHEMA, "saved_at",
-                (json_int_t)clock_wall_ms(), "apps", apps);
-  char *text = json_dumps(doc, JSON_INDENT(2));
-  json_decref(doc);
+  size_t len;
+  char *text = dump_record_encode(apps, (int64_t)clock_wall_ms(), &len);
+  json_decref(apps);
   if (text == NULL) {
     ctl_reply(req, MUSTER_ENOMEM, NULL, NULL);
     return;
-  }
-  size_t len = strlen(text);
-  text[len] = '\0';
-  char *withnl = realloc(text, len + 2);
-  if (withnl) {
-    text = withnl;
-    text[len++] = '\n';
-    text[len] = '\0';
   }
   int e = dump_write_file(h->dump, text, len);
   free(text);
@@ -145,12 +136,10 @@ static json_t *load(const home_t *h, char *from, size_t fromlen, char *err,
                  je.text);
       continue;
     }
-    json_t *v = json_object_get(doc, "muster_dump");
-    if (!json_is_integer(v) || json_integer_value(v) != DUMP_SCHEMA ||
-        !json_is_array(json_object_get(doc, "apps"))) {
+    char why[PATH_MAX + 64];
+    if (dump_record_apps(doc, path, why, sizeof why) == NULL) {
       if (err[0] == '\0')
-        snprintf(err, errlen, "%s: not a muster dump of schema %d", path,
-                 DUMP_SCHEMA);
+        snprintf(err, errlen, "%s", why);
       json_decref(doc);
       continue;
     }

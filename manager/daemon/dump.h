@@ -4,9 +4,6 @@
 
 #include "daemon.h"
 
-/* Version of the dump's schema ("muster_dump" member). */
-#define DUMP_SCHEMA 1
-
 /* Writes the declared apps to the dump (see dump.c); answers req. An
  * empty list needs force. */
 void dump_save(registry_t *r, const home_t *h, ctl_req_t *req, int force);
