@@ -50,13 +50,21 @@ json_t *logline_text(const char *p, size_t n) {
   return s;
 }
 
-/* Milliseconds of "2026-12-02T04:50:12.123Z" (the JSON layout), or -1. */
+/* Milliseconds of "2026-12-02T04:50:12.123Z" (the JSON layout), or -1.
+ * The line may come from anywhere: each field is read with a width and
+ * checked, so no number overflows on its way to timegm() (a year of
+ * -2147483648 made `tm_year - 1900` overflow). */
 static int64_t iso_ms(const char *s) {
   struct tm tm = {0};
-  int ms = 0;
+  int ms = 0, end = 0;
   if (s == NULL ||
-      sscanf(s, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-             &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+      sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &tm.tm_year, &tm.tm_mon,
+             &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms,
+             &end) != 7 ||
+      s[end] != '\0' || tm.tm_year < 1970 || tm.tm_mon < 1 ||
+      tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour < 0 ||
+      tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 ||
+      tm.tm_sec > 60 || ms < 0)
     return -1;
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
