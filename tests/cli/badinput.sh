@@ -2,13 +2,27 @@
 # Bad input (issue 10 §6), each with its exact error, and none may leak an
 # fd or a process in the daemon: malformed, oversized and unknown requests
 # on the socket; unknown apps, missing scripts, duplicate names, bad
-# signals and numbers on the command line.
+# signals and numbers on the command line. The daemon's fds and the
+# processes of the home are counted before and after each case.
 . "$(dirname "$0")/lib.bash" "$1"
 "$M" ping >/dev/null
 d=$(daemon_pids)
 "$M" start "$apps/worker.py" --name py >/dev/null
 sleep 0.3
 fds=$(daemon_fds "$d")
+nprocs=$(muster_pids | wc -l)
+
+# The daemon's fds and the home's processes are back to what they were
+# (a closed connection takes the daemon a moment to see).
+unchanged() { # what
+  local i
+  for i in $(seq 1 60); do
+    [ "$(daemon_fds "$d")" = "$fds" ] && [ "$(muster_pids | wc -l)" = "$nprocs" ] &&
+      return 0
+    sleep 0.05
+  done
+  fail "$1: daemon fds $fds -> $(daemon_fds "$d"), processes $nprocs -> $(muster_pids | wc -l)"
+}
 
 expect() { # status, expected text, command...
   local want=$1 text=$2 out rc=0
@@ -16,6 +30,7 @@ expect() { # status, expected text, command...
   out=$("$@" 2>&1) || rc=$?
   [ "$rc" = "$want" ] || fail "$*: exit $rc, wanted $want: $out"
   grep -qF -- "$text" <<<"$out" || fail "$*: wanted \"$text\" in: $out"
+  unchanged "$*"
 }
 expect 1 'muster: stop "nope": no such app' "$M" stop nope
 expect 1 'muster: restart "42": no such app' "$M" restart 42
@@ -31,12 +46,30 @@ expect 2 'unknown option' "$M" start "$apps/worker.py" --bogus
 expect 2 'which app' "$M" stop
 expect 1 'not executable' "$M" start "$apps/ticker.c"
 expect 1 'save: no app to save' env MUSTER_HOME="$tmp/other" "$M" save
+# What the errors above refuse, asked for: --force starts a second app of
+# the name; save --force writes the empty list.
+MUSTER_HOME="$tmp/other" "$M" start /bin/sleep --name nap -- 1000 >/dev/null
+MUSTER_HOME="$tmp/other" "$M" start /bin/sleep --name nap --force -- 1000 >/dev/null ||
+  fail "start --force of a name in use"
+[ "$(MUSTER_HOME="$tmp/other" "$M" jlist | python3 -c 'import json,sys; print(sum(p["name"] == "nap" for p in json.load(sys.stdin)))')" = 2 ] ||
+  fail "start --force: not two apps named nap"
+MUSTER_HOME="$tmp/other" "$M" delete all >/dev/null
+MUSTER_HOME="$tmp/other" "$M" save --force | grep -q 'saved 0 apps' || fail "save --force of no app"
+python3 -c "import json,sys; assert json.load(open(sys.argv[1]))['apps'] == []" "$tmp/other/dump.json" ||
+  fail "save --force: the dump is not the empty list"
 MUSTER_HOME="$tmp/other" "$M" kill >/dev/null
 
 # Raw requests on the socket.
-python3 - "$MUSTER_HOME/daemon.sock" <<'PY'
-import json, socket, sys
-path = sys.argv[1]
+python3 - "$MUSTER_HOME/daemon.sock" "$d" "$fds" <<'PY'
+import json, os, socket, sys, time
+path, daemon, fds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def unchanged(what):
+    for _ in range(60):
+        now = len(os.listdir("/proc/%s/fd" % daemon))
+        if now == fds:
+            return
+        time.sleep(0.05)
+    raise AssertionError("%s: daemon fds %d -> %d" % (what, fds, now))
 def talk(payload, want, close_expected=False):
     s = socket.socket(socket.AF_UNIX)
     s.connect(path)
@@ -61,6 +94,7 @@ def talk(payload, want, close_expected=False):
         ok = json.loads(s.makefile().readline())
         assert ok["ok"] and ok["id"] == 5, ok
     s.close()
+    unchanged(payload[:40])
     return reply
 talk(b'not json\n', "EBADMSG")
 talk(b'[1,2]\n', "EBADMSG")
@@ -82,6 +116,7 @@ for _ in range(200):
     s.connect(path)
     s.sendall(b'{"v":1,"id":')
     s.close()
+unchanged("200 clients gone mid-line")
 print("socket cases ok")
 PY
 
