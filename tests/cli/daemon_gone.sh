@@ -143,7 +143,7 @@ for i in $(seq 1 16); do
       fail "kill $i: exit $rc: $(cat "$tmp/kill.err")"
   else
     d=$(daemon_pids)
-    [ -z "$d" ] || kill -9 $d
+    [ -z "$d" ] || kill -9 $d 2>/dev/null || true # it may be exiting already
   fi
 done
 touch "$tmp/stop"
