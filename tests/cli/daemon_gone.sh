@@ -5,6 +5,9 @@
 # half a table, never exit 0 without the whole reply.
 . "$(dirname "$0")/lib.bash" "$1"
 mkdir -m 700 -p "$MUSTER_HOME"
+# The stand-in daemons and the readers below are ours to end, too.
+bg=()
+trap 'st=$?; kill "${bg[@]}" 2>/dev/null || true; cleanup "$st"' EXIT
 
 # A stand-in for a daemon dying mid-reply: it accepts, reads the request,
 # writes half a reply line and closes; after $1 connections it removes its
@@ -31,6 +34,7 @@ fake() { # limit
   rm -f "$tmp/fake.ready" "$tmp/fake.count"
   python3 "$tmp/fake.py" "$MUSTER_HOME" "$1" &
   fake_pid=$!
+  bg+=("$fake_pid")
   wait_for '[ -e "$tmp/fake.ready" ]'
 }
 
@@ -127,6 +131,7 @@ reader 2 ls &
 r2=$!
 reader 3 ping &
 r3=$!
+bg+=("$r1" "$r2" "$r3")
 # At most 16 rounds, and no more than 30 s of them on a loaded machine.
 t_end=$(($(date +%s) + 30))
 rounds=0
