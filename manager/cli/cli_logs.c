@@ -141,8 +141,11 @@ static int stream(cli_t *cli, view_t *v, json_t *args, int follow) {
             "muster: logs: the daemon did not answer within %d ms "
             "(--timeout)\n",
             cli->timeout_ms);
-  else if (r == MUSTER_ECONNRESET && follow)
-    fprintf(stderr, "muster: logs: the daemon closed the stream\n");
+  else if (cli_lost(r))
+    fprintf(stderr,
+            "muster: logs: the daemon went away before the end of the "
+            "stream (%s)\n",
+            muster_err_name(r));
   else
     fprintf(stderr, "muster: logs: %s (%s)\n", muster_err_name(r),
             muster_strerror(r));
