@@ -61,6 +61,17 @@ for cmd in ls jlist ping "describe web"; do
     fail "$cmd lost twice said: $(cat "$tmp/err")"
 done
 
+# A stream (logs) cut by the daemon's death says so, exit 1.
+fake 2
+rc=0
+timeout 30 "$M" logs --lines 5 >"$tmp/out" 2>"$tmp/err" || rc=$?
+[ "$rc" = 1 ] || fail "logs cut: exit $rc"
+grep -q "muster: logs: the daemon went away before the end of the stream (ECONNRESET)" "$tmp/err" ||
+  fail "logs cut said: $(cat "$tmp/err")"
+kill "$fake_pid" 2>/dev/null || true
+wait "$fake_pid" 2>/dev/null || true
+rm -f "$MUSTER_HOME/daemon.sock"
+
 # 3. A command with an effect is never sent twice.
 for cmd in "stop web" "start $apps/partial.sh" "save --force" "flush"; do
   fake 2
