@@ -82,7 +82,7 @@ file(GLOB CLI_TESTS CONFIGURE_DEPENDS ${T}/cli/*.sh)
 # Tests that take a minute on an idle machine get room for a loaded one.
 set(CLI_TIMEOUT_daemon_gone 300)
 set(CLI_TIMEOUT_badinput 300)
-set(CLI_TIMEOUT_policy 300)
+set(CLI_TIMEOUT_policy 600)
 set(CLI_TIMEOUT_run_main 240)
 set(CLI_TIMEOUT_apps 240)
 foreach(sh ${CLI_TESTS})

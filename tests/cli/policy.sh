@@ -77,11 +77,12 @@ echo "kill-timeout 1500: stop answered after $ms ms"
 "$M" delete stubborn >/dev/null
 
 # The crash-loop guard at any age: max 2 restarts within the guard's
-# window (min_uptime 300 ms x 3, at least 1 s). The app runs 2 s, two
-# windows, then crashes at every start.
-"$M" start "$tmp/app.sh" --name aging --max-restarts 2 --min-uptime 300 -- "$tmp/aging" age >/dev/null
+# window (min_uptime 1 s x 3: wide enough for three crashes of bash on a
+# loaded machine). The app runs 4 s, past a whole window, then crashes at
+# every start.
+"$M" start "$tmp/app.sh" --name aging --max-restarts 2 --min-uptime 1000 -- "$tmp/aging" age >/dev/null
 wait_for '[ "$(status 5)" = online ]'
-sleep 2
+sleep 4
 [ "$(status 5)" = online ] || fail "aging: $(status 5) before its crash loop"
 touch "$tmp/aging.crash"
 wait_for '[ "$(status 5)" = errored ]' 20
