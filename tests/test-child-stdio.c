@@ -142,7 +142,9 @@ TEST(child_stdin_epipe_callback) {
 }
 
 /* The same when the bytes are already queued: the child closes stdin with
- * our bytes unread while we wait for room (libuv sees POLLERR). */
+ * our bytes unread while we wait for room (libuv sees POLLERR). The child
+ * waits 1.5 s first: on a loaded machine (load 30 on 2 CPUs) on_spawn came
+ * more than 0.2 s after the child started, which found stdin closed. */
 static void queued_spawn(muster_child_t *c) {
   static char big[4 << 20];
   rec.spawned++;
@@ -155,7 +157,7 @@ TEST(child_stdin_epipe_queued) {
   opts.on_spawn = queued_spawn;
   ASSERT_OK(
       muster_spawn(&loop, test_fixture_path(),
-                   test_fixture_argv("child_close_stdin", "60000", "200", NULL),
+                   test_fixture_argv("child_close_stdin", "60000", "1500", NULL),
                    &opts, &epipe_child));
   finish();
   ASSERT_EQ(write_cbs, 1);
