@@ -155,10 +155,10 @@ static void queued_spawn(muster_child_t *c) {
 TEST(child_stdin_epipe_queued) {
   setup();
   opts.on_spawn = queued_spawn;
-  ASSERT_OK(
-      muster_spawn(&loop, test_fixture_path(),
-                   test_fixture_argv("child_close_stdin", "60000", "1500", NULL),
-                   &opts, &epipe_child));
+  ASSERT_OK(muster_spawn(
+      &loop, test_fixture_path(),
+      test_fixture_argv("child_close_stdin", "60000", "1500", NULL), &opts,
+      &epipe_child));
   finish();
   ASSERT_EQ(write_cbs, 1);
   ASSERT_ERR(write_status[0], MUSTER_EPIPE);
