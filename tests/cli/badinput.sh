@@ -8,6 +8,9 @@
 "$M" ping >/dev/null
 d=$(daemon_pids)
 "$M" start "$apps/worker.py" --name py >/dev/null
+# The count starts once only the daemon and the app are left: python3 may
+# be a pyenv shim whose helpers (with the app's environment) run a moment.
+wait_for '[ "$(muster_pids | wc -l)" = 2 ]'
 sleep 0.3
 fds=$(daemon_fds "$d")
 nprocs=$(muster_pids | wc -l)
