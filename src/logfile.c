@@ -14,9 +14,13 @@
 enum { OP_REOPEN = 1, OP_TRUNCATE = 2, OP_ROTATE = 4, OP_CLOSE = 8 };
 
 /* While batches follow each other, the queue and the batch buffers swap
- * (no malloc, no page faults per batch); once the file is idle, buffers
- * over this size are freed, so an idle file holds little memory. */
+ * (no malloc, no page faults per batch); once the file has been idle for
+ * IDLE_MS, buffers over SPARE_MAX are freed, so an idle file holds little
+ * memory. Not at once: during a flood the writer often catches up with
+ * the loop for a moment, and freeing then (glibc gives a 512 KiB block
+ * back to the kernel) costs a page fault per 4 KiB on the next batch. */
 #define SPARE_MAX (16u << 10)
+#define IDLE_MS 200
 
 struct muster_logsub_s {
   muster_logfile_t *file;
@@ -42,6 +46,11 @@ struct muster_logfile_s {
   unsigned ops, job_ops;
   uv_work_t job;
   int busy;
+  /* Starts the next job one loop turn later, so that what every source
+   * read in this turn goes in one batch; then frees the buffers of an
+   * idle file. Referenced only while a start waits on it. */
+  uv_timer_t timer;
+  int timer_closed;
 
   /* pruning and gzip of rotated files */
   uv_work_t prune_job;
@@ -55,6 +64,7 @@ struct muster_logfile_s {
 };
 
 static void start(muster_logfile_t *f);
+static void on_timer(uv_timer_t *t);
 
 /* Ownership of the disk half, a batch or a tail request passes between
  * the loop and a threadpool job. libuv's queue already orders the two, but
@@ -112,6 +122,9 @@ int muster_logfile_open(uv_loop_t *loop, const char *path,
     free(f);
     return r;
   }
+  uv_timer_init(loop, &f->timer); /* cannot fail */
+  f->timer.data = f;
+  uv_unref((uv_handle_t *)&f->timer);
   *out = f;
   return 0;
 }
@@ -152,7 +165,7 @@ static void prune_work(uv_work_t *req) {
 }
 
 static void finish_close(muster_logfile_t *f) {
-  if (f->busy || f->pruning)
+  if (f->busy || f->pruning || !f->timer_closed)
     return;
   if (f->close_cb != NULL)
     f->close_cb(f);
@@ -237,18 +250,8 @@ static void job_done(uv_work_t *req, int status) {
   }
   (void)status;
   start(f);
-  if (!f->busy) { /* idle: give back what a burst took */
-    if (f->spare_cap > SPARE_MAX) {
-      free(f->spare);
-      f->spare = NULL;
-      f->spare_cap = 0;
-    }
-    if (f->qlen == 0 && f->qcap > SPARE_MAX) {
-      free(f->q);
-      f->q = NULL;
-      f->qcap = 0;
-    }
-  }
+  if (!f->busy && !f->closing && !uv_is_active((uv_handle_t *)&f->timer))
+    uv_timer_start(&f->timer, on_timer, IDLE_MS, 0); /* unreferenced */
   /* The queue is empty again (or small): whoever paused may read again.
    * Only here, never from inside a source's write. */
   if (f->qlen < f->limit)
@@ -259,6 +262,10 @@ static void job_done(uv_work_t *req, int status) {
 static void start(muster_logfile_t *f) {
   if (f->busy || (f->qlen == 0 && f->ops == 0))
     return;
+  if (uv_is_active((uv_handle_t *)&f->timer)) {
+    uv_timer_stop(&f->timer);
+    uv_unref((uv_handle_t *)&f->timer);
+  }
   f->batch = f->q;
   f->batch_len = f->qlen;
   f->batch_cap = f->qcap;
@@ -278,8 +285,45 @@ static void start(muster_logfile_t *f) {
   }
 }
 
-void muster__logfile_kick(muster_logfile_t *f) {
+/* Idle since IDLE_MS: give back what a burst took. */
+static void trim(muster_logfile_t *f) {
+  if (f->spare_cap > SPARE_MAX) {
+    free(f->spare);
+    f->spare = NULL;
+    f->spare_cap = 0;
+  }
+  if (f->qlen == 0 && f->qcap > SPARE_MAX) {
+    free(f->q);
+    f->q = NULL;
+    f->qcap = 0;
+  }
+}
+
+static void on_timer(uv_timer_t *t) {
+  muster_logfile_t *f = t->data;
+  uv_unref((uv_handle_t *)t);
   start(f);
+  if (!f->busy)
+    trim(f);
+}
+
+/* A job per read would cost a hand-over to the threadpool and back (two
+ * thread wake-ups) per 64 KiB read. So a small queue waits for the end
+ * of the loop turn: the timer, due at once, runs at the start of the next
+ * turn, after every source that was readable in this one, and it is
+ * referenced meanwhile, so the loop does not block in poll or end with
+ * lines queued. A queue of half the limit goes at once. */
+void muster__logfile_kick(muster_logfile_t *f) {
+  if (f->busy || (f->qlen == 0 && f->ops == 0))
+    return;
+  if (f->ops != 0 || f->qlen >= f->limit / 2 || f->closing) {
+    start(f);
+    return;
+  }
+  uv_ref((uv_handle_t *)&f->timer);
+  if (!uv_is_active((uv_handle_t *)&f->timer) ||
+      uv_timer_get_due_in(&f->timer) > 0)
+    uv_timer_start(&f->timer, on_timer, 0, 0);
 }
 
 static int request(muster_logfile_t *f, unsigned op) {
@@ -302,6 +346,12 @@ int muster_logfile_rotate(muster_logfile_t *f) {
   return request(f, OP_ROTATE);
 }
 
+static void on_timer_closed(uv_handle_t *h) {
+  muster_logfile_t *f = h->data;
+  f->timer_closed = 1;
+  finish_close(f);
+}
+
 void muster_logfile_close(muster_logfile_t *f, muster_logfile_close_cb cb) {
   if (f == NULL || f->closing)
     return;
@@ -315,6 +365,7 @@ void muster_logfile_close(muster_logfile_t *f, muster_logfile_close_cb cb) {
   }
   f->ops |= OP_CLOSE;
   start(f);
+  uv_close((uv_handle_t *)&f->timer, on_timer_closed);
 }
 
 /* ---- lines ---- */

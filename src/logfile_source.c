@@ -106,6 +106,28 @@ static int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Raw layout and nobody following: the bytes go to the file as they are,
+ * so a run of whole lines (none over max_line) is queued with one copy
+ * instead of one per line. Returns where the run ends: p when there is
+ * none, or when it does not fit (the DROP policy: line by line then, so
+ * that those that fit still go). */
+static const char *queue_run(muster_logsource_t *s, const char *p,
+                             const char *end, size_t max) {
+  const char *run = p;
+  size_t lines = 0;
+  for (;;) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    if (nl == NULL || (size_t)(nl - p) > max)
+      break;
+    lines++;
+    p = nl + 1;
+  }
+  if (lines > 0 &&
+      muster__logfile_run(s->file, run, (size_t)(p - run), lines) != 0)
+    return run;
+  return p;
+}
+
 void muster_logsource_write(muster_logsource_t *s, const void *buf,
                             size_t len) {
   if (s == NULL || (buf == NULL && len > 0))
@@ -114,23 +136,9 @@ void muster_logsource_write(muster_logsource_t *s, const void *buf,
   int64_t ms = now_ms();
   const char *p = buf, *end = p + len;
   size_t max = muster__logfile_max_line(s->file);
-  /* Raw layout and nobody following: the bytes go to the file as they
-   * are, so a run of whole lines (none over max_line) is queued with one
-   * copy instead of one per line. */
-  if (s->plen == 0 && muster__logfile_raw(s->file)) {
-    const char *run = p;
-    size_t lines = 0;
-    for (;;) {
-      const char *nl = memchr(p, '\n', (size_t)(end - p));
-      if (nl == NULL || (size_t)(nl - p) > max)
-        break;
-      lines++;
-      p = nl + 1;
-    }
-    if (lines > 0 &&
-        muster__logfile_run(s->file, run, (size_t)(p - run), lines) != 0)
-      p = run;
-  }
+  int raw = muster__logfile_raw(s->file);
+  if (raw && s->plen == 0)
+    p = queue_run(s, p, end, max);
   while (p < end) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     if (nl == NULL) {
@@ -140,12 +148,17 @@ void muster_logsource_write(muster_logsource_t *s, const void *buf,
     size_t n = (size_t)(nl - p);
     if (s->plen == 0 && n <= max) {
       emit(s, ms, p, n); /* the common case: a whole line, no copy */
-    } else {
-      hold(s, ms, p, n);
-      emit(s, ms, s->part, s->plen);
-      s->plen = 0;
+      p = nl + 1;
+      continue;
     }
+    /* The end of the partial line held from the last read (a read
+     * rarely ends at a line's end): then the rest is whole lines again. */
+    hold(s, ms, p, n);
+    emit(s, ms, s->part, s->plen);
+    s->plen = 0;
     p = nl + 1;
+    if (raw)
+      p = queue_run(s, p, end, max);
   }
   /* A burst leaves a big partial buffer behind: give it back. */
   if (s->plen == 0 && s->pcap > 4096) {

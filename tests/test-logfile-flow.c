@@ -242,12 +242,14 @@ TEST(logfile_reopen_flush) {
   ASSERT_STR_EQ(text, "");
   free(text);
   muster_logsource_write(s, "fresh\n", 6);
-  ASSERT_OK(muster_logfile_rotate(f));
+  test_run_loop(&loop, 10000);
   muster_logsource_write(s, "newest\n", 7);
+  ASSERT_OK(muster_logfile_rotate(f));
   muster_logsource_close(s);
   tlog_close(&loop, f);
-  /* "fresh" was already on its way to the disk when rotate was asked
-   * for; "newest" was still queued and goes to the new file. */
+  /* "fresh" was on the disk when rotate was asked for; "newest" was
+   * still queued (a small queue waits for the end of the loop turn) and
+   * goes to the new file. */
   text = tlog_read(path, NULL);
   ASSERT_STR_EQ(text, "newest\n");
   free(text);

@@ -32,7 +32,9 @@
  *
  * Never blocking. Lines are appended to a memory queue on the loop's
  * thread; the libuv threadpool writes each batch with write(2) (one batch
- * in flight per file), rotates, and compresses rotated files. The queue is
+ * in flight per file; a small queue waits for the end of the loop turn, so
+ * that what one turn reads goes in one batch), rotates, and compresses
+ * rotated files. The queue is
  * bounded by buffer_limit (256 KiB). When a line would take it over:
  *   - by default the file asks its sources' owner to pause (on_pressure
  *     with paused = 1): stop reading the pipes that feed it, so the app
