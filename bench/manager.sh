@@ -6,6 +6,7 @@
 #   env: PM2=/path/to/pm2 (skip the npm install; otherwise PM2 is installed
 #        with `npm install --prefix <tmp> pm2` and removed at the end)
 #        NO_PM2=1  LS_RUNS=15  MANY=1000  FLOOD_SECONDS=3  FLOOD_MB=1000
+#        FLOOD_CHUNK=64000
 #        MBENCH_PORT=19100 (muster uses ports +0..+9, PM2 +50..+59)
 # Takes about three minutes (most of it PM2 starting 1,000 apps).
 #
@@ -34,11 +35,19 @@
 #                any program costs on the machine at that moment
 #   log_mb_s, log_cpu_s_per_mb, log_rss_before_kb, log_rss_after_kb
 #                an app writing 100-byte lines as fast as it can for
-#                FLOOD_SECONDS (FLOOD_MB at most): MB/s into its log file
-#                (muster rotates it every 10 MiB by default: there the
-#                bytes its writer counts, from `describe`), daemon CPU
-#                seconds (user + system, /proc/<pid>/stat) per MB, daemon
-#                RSS before and after
+#                FLOOD_SECONDS (FLOOD_MB at most), FLOOD_CHUNK bytes a
+#                write: MB/s into its log file (muster rotates it every
+#                10 MiB by default: there the bytes its writer counts,
+#                from `describe`), daemon CPU seconds (user + system,
+#                /proc/<pid>/stat) per MB, daemon RSS before and after.
+#                64000-byte writes by default: with 6400 (the old
+#                default), the app's own writes to its socket cost more
+#                CPU than the daemon does, and the app is the limit
+#   log_relay_mb_s
+#                the yardstick, measured just before: the same app into a
+#                bare relay (`app relay`: read 64 KiB, write it to a
+#                file, nothing else), what a manager without framing,
+#                rotation or an event loop would get at that moment
 #   start_100_s, start_900_s, delete_1000_s
 #                `start` of the ecosystem files; `delete all` of the 1,000
 # Each figure is printed with its ratio to PM2's; the last line is one JSON

@@ -3,17 +3,29 @@
  *
  *   app PORT            a tiny HTTP server on 127.0.0.1:PORT: one reply
  *                       ("ok\n") per connection, then close
- *   app flood SECONDS MB
- *                       writes 100-byte lines to stdout, 64 at a time, for
- *                       SECONDS or until MB megabytes are written, then
- *                       sleeps (so the manager does not restart it)
+ *   app flood SECONDS MB [CHUNK]
+ *                       writes 100-byte lines to stdout, CHUNK bytes (6400
+ *                       by default, rounded down to whole lines) a write,
+ *                       for SECONDS or until MB megabytes are written,
+ *                       then sleeps (so the manager does not restart it)
+ *   app relay FILE SECONDS MB [CHUNK]
+ *                       the yardstick for a manager's log throughput: runs
+ *                       `app flood` with its stdout on a socketpair (what
+ *                       libuv and muster give an app), reads it 64 KiB at
+ *                       a time and writes what it reads to FILE, nothing
+ *                       else; prints "relay MB SECONDS MB/s" (from the
+ *                       first byte to the last)
  */
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,26 +35,73 @@ static double now(void) {
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int flood(double seconds, double mb) {
-  char buf[6400];
-  for (int i = 0; i < 64; i++) {
+static int flood(double seconds, double mb, long chunk) {
+  long lines = chunk / 100 > 0 ? chunk / 100 : 1;
+  char *buf = malloc((size_t)lines * 100);
+  if (buf == NULL)
+    return 1;
+  for (long i = 0; i < lines; i++) {
     memset(buf + i * 100, 'x', 99);
     buf[i * 100 + 99] = '\n';
   }
   double end = now() + seconds, left = mb * 1e6;
   while (left > 0 && now() < end) {
-    ssize_t n = write(1, buf, sizeof buf);
+    ssize_t n = write(1, buf, (size_t)lines * 100);
     if (n < 0) return 1;
     left -= (double)n;
   }
   for (;;) pause();
 }
 
+static int relay(const char *file, char **flood_args) {
+  int sv[2], out = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+  if (out < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
+    perror("app relay");
+    return 1;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(sv[1], 1);
+    close(sv[0]);
+    close(sv[1]);
+    execv("/proc/self/exe", flood_args);
+    _exit(127);
+  }
+  close(sv[1]);
+  static char buf[65536];
+  double total = 0, want = atof(flood_args[3]) * 1e6, t0 = 0, t1 = 0;
+  ssize_t n;
+  struct pollfd pfd = {.fd = sv[0], .events = POLLIN};
+  /* The flood ends at MB or after SECONDS: then nothing comes for 0.5 s */
+  while (total < want && poll(&pfd, 1, 500) > 0 &&
+         (n = read(sv[0], buf, sizeof buf)) > 0) {
+    if (t0 == 0)
+      t0 = now();
+    if (write(out, buf, (size_t)n) != n) {
+      perror("app relay: write");
+      break;
+    }
+    total += (double)n;
+    t1 = now();
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  printf("relay %.1f %.3f %.1f\n", total / 1e6, t1 - t0,
+         t1 > t0 ? total / 1e6 / (t1 - t0) : 0.0);
+  return 0;
+}
+
 int main(int argc, char **argv) {
-  if (argc == 4 && strcmp(argv[1], "flood") == 0)
-    return flood(atof(argv[2]), atof(argv[3]));
+  if ((argc == 4 || argc == 5) && strcmp(argv[1], "flood") == 0)
+    return flood(atof(argv[2]), atof(argv[3]), argc == 5 ? atol(argv[4]) : 6400);
+  if ((argc == 5 || argc == 6) && strcmp(argv[1], "relay") == 0) {
+    char *args[] = {argv[0], "flood", argv[3], argv[4],
+                    argc == 6 ? argv[5] : "6400", NULL};
+    return relay(argv[2], args);
+  }
   if (argc != 2) {
-    fprintf(stderr, "usage: app PORT | app flood SECONDS MB\n");
+    fprintf(stderr, "usage: app PORT | app flood SECONDS MB [CHUNK] | "
+                    "app relay FILE SECONDS MB [CHUNK]\n");
     return 2;
   }
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;

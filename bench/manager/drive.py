@@ -18,6 +18,7 @@ runs = int(os.environ.get('LS_RUNS', '15'))
 many = int(os.environ.get('MANY', '1000'))
 flood_s = float(os.environ.get('FLOOD_SECONDS', '3'))
 flood_mb = float(os.environ.get('FLOOD_MB', '1000'))
+flood_chunk = os.environ.get('FLOOD_CHUNK', '64000')
 fig = {}
 
 
@@ -171,10 +172,17 @@ for k in ('c', 'node'):
     log(f'{k} app: SIGKILL → replacement listening {med(kl[k])} ms '
         f'(median of {len(kl[k])})')
 
-# 4. log flood
+# 4. log flood: first the yardstick (the app into a bare relay, no
+# manager), then the same app under the manager
+relay_f = os.path.join(home, 'relay.out')
+r = subprocess.run([app_c, 'relay', relay_f, str(flood_s), str(flood_mb),
+                    flood_chunk], stdout=subprocess.PIPE, check=True)
+fig['log_relay_mb_s'] = float(r.stdout.split()[3])
+os.unlink(relay_f)
 rss0, cpu0 = rss_kb(dpid), cpu_s(dpid)
 logf = os.path.join(home, 'logs', 'flood-out.log')
-run(*start_args(app_c, 'flood', 'none', ['flood', str(flood_s), str(flood_mb)]))
+run(*start_args(app_c, 'flood', 'none',
+                ['flood', str(flood_s), str(flood_mb), flood_chunk]))
 t0 = time.monotonic()
 size, t_first, t_last, t_change = 0, None, None, time.monotonic()
 while time.monotonic() - t0 < flood_s + 10:
@@ -204,7 +212,8 @@ fig['log_mb'] = round(mb, 1)
 fig['log_mb_s'] = round(mb / secs, 1)
 fig['log_cpu_s_per_mb'] = round((cpu1 - cpu0) / mb, 5) if mb else None
 fig['log_rss_before_kb'], fig['log_rss_after_kb'] = rss0, rss1
-log(f'log flood: {mb:.1f} MB in {secs:.2f} s = {fig["log_mb_s"]} MB/s, '
+log(f'log flood ({flood_chunk}-byte writes): {mb:.1f} MB in {secs:.2f} s = '
+    f'{fig["log_mb_s"]} MB/s (bare relay {fig["log_relay_mb_s"]} MB/s), '
     f'daemon {fig["log_cpu_s_per_mb"]} CPU s/MB, RSS {rss0} → {rss1} kB')
 run('delete', 'all')
 try:
