@@ -17,6 +17,7 @@ struct lf_s {
   int full;             /* on_pressure(1) was the last word */
   muster_logsub_t *sub; /* while someone follows it */
   applog_follow_t *followers;
+  uint64_t follow_dropped_bytes, follow_dropped_lines; /* applog_dropped */
 };
 
 static lf_t *open_files;
@@ -373,9 +374,10 @@ const char *applog_path(const applog_t *l, int slot) {
 }
 
 void applog_stats(const applog_t *l, json_t *obj) {
-  static const char *const keys[] = {"log_bytes_written", "log_rotations",
-                                     "dropped_log_bytes", "log_write_errors"};
-  uint64_t sum[4] = {0};
+  static const char *const keys[] = {
+      "log_bytes_written",    "log_rotations",       "dropped_log_bytes",
+      "log_write_errors",     "dropped_follow_bytes", "dropped_follow_lines"};
+  uint64_t sum[6] = {0};
   for (int i = 0; i < 3; i++) {
     if (!distinct(l, i))
       continue;
@@ -385,8 +387,10 @@ void applog_stats(const applog_t *l, json_t *obj) {
     sum[1] += s.rotations;
     sum[2] += s.dropped_bytes;
     sum[3] += s.write_errors;
+    sum[4] += l->lf[i]->follow_dropped_bytes;
+    sum[5] += l->lf[i]->follow_dropped_lines;
   }
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < 6; i++)
     json_object_set_new(obj, keys[i], json_integer((json_int_t)sum[i]));
   if (l->lf[2])
     json_object_set_new(obj, "pm_log_path", json_string(applog_path(l, 3)));
@@ -447,6 +451,11 @@ int applog_follow(applog_t *l, int slot, applog_line_cb line_cb,
   lf->followers = f;
   *out = f;
   return 0;
+}
+
+void applog_dropped(applog_follow_t *f, size_t bytes) {
+  f->lf->follow_dropped_bytes += bytes;
+  f->lf->follow_dropped_lines++;
 }
 
 void applog_unfollow(applog_follow_t *f) {

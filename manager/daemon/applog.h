@@ -74,9 +74,10 @@ void applog_flush(applog_t *log);
  * there is none). */
 const char *applog_path(const applog_t *log, int slot);
 /* Adds the writers' figures to `obj`: log_bytes_written, log_rotations,
- * dropped_log_bytes, log_write_errors (a file shared by several
- * instances counts in each), and pm_log_path when there is a combined
- * file. */
+ * dropped_log_bytes, log_write_errors, dropped_follow_bytes and
+ * dropped_follow_lines (what followers of the files lost: applog_dropped;
+ * a file shared by several instances counts in each), and pm_log_path
+ * when there is a combined file. */
 void applog_stats(const applog_t *log, json_t *obj);
 /* Closes the files (every applog_out_t closed before) once
  * what is queued is written and no other instance uses them; the loop
@@ -98,6 +99,9 @@ typedef void (*applog_gone_cb)(applog_follow_t *f, void *data);
  * MUSTER_ENOMEM. */
 int applog_follow(applog_t *log, int slot, applog_line_cb on_line,
                   applog_gone_cb on_gone, void *data, applog_follow_t **out);
+/* The follower could not take a line of `bytes` bytes ('\n' included)
+ * and dropped it: counted for its file (applog_stats). */
+void applog_dropped(applog_follow_t *f, size_t bytes);
 /* Stops following; not to be called after on_gone. NULL is a no-op. */
 void applog_unfollow(applog_follow_t *f);
 

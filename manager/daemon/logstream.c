@@ -245,19 +245,18 @@ static void on_line(applog_follow_t *f, const muster_logline_t *line,
   (void)f;
   if (st->gone)
     return;
-  if (st->pending_bytes + line->len + LINE_COST > PENDING_MAX) {
-    st->dropped++;
-    st->dropped_total++;
-    return;
-  }
-  json_t *o = json_pack("{s:s, s:i, s:i, s:s, s:o, s:I}", "app", line->app,
-                        "pm_id", fol->pm_id, "instance", line->instance,
-                        "stream", stream_name(line->stream), "message",
-                        logline_text(line->line, line->len), "time",
-                        (json_int_t)line->time_ms);
+  json_t *o =
+      st->pending_bytes + line->len + LINE_COST > PENDING_MAX
+          ? NULL
+          : json_pack("{s:s, s:i, s:i, s:s, s:o, s:I}", "app", line->app,
+                      "pm_id", fol->pm_id, "instance", line->instance,
+                      "stream", stream_name(line->stream), "message",
+                      logline_text(line->line, line->len), "time",
+                      (json_int_t)line->time_ms);
   if (o == NULL || json_array_append_new(st->pending, o) != 0) {
     st->dropped++;
     st->dropped_total++;
+    applog_dropped(f, line->len + 1); /* describe shows it */
     return;
   }
   st->pending_bytes += line->len + LINE_COST;

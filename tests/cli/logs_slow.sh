@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A follower that stops reading (SIGSTOP) while an app floods: the daemon
 # neither stalls nor grows (it drops that follower's lines and counts
-# them), the app's log file keeps growing, other commands answer; once
+# them, and describe shows the count), the app's log file keeps growing,
+# other commands answer; once
 # the follower reads again it is told how many lines it lost; when it
 # goes the daemon has the fds it had.
 . "$(dirname "$0")/lib.bash" "$1"
@@ -33,6 +34,16 @@ if grep -qa __asan_init "$M"; then
 else
   [ $((after - before)) -le 8192 ] || fail "daemon RSS grew from $before to $after KiB"
 fi
+# describe counts what the followers of the app's files lost; the file
+# itself lost nothing.
+desc=$("$M" describe hose)
+fb=$(echo "$desc" | awk '$1 == "dropped_follow_bytes" {print $2}')
+fl=$(echo "$desc" | awk '$1 == "dropped_follow_lines" {print $2}')
+lb=$(echo "$desc" | awk '$1 == "dropped_log_bytes" {print $2}')
+echo "describe: dropped_follow_bytes $fb, dropped_follow_lines $fl"
+[ "${fl:-0}" -gt 0 ] && [ "${fb:-0}" -ge "$fl" ] ||
+  fail "describe does not show the follower's drops: $desc"
+[ "$lb" = 0 ] || fail "the file itself dropped $lb bytes"
 kill -CONT $f
 wait_for 'grep -q "lines dropped (this reader fell behind)" "$tmp/slow.err"' 30
 grep -E 'muster: logs: [0-9]+ lines dropped' "$tmp/slow.err" | head -1
