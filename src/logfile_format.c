@@ -89,6 +89,22 @@ const char *muster__logtime_text(muster__logtime_t *t, int64_t ms,
   return t->text;
 }
 
+int muster_logfile_format_time(const char *format, int64_t ms, char *buf,
+                               size_t size) {
+  muster__logtime_t t;
+  size_t len;
+  if (buf == NULL || size == 0)
+    return MUSTER_EINVAL;
+  if (muster__logtime_init(&t, format) != 0)
+    return MUSTER_ENOMEM;
+  const char *text = muster__logtime_text(&t, ms, &len);
+  int r = len == 0 || len >= size ? MUSTER_ENOBUFS : (int)len;
+  if (r > 0)
+    memcpy(buf, text, len + 1);
+  muster__logtime_free(&t);
+  return r;
+}
+
 /* {"time":"2026-12-02T04:50:12.123Z","app":,"instance":,"stream":"out",
  *  "message":""}\n: the fixed part, a number, and escaped strings that
  * grow at most sixfold (a control byte becomes \u00XX; a bad UTF-8 byte

@@ -233,6 +233,32 @@ static void check_all_lines(const char *dir, const char *name, unsigned total,
   *files_out = files;
 }
 
+/* muster_logfile_format_time: the layouts' time, for `logs --timestamp`. */
+TEST(logfile_format_time) {
+  char buf[64];
+  int64_t ms = (int64_t)time(NULL) * 1000 + 42;
+  time_t sec = (time_t)(ms / 1000);
+  struct tm tm;
+  char want[64];
+  localtime_r(&sec, &tm);
+  strftime(want, sizeof want, "%Y-%m-%d %H:%M:%S.042", &tm);
+  ASSERT_EQ(muster_logfile_format_time("YYYY-MM-DD HH:mm:ss.SSS", ms, buf,
+                                       sizeof buf),
+            (int)strlen(want));
+  ASSERT_STR_EQ(buf, want);
+  ASSERT_EQ(muster_logfile_format_time("%Y-%m-%d %H:%M:%S.%L", ms, buf,
+                                       sizeof buf),
+            (int)strlen(want));
+  ASSERT_STR_EQ(buf, want);
+  strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%S", &tm); /* the default */
+  ASSERT_EQ(muster_logfile_format_time(NULL, ms, buf, sizeof buf),
+            (int)strlen(want));
+  ASSERT_STR_EQ(buf, want);
+  ASSERT_ERR(muster_logfile_format_time("%Y", ms, buf, 4), MUSTER_ENOBUFS);
+  ASSERT_ERR(muster_logfile_format_time("%Y", ms, NULL, 8), MUSTER_EINVAL);
+  ASSERT_ERR(muster_logfile_format_time("%Y", ms, buf, 0), MUSTER_EINVAL);
+}
+
 TEST_T(logfile_rotation_flood, 120) {
   uv_loop_t loop;
   ASSERT_OK(uv_loop_init(&loop));

@@ -222,6 +222,17 @@ MUSTER_EXTERN int muster_logfile_subscribe(muster_logfile_t *file,
                                            muster_logsub_t **out);
 MUSTER_EXTERN void muster_logfile_unsubscribe(muster_logsub_t *sub);
 
+/* ---- times --------------------------------------------------------------- */
+
+/* Writes the local time `ms` (ms since the epoch) as `format` says, read
+ * as date_format above (strftime's with %L, or PM2's moment.js tokens when
+ * it holds no '%'; NULL or "": PM2's "YYYY-MM-DDTHH:mm:ss"), into buf
+ * (size bytes, NUL included). Returns the length, or MUSTER_EINVAL (NULL
+ * buf, size 0), MUSTER_ENOMEM, MUSTER_ENOBUFS (the text does not fit, or
+ * is empty). Any thread. */
+MUSTER_EXTERN int muster_logfile_format_time(const char *format, int64_t ms,
+                                             char *buf, size_t size);
+
 /* ---- reading ------------------------------------------------------------ */
 
 /* The last `lines` lines of <path> and, when it holds fewer, of its rotated

@@ -1,6 +1,7 @@
 /* `logs`: the lines the daemon streams (MUSTER_CMD_LOGS), printed as they
  * come: raw, with the app in front when there are several, with a time
- * (--timestamp), or as JSON lines (--json).
+ * (--timestamp [format], PM2's), or as JSON lines (--json); --highlight
+ * TEXT colours each TEXT in the messages on a terminal (PM2's).
  *
  * With --follow the command runs until the daemon goes, Ctrl-C, or the
  * reader of stdout goes: `muster logs --follow | head -3` must end as
@@ -11,6 +12,7 @@
 
 #include <muster.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -19,24 +21,40 @@
 #include <time.h>
 #include <unistd.h>
 
+/* PM2's default for `logs --timestamp`. */
+#define TIME_FORMAT "YYYY-MM-DD-HH:mm:ss"
+
 typedef struct {
-  int json, timestamp, raw;
-  int prefix; /* several apps or instances: say which */
+  int json, raw;
+  const char *timestamp; /* the format, or NULL */
+  const char *highlight; /* the text, or NULL */
+  int color;             /* stdout is a terminal */
+  int prefix;            /* several apps or instances: say which */
 } view_t;
 
-static void print_time(int64_t ms, int utc_iso) {
+static void print_iso(int64_t ms) {
   time_t t = (time_t)(ms / 1000);
   struct tm tm;
   char buf[64];
-  if (utc_iso) {
-    gmtime_r(&t, &tm);
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    printf("\"%s.%03dZ\"", buf, (int)(ms % 1000));
-  } else {
-    localtime_r(&t, &tm);
-    strftime(buf, sizeof buf, "%Y-%m-%d-%H:%M:%S", &tm); /* PM2's */
-    printf("%s: ", buf);
+  gmtime_r(&t, &tm);
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  printf("\"%s.%03dZ\"", buf, (int)(ms % 1000));
+}
+
+/* The message, with each `highlight` in it coloured as PM2 does (chalk's
+ * bgBlackBright) when stdout is a terminal. */
+static void print_message(const view_t *v, const char *p, size_t n) {
+  size_t hl = v->highlight && v->color ? strlen(v->highlight) : 0;
+  while (hl > 0 && n >= hl) {
+    const char *m = memmem(p, n, v->highlight, hl);
+    if (m == NULL)
+      break;
+    fwrite(p, 1, (size_t)(m - p), stdout);
+    printf("\033[100m%s\033[49m", v->highlight);
+    n -= (size_t)(m - p) + hl;
+    p = m + hl;
   }
+  fwrite(p, 1, n, stdout);
 }
 
 static void print_line(const view_t *v, const json_t *l) {
@@ -52,7 +70,7 @@ static void print_line(const view_t *v, const json_t *l) {
     if (o && json_is_integer(time)) {
       /* time first, as in the files' JSON layout */
       printf("{\"time\":");
-      print_time(json_integer_value(time), 1);
+      print_iso(json_integer_value(time));
       json_object_del(o, "time");
       text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
       printf(",%s\n", text ? text + 1 : "}");
@@ -64,13 +82,16 @@ static void print_line(const view_t *v, const json_t *l) {
     json_decref(o);
     return;
   }
-  if (v->timestamp && json_is_integer(time))
-    print_time(json_integer_value(time), 0);
+  char stamp[256];
+  if (v->timestamp && json_is_integer(time) &&
+      muster_logfile_format_time(v->timestamp, json_integer_value(time), stamp,
+                                 sizeof stamp) > 0)
+    printf("%s: ", stamp);
   if (v->prefix && !v->raw)
     printf("%lld|%s |%s ",
            (long long)json_integer_value(json_object_get(l, "pm_id")),
            app ? app : "?", stream && strcmp(stream, "err") == 0 ? "err|" : "");
-  fwrite(json_string_value(msg), 1, json_string_length(msg), stdout);
+  print_message(v, json_string_value(msg), json_string_length(msg));
   putchar('\n');
 }
 
@@ -152,11 +173,38 @@ static int stream(cli_t *cli, view_t *v, json_t *args, int follow) {
   return CLI_FAIL;
 }
 
+/* Whether `w`, the word after --timestamp, is its format (PM2's option
+ * takes one when given) rather than the app: it holds a '%', or is made
+ * of moment.js tokens and other characters than letters ("HH:mm:ss"). */
+static int is_time_format(const char *w) {
+  static const char *const tokens[] = {"YYYY", "SSS", "MMM", "ddd", "YY", "MM",
+                                       "DD",   "HH",  "hh",  "mm",  "ss", "ZZ",
+                                       "Z",    "A"};
+  int found = 0;
+  if (strchr(w, '%'))
+    return 1;
+  while (*w) {
+    size_t k, n = 0;
+    for (k = 0; k < sizeof tokens / sizeof tokens[0]; k++)
+      if (strncmp(w, tokens[k], n = strlen(tokens[k])) == 0)
+        break;
+    if (k < sizeof tokens / sizeof tokens[0]) {
+      found = 1;
+      w += n;
+    } else if (isalpha((unsigned char)*w)) {
+      return 0;
+    } else {
+      w++;
+    }
+  }
+  return found;
+}
+
 int cli_logs(cli_t *cli, int argc, char **argv) {
   const char *target = NULL, *streams = "all";
   long long lines = 15;
   int follow = 0;
-  view_t v = {0};
+  view_t v = {.color = cli->color};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--lines") == 0) {
@@ -173,7 +221,20 @@ int cli_logs(cli_t *cli, int argc, char **argv) {
     } else if (strcmp(a, "--json") == 0) {
       v.json = 1;
     } else if (strcmp(a, "--timestamp") == 0) {
-      v.timestamp = 1;
+      v.timestamp = TIME_FORMAT;
+      if (i + 1 < argc && is_time_format(argv[i + 1]))
+        v.timestamp = argv[++i];
+    } else if (strncmp(a, "--timestamp=", 12) == 0) {
+      v.timestamp = a + 12;
+      if (*v.timestamp == '\0')
+        return cli_usage("logs: --timestamp= needs a format");
+    } else if (strcmp(a, "--highlight") == 0 ||
+               strncmp(a, "--highlight=", 12) == 0) {
+      v.highlight = a[11] == '=' ? a + 12
+                    : i + 1 < argc && argv[i + 1][0] != '-' ? argv[++i]
+                                                            : "";
+      if (*v.highlight == '\0')
+        return cli_usage("logs: --highlight needs a text");
     } else if (strcmp(a, "--raw") == 0) {
       v.raw = 1;
     } else if (a[0] == '-') {
@@ -184,6 +245,12 @@ int cli_logs(cli_t *cli, int argc, char **argv) {
       return cli_usage("logs: one app (an id, a name, a namespace or all)");
     }
   }
+  char probe[256];
+  if (v.timestamp && muster_logfile_format_time(v.timestamp, 0, probe,
+                                                sizeof probe) < 0)
+    return cli_usage("logs: --timestamp \"%s\": the time would be empty or "
+                     "longer than 255 bytes",
+                     v.timestamp);
   int rc = cli_connect(cli);
   if (rc != CLI_OK)
     return rc;
