@@ -3,55 +3,19 @@
  * reports, many workers in a row with nothing left behind. The cases both
  * modes share run in tests/test-thread.c and tests/test-port.c as
  * NAME_process. */
-#include "test.h"
+#include "test-thread.h"
 
 #include <signal.h>
 #include <unistd.h>
 
-typedef struct {
-  char log[64];
-  int n, code, sig, exits;
-  json_t *last;
-  muster_buffer_t *back;
-} iso_t;
-
-static void add(iso_t *s, char c) {
-  if (s->n < (int)sizeof s->log - 1)
-    s->log[s->n++] = c;
-}
-
-static void i_online(muster_thread_t *t) {
-  add(muster_thread_data(t), 'o');
-}
-
-static void i_message(muster_thread_t *t, muster_message_t *m) {
-  iso_t *s = muster_thread_data(t);
-  add(s, 'm');
-  json_decref(s->last);
-  s->last = json_incref(muster_message_json(m));
-  if (muster_message_buffer_count(m) == 1)
-    s->back = muster_message_take_buffer(m, 0);
-}
-
-static void i_exit(muster_thread_t *t, int code) {
-  iso_t *s = muster_thread_data(t);
-  add(s, 'x');
-  s->code = code;
-  s->sig = muster_thread_exit_signal(t);
-  s->exits++;
-  ASSERT(!muster_thread_running(t));
-  ASSERT_OK(muster_thread_terminate(t)); /* after exit: a no-op */
-  muster_thread_close(t, NULL);
-}
-
-static void i_start(uv_loop_t *loop, muster_thread_entry_cb entry, iso_t *s,
+static void i_start(uv_loop_t *loop, muster_thread_entry_cb entry, seen_t *s,
                     const json_t *data, muster_thread_t **out) {
   muster_thread_options_t o = {0};
   muster_thread_t *t;
   o.isolation = MUSTER_THREAD_ISOLATION_PROCESS;
-  o.on_online = i_online;
-  o.on_message = i_message;
-  o.on_exit = i_exit;
+  o.on_online = seen_online;
+  o.on_message = seen_message;
+  o.on_exit = seen_exit;
   o.worker_data = data;
   o.data = s;
   memset(s, 0, sizeof *s);
@@ -60,7 +24,7 @@ static void i_start(uv_loop_t *loop, muster_thread_entry_cb entry, iso_t *s,
     *out = t;
 }
 
-static void i_finish(uv_loop_t *loop, iso_t *s) {
+static void i_finish(uv_loop_t *loop, seen_t *s) {
   test_run_loop(loop, 30000);
   json_decref(s->last);
   s->last = NULL;
@@ -128,7 +92,7 @@ static int echo_entry(uv_loop_t *loop, void *arg) {
 
 TEST(isolation_events_in_order) {
   uv_loop_t loop;
-  iso_t s;
+  seen_t s;
   ASSERT_OK(uv_loop_init(&loop));
   json_t *data = json_pack("{s:s}", "k", "v");
   i_start(&loop, hello_entry, &s, data, NULL);
@@ -149,7 +113,7 @@ TEST(isolation_events_in_order) {
 
 TEST(isolation_exit_code) {
   uv_loop_t loop;
-  iso_t s;
+  seen_t s;
   ASSERT_OK(uv_loop_init(&loop));
   i_start(&loop, exit7_entry, &s, NULL, NULL);
   i_finish(&loop, &s);
@@ -164,7 +128,7 @@ TEST(isolation_exit_code) {
  * another worker. */
 static void crash_then_next(muster_thread_entry_cb entry, int sig) {
   uv_loop_t loop;
-  iso_t s;
+  seen_t s;
   ASSERT_OK(uv_loop_init(&loop));
   i_start(&loop, entry, &s, NULL, NULL);
   i_finish(&loop, &s);
@@ -193,7 +157,7 @@ static int quick_entry(uv_loop_t *loop, void *arg) {
 
 TEST_T(isolation_many_in_sequence, 120) {
   uv_loop_t loop;
-  iso_t s;
+  seen_t s;
   int fds = 0;
   ASSERT_OK(uv_loop_init(&loop));
   for (int i = 0; i < 200; i++) {
@@ -210,7 +174,7 @@ TEST_T(isolation_many_in_sequence, 120) {
 }
 
 static void terminate_on_message(muster_thread_t *t, muster_message_t *m) {
-  i_message(t, m);
+  seen_message(t, m);
   ASSERT_OK(muster_thread_terminate(t));
 }
 
@@ -219,15 +183,15 @@ static void terminate_on_message(muster_thread_t *t, muster_message_t *m) {
  * ends it). */
 TEST(isolation_terminate) {
   uv_loop_t loop;
-  iso_t s;
+  seen_t s;
   muster_thread_options_t o = {0};
   muster_thread_t *t;
   ASSERT_OK(uv_loop_init(&loop));
   memset(&s, 0, sizeof s);
   o.isolation = MUSTER_THREAD_ISOLATION_PROCESS;
-  o.on_online = i_online;
+  o.on_online = seen_online;
   o.on_message = terminate_on_message;
-  o.on_exit = i_exit;
+  o.on_exit = seen_exit;
   o.data = &s;
   ASSERT_OK(muster_thread_create(&loop, stay_entry, &o, &t));
   i_finish(&loop, &s);
@@ -246,7 +210,7 @@ static int listen_entry(uv_loop_t *loop, void *arg) {
 
 TEST(isolation_terminate_before_online) {
   uv_loop_t loop;
-  iso_t s;
+  seen_t s;
   muster_thread_t *t;
   ASSERT_OK(uv_loop_init(&loop));
   for (int i = 0; i < 20; i++) {
@@ -262,7 +226,7 @@ TEST(isolation_terminate_before_online) {
 
 TEST(isolation_buffer_transfer_echo) {
   uv_loop_t loop;
-  iso_t s;
+  seen_t s;
   muster_thread_t *t;
   ASSERT_OK(uv_loop_init(&loop));
   i_start(&loop, echo_entry, &s, NULL, &t);
@@ -308,7 +272,7 @@ static void on_woken(muster_shared_wait_t *w, int result, void *data) {
 
 TEST(isolation_shared_in_transfer) {
   uv_loop_t loop;
-  iso_t s;
+  seen_t s;
   muster_thread_t *t;
   muster_shared_t *sh;
   ASSERT_OK(uv_loop_init(&loop));

@@ -4,61 +4,26 @@
  * Every case that a worker process can run too is a function of the
  * isolation mode, registered twice: NAME (a thread) and NAME_process
  * (isolation = process, the worker a forked process). */
-#include "test.h"
+#include "test-thread.h"
 
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
-/* What the creator saw, in order: "o" online, "m" message, "e" error,
- * "x" exit. */
-typedef struct {
-  char log[64];
-  int n, code, err, exits, sig;
-  json_t *last;
-} seen_t;
-
-static void add(seen_t *s, char c) {
-  if (s->n < (int)sizeof s->log - 1)
-    s->log[s->n++] = c;
-}
-
-static void s_online(muster_thread_t *t) {
-  add(muster_thread_data(t), 'o');
-}
-
-static void s_message(muster_thread_t *t, muster_message_t *m) {
-  seen_t *s = muster_thread_data(t);
-  add(s, 'm');
-  json_decref(s->last);
-  s->last = json_incref(muster_message_json(m));
-}
-
 static void s_error(muster_thread_t *t, int err) {
   seen_t *s = muster_thread_data(t);
-  add(s, 'e');
+  seen_add(s, 'e');
   s->err = err;
-}
-
-static void s_exit(muster_thread_t *t, int code) {
-  seen_t *s = muster_thread_data(t);
-  add(s, 'x');
-  s->code = code;
-  s->sig = muster_thread_exit_signal(t);
-  s->exits++;
-  ASSERT(!muster_thread_running(t));
-  ASSERT_OK(muster_thread_terminate(t)); /* after exit: a no-op */
-  muster_thread_close(t, NULL);
 }
 
 static muster_thread_options_t s_options(seen_t *s, int isolation) {
   muster_thread_options_t o = {0};
   o.isolation = isolation;
-  o.on_online = s_online;
-  o.on_message = s_message;
+  o.on_online = seen_online;
+  o.on_message = seen_message;
   o.on_error = s_error;
-  o.on_exit = s_exit;
+  o.on_exit = seen_exit;
   o.data = s;
   return o;
 }
@@ -207,9 +172,9 @@ static int waiting_entry(uv_loop_t *loop, void *arg) {
  * terminates the thread on its first message. */
 static void terminate_on_message(muster_thread_t *t, muster_message_t *m) {
   const char *v = json_string_value(muster_message_json(m));
-  s_message(t, m);
+  seen_message(t, m);
   if (v != NULL && strncmp(v, "hook", 4) == 0)
-    add(muster_thread_data(t), v[4]);
+    seen_add(muster_thread_data(t), v[4]);
   ASSERT_OK(muster_thread_terminate(t));
   ASSERT_OK(muster_thread_terminate(t)); /* twice: no-op */
 }
