@@ -266,6 +266,11 @@ int muster_channel_fd(const muster_channel_t *ch) {
   return ch->fd;
 }
 
+void muster__channel_flush(muster_channel_t *ch) {
+  if (ch->flush_scheduled)
+    flush(ch);
+}
+
 void muster__channel_set_end_hook(muster_channel_t *ch, void (*fn)(void *),
                                   void *arg) {
   ch->end_hook = fn;

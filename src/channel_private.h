@@ -1,4 +1,6 @@
-/* What muster_fork() needs from the channel beyond the public API. */
+/* What muster_fork() and the bridge to a worker process
+ * (src/thread_process_bridge.c) need from the channel beyond the public
+ * API. */
 #ifndef MUSTER_CHANNEL_PRIVATE_H
 #define MUSTER_CHANNEL_PRIVATE_H
 
@@ -9,5 +11,11 @@
  * closed with muster_channel_close(). Replaces an earlier hook. */
 void muster__channel_set_end_hook(muster_channel_t *channel,
                                   void (*fn)(void *arg), void *arg);
+
+/* Writes what is queued now (as much as the socket takes), instead of
+ * after the loop's current phase: for a send made outside the loop's
+ * callbacks (a worker process's busy entry), which else waits for the
+ * loop to turn. Loop thread; may end the channel (on_disconnect runs). */
+void muster__channel_flush(muster_channel_t *channel);
 
 #endif

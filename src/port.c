@@ -14,8 +14,9 @@ struct muster_port_s {
   muster__port_end_t end;
   muster_port_options_t o;
   int started, unrefd, closing;
-  int delivering; /* inside muster__port_deliver */
-  int gone;       /* transferred away: the object waits only for its close */
+  int delivering;               /* inside muster__port_deliver */
+  muster__port_after_cb direct; /* muster__port_deliver_on_post's */
+  int gone; /* transferred away: the object waits only for its close */
   /* The messages of the current wake-up not yet delivered, and its events:
    * a port transferred inside a callback puts them back in its queue. */
   muster__port_msg_t *batch;
@@ -281,6 +282,12 @@ void muster__port_deliver(muster_port_t *p) {
   p->delivering = 0;
 }
 
+void muster__port_deliver_on_post(muster_port_t *port,
+                                  muster__port_after_cb after) {
+  port->direct = after;
+  muster__port_queue_set_direct(port->end.own, port);
+}
+
 static void on_wake(uv_poll_t *h, int status, int events) {
   muster_port_t *p = (muster_port_t *)h;
   muster__wake_clear(&p->wake);
@@ -417,6 +424,11 @@ static int post_msg(muster_port_t *p, muster__port_msg_t *msg,
     tp->gone = 1;
     muster__wake_close(&tp->wake, free_port);
   }
+  muster_port_t *direct = muster__port_queue_direct(p->end.peer);
+  if (direct && !direct->delivering) {
+    muster__port_deliver(direct);
+    direct->direct(direct); /* closed meanwhile: freed on a later turn */
+  }
   return r;
 }
 
@@ -474,6 +486,8 @@ int muster_port_post_bytes(muster_port_t *port, const void *bytes, size_t len,
 void muster_port_close(muster_port_t *port, muster_port_close_cb cb) {
   if (port == NULL || port->closing || port->gone)
     return;
+  if (port->direct)
+    muster__port_queue_set_direct(port->end.own, NULL);
   port->closing = 1;
   port->close_cb = cb;
   muster__port_msg_free_list(port->batch);

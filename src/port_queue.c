@@ -39,6 +39,7 @@ int muster__port_queue_new(muster__port_queue_t **out) {
   }
   atomic_init(&q->refs, 1);
   atomic_init(&q->ready, 0);
+  atomic_init(&q->direct, NULL);
   *out = q;
   return 0;
 }
@@ -237,6 +238,14 @@ void muster__port_queue_kick(muster__port_queue_t *q) {
     muster__wake_ring(q->fd);
 }
 
+void muster__port_queue_set_direct(muster__port_queue_t *q, void *owner) {
+  /* Set once per queue: the thread is written before the owner is
+   * published, and read only after an owner is seen (acquire). */
+  if (owner)
+    q->direct_thread = pthread_self();
+  atomic_store_explicit(&q->direct, owner, memory_order_release);
+}
+
 size_t muster__port_queue_bytes(muster__port_queue_t *q) {
   size_t n;
   pthread_mutex_lock(&q->lock);
@@ -415,8 +424,9 @@ int muster__port_msg_open(muster__port_msg_t *msg, muster_message_t *m) {
     muster__message_init_bytes(m, msg->data, msg->len);
     return 0;
   }
-  if (msg->format == MUSTER__PORT_MSG_TEXT &&
-      muster__json_check(msg->data, msg->len) == MUSTER__JSON_INVALID)
+  if (msg->format == MUSTER__PORT_MSG_BAD ||
+      (msg->format == MUSTER__PORT_MSG_TEXT &&
+       muster__json_check(msg->data, msg->len) == MUSTER__JSON_INVALID))
     return MUSTER_EBADMSG;
   muster__message_init_text(m, msg->data, msg->len, NULL);
   return 0;

@@ -35,6 +35,7 @@ enum {
   MUSTER__PORT_MSG_JSON = 0, /* JSON text written by our encoder */
   MUSTER__PORT_MSG_TEXT,     /* JSON text from the user: check it */
   MUSTER__PORT_MSG_BYTES,    /* raw bytes */
+  MUSTER__PORT_MSG_BAD,      /* one that failed to decode upstream (no data) */
 };
 
 /* Events for the owner, beside messages. */
@@ -124,6 +125,9 @@ struct muster__port_queue_s {
   int events;                 /* MUSTER__PORT_EV_* not yet taken */
   int drain_wanted;           /* a poster passed its high-water mark */
   atomic_int refs;
+  /* A queue whose owner takes on its posters' thread (set_direct). */
+  pthread_t direct_thread;
+  _Atomic(void *) direct;
 };
 
 /* A new queue with one reference and its doorbell. Errors: MUSTER_ENOMEM,
@@ -173,6 +177,18 @@ void muster__port_queue_bind(muster__port_queue_t *q, muster__wake_t *wake);
 /* Wakes the bound owner now (after start). */
 void muster__port_queue_kick(muster__port_queue_t *q);
 size_t muster__port_queue_bytes(muster__port_queue_t *q);
+/* Asks posters on the calling thread to hand `owner` what they posted at
+ * once (muster__port_queue_direct); NULL ends it. Called by the owner on
+ * its thread, at most once with an owner for a queue. */
+void muster__port_queue_set_direct(muster__port_queue_t *q, void *owner);
+/* The owner to hand a post to now, or NULL: only on the thread that set
+ * it (there the owner cannot be freed meanwhile; another thread never
+ * touches it, so it may be freed under that thread without harm). */
+static inline void *muster__port_queue_direct(muster__port_queue_t *q) {
+  void *owner = atomic_load_explicit(&q->direct, memory_order_acquire);
+  return owner && pthread_equal(q->direct_thread, pthread_self()) ? owner
+                                                                  : NULL;
+}
 
 /* Closes an end: its inbox refuses appends and drops what it holds, the
  * other end gets MUSTER__PORT_EV_PEER_CLOSED, and both references go. */
@@ -202,7 +218,7 @@ muster__port_msg_t *muster__port_msg_dup(const muster__port_msg_t *msg);
 void muster__port_msg_free(muster__port_msg_t *msg);
 void muster__port_msg_free_list(muster__port_msg_t *list);
 /* Prepares the muster_message_t for `msg`. MUSTER_EBADMSG when user text
- * is not one JSON value. */
+ * is not one JSON value, and for MUSTER__PORT_MSG_BAD. */
 int muster__port_msg_open(muster__port_msg_t *msg, muster_message_t *m);
 
 #endif

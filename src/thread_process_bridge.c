@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "channel_private.h"
 #include "muster/error.h"
 #include "port_internal.h"
 #include "thread_process.h"
@@ -132,6 +133,17 @@ static void inner_on_message(muster_port_t *port, muster_message_t *m) {
   send_json_text(b->ch, text, len);
 }
 
+/* A message the user posted that cannot be decoded (post_text of text
+ * that is not JSON): the receiving process's port reports it, as a port
+ * between threads does. */
+static void inner_on_messageerror(muster_port_t *port, int err) {
+  muster__bridge_t *b = muster_port_data(port);
+  json_t *frame = json_pack("{s:i}", "e", 1);
+  if (b->ch != NULL && frame != NULL)
+    muster_channel_send(b->ch, frame, -1, NULL, NULL, NULL);
+  json_decref(frame);
+}
+
 static void inner_closed(muster_port_t *port) {
   muster__bridge_t *b = muster_port_data(port);
   b->inner = NULL;
@@ -192,6 +204,11 @@ void muster__bridge_on_message(muster__bridge_t *b, muster_message_t *m) {
     b->pending_ports[b->npending_ports++] = port;
     return;
   }
+  if (json_object_get(frame, "e") != NULL) {
+    muster__port_post_raw(b->inner, MUSTER__PORT_MSG_BAD, NULL, 0);
+    drop_pending(b);
+    return;
+  }
   /* A message: it carries what came before it. Ports it moved are gone
    * from the list; what a failed post left is dropped. */
   muster_transfer_t t = {.buffers = b->pending,
@@ -248,6 +265,14 @@ void muster__bridge_keep(muster__bridge_t *b) {
   b->kept = 1;
 }
 
+/* After the user's post was handed to the channel within the post: the
+ * channel writes it now, not after the loop's current phase. */
+static void write_now(muster_port_t *inner) {
+  muster__bridge_t *b = muster_port_data(inner);
+  if (b->ch != NULL)
+    muster__channel_flush(b->ch);
+}
+
 /* Bridges `ch` to `inner` (taken): its callbacks start it, unref'd. */
 static muster__bridge_t *bridge_new(uv_loop_t *loop, muster_channel_t *ch,
                                     muster_port_t *inner) {
@@ -259,12 +284,18 @@ static muster__bridge_t *bridge_new(uv_loop_t *loop, muster_channel_t *ch,
   b->inner = inner;
   muster_port_options_t o = {0};
   o.on_message = inner_on_message;
+  o.on_messageerror = inner_on_messageerror;
   o.on_close = inner_on_close;
   o.data = b;
   muster_port_start(inner, &o);
   /* The inner end must not keep the loop alive: the user's end and the
    * channel decide that. */
   muster_port_unref(inner);
+  /* What the user posts goes to the channel within the post, as a post
+   * between threads wakes its reader at once: a worker process busy in
+   * its entry, or in a long callback, would else hold its messages until
+   * its loop turned. */
+  muster__port_deliver_on_post(inner, write_now);
   return b;
 }
 

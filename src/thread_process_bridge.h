@@ -15,6 +15,9 @@
  *                                 list: one end of a socketpair of its own
  *   {"m":VALUE}                   a JSON message (after its buffers)
  *   {"b":1,"byteLength":N} + fd   a bytes message, as a memory file
+  {"e":1}                       a message that could not be decoded:
+                                 the receiver's port reports
+                                 messageerror (MUSTER_EBADMSG)
  * Closing the user's end disconnects the channel; the channel's end closes
  * the inner end, and the user's end gets on_close.
  *

@@ -206,10 +206,8 @@ TEST(thread_terminate_waiting_process) {
 
 /* A thread in pure computation sees should_stop and returns; a thread
  * that calls muster_thread_exit() exits with its code. The entry says it
- * runs through a shared buffer (a worker process inherits the mapping): a
- * message would wait for the worker's loop, which a worker process's busy
- * entry never returns to (docs/threads.md). The creator hears it with
- * waitAsync and terminates the worker. */
+ * runs through a shared buffer (a worker process inherits the mapping),
+ * which the creator hears with waitAsync and terminates the worker. */
 static void say_running(void *arg) {
   atomic_store((_Atomic int32_t *)arg, 1);
   muster_shared_notify(arg, MUSTER_SHARED_ALL);
@@ -263,6 +261,105 @@ TEST(thread_should_stop_and_exit) {
 
 TEST(thread_should_stop_and_exit_process) {
   should_stop_and_exit(MUSTER_THREAD_ISOLATION_PROCESS);
+}
+
+/* A message posted by an entry busy in computation leaves at once, in
+ * both modes: the creator gets it (and terminates the worker) while the
+ * entry still computes. A worker process used to hold it until its loop
+ * turned, which this entry never lets happen: it would give up after 15 s
+ * and exit with 9. */
+static int post_then_busy_entry(uv_loop_t *loop, void *arg) {
+  uint64_t t0 = uv_hrtime();
+  if (post_json(muster_thread_parent_port(), json_string("busy")) < 0)
+    return 8;
+  while (!muster_thread_should_stop())
+    if (uv_hrtime() - t0 > 15000000000u)
+      return 9;
+  return muster_thread_exit(7);
+}
+
+static void post_while_busy(int isolation) {
+  uv_loop_t loop;
+  seen_t s = {0};
+  muster_thread_t *t;
+  ASSERT_OK(uv_loop_init(&loop));
+  muster_thread_options_t o = s_options(&s, isolation);
+  o.on_message = terminate_on_message;
+  ASSERT_OK(muster_thread_create(&loop, post_then_busy_entry, &o, &t));
+  test_run_loop(&loop, 30000);
+  ASSERT_STR_EQ(s.log, "omx");
+  ASSERT_EQ(s.code, 7);
+  ASSERT_STR_EQ(json_string_value(s.last), "busy");
+  json_decref(s.last);
+  ASSERT_OK(uv_loop_close(&loop));
+}
+
+TEST(thread_post_while_busy) {
+  post_while_busy(MUSTER_THREAD_ISOLATION_THREAD);
+}
+
+TEST(thread_post_while_busy_process) {
+  post_while_busy(MUSTER_THREAD_ISOLATION_PROCESS);
+}
+
+/* Text that is not JSON, posted to a worker, reaches the worker's port as
+ * messageerror (MUSTER_EBADMSG) in its place among the messages, in both
+ * modes. The worker reports each event back; "bye" closes its port. */
+static void report_message(muster_port_t *p, muster_message_t *m) {
+  json_t *v = muster_message_json(m);
+  post_json(p, json_pack("{s:O}", "message", v));
+  if (json_is_string(v))
+    muster_port_close(p, NULL);
+}
+
+static void report_messageerror(muster_port_t *p, int err) {
+  post_json(p, json_pack("{s:i}", "messageerror", err));
+}
+
+static int report_entry(uv_loop_t *loop, void *arg) {
+  muster_port_options_t o = {0};
+  o.on_message = report_message;
+  o.on_messageerror = report_messageerror;
+  return muster_port_start(muster_thread_parent_port(), &o);
+}
+
+static json_t *reports;
+
+static void collect(muster_thread_t *t, muster_message_t *m) {
+  seen_add(muster_thread_data(t), 'm');
+  json_array_append(reports, muster_message_json(m));
+}
+
+static void messageerror_in_order(int isolation) {
+  uv_loop_t loop;
+  seen_t s = {0};
+  muster_thread_t *t;
+  ASSERT_OK(uv_loop_init(&loop));
+  reports = json_array();
+  muster_thread_options_t o = s_options(&s, isolation);
+  o.on_message = collect;
+  ASSERT_OK(muster_thread_create(&loop, report_entry, &o, &t));
+  muster_port_t *p = muster_thread_port(t);
+  ASSERT(muster_port_post_text(p, "[1]", 3, NULL) >= 0);
+  ASSERT(muster_port_post_text(p, "{bad", 4, NULL) >= 0);
+  ASSERT(muster_port_post_text(p, "\"bye\"", 5, NULL) >= 0);
+  test_run_loop(&loop, 20000);
+  ASSERT_STR_EQ(s.log, "ommmx");
+  ASSERT_EQ(s.code, 0);
+  char *got = json_dumps(reports, JSON_COMPACT);
+  ASSERT_STR_EQ(got, "[{\"message\":[1]},{\"messageerror\":-74},"
+                     "{\"message\":\"bye\"}]");
+  free(got);
+  json_decref(reports);
+  ASSERT_OK(uv_loop_close(&loop));
+}
+
+TEST(thread_messageerror_in_order) {
+  messageerror_in_order(MUSTER_THREAD_ISOLATION_THREAD);
+}
+
+TEST(thread_messageerror_in_order_process) {
+  messageerror_in_order(MUSTER_THREAD_ISOLATION_PROCESS);
 }
 
 /* Process mode only (a thread cannot be killed alone): a worker that
