@@ -11,9 +11,12 @@
  * threads.md has the whole argument.
  *
  * Ownership: the loop side owns the struct. The helper thread only reads
- * its inputs, stores `result` and calls uv_async_send() as its last act;
- * the loop side joins it in the async callback, so the struct is never
- * freed under a running thread.
+ * its inputs, stores `result` and rings the wait's doorbell as its last
+ * act; the loop side joins it in the doorbell's callback, so the struct
+ * (and the doorbell) is never freed under a running thread. The doorbell
+ * is an eventfd of the wait's own (src/wake.h), not a uv_async_t: libuv
+ * 1.44's woken loop spins while the sender is still inside
+ * uv_async_send(), which the helper thread, about to exit, usually is.
  */
 #include "muster/shared.h"
 
@@ -26,6 +29,7 @@
 
 #include "muster/error.h"
 #include "shared_internal.h"
+#include "wake.h"
 
 /* The helper only sits in one system call; a small stack keeps a pending
  * wait at a few pages of memory. Sanitizers need room for their frames. */
@@ -41,7 +45,7 @@
 #endif
 
 struct muster_shared_wait_s {
-  uv_async_t async;
+  muster__wake_t done; /* first */
   uv_thread_t thread;
   _Atomic int32_t *addr;
   int32_t expected;
@@ -86,24 +90,27 @@ static void wait_thread(void *arg) {
   muster_shared_wait_t *w = arg;
   pthread_setname_np(pthread_self(), "muster-wait");
   atomic_store(&w->result, futex_wait_pair(w));
-  uv_async_send(&w->async);
+  muster__wake_ring(w->done.fd);
 }
 
 static void on_closed(uv_handle_t *h) {
-  muster_shared_wait_t *w = h->data;
+  muster_shared_wait_t *w = (muster_shared_wait_t *)h;
   int result = atomic_load(&w->result);
+  close(w->done.fd);
   w->cb(w, result, w->data);
   free(w);
 }
 
 static void free_wait(uv_handle_t *h) {
-  free(h->data);
+  muster_shared_wait_t *w = (muster_shared_wait_t *)h;
+  close(w->done.fd);
+  free(w);
 }
 
-static void on_done(uv_async_t *a) {
-  muster_shared_wait_t *w = a->data;
+static void on_done(uv_poll_t *h, int status, int events) {
+  muster_shared_wait_t *w = (muster_shared_wait_t *)h;
   uv_thread_join(&w->thread);
-  uv_close((uv_handle_t *)&w->async, on_closed);
+  muster__wake_close(&w->done, on_closed);
 }
 
 int muster_shared_wait_async(uv_loop_t *loop, _Atomic int32_t *addr,
@@ -124,18 +131,20 @@ int muster_shared_wait_async(uv_loop_t *loop, _Atomic int32_t *addr,
   w->timed = muster__shared_deadline(timeout_ns, &w->deadline);
   w->cb = cb;
   w->data = data;
-  int err = uv_async_init(loop, &w->async, on_done);
+  int fd = muster__wake_fd_new();
+  int err = fd < 0 ? fd : muster__wake_init(loop, &w->done, fd, on_done);
   if (err != 0) {
+    if (fd >= 0)
+      close(fd);
     free(w);
     return err;
   }
-  w->async.data = w;
   uv_thread_options_t opt = {UV_THREAD_HAS_STACK_SIZE, WAIT_STACK};
   err = uv_thread_create_ex(&w->thread, &opt, wait_thread, w);
   if (err != 0) {
     /* The callback must not run for a failed call: close the handle
      * with a callback that only frees. */
-    uv_close((uv_handle_t *)&w->async, free_wait);
+    muster__wake_close(&w->done, free_wait);
     return err;
   }
   if (out != NULL)

@@ -45,7 +45,7 @@ struct muster_thread_s {
   atomic_int online, exited, stop;
   int code, error;
   pthread_mutex_t lock;
-  uv_async_t *child_wake; /* the thread's stop handle while it may be used */
+  int child_stop; /* the thread's stop doorbell while it may be rung, or -1 */
   /* The creator's own. */
   int online_told, exit_told, closing, unrefd;
   muster_thread_close_cb close_cb;
@@ -61,7 +61,8 @@ struct muster_thread_s {
 typedef struct {
   muster_thread_t *t;
   uv_loop_t loop;
-  uv_async_t stop;
+  /* terminate's wake-up: a doorbell, not a uv_async_t (src/wake.h). */
+  muster__wake_t stop;
   muster_port_t *parent;
   json_t *worker_json;
   int worker_parsed;
@@ -172,8 +173,9 @@ int muster__thread_close_handle(uv_handle_t *h) {
 
 /* ---- the thread's side --------------------------------------------------- */
 
-static void on_stop(uv_async_t *a) {
-  uv_stop(a->loop);
+static void on_stop(uv_poll_t *h, int status, int events) {
+  muster__wake_clear((muster__wake_t *)h);
+  uv_stop(h->loop);
 }
 
 static void close_threads(uv_handle_t *h, void *arg) {
@@ -198,10 +200,11 @@ static void cleanup(ctx_t *c) {
     struct hook *hk = &c->hooks[--c->nhooks];
     hk->cb(hk->arg);
   }
+  /* No ring after this: the doorbell closes once the loop is done. */
   pthread_mutex_lock(&t->lock);
-  t->child_wake = NULL;
+  t->child_stop = -1;
   pthread_mutex_unlock(&t->lock);
-  uv_close((uv_handle_t *)&c->stop, NULL);
+  muster__wake_close(&c->stop, NULL);
   /* Thread objects first: each closes its own port (closing it as a
    * plain port would leave the object pointing at it). They keep the loop
    * running until their threads are joined. */
@@ -213,10 +216,25 @@ static void cleanup(ctx_t *c) {
     uv_run(&c->loop, UV_RUN_DEFAULT);
   while (uv_loop_alive(&c->loop));
   uv_loop_close(&c->loop);
+  close(c->stop.fd);
   free(c->hooks);
   json_decref(c->worker_json);
   json_decref(env_data);
   env_data = NULL;
+}
+
+/* terminate's doorbell and the handle watching it. */
+static int stop_init(ctx_t *c) {
+  int fd = muster__wake_fd_new(), r;
+  c->stop.fd = fd;
+  if (fd < 0)
+    return fd;
+  r = muster__wake_init(&c->loop, &c->stop, fd, on_stop);
+  if (r != 0) {
+    close(fd);
+    c->stop.fd = -1;
+  }
+  return r;
 }
 
 static int start(ctx_t *c) {
@@ -224,25 +242,26 @@ static int start(ctx_t *c) {
   int r = uv_loop_init(&c->loop);
   if (r != 0)
     return r;
-  r = uv_async_init(&c->loop, &c->stop, on_stop);
+  r = stop_init(c);
   if (r == 0) {
-    uv_unref((uv_handle_t *)&c->stop);
+    uv_unref((uv_handle_t *)&c->stop.poll);
     if (t->o.isolation == MUSTER_THREAD_ISOLATION_PROCESS)
-      r = muster__tproc_worker_port(&c->loop, t->proc_fd,
-                                    muster_thread_at_exit, &t->stop,
-                                    &c->parent);
+      r = muster__tproc_worker_port(&c->loop, t->proc_fd, muster_thread_at_exit,
+                                    &t->stop, &c->parent);
     else
       r = muster__port_adopt(&c->loop, &t->child_end, &c->parent);
     if (r != 0)
-      uv_close((uv_handle_t *)&c->stop, NULL);
+      muster__wake_close(&c->stop, NULL);
   }
   if (r != 0) {
     uv_run(&c->loop, UV_RUN_DEFAULT);
     uv_loop_close(&c->loop);
+    if (c->stop.fd >= 0)
+      close(c->stop.fd);
     return r;
   }
   pthread_mutex_lock(&t->lock);
-  t->child_wake = &c->stop;
+  t->child_stop = c->stop.fd;
   pthread_mutex_unlock(&t->lock);
   return 0;
 }
@@ -522,6 +541,7 @@ int muster_thread_create(uv_loop_t *loop, muster_thread_entry_cb entry,
   t = calloc(1, sizeof *t);
   if (t == NULL)
     return MUSTER_ENOMEM;
+  t->child_stop = -1;
   if (pthread_mutex_init(&t->lock, NULL) != 0) {
     free(t);
     return MUSTER_ENOMEM;
@@ -576,9 +596,11 @@ int muster_thread_terminate(muster_thread_t *thread) {
                                        : MUSTER_THREAD_TERMINATE_GRACE_MS);
     return 0;
   }
+  /* Under the lock: the thread closes the doorbell only after it said
+   * (under the lock) that it may no longer be rung. */
   pthread_mutex_lock(&thread->lock);
-  if (thread->child_wake)
-    uv_async_send(thread->child_wake);
+  if (thread->child_stop >= 0)
+    muster__wake_ring(thread->child_stop);
   pthread_mutex_unlock(&thread->lock);
   return 0;
 }

@@ -393,13 +393,16 @@ static void wait_async_resolves(int isolation) {
   side_t side;
   async_setup(&f);
   async_rec_t r;
+  int fds = test_fd_count();
   start_wait(&f, 0, MUSTER_SHARED_FOREVER, &r);
+  ASSERT_EQ(test_fd_count(), fds + 1); /* the wait's eventfd */
   side_start(&side, isolation, notify_one, muster_shared_i32(f.s, 0));
   test_run_loop(&f.loop, 10000);
   side_join(&side);
   ASSERT_EQ(r.calls, 1);
   ASSERT_EQ(r.result, MUSTER_SHARED_OK);
   ASSERT(r.on_loop_thread);
+  ASSERT_EQ(test_fd_count(), fds); /* and closed once it resolved */
   async_teardown(&f);
 }
 

@@ -147,8 +147,11 @@ typedef void (*muster_shared_wait_cb)(muster_shared_wait_t *w, int result,
  * value changed without a notify). A pending wait keeps the loop alive.
  * The memory at `addr` must stay mapped until `cb` has run.
  *
+ * A pending wait also holds one descriptor (the eventfd its thread rings).
+ *
  * Errors: MUSTER_EINVAL (loop, cb or addr NULL; addr not 4-byte aligned),
- * MUSTER_ENOMEM, MUSTER_EAGAIN (no thread could be started). Loop's thread.
+ * MUSTER_ENOMEM, MUSTER_EAGAIN (no thread could be started), MUSTER_EMFILE /
+ * MUSTER_ENFILE (no descriptor). Loop's thread.
  */
 MUSTER_EXTERN int muster_shared_wait_async(uv_loop_t *loop,
                                            _Atomic int32_t *addr,
