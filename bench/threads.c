@@ -11,7 +11,9 @@
  *   start        create -> online, create -> first message | pthread
  *                create+join | new Worker -> 'online', -> first message
  *   oneway       small JSON messages/s from a thread, and 8 raw bytes |
- *                a mutex+condvar queue of ints | parentPort.postMessage
+ *                a mutex+condvar queue of the same JSON text, encoded by
+ *                the port's encoder (so the ratio leaves out what encoding
+ *                costs), and of ints | parentPort.postMessage
  *   rtt          round trip of a small message | a futex ping-pong
  *                between two threads | the same in JS
  *   1 MiB        round trip copied and transferred | memcpy of 1 MiB,
@@ -30,6 +32,8 @@
  * median across rounds; the ratios divide medians of the same pinning. The
  * last line is one JSON object with every median and ratio. */
 #include "bench.h"
+/* The port's JSON encoder, for the locked queue of encoded messages. */
+#include "../src/json_write.h"
 
 #include <getopt.h>
 #include <linux/futex.h>
@@ -152,6 +156,66 @@ static double raw_queue_per_s(int n) {
   pthread_join(t, NULL);
   free(rq.items);
   return sum >= 0 ? n / s : 0;
+}
+
+/* The same queue carrying what a port carries for a small JSON message:
+ * the producer makes the value and encodes it with the port's encoder
+ * (src/json_write.c) into the item, the consumer takes the text. It is
+ * the locked-queue limit for JSON messages: the int queue above plus the
+ * encoding, the part of a JSON post that is not the port's. */
+typedef struct {
+  unsigned len;
+  char text[20];
+} json_item_t;
+
+static struct {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  json_item_t *items;
+  size_t head, tail, n;
+} jq = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0};
+
+static void *raw_json_producer(void *arg) {
+  struct muster__buf b = {NULL, 0, 0};
+  for (size_t i = 0; i < jq.n; i++) {
+    json_t *j = json_integer((json_int_t)i);
+    b.len = 0;
+    if (muster__json_write(j, &b, sizeof jq.items[0].text) != 0)
+      abort();
+    json_decref(j);
+    pthread_mutex_lock(&jq.lock);
+    json_item_t *it = &jq.items[jq.tail++];
+    it->len = (unsigned)b.len;
+    memcpy(it->text, b.data, b.len);
+    if (jq.tail - jq.head == 1)
+      pthread_cond_signal(&jq.cond);
+    pthread_mutex_unlock(&jq.lock);
+  }
+  free(b.data);
+  return arg;
+}
+
+static double raw_json_queue_per_s(int n) {
+  pthread_t t;
+  size_t bytes = 0;
+  jq.items = malloc((size_t)n * sizeof *jq.items);
+  jq.head = jq.tail = 0;
+  jq.n = (size_t)n;
+  uint64_t t0 = bench_now_ns();
+  pthread_create(&t, NULL, raw_json_producer, NULL);
+  for (size_t got = 0; got < jq.n;) {
+    pthread_mutex_lock(&jq.lock);
+    while (jq.head == jq.tail)
+      pthread_cond_wait(&jq.cond, &jq.lock);
+    size_t end = jq.tail;
+    pthread_mutex_unlock(&jq.lock);
+    for (; jq.head < end; jq.head++, got++)
+      bytes += jq.items[jq.head].len;
+  }
+  double s = ms_since(t0) / 1e3;
+  pthread_join(t, NULL);
+  free(jq.items);
+  return bytes > 0 ? n / s : 0;
 }
 
 static double raw_memcpy_us(int n) {
@@ -538,7 +602,10 @@ static void v_raw_start(double *f) {
   f[F_ONLINE] = raw_create_join_us(OPS(500)) / 1e3;
 }
 static void v_raw_queue(double *f) {
-  f[F_ONEWAY] = f[F_ONEWAY_BYTES] = raw_queue_per_s(OPS(1000000));
+  f[F_ONEWAY_BYTES] = raw_queue_per_s(OPS(1000000));
+}
+static void v_raw_json_queue(double *f) {
+  f[F_ONEWAY] = raw_json_queue_per_s(OPS(1000000));
 }
 static void v_raw_rtt(double *f) {
   f[F_RTT] = raw_futex_rtt_us(OPS(10000));
@@ -617,6 +684,7 @@ static const struct {
 } variants[] = {
     {"raw-start", RAW, v_raw_start},
     {"raw-queue", RAW, v_raw_queue},
+    {"raw-json-queue", RAW, v_raw_json_queue},
     {"raw-rtt", RAW, v_raw_rtt},
     {"raw-memcpy", RAW, v_raw_memcpy},
     {"mu-start", MU, v_mu_start},
@@ -673,7 +741,7 @@ enum {
   NRATIO
 };
 static const char *const ratio_keys[NRATIO] = {
-    "start_node_over_muster",   "oneway_x_node",  "oneway_x_raw_queue",
+    "start_node_over_muster",   "oneway_x_node",  "oneway_x_raw_json_queue",
     "bytes_oneway_x_raw_queue", "rtt_x_futex",    "rtt_x_node",
     "copied_over_transferred",  "pool_x_piscina", "pool16_x_piscina"};
 
@@ -779,7 +847,8 @@ int main(int argc, char **argv) {
     json_t *po = json_object();
     ratios(med[p], r);
     printf("# ratios %s: start %.0fx faster than node; one way %.1fx node, "
-           "%.2fx the locked queue (8 bytes %.2fx); rtt %.2fx the futex, "
+           "%.2fx the locked queue of JSON (8 bytes %.2fx that of ints); rtt "
+           "%.2fx the futex, "
            "%.2fx node; transfer %.0fx faster than copy; pool %.1fx piscina "
            "(16 ahead %.1fx)\n",
            p ? "pinned" : "unpinned", r[R_START_X_NODE], r[R_ONEWAY_X_NODE],
