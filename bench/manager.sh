@@ -33,6 +33,13 @@
 #                third of that with 100 and 1,000 apps)
 #   true_N_ms    /bin/true timed the same way just before: what starting
 #                any program costs on the machine at that moment
+#   floor_N_ms   an empty static C program (built here) timed the same
+#                way: process creation alone, the floor of any CLI;
+#   *_over_floor_ms  ls, jlist (N apps) and start (10 apps) minus it
+#   hf_{ls,ping,true,floor}_ms, hf_{ls,ping}_over_floor_ms
+#                the same commands under `hyperfine -N` (no shell), with
+#                10 apps: median of 20*LS_RUNS runs (PM2: LS_RUNS); skipped
+#                without hyperfine
 #   log_mb_s, log_cpu_s_per_mb, log_rss_before_kb, log_rss_after_kb
 #                an app writing 100-byte lines as fast as it can for
 #                FLOOD_SECONDS (FLOOD_MB at most), FLOOD_CHUNK bytes a
@@ -104,6 +111,16 @@ trap 'exit 143' TERM
 
 cc -O2 -o "$tmp/app" "$here/manager/app.c" || die "cannot build the C app"
 export MBENCH_APP_C=$tmp/app MBENCH_APP_JS=$here/manager/app.js
+# The floor: an empty program, static (no loader, no library) when the
+# machine has libc.a, which is what creating any process costs here.
+echo 'int main(void) { return 0; }' >"$tmp/empty.c"
+if cc -O2 -static -o "$tmp/empty" "$tmp/empty.c" 2>/dev/null; then
+  echo "floor: an empty static program"
+else
+  cc -O2 -o "$tmp/empty" "$tmp/empty.c" || die "cannot build an empty program"
+  echo "floor: an empty dynamic program (no static libc here)"
+fi
+export MBENCH_FLOOR=$tmp/empty
 
 if [ -z "$pm2" ] && [ -z "${NO_PM2:-}" ]; then
   echo "installing PM2 from npm into $tmp/npm..."

@@ -5,7 +5,7 @@
 Runs every phase against one manager (muster or PM2; the CLI is the
 command that runs it, HOME_VAR=HOME is set for each call) and prints one
 JSON object of figures on its last line. Only 127.0.0.1 is touched."""
-import json, os, re, select, socket, statistics, subprocess, sys, time
+import json, os, re, select, shutil, socket, statistics, subprocess, sys, time
 
 name, home_var, home = sys.argv[1:4]
 cli = sys.argv[4:]
@@ -13,6 +13,7 @@ env = dict(os.environ, **{home_var: home})
 env.pop('NODE_EXTRA_CA_CERTS', None)
 app_c = os.environ['MBENCH_APP_C']
 app_js = os.environ['MBENCH_APP_JS']
+empty = os.environ['MBENCH_FLOOR']  # an empty program (static if it could be)
 port0 = int(os.environ.get('MBENCH_PORT', '19100')) + (0 if name == 'muster' else 50)
 runs = int(os.environ.get('LS_RUNS', '15'))
 many = int(os.environ.get('MANY', '1000'))
@@ -56,14 +57,29 @@ def anon_kb(pid):
     return rss_kb(pid, 'RssAnon:')
 
 
-def floor_ms():
-    """What starting any program costs here: /bin/true, timed as a CLI."""
+def wall_ms(argv):
+    """Median wall time of argv run `runs` times as the CLI is run."""
     xs = []
     for _ in range(runs):
         t0 = time.monotonic()
-        subprocess.run(['/bin/true'])
+        subprocess.run(argv, env=env, stdout=subprocess.DEVNULL)
         xs.append((time.monotonic() - t0) * 1e3)
     return med(xs)
+
+
+def hyperfine_ms(argvs, n):
+    """hyperfine -N (no shell) medians in ms of each command, or {}."""
+    if not shutil.which('hyperfine'):
+        return {}
+    out = os.path.join(home, 'hyperfine.json')
+    cmds = [' '.join(a) for a in argvs]
+    r = subprocess.run(['hyperfine', '-N', '-w', '3', '-r', str(n),
+                        '--export-json', out] + cmds, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if r.returncode != 0:
+        return {}
+    res = json.load(open(out))['results']
+    return {c: round(x['median'] * 1e3, 2) for c, x in zip(cmds, res)}
 
 
 def cpu_s(pid):
@@ -110,14 +126,41 @@ def med(xs):
 
 
 def time_ls(label):
-    fig[f'true_{label}_ms'] = floor_ms()
+    """ls and jlist, next to what starting any program costs at that
+    moment: /bin/true and an empty program (the floor; static when the
+    machine has libc.a), each timed the same way just before."""
+    fig[f'true_{label}_ms'] = wall_ms(['/bin/true'])
+    floor = fig[f'floor_{label}_ms'] = wall_ms([empty])
     ls, jl = [], []
     for _ in range(runs):
         ls.append(run('ls')[0])
         jl.append(run('jlist')[0])
     fig[f'ls_{label}_ms'], fig[f'jlist_{label}_ms'] = med(ls), med(jl)
-    log(f'ls {med(ls)} ms, jlist {med(jl)} ms with {label} apps '
-        f'(median of {runs}; /bin/true {fig[f"true_{label}_ms"]} ms)')
+    fig[f'ls_{label}_over_floor_ms'] = round(med(ls) - floor, 2)
+    fig[f'jlist_{label}_over_floor_ms'] = round(med(jl) - floor, 2)
+    log(f'ls {med(ls)} ms (floor +{med(ls) - floor:.2f}), jlist {med(jl)} ms '
+        f'(floor +{med(jl) - floor:.2f}) with {label} apps (median of {runs}; '
+        f'/bin/true {fig[f"true_{label}_ms"]} ms, empty program {floor} ms)')
+
+
+def time_hyperfine():
+    """hyperfine -N of ls and ping (10 apps), /bin/true and the floor."""
+    n = runs * 20 if name == 'muster' else runs
+    cmds = {'ls': cli + ['ls'], 'ping': cli + ['ping'],
+            'true': ['/bin/true'], 'floor': [empty]}
+    got = hyperfine_ms(list(cmds.values()), n)
+    if not got:
+        log('hyperfine: not installed or failed; its figures are skipped')
+        return
+    for k, argv in cmds.items():
+        fig[f'hf_{k}_ms'] = got[' '.join(argv)]
+    f = fig['hf_floor_ms']
+    for k in ('ls', 'ping'):
+        fig[f'hf_{k}_over_floor_ms'] = round(fig[f'hf_{k}_ms'] - f, 2)
+    log(f'hyperfine -N (median of {n}): ls {fig["hf_ls_ms"]} ms '
+        f'(floor +{fig["hf_ls_over_floor_ms"]}), ping {fig["hf_ping_ms"]} ms '
+        f'(floor +{fig["hf_ping_over_floor_ms"]}), /bin/true '
+        f'{fig["hf_true_ms"]} ms, empty program {f} ms')
 
 
 # 1. idle daemon
@@ -153,6 +196,10 @@ fig['rss_10_kb'] = rss_kb(dpid)
 fig['anon_10_kb'] = anon_kb(dpid)
 log(f'daemon {fig["rss_10_kb"]} kB with 10 apps')
 time_ls('10')
+time_hyperfine()
+for k in ('c', 'node'):
+    fig[f'start_{k}_over_floor_ms'] = round(fig[f'start_{k}_ms'] -
+                                            fig['floor_10_ms'], 2)
 
 # 3. SIGKILL → replacement listening, twice per app
 kl = {'c': [], 'node': []}
