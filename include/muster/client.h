@@ -92,7 +92,12 @@ typedef enum {
   /* {} → the array of every instance, PM2's jlist shape;
    * {"fields": "table"} → the same with only what `muster ls` shows (pid,
    * name, pm_id, monit, pm2_env.namespace/status/restart_time/pm_uptime/
-   * username/error) */
+   * username/error);
+   * {"fields": "rows"} → the same values as rows: {"columns": [names],
+   * "rows": [[value per column]...]}, one row per instance; the columns
+   * are pm_id, name, namespace, pid, status, restart_time, pm_uptime, cpu,
+   * memory, username, error (a client finds each by its name: later
+   * versions may add columns). What `muster ls` asks for. */
   MUSTER_CMD_LIST,
   /* {"target"} → the matching instances, jlist shape plus details */
   MUSTER_CMD_DESCRIBE,

@@ -53,7 +53,9 @@ int cli_jlist(cli_t *cli, int argc, char **argv);
 int cli_describe(cli_t *cli, int argc, char **argv);
 int cli_env(cli_t *cli, int argc, char **argv);
 int cli_logs(cli_t *cli, int argc, char **argv);
-/* Prints the table of `list` (a jlist array). */
-void cli_print_table(cli_t *cli, const json_t *list);
+/* Prints the table of `list`: the reply of a list with {"fields":
+ * "rows"}, or a jlist array (what a daemon older than the row view
+ * answers). CLI_FAIL, with a message, when it is neither. */
+int cli_print_table(cli_t *cli, const json_t *list);
 
 #endif

@@ -41,49 +41,143 @@ static void human_bytes(char *buf, size_t size, long long b) {
     snprintf(buf, size, "%.1fmb", b / 1048576.0);
 }
 
-void cli_print_table(cli_t *cli, const json_t *list) {
+/* One line of the table. */
+typedef struct {
+  long long id, pid, restarts, uptime, memory;
+  double cpu;
+  const char *name, *ns, *status, *user, *error;
+} row_t;
+
+/* The columns of a row view, in the order the daemon names them. */
+enum {
+  C_ID,
+  C_NAME,
+  C_NS,
+  C_PID,
+  C_STATUS,
+  C_RESTARTS,
+  C_UPTIME,
+  C_CPU,
+  C_MEMORY,
+  C_USER,
+  C_ERROR,
+  C_COUNT
+};
+static const char *const columns[C_COUNT] = {
+    "pm_id",     "name", "namespace", "pid",      "status", "restart_time",
+    "pm_uptime", "cpu",  "memory",    "username", "error"};
+
+static const char *cstr(const json_t *v) {
+  const char *s = json_string_value(v);
+  return s ? s : "";
+}
+
+/* A row of {"columns", "rows"} (where[c]: the index of column c, or -1). */
+static void from_row(const json_t *a, const int *where, row_t *r) {
+#define COL(c) (where[c] < 0 ? NULL : json_array_get(a, (size_t)where[c]))
+  r->id = json_integer_value(COL(C_ID));
+  r->name = cstr(COL(C_NAME));
+  r->ns = cstr(COL(C_NS));
+  r->pid = json_integer_value(COL(C_PID));
+  r->status = cstr(COL(C_STATUS));
+  r->restarts = json_integer_value(COL(C_RESTARTS));
+  r->uptime = json_integer_value(COL(C_UPTIME));
+  r->cpu = json_number_value(COL(C_CPU));
+  r->memory = json_integer_value(COL(C_MEMORY));
+  r->user = cstr(COL(C_USER));
+  r->error = cstr(COL(C_ERROR));
+#undef COL
+}
+
+/* An app object of the jlist shape (a daemon older than the row view). */
+static void from_object(const json_t *p, row_t *r) {
+  json_t *env = json_object_get(p, "pm2_env");
+  json_t *monit = json_object_get(p, "monit");
+  *r = (row_t){.id = num(p, "pm_id"),
+               .pid = num(p, "pid"),
+               .restarts = num(env, "restart_time"),
+               .uptime = num(env, "pm_uptime"),
+               .memory = num(monit, "memory"),
+               .cpu = json_number_value(json_object_get(monit, "cpu")),
+               .name = str(p, "name"),
+               .ns = str(env, "namespace"),
+               .status = str(env, "status"),
+               .user = str(env, "username"),
+               .error = str(env, "error")};
+}
+
+/* The rows of a list reply, either shape: *rows and *n, or -1 when it is
+ * neither. */
+static int table_rows(const json_t *list, row_t **rows, size_t *n) {
+  const json_t *items =
+      json_is_array(list) ? list : json_object_get(list, "rows");
+  const json_t *names = json_object_get(list, "columns");
+  int where[C_COUNT];
+  for (int c = 0; c < C_COUNT; c++) {
+    where[c] = -1;
+    for (size_t i = 0; i < json_array_size(names); i++)
+      if (strcmp(cstr(json_array_get(names, i)), columns[c]) == 0)
+        where[c] = (int)i;
+  }
+  if (!json_is_array(items))
+    return -1;
+  *n = json_array_size(items);
+  *rows = calloc(*n ? *n : 1, sizeof **rows);
+  if (*rows == NULL)
+    return -1;
+  for (size_t i = 0; i < *n; i++) {
+    if (json_is_array(list))
+      from_object(json_array_get(items, i), &(*rows)[i]);
+    else
+      from_row(json_array_get(items, i), where, &(*rows)[i]);
+  }
+  return 0;
+}
+
+int cli_print_table(cli_t *cli, const json_t *list) {
   const char *green = cli->color ? "\033[32m" : "";
   const char *red = cli->color ? "\033[31m" : "";
   const char *bold = cli->color ? "\033[1m" : "";
   const char *off = cli->color ? "\033[0m" : "";
+  row_t *rows;
+  size_t n;
+  if (table_rows(list, &rows, &n) < 0) {
+    fprintf(stderr, "muster: the daemon's list is not a table\n");
+    return CLI_FAIL;
+  }
   int wname = 4, wns = 9;
-  size_t i;
-  json_t *p;
-  json_array_foreach(list, i, p) {
-    int n = (int)strlen(str(p, "name"));
-    int m = (int)strlen(str(json_object_get(p, "pm2_env"), "namespace"));
-    wname = n > wname ? n : wname;
-    wns = m > wns ? m : wns;
+  for (size_t i = 0; i < n; i++) {
+    int a = (int)strlen(rows[i].name), b = (int)strlen(rows[i].ns);
+    wname = a > wname ? a : wname;
+    wns = b > wns ? b : wns;
   }
   printf("%s%-4s %-*s %-*s %-6s %-8s %-7s %-4s %-16s %-6s %-9s %s%s\n", bold,
          "id", wname, "name", wns, "namespace", "mode", "pid", "uptime", "↺",
          "status", "cpu", "mem", "user", off);
   long long now = (long long)clock_wall_ms();
-  json_array_foreach(list, i, p) {
-    json_t *env = json_object_get(p, "pm2_env");
-    const char *status = str(env, "status");
-    int online = strcmp(status, "online") == 0;
+  for (size_t i = 0; i < n; i++) {
+    const row_t *r = &rows[i];
+    int online = strcmp(r->status, "online") == 0;
     char up[32] = "0", mem[32], cpu[32], pid[32] = "0";
     if (online) {
-      human_time(up, sizeof up, now - num(env, "pm_uptime"));
-      snprintf(pid, sizeof pid, "%lld", num(p, "pid"));
+      human_time(up, sizeof up, now - r->uptime);
+      snprintf(pid, sizeof pid, "%lld", r->pid);
     }
-    json_t *monit = json_object_get(p, "monit");
-    human_bytes(mem, sizeof mem, num(monit, "memory"));
-    snprintf(cpu, sizeof cpu, "%.0f%%",
-             json_number_value(json_object_get(monit, "cpu")));
+    human_bytes(mem, sizeof mem, r->memory);
+    snprintf(cpu, sizeof cpu, "%.0f%%", r->cpu);
     const char *color =
         online ? green
-        : strcmp(status, "errored") == 0 || strcmp(status, "stopped") == 0 ? red
-                                                                           : "";
+        : strcmp(r->status, "errored") == 0 || strcmp(r->status, "stopped") == 0
+            ? red
+            : "";
     printf("%-4lld %-*s %-*s %-6s %-8s %-7s %-4lld %s%-16s%s %-6s %-9s %s\n",
-           num(p, "pm_id"), wname, str(p, "name"), wns, str(env, "namespace"),
-           "fork", pid, up, num(env, "restart_time"), color, status, off, cpu,
-           mem, str(env, "username"));
-    const char *err = str(env, "error");
-    if (*err && !online)
-      printf("     %s└ %s%s\n", red, err, off);
+           r->id, wname, r->name, wns, r->ns, "fork", pid, up, r->restarts,
+           color, r->status, off, cpu, mem, r->user);
+    if (*r->error && !online)
+      printf("     %s└ %s%s\n", red, r->error, off);
   }
+  free(rows);
+  return CLI_OK;
 }
 
 /* `key` = `value` as the request's one argument (none when value is NULL). */
@@ -102,10 +196,10 @@ int cli_ls(cli_t *cli, int argc, char **argv) {
   if (argc != 1)
     return cli_usage("%s takes no argument", argv[0]);
   json_t *list;
-  /* Only what the table shows: a third of the bytes with 1,000 apps. */
-  int rc = list_call(cli, MUSTER_CMD_LIST, "fields", "table", &list);
+  /* Only what the table shows, as rows: no key repeated per app. */
+  int rc = list_call(cli, MUSTER_CMD_LIST, "fields", "rows", &list);
   if (rc == CLI_OK) {
-    cli_print_table(cli, list);
+    rc = cli_print_table(cli, list);
     json_decref(list);
   }
   return rc;

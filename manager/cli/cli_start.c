@@ -307,7 +307,7 @@ int cli_start(cli_t *cli, int argc, char **argv) {
   json_decref(apps);
   if (rc != CLI_OK)
     return rc;
-  json_t *list, *fields = json_pack("{s:s}", "fields", "table");
+  json_t *list, *fields = json_pack("{s:s}", "fields", "rows");
   rc = cli_call(cli, MUSTER_CMD_LIST, fields, &list);
   json_decref(fields);
   if (rc == CLI_OK) {

@@ -223,6 +223,35 @@ static json_t *view_table(registry_t *r, inst_t *inst, uint64_t now) {
                    app_user(r, inst->spec), "error", inst->error);
 }
 
+/* The columns of a row view ({"fields": "rows"}): what `muster ls` and
+ * `start` print, with no key repeated per app. One array of scalars per
+ * app costs a fraction of the three objects of the table view, to build,
+ * encode and parse: with 1,000 apps that was most of `ls`. */
+static const char *const row_columns[] = {
+    "pm_id",     "name", "namespace", "pid",      "status", "restart_time",
+    "pm_uptime", "cpu",  "memory",    "username", "error"};
+
+static json_t *view_row(registry_t *r, inst_t *inst, uint64_t now) {
+  int pid = inst_pid(inst);
+  procstat_sample(&inst->usage, pid, inst->started_ms, now);
+  return json_pack("[i, s, s, i, s, i, I, f, I, s, s]", inst->pm_id,
+                   sget(inst->spec, "name"), sget(inst->spec, "namespace"), pid,
+                   inst_status(inst), (int)inst_restarts(inst),
+                   (json_int_t)inst->started_ms, inst->usage.cpu,
+                   (json_int_t)inst->usage.rss, app_user(r, inst->spec),
+                   inst->error);
+}
+
+static json_t *view_rows(registry_t *r, inst_t **v, int n) {
+  json_t *cols = json_array(), *rows = json_array();
+  uint64_t now = clock_wall_ms();
+  for (size_t i = 0; i < sizeof row_columns / sizeof *row_columns; i++)
+    json_array_append_new(cols, json_string(row_columns[i]));
+  for (int i = 0; i < n; i++)
+    json_array_append_new(rows, view_row(r, v[i], now));
+  return json_pack("{s:o, s:o}", "columns", cols, "rows", rows);
+}
+
 static json_t *view(registry_t *r, inst_t *inst, int detail) {
   const json_t *spec = inst->spec;
   int pid = inst_pid(inst);
@@ -599,8 +628,14 @@ static void cmd_list(registry_t *r, ctl_req_t *req, json_t *args, int detail) {
                e == MUSTER_ESRCH ? "no such app" : "a target is needed");
     return;
   }
-  json_t *list = json_array();
   const char *fields = sget(args, "fields");
+  if (!detail && strcmp(fields, "rows") == 0) {
+    json_t *rows = view_rows(r, v, n);
+    free(v);
+    ctl_reply(req, 0, NULL, rows);
+    return;
+  }
+  json_t *list = json_array();
   uint64_t now = clock_wall_ms();
   for (int i = 0; i < n; i++)
     json_array_append_new(list, !detail && strcmp(fields, "table") == 0
