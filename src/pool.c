@@ -25,6 +25,7 @@ struct muster_pool_task_s {
   uint64_t queued_at, started_at; /* uv_hrtime() */
   int tries;
   int canceled; /* handed to a worker, then canceled: drop its reply */
+  int died, exit_code, exit_signal; /* its worker died under it */
   muster_pool_done_cb cb;
   void *arg;
 };
@@ -38,6 +39,8 @@ struct worker_s {
   unsigned n;
   int retiring, closes;
   int hung_up; /* its thread closed its port: on_exit is on its way */
+  int error;   /* on_error's: a limit it passed, before on_exit */
+  int online;
   uint64_t born, busy_since, busy_ns;
 };
 
@@ -60,6 +63,7 @@ struct muster_pool_s {
 
 static void dispatch(muster_pool_t *p);
 static void maybe_end(muster_pool_t *p);
+static void refill(muster_pool_t *p);
 
 /* ---- tasks --------------------------------------------------------------- */
 
@@ -121,7 +125,9 @@ static void busy_end(worker_t *w) {
   w->busy_ns += uv_hrtime() - w->busy_since;
 }
 
-/* Stops a worker: what it holds is the caller's to deal with first. */
+/* Stops a worker: what it holds is the caller's to deal with first. It
+ * is terminated, not closed: its output up to its end is still delivered,
+ * and on_worker_exit closes it. */
 static void retire(worker_t *w) {
   if (w->retiring)
     return;
@@ -129,6 +135,11 @@ static void retire(worker_t *w) {
     busy_end(w);
   w->retiring = 1;
   w->pool->active--;
+  uv_timer_stop(&w->timer);
+  muster_thread_terminate(w->thread);
+}
+
+static void close_worker(worker_t *w) {
   w->closes = 2;
   uv_close((uv_handle_t *)&w->timer, on_timer_closed);
   muster_thread_close(w->thread, on_thread_closed);
@@ -199,6 +210,7 @@ static void on_timer(uv_timer_t *timer) {
   } else {
     finish(t, MUSTER_ETIMEDOUT, NULL);
   }
+  refill(p);
   dispatch(p);
   maybe_end(p);
 }
@@ -235,16 +247,35 @@ static void on_reply(muster_thread_t *thread, muster_message_t *m) {
   maybe_end(p);
 }
 
-/* The worker's thread ended while the pool still counted on it. */
+static void on_worker_online(muster_thread_t *thread) {
+  worker_t *w = muster_thread_data(thread);
+  w->online = 1;
+}
+
+/* A process-isolated worker passed one of its limits (it ends next). */
+static void on_worker_error(muster_thread_t *thread, int err) {
+  worker_t *w = muster_thread_data(thread);
+  w->error = err;
+}
+
+/* A worker ended: one that was stopped, or one that died while the pool
+ * still counted on it. */
 static void on_worker_exit(muster_thread_t *thread, int code) {
   worker_t *w = muster_thread_data(thread);
   muster_pool_t *p = w->pool;
   muster_pool_task_t *t = w->head;
-  if (w->retiring)
+  if (w->retiring) {
+    close_worker(w);
     return;
+  }
   p->deaths++;
   retire(w);
   requeue(w, 1);
+  if (t) {
+    t->died = 1;
+    t->exit_code = code;
+    t->exit_signal = muster_thread_exit_signal(thread);
+  }
   if (t && t->canceled) {
     free(t->data);
     free(t);
@@ -252,10 +283,34 @@ static void on_worker_exit(muster_thread_t *thread, int code) {
     t->next = NULL;
     enqueue_front(p, t, t, 1);
   } else if (t) {
-    finish(t, MUSTER_ECONNRESET, NULL);
+    finish(t, w->error ? w->error : MUSTER_ECONNRESET, NULL);
   }
+  close_worker(w);
+  /* Not for a worker that never came online (it could not set a limit,
+   * say): its replacement would die the same way, again and again. */
+  if (w->online)
+    refill(p);
   dispatch(p);
   maybe_end(p);
+}
+
+static void on_worker_output(worker_t *w, muster_pool_output_cb cb,
+                             muster_thread_t *thread, const char *data,
+                             size_t len) {
+  if (cb)
+    cb(w->pool, muster_thread_get_id(thread), data, len);
+}
+
+static void on_worker_stdout(muster_thread_t *thread, const char *data,
+                             size_t len) {
+  worker_t *w = muster_thread_data(thread);
+  on_worker_output(w, w->pool->o.on_stdout, thread, data, len);
+}
+
+static void on_worker_stderr(muster_thread_t *thread, const char *data,
+                             size_t len) {
+  worker_t *w = muster_thread_data(thread);
+  on_worker_output(w, w->pool->o.on_stderr, thread, data, len);
 }
 
 static int spawn(muster_pool_t *p, worker_t **out) {
@@ -274,9 +329,17 @@ static int spawn(muster_pool_t *p, worker_t **out) {
   to.arg = &p->conf;
   to.name = p->o.name ? p->o.name : "muster-pool";
   to.stack_size = p->o.stack_size;
-  to.share_env = 1;
+  to.isolation = p->o.isolation;
+  to.terminate_grace_ms = p->o.terminate_grace_ms;
+  to.limits = p->o.limits;
+  /* A thread need not copy the environment; a process has its own. */
+  to.share_env = p->o.isolation == MUSTER_THREAD_ISOLATION_THREAD;
+  to.on_online = on_worker_online;
   to.on_message = on_reply;
+  to.on_error = on_worker_error;
   to.on_exit = on_worker_exit;
+  to.on_stdout = p->o.on_stdout ? on_worker_stdout : NULL;
+  to.on_stderr = p->o.on_stderr ? on_worker_stderr : NULL;
   to.data = w;
   r = muster_thread_create(p->loop, muster__pool_worker_entry, &to, &w->thread);
   if (r != 0) {
@@ -291,6 +354,14 @@ static int spawn(muster_pool_t *p, worker_t **out) {
   return 0;
 }
 
+/* Replaces dead or timed-out workers up to min_threads. A worker that
+ * cannot be made now is made by the next dispatch that needs one. */
+static void refill(muster_pool_t *p) {
+  worker_t *w;
+  while (!p->closing && p->active < p->o.min_threads && spawn(p, &w) == 0)
+    ;
+}
+
 /* ---- scheduling ---------------------------------------------------------- */
 
 static int hand_over(worker_t *w, muster_pool_task_t *t) {
@@ -300,6 +371,7 @@ static int hand_over(worker_t *w, muster_pool_task_t *t) {
   if (r < 0)
     return r;
   t->tries++;
+  t->died = 0;
   t->next = NULL;
   if (w->tail)
     w->tail->next = t;
@@ -391,8 +463,15 @@ int muster_pool_create(uv_loop_t *loop, const muster_pool_options_t *o,
   muster_pool_t *p;
   int r = 0;
   if (loop == NULL || o == NULL || out == NULL || o->handler == NULL ||
-      (o->max_threads && o->min_threads > o->max_threads))
+      (o->max_threads && o->min_threads > o->max_threads) ||
+      (o->isolation != MUSTER_THREAD_ISOLATION_THREAD &&
+       o->isolation != MUSTER_THREAD_ISOLATION_PROCESS))
     return MUSTER_EINVAL;
+  /* Refused here rather than by the first worker: nothing is made. */
+  if (o->isolation == MUSTER_THREAD_ISOLATION_THREAD &&
+      (o->limits.max_memory || o->limits.max_cpu_seconds ||
+       o->limits.max_open_files))
+    return MUSTER_ENOTSUP;
   p = calloc(1, sizeof *p);
   if (p == NULL)
     return MUSTER_ENOMEM;
@@ -532,6 +611,17 @@ int muster_pool_cancel(muster_pool_task_t *task) {
   p->canceled++;
   cb(task, MUSTER_ECANCELED, NULL, task->arg);
   return 0;
+}
+
+int muster_pool_task_exit(const muster_pool_task_t *task, int *code,
+                          int *signal) {
+  if (task == NULL || !task->died)
+    return 0;
+  if (code)
+    *code = task->exit_code;
+  if (signal)
+    *signal = task->exit_signal;
+  return 1;
 }
 
 void muster_pool_stats(const muster_pool_t *p, muster_pool_stats_t *s) {

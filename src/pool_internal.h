@@ -3,10 +3,15 @@
  * one codec between them.
  *
  * A task goes to a worker as the user's message, unchanged. The reply
- * comes back as one bytes message whose first byte says what follows:
- *   'J' JSON text      the handler's value
- *   'B' bytes          the handler's bytes
- *   'E' int32 (host order)  the handler's error
+ * is one message, whose format and first byte say what it is:
+ *   bytes              the handler's bytes, as they are
+ *   JSON [VALUE]       the handler's value, in an array of one
+ *   JSON N (integer)   the handler's error
+ * JSON, not a tag byte before the value: a process-isolated worker's
+ * port carries a JSON message inline in one channel frame, where bytes
+ * go as a memory file of their own (src/thread_process_bridge.h), and
+ * the frame's value is encoded again on the parent's side, in the same
+ * compact form the array's brackets are cut from.
  * A worker runs its tasks in the order they came and replies once to
  * each, so the scheduler matches replies to tasks by order alone. */
 #ifndef MUSTER_POOL_INTERNAL_H

@@ -3,6 +3,7 @@
 #include "pool_internal.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,37 +12,48 @@
 #include "muster/error.h"
 #include "muster/port.h"
 #include "muster/thread.h"
+#include "port_internal.h"
 
 struct muster_pool_reply_s {
   muster_port_t *port;
   int given;
 };
 
-static int post_tagged(muster_port_t *port, char tag, const void *data,
-                       size_t len) {
-  char small[256];
-  char *buf = len < sizeof small ? small : malloc(len + 1);
-  int r;
-  if (buf == NULL)
-    return MUSTER_ENOMEM;
-  buf[0] = tag;
-  if (len)
-    memcpy(buf + 1, data, len);
-  r = muster_port_post_bytes(port, buf, len + 1, NULL);
-  if (buf != small)
-    free(buf);
+/* [VALUE]: the encoder's text between the brackets. */
+static int post_value(muster_port_t *port, const json_t *value) {
+  struct muster__buf b = {malloc(64), 1, 64};
+  int r = b.data ? 0 : MUSTER_ENOMEM;
+  if (r == 0) {
+    b.data[0] = '[';
+    r = muster__json_write(value, &b, MUSTER_PORT_MAX_MESSAGE_SIZE - 2);
+  }
+  if (r == 0 && b.len == b.cap) {
+    char *grown = realloc(b.data, b.len + 1);
+    if (grown == NULL)
+      r = MUSTER_ENOMEM;
+    else
+      b.data = grown;
+  }
+  if (r == 0) {
+    b.data[b.len++] = ']';
+    r = muster__port_post_raw(port, MUSTER__PORT_MSG_JSON, b.data, b.len);
+  }
+  free(b.data);
+  return r < 0 ? r : 0;
+}
+
+static int post_error(muster_port_t *port, int32_t err) {
+  char text[16];
+  int n = snprintf(text, sizeof text, "%d", (int)err);
+  int r = muster__port_post_raw(port, MUSTER__PORT_MSG_JSON, text, (size_t)n);
   return r < 0 ? r : 0;
 }
 
 int muster_pool_reply_json(muster_pool_reply_t *reply, const json_t *value) {
-  struct muster__buf b = {NULL, 0, 0};
   int r;
   if (reply == NULL || value == NULL || reply->given)
     return MUSTER_EINVAL;
-  r = muster__json_write(value, &b, MUSTER_PORT_MAX_MESSAGE_SIZE - 1);
-  if (r == 0)
-    r = post_tagged(reply->port, 'J', b.data, b.len);
-  free(b.data);
+  r = post_value(reply->port, value);
   if (r == 0)
     reply->given = 1;
   return r;
@@ -52,12 +64,13 @@ int muster_pool_reply_bytes(muster_pool_reply_t *reply, const void *bytes,
   int r;
   if (reply == NULL || (bytes == NULL && len) || reply->given)
     return MUSTER_EINVAL;
-  if (len >= MUSTER_PORT_MAX_MESSAGE_SIZE)
+  if (len > MUSTER_PORT_MAX_MESSAGE_SIZE)
     return MUSTER_EMSGSIZE;
-  r = post_tagged(reply->port, 'B', bytes, len);
-  if (r == 0)
-    reply->given = 1;
-  return r;
+  r = muster_port_post_bytes(reply->port, bytes, len, NULL);
+  if (r < 0)
+    return r;
+  reply->given = 1;
+  return 0;
 }
 
 static void on_task(muster_port_t *port, muster_message_t *task) {
@@ -79,7 +92,7 @@ static void on_task(muster_port_t *port, muster_message_t *task) {
     return;
   if (err == 0)
     err = MUSTER_ENOMEM;
-  post_tagged(port, 'E', &err, sizeof err);
+  post_error(port, err);
 }
 
 int muster__pool_worker_entry(uv_loop_t *loop, void *arg) {
@@ -92,24 +105,34 @@ int muster__pool_worker_entry(uv_loop_t *loop, void *arg) {
 int muster__pool_reply_decode(muster_message_t *in, muster_message_t *out,
                               int *status) {
   size_t len;
-  const char *p = muster_message_bytes(in, &len);
-  int32_t err;
-  if (muster_message_format(in) != MUSTER_MESSAGE_BYTES || len == 0)
-    return MUSTER_EBADMSG;
+  const char *p;
+  char *end;
+  long err;
   *status = 0;
-  switch (p[0]) {
-  case 'J':
-    muster__message_init_text(out, p + 1, len - 1, NULL);
-    return 0;
-  case 'B':
-    muster__message_init_bytes(out, p + 1, len - 1);
-    return 0;
-  case 'E':
-    if (len != 1 + sizeof err)
-      return MUSTER_EBADMSG;
-    memcpy(&err, p + 1, sizeof err);
-    *status = err ? err : MUSTER_EBADMSG;
+  if (muster_message_format(in) == MUSTER_MESSAGE_BYTES) {
+    p = muster_message_bytes(in, &len);
+    muster__message_init_bytes(out, p, len);
     return 0;
   }
-  return MUSTER_EBADMSG;
+  p = muster_message_text(in, &len);
+  if (p == NULL || len == 0)
+    return MUSTER_EBADMSG;
+  if (p[0] == '[') {
+    if (len < 3 || p[len - 1] != ']')
+      return MUSTER_EBADMSG;
+    muster__message_init_text(out, p + 1, len - 2, NULL);
+    return 0;
+  }
+  /* An error: the whole text is one int (and not NUL-terminated). */
+  char num[16];
+  if (len >= sizeof num)
+    return MUSTER_EBADMSG;
+  memcpy(num, p, len);
+  num[len] = '\0';
+  err = strtol(num, &end, 10);
+  if (*end != '\0' || end == num || err == 0 || err < INT32_MIN ||
+      err > INT32_MAX)
+    return MUSTER_EBADMSG;
+  *status = (int)err;
+  return 0;
 }

@@ -1,18 +1,40 @@
-/* A pool of worker threads running tasks (what piscina is to Node).
+/* A pool of workers running tasks (what piscina is to Node): threads, or
+ * with isolation = process, forked worker processes.
  *
- *   muster_pool_create()       threads that run `handler` on each task
+ *   muster_pool_create()       workers that run `handler` on each task
  *   muster_pool_run()          queue a task (a JSON value, or bytes)
  *   muster_pool_cancel()       fail a task with MUSTER_ECANCELED
  *   muster_pool_stats()        utilization, queue wait, counts
  *   muster_pool_close()        finish or cancel what is queued, then free
+ *   muster_pool_task_exit()    how the worker ended that a task died with
  *   in a worker: muster_pool_reply_json(), muster_pool_reply_bytes()
  *
- * Each worker is a muster_thread_t (muster/thread.h); a task travels to it
- * through the thread's port as a message (copied, as any port message) and
- * the result comes back the same way, so a worker in another process can
- * serve the same calls. A worker runs its tasks one after the other; up
- * to tasks_per_worker of them are handed to it ahead (they wait in its
- * port's queue), which saves a wake-up per task when tasks are tiny.
+ * Each worker is a muster_thread_t (muster/thread.h), made with the pool's
+ * isolation, name, limits, terminate grace and output capture; a task
+ * travels to it through the thread's port as a message (copied, as any
+ * port message) and the result comes back the same way, so a worker in
+ * another process serves the same calls. A worker runs its tasks one
+ * after the other; up to tasks_per_worker of them are handed to it ahead
+ * (they wait in its port's queue), which saves a wake-up per task when
+ * tasks are tiny.
+ *
+ * The two modes (docs/threads.md, "The task pool: threads or processes"):
+ *   thread   a worker is a thread of this process: it starts in tens of
+ *            microseconds, shares this process's memory (handler_arg is
+ *            the same object for all), and a crash in a handler (SIGSEGV,
+ *            abort) ends the whole process, as in Node.
+ *   process  a worker is a forked copy of this process (fork, no exec):
+ *            it starts in about a millisecond and costs a process (its
+ *            own copy-on-write pages, a socketpair, a pidfd); handler and
+ *            handler_arg are its copies as of its fork (what it changes
+ *            there stays there); a crash ends that worker only: its task
+ *            fails with MUSTER_ECONNRESET (muster_pool_task_exit() gives
+ *            the signal) or runs once more with retry_on_death, and a new
+ *            worker takes the queue. Kernel limits (`limits`) apply per
+ *            worker, and a timed-out task's worker is killed: SIGTERM,
+ *            then SIGKILL after terminate_grace_ms, and reaped. Each task
+ *            and reply crosses a socket: see docs/benchmarks.md for the
+ *            tiny-task rate of each mode.
  *
  * What a task's end can be (the status of muster_pool_done_cb):
  *   0                   the handler returned 0; `result` is its reply
@@ -24,11 +46,19 @@
  *                       MUSTER_POOL_CANCEL while it was queued
  *   MUSTER_ECONNRESET   its worker died under it (the handler called
  *                       muster_thread_exit(), or a process-isolated worker
- *                       crashed); with retry_on_death it runs once more
- *                       on another worker first
+ *                       crashed or was killed); with retry_on_death it
+ *                       runs once more on another worker first;
+ *                       muster_pool_task_exit() says how the worker ended
+ *   MUSTER_ENOMEM       likewise, the worker process having passed
+ *                       limits.max_memory (muster_thread_limits_t says
+ *                       when that is known); MUSTER_ETIMEDOUT when it
+ *                       spent limits.max_cpu_seconds
  * Tasks handed to the same worker behind a task that timed out, or that
  * was running when its worker died, go back to the front of the queue and
  * run on another worker.
+ *
+ * A dead or timed-out worker is replaced: at once when tasks wait, and
+ * always while fewer than min_threads run.
  *
  * All calls except the reply calls are made on the pool's loop thread.
  * Options and task values are borrowed for the call.
@@ -43,18 +73,20 @@
 
 #include "common.h"
 #include "message.h"
+#include "thread.h"
 
 typedef struct muster_pool_s muster_pool_t;
 typedef struct muster_pool_task_s muster_pool_task_t;
 typedef struct muster_pool_reply_s muster_pool_reply_t;
 
-/* Runs in a worker thread for each task (valid during the call). Reply
- * with muster_pool_reply_json() or _bytes() (no reply: JSON null) and
- * return 0, or return an error (any non-zero int) to fail the task with
- * it. `arg` is the pool's handler_arg, shared by every worker thread:
- * what it points to must be safe to use from all of them at once. The
- * worker's loop (muster_thread_parent_port's) is free for async work
- * only until the handler returns. */
+/* Runs in a worker for each task (valid during the call). Reply with
+ * muster_pool_reply_json() or _bytes() (no reply: JSON null) and return
+ * 0, or return an error (any non-zero int) to fail the task with it.
+ * `arg` is the pool's handler_arg: in thread mode shared by every worker
+ * thread (what it points to must be safe to use from all of them at
+ * once); in process mode each worker process's own copy, made at its
+ * fork. The worker's loop (muster_thread_parent_port's) is free for async
+ * work only until the handler returns. */
 typedef int (*muster_pool_handler_cb)(muster_message_t *task,
                                       muster_pool_reply_t *reply, void *arg);
 /* A task ended (see the top of this header); `result` is valid during the
@@ -62,6 +94,11 @@ typedef int (*muster_pool_handler_cb)(muster_message_t *task,
 typedef void (*muster_pool_done_cb)(muster_pool_task_t *task, int status,
                                     muster_message_t *result, void *arg);
 typedef void (*muster_pool_event_cb)(muster_pool_t *pool);
+/* Captured output of the worker whose muster_thread_get_id() is
+ * `worker_id`: data[0..len), valid during the call, cut anywhere (the
+ * output of two workers interleaves by chunks, never inside one). */
+typedef void (*muster_pool_output_cb)(muster_pool_t *pool, uint64_t worker_id,
+                                      const char *data, size_t len);
 
 /* Options of muster_pool_create(); all zero means the defaults. */
 typedef struct {
@@ -84,9 +121,27 @@ typedef struct {
   uint64_t idle_timeout_ms;
   /* A task whose worker died is run once more before it fails. */
   int retry_on_death;
-  /* Worker thread options: name (NULL: "muster-pool") and stack size. */
+  /* Each worker is a muster_thread_t made with these (muster/thread.h):
+   * name: NULL: "muster-pool" (the thread's, or the worker process's,
+   * comm); stack_size: thread mode only. */
   const char *name;
   size_t stack_size;
+  /* MUSTER_THREAD_ISOLATION_THREAD (0) or _PROCESS: see the top. */
+  int isolation;
+  /* Process mode: how long a worker that is stopped (a task timed out,
+   * the pool closes, an idle worker retires) may take before SIGKILL.
+   * 0: MUSTER_THREAD_TERMINATE_GRACE_MS. */
+  unsigned terminate_grace_ms;
+  /* Kernel limits on each worker process (muster_thread_limits_t: memory,
+   * CPU seconds over the worker's whole life, not per task; descriptors).
+   * Any limit in thread mode: muster_pool_create() fails with
+   * MUSTER_ENOTSUP. */
+  muster_thread_limits_t limits;
+  /* Output capture, as muster_thread_options_t's on_stdout / on_stderr:
+   * in thread mode what a handler writes to muster_thread_stdout() /
+   * _stderr(); in process mode all the worker process writes to fds 1
+   * and 2 (printf too). NULL: not captured. */
+  muster_pool_output_cb on_stdout, on_stderr;
   muster_pool_event_cb on_drain;
   void *data; /* returned by muster_pool_data() */
 } muster_pool_options_t;
@@ -99,7 +154,7 @@ typedef struct {
 
 /* Figures since the pool was created. */
 typedef struct {
-  unsigned threads;   /* workers running now */
+  unsigned threads;   /* workers running now (threads or processes) */
   unsigned busy;      /* of those, with a task */
   size_t queued;      /* tasks waiting for a worker */
   uint64_t completed; /* tasks that ended with status 0 */
@@ -122,8 +177,10 @@ typedef enum {
 
 /* Creates a pool on `loop` and starts min_threads workers.
  * Errors (nothing to free): MUSTER_EINVAL (NULL loop, out, options or
- * handler; min_threads > max_threads), MUSTER_ENOMEM,
- * muster_thread_create()'s. */
+ * handler; min_threads > max_threads; an unknown isolation),
+ * MUSTER_ENOTSUP (limits in thread mode), MUSTER_ENOMEM,
+ * muster_thread_create()'s (MUSTER_EAGAIN: no more threads or
+ * processes). */
 MUSTER_EXTERN int muster_pool_create(uv_loop_t *loop,
                                      const muster_pool_options_t *options,
                                      muster_pool_t **out);
@@ -153,6 +210,13 @@ muster_pool_run_bytes(muster_pool_t *pool, const void *bytes, size_t len,
  * MUSTER_EINVAL (NULL). */
 MUSTER_EXTERN int muster_pool_cancel(muster_pool_task_t *task);
 
+/* In a muster_pool_done_cb whose task's worker died under it (status
+ * MUSTER_ECONNRESET, or a limit's error): 1, with the worker's exit code
+ * (128 + the signal when a signal ended it) in *code and the signal (0:
+ * none) in *signal (either may be NULL). 0 for any other task. */
+MUSTER_EXTERN int muster_pool_task_exit(const muster_pool_task_t *task,
+                                        int *code, int *signal);
+
 MUSTER_EXTERN void muster_pool_stats(const muster_pool_t *pool,
                                      muster_pool_stats_t *out);
 
@@ -167,7 +231,7 @@ MUSTER_EXTERN void muster_pool_close(muster_pool_t *pool,
 MUSTER_EXTERN void *muster_pool_data(const muster_pool_t *pool);
 
 /* ---- in the handler ------------------------------------------------------
- * Called from the handler, on the worker thread, at most once per task.
+ * Called from the handler, in the worker, at most once per task.
  * The value or bytes are copied. Errors: MUSTER_EINVAL (NULL, or a reply
  * was given already), MUSTER_EMSGSIZE, MUSTER_ENOMEM. */
 MUSTER_EXTERN int muster_pool_reply_json(muster_pool_reply_t *reply,
