@@ -3,9 +3,11 @@
 
 #include <unistd.h>
 
-static void run(const char *name, const char *arg, muster_exec_result_t *r) {
+/* Runs examples/NAME with up to two arguments; it must exit 0. */
+static void run(const char *name, const char *arg, const char *arg2,
+                muster_exec_result_t *r) {
   static char path[4096];
-  const char *argv[] = {name, arg, NULL};
+  const char *argv[] = {name, arg, arg2, NULL};
   muster_exec_options_t o;
   snprintf(path, sizeof path, "%s/%s", MUSTER_EXAMPLES_DIR, name);
   if (access(path, X_OK) != 0)
@@ -19,17 +21,30 @@ static void run(const char *name, const char *arg, muster_exec_result_t *r) {
 /* Node prints exactly this line for its MessageChannel example. */
 TEST(thread_example_message_channel) {
   muster_exec_result_t r;
-  run("worker-threads", NULL, &r);
+  run("worker-threads", NULL, NULL, &r);
   ASSERT_STR_EQ(r.stdout_buf, "received: the worker is sending this\n");
   muster_exec_result_free(&r);
 }
 
-TEST(thread_example_pool) {
+/* The same answers from worker threads and from worker processes. */
+static void pool_example(const char *flag, const char *workers) {
   muster_exec_result_t r;
-  run("worker-pool", "4", &r);
+  if (flag)
+    run("worker-pool", flag, "4", &r);
+  else
+    run("worker-pool", "4", NULL, &r);
   /* Answers come in any order; the figures come last. */
   ASSERT(strstr(r.stdout_buf, "primes below 200000: 17984\n") != NULL);
   ASSERT(strstr(r.stdout_buf, "primes below 203000: 18226\n") != NULL);
   ASSERT(strstr(r.stdout_buf, "4 tasks on ") != NULL);
+  ASSERT(strstr(r.stdout_buf, workers) != NULL);
   muster_exec_result_free(&r);
+}
+
+TEST(thread_example_pool) {
+  pool_example(NULL, " threads, ");
+}
+
+TEST(thread_example_pool_process) {
+  pool_example("--process", " processes, ");
 }
