@@ -20,8 +20,10 @@
  *                twice | the same with a Buffer and a transferred
  *                ArrayBuffer
  *   idle         resident memory per idle thread | - | per idle Worker
- *   pool         tiny tasks/s on 2 threads (1 and 16 handed ahead) | - |
- *                piscina, 2 threads (installed with npm into
+ *   pool         tiny tasks/s on 2 threads (1 and 16 handed ahead), and
+ *                on 2 worker processes (isolation = process); create ->
+ *                first result and close of a 1-worker pool, each mode |
+ *                - | piscina, 2 threads (installed with npm into
  *                $TMPDIR/muster-bench-piscina when missing; skipped with a
  *                note if npm fails)
  * The atomics wait/notify round trip is bench/shared's.
@@ -501,12 +503,13 @@ static void pool_round(uv_loop_t *loop, muster_pool_t *p, int n) {
     uv_run(loop, UV_RUN_ONCE);
 }
 
-static double mu_pool(int n, unsigned ahead) {
+static double mu_pool(int n, unsigned ahead, int isolation) {
   uv_loop_t loop;
   muster_pool_t *p;
   muster_pool_options_t o = {0};
   uv_loop_init(&loop);
   o.handler = tiny;
+  o.isolation = isolation;
   o.min_threads = o.max_threads = 2;
   o.tasks_per_worker = ahead;
   if (muster_pool_create(&loop, &o, &p) != 0)
@@ -519,6 +522,34 @@ static double mu_pool(int n, unsigned ahead) {
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);
   return n / s;
+}
+
+/* A pool's cold start: create with one worker, one tiny task, close; ms
+ * from create to the result, and for the whole (the worker joined or
+ * reaped). */
+static void mu_pool_start(int n, int isolation, double *first_ms,
+                          double *all_ms) {
+  double first[n], all[n];
+  for (int i = 0; i < n; i++) {
+    uv_loop_t loop;
+    muster_pool_t *p;
+    muster_pool_options_t o = {0};
+    uv_loop_init(&loop);
+    o.handler = tiny;
+    o.isolation = isolation;
+    o.max_threads = 1;
+    uint64_t t0 = bench_now_ns();
+    if (muster_pool_create(&loop, &o, &p) != 0)
+      abort();
+    pool_round(&loop, p, 1);
+    first[i] = ms_since(t0);
+    muster_pool_close(p, MUSTER_POOL_FINISH, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    all[i] = ms_since(t0);
+    uv_loop_close(&loop);
+  }
+  *first_ms = bench_median(first, n);
+  *all_ms = bench_median(all, n);
 }
 
 /* ---- Node ---------------------------------------------------------------- */
@@ -576,6 +607,12 @@ enum {
   F_IDLE,
   F_POOL1,
   F_POOL16,
+  F_POOLP1,
+  F_POOLP16,
+  F_POOL_START,
+  F_POOL_LIFE,
+  F_POOLP_START,
+  F_POOLP_LIFE,
   NFIG
 };
 static const struct {
@@ -591,6 +628,14 @@ static const struct {
     {"RSS per idle thread (KiB)", "idle_thread_kib", "%12.0f"},
     {"pool tiny tasks/s (1 ahead)", "pool_tasks_per_s", "%12.0f"},
     {"pool tiny tasks/s (16 ahead)", "pool16_tasks_per_s", "%12.0f"},
+    {"pool procs tiny tasks/s (1 ahead)", "pool_process_tasks_per_s", "%12.0f"},
+    {"pool procs tiny tasks/s (16 ahead)", "pool16_process_tasks_per_s",
+     "%12.0f"},
+    {"pool create -> 1st result (ms)", "pool_first_result_ms", "%12.3f"},
+    {"pool create -> closed (ms)", "pool_life_ms", "%12.3f"},
+    {"pool procs create -> 1st result ms", "pool_process_first_result_ms",
+     "%12.3f"},
+    {"pool procs create -> closed (ms)", "pool_process_life_ms", "%12.3f"},
 };
 
 enum { MU, RAW, NODE, NSIDE };
@@ -633,8 +678,16 @@ static void v_mu_idle(double *f) {
   f[F_IDLE] = mu_idle_kib(OPS(50));
 }
 static void v_mu_pool(double *f) {
-  f[F_POOL1] = mu_pool(OPS(50000), 1);
-  f[F_POOL16] = mu_pool(OPS(200000), 16);
+  f[F_POOL1] = mu_pool(OPS(50000), 1, MUSTER_THREAD_ISOLATION_THREAD);
+  f[F_POOL16] = mu_pool(OPS(200000), 16, MUSTER_THREAD_ISOLATION_THREAD);
+  mu_pool_start(OPS(50), MUSTER_THREAD_ISOLATION_THREAD, &f[F_POOL_START],
+                &f[F_POOL_LIFE]);
+}
+static void v_mu_pool_process(double *f) {
+  f[F_POOLP1] = mu_pool(OPS(20000), 1, MUSTER_THREAD_ISOLATION_PROCESS);
+  f[F_POOLP16] = mu_pool(OPS(50000), 16, MUSTER_THREAD_ISOLATION_PROCESS);
+  mu_pool_start(OPS(50), MUSTER_THREAD_ISOLATION_PROCESS, &f[F_POOLP_START],
+                &f[F_POOLP_LIFE]);
 }
 
 /* Runs node in `mode` and copies the figures it names into f. */
@@ -694,6 +747,7 @@ static const struct {
     {"mu-mib", MU, v_mu_mib},
     {"mu-idle", MU, v_mu_idle},
     {"mu-pool", MU, v_mu_pool},
+    {"mu-pool-process", MU, v_mu_pool_process},
     {"node-start", NODE, v_node_start},
     {"node-oneway", NODE, v_node_oneway},
     {"node-rtt", NODE, v_node_rtt},
@@ -738,12 +792,15 @@ enum {
   R_MOVED_X_COPIED,
   R_POOL_X_PISCINA,
   R_POOL16_X_PISCINA,
+  R_POOLP_X_PISCINA,
+  R_POOLP16_X_PISCINA,
   NRATIO
 };
 static const char *const ratio_keys[NRATIO] = {
     "start_node_over_muster",   "oneway_x_node",  "oneway_x_raw_json_queue",
     "bytes_oneway_x_raw_queue", "rtt_x_futex",    "rtt_x_node",
-    "copied_over_transferred",  "pool_x_piscina", "pool16_x_piscina"};
+    "copied_over_transferred",  "pool_x_piscina", "pool16_x_piscina",
+    "pool_process_x_piscina",   "pool16_process_x_piscina"};
 
 static void ratios(double m[NSIDE][NFIG], double *r) {
   r[R_START_X_NODE] = ratio(m[NODE][F_ONLINE], m[MU][F_ONLINE]);
@@ -755,6 +812,8 @@ static void ratios(double m[NSIDE][NFIG], double *r) {
   r[R_MOVED_X_COPIED] = ratio(m[MU][F_MIB_COPIED], m[MU][F_MIB_MOVED]);
   r[R_POOL_X_PISCINA] = ratio(m[MU][F_POOL1], m[NODE][F_POOL1]);
   r[R_POOL16_X_PISCINA] = ratio(m[MU][F_POOL16], m[NODE][F_POOL1]);
+  r[R_POOLP_X_PISCINA] = ratio(m[MU][F_POOLP1], m[NODE][F_POOL1]);
+  r[R_POOLP16_X_PISCINA] = ratio(m[MU][F_POOLP16], m[NODE][F_POOL1]);
 }
 
 static json_t *num_or_null(double v, double scale) {
@@ -850,10 +909,11 @@ int main(int argc, char **argv) {
            "%.2fx the locked queue of JSON (8 bytes %.2fx that of ints); rtt "
            "%.2fx the futex, "
            "%.2fx node; transfer %.0fx faster than copy; pool %.1fx piscina "
-           "(16 ahead %.1fx)\n",
+           "(16 ahead %.1fx; processes %.1fx, 16 ahead %.1fx)\n",
            p ? "pinned" : "unpinned", r[R_START_X_NODE], r[R_ONEWAY_X_NODE],
            r[R_ONEWAY_X_RAW], r[R_BYTES_X_RAW], r[R_RTT_X_RAW], r[R_RTT_X_NODE],
-           r[R_MOVED_X_COPIED], r[R_POOL_X_PISCINA], r[R_POOL16_X_PISCINA]);
+           r[R_MOVED_X_COPIED], r[R_POOL_X_PISCINA], r[R_POOL16_X_PISCINA],
+           r[R_POOLP_X_PISCINA], r[R_POOLP16_X_PISCINA]);
     for (int s = 0; s < NSIDE; s++) {
       json_t *so = json_object();
       for (int f = 0; f < NFIG; f++)
