@@ -19,13 +19,14 @@
  * tasks are tiny.
  *
  * The two modes (docs/threads.md, "The task pool: threads or processes"):
- *   thread   a worker is a thread of this process: it starts in tens of
- *            microseconds, shares this process's memory (handler_arg is
- *            the same object for all), and a crash in a handler (SIGSEGV,
+ *   thread   a worker is a thread of this process: it starts in about
+ *            0.1 ms, shares this process's memory (handler_arg is the
+ *            same object for all), and a crash in a handler (SIGSEGV,
  *            abort) ends the whole process, as in Node.
  *   process  a worker is a forked copy of this process (fork, no exec):
- *            it starts in about a millisecond and costs a process (its
- *            own copy-on-write pages, a socketpair, a pidfd); handler and
+ *            it starts in milliseconds (more the larger this process:
+ *            its page tables are copied) and costs a process (its own
+ *            copy-on-write pages, a socketpair, a pidfd); handler and
  *            handler_arg are its copies as of its fork (what it changes
  *            there stays there); a crash ends that worker only: its task
  *            fails with MUSTER_ECONNRESET (muster_pool_task_exit() gives
@@ -33,8 +34,9 @@
  *            worker takes the queue. Kernel limits (`limits`) apply per
  *            worker, and a timed-out task's worker is killed: SIGTERM,
  *            then SIGKILL after terminate_grace_ms, and reaped. Each task
- *            and reply crosses a socket: see docs/benchmarks.md for the
- *            tiny-task rate of each mode.
+ *            and reply crosses a socket, about 5x slower than a thread's
+ *            queue for tiny tasks (docs/benchmarks.md has both modes'
+ *            rates); bytes cross as a memory file each: prefer JSON.
  *
  * What a task's end can be (the status of muster_pool_done_cb):
  *   0                   the handler returned 0; `result` is its reply
