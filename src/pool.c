@@ -176,9 +176,15 @@ static void requeue(worker_t *w, int skip_head) {
 
 static void on_timer(uv_timer_t *timer);
 
+/* A task's time starts when its worker does: not while a worker process
+ * is still being forked (milliseconds; far more under a sanitizer). */
 static void arm(worker_t *w) {
   muster_pool_t *p = w->pool;
   uint64_t ms;
+  if (!w->online) {
+    uv_timer_stop(&w->timer);
+    return;
+  }
   if (w->head) {
     ms = w->head->timeout_ms ? w->head->timeout_ms : p->o.task_timeout_ms;
     w->head->started_at = uv_hrtime();
@@ -250,6 +256,8 @@ static void on_reply(muster_thread_t *thread, muster_message_t *m) {
 static void on_worker_online(muster_thread_t *thread) {
   worker_t *w = muster_thread_data(thread);
   w->online = 1;
+  if (!w->retiring)
+    arm(w);
 }
 
 /* A process-isolated worker passed one of its limits (it ends next). */

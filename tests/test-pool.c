@@ -274,7 +274,7 @@ TEST(pool_results) {
   results(THREAD);
 }
 
-TEST(pool_results_process) {
+TEST_T(pool_results_process, 90) {
   results(PROCESS);
 }
 
@@ -298,7 +298,7 @@ TEST(pool_handler_error) {
   handler_error(THREAD);
 }
 
-TEST(pool_handler_error_process) {
+TEST_T(pool_handler_error_process, 90) {
   handler_error(PROCESS);
 }
 
@@ -322,7 +322,7 @@ TEST_T(pool_task_timeout, 60) {
   task_timeout(THREAD);
 }
 
-TEST_T(pool_task_timeout_process, 60) {
+TEST_T(pool_task_timeout_process, 90) {
   task_timeout(PROCESS);
 }
 
@@ -352,7 +352,7 @@ TEST(pool_worker_death) {
   worker_death(THREAD, 0);
 }
 
-TEST(pool_worker_death_process) {
+TEST_T(pool_worker_death_process, 90) {
   worker_death(PROCESS, 0);
 }
 
@@ -360,7 +360,7 @@ TEST(pool_worker_death_retry) {
   worker_death(THREAD, 1);
 }
 
-TEST(pool_worker_death_retry_process) {
+TEST_T(pool_worker_death_retry_process, 90) {
   worker_death(PROCESS, 1);
 }
 
@@ -407,7 +407,7 @@ TEST(pool_queue_bound_and_cancel) {
   queue_bound_and_cancel(THREAD);
 }
 
-TEST(pool_queue_bound_and_cancel_process) {
+TEST_T(pool_queue_bound_and_cancel_process, 90) {
   queue_bound_and_cancel(PROCESS);
 }
 
@@ -432,7 +432,7 @@ TEST(pool_close_cancel) {
   close_cancel(THREAD);
 }
 
-TEST(pool_close_cancel_process) {
+TEST_T(pool_close_cancel_process, 90) {
   close_cancel(PROCESS);
 }
 
@@ -463,7 +463,7 @@ TEST(pool_idle_timeout) {
   idle_timeout(THREAD);
 }
 
-TEST(pool_idle_timeout_process) {
+TEST_T(pool_idle_timeout_process, 90) {
   idle_timeout(PROCESS);
 }
 
@@ -522,7 +522,7 @@ TEST(pool_name_and_output) {
   name_and_output(THREAD);
 }
 
-TEST(pool_name_and_output_process) {
+TEST_T(pool_name_and_output_process, 90) {
   name_and_output(PROCESS);
 }
 
@@ -577,12 +577,12 @@ static void crash(const char *task, int sig) {
   end(&c);
 }
 
-TEST_T(pool_crash_process, 60) {
+TEST_T(pool_crash_process, 90) {
   crash("segv", SIGSEGV);
   crash("abort", SIGABRT);
 }
 
-TEST(pool_crash_retry_process) {
+TEST_T(pool_crash_retry_process, 90) {
   ctx_t c;
   muster_pool_options_t o = setup(&c, PROCESS);
   o.retry_on_death = 1;
@@ -598,14 +598,14 @@ TEST(pool_crash_retry_process) {
 /* A handler that ignores SIGTERM and never checks should_stop() is
  * killed terminate_grace_ms after its timeout, and reaped: its pid is
  * gone (a zombie would still answer kill(pid, 0)). */
-TEST_T(pool_timeout_kills_process, 60) {
+TEST_T(pool_timeout_kills_process, 90) {
   ctx_t c;
   muster_pool_options_t o = setup(&c, PROCESS);
   o.max_threads = 1;
   o.terminate_grace_ms = 100;
   start(&c, &o);
   uint64_t t0 = test_now_ms();
-  ASSERT_OK(run_str(&c, "hang", 200, NULL));
+  ASSERT_OK(run_str(&c, "hang", 500, NULL));
   ASSERT_OK(run_int(&c, 3));
   wait_done(&c, 2);
   ASSERT_LE(test_now_ms() - t0, 15000); /* not the 20 s the handler sleeps */
