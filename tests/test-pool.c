@@ -49,13 +49,20 @@ static int crash_or_hang(const char *s, shm_t *sh) {
   return 0;
 }
 
+/* mmap, not malloc: a sanitizer's allocator dies on a failed malloc. The
+ * last MiB goes back before the abort (as a real program has some slack
+ * when one allocation fails): a sanitizer's runtime needs some to die. */
 static int hog(void) {
+  char *last = NULL;
   for (int n = 0; n < 1024; n++) {
     char *q = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (q == MAP_FAILED)
+    if (q == MAP_FAILED) {
+      if (last)
+        munmap(last, 1 << 20);
       abort(); /* as a C program out of memory does */
-    memset(q, 1, 1 << 20);
+    }
+    memset(last = q, 1, 1 << 20);
   }
   return 0;
 }
