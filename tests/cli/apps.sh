@@ -17,10 +17,8 @@ out=$("$M" ls)
 echo "$out"
 grep -q $'\033' <<<"$out" && fail "color codes in ls on a pipe"
 # On a terminal it is colored, unless NO_COLOR is set.
-if command -v script >/dev/null; then
-  timeout 20 script -qec "$M ls" /dev/null </dev/null | grep -q $'\033\\[' || fail "no color in ls on a terminal"
-  NO_COLOR=1 timeout 20 script -qec "$M ls" /dev/null </dev/null | grep -q $'\033\\[' && fail "color in ls despite NO_COLOR"
-fi
+tty_run "$M" ls | grep -q $'\033\\[' || fail "no color in ls on a terminal"
+NO_COLOR=1 tty_run "$M" ls | grep -q $'\033\\[' && fail "color in ls despite NO_COLOR"
 [ "$(grep -c ' online ' <<<"$out")" = 5 ] || fail "not 5 online"
 # jlist in PM2's shape.
 "$M" jlist | python3 -c '

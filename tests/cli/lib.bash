@@ -42,6 +42,30 @@ daemon_pids() {
   return 0
 }
 
+# Runs a command on a pseudo-terminal and prints what it wrote there: the
+# output a user sees. (script(1) with stdin at end of file could exit before
+# it copied the command's output: seen in CI.)
+tty_run() {
+  python3 -c '
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+out = b""
+while True:
+    try:
+        b = os.read(fd, 65536)
+    except OSError:
+        break
+    if not b:
+        break
+    out += b
+_, st = os.waitpid(pid, 0)
+sys.stdout.buffer.write(out)
+sys.exit(os.waitstatus_to_exitcode(st))
+' "$@"
+}
+
 live() { # pid: 0 when alive and not a zombie
   [ -e "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
 }

@@ -50,12 +50,11 @@ out=$("$M" logs talk --out --lines 2 --highlight error)
 [ "$out" = "$(printf 'one error, two error\nall fine')" ] ||
   fail "--highlight off a terminal: $out"
 # ...coloured (PM2's bgBlackBright) on one, every match.
-command -v script >/dev/null || { echo "skip: no script(1) for a terminal"; finish; exit 77; }
-script -qec "$M logs talk --out --lines 2 --highlight error" /dev/null >"$tmp/tty.out"
+tty_run "$M" logs talk --out --lines 2 --highlight error >"$tmp/tty.out"
 grep -qa $'one \e\\[100merror\e\\[49m, two \e\\[100merror\e\\[49m' "$tmp/tty.out" ||
   fail "--highlight on a terminal: $(od -c "$tmp/tty.out" | head -5)"
 grep -Eqa $'^all fine\r?$' "$tmp/tty.out" || fail "a line without a match changed"
-NO_COLOR=1 script -qec "$M logs talk --out --lines 2 --highlight error" /dev/null >"$tmp/tty.out"
+NO_COLOR=1 tty_run "$M" logs talk --out --lines 2 --highlight error >"$tmp/tty.out"
 grep -qa $'\e' "$tmp/tty.out" && fail "NO_COLOR still colours"
 
 # Bad input: exit 2 and why.
