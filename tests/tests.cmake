@@ -133,5 +133,5 @@ if(Python3_Interpreter_FOUND)
            COMMAND ${Python3_EXECUTABLE}
                    ${PROJECT_SOURCE_DIR}/scripts/check-structure.py
                    ${PROJECT_BINARY_DIR} ${PROJECT_SOURCE_DIR})
-  set_tests_properties(structure PROPERTIES TIMEOUT 60)
+  set_tests_properties(structure PROPERTIES TIMEOUT 300)
 endif()
