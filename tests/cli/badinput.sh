@@ -8,8 +8,10 @@
 "$M" ping >/dev/null
 d=$(daemon_pids)
 "$M" start "$apps/worker.py" --name py >/dev/null
-# The count starts once only the daemon and the app are left: python3 may
-# be a pyenv shim whose helpers (with the app's environment) run a moment.
+# The count starts once the app is python itself: python3 may be a pyenv
+# shim (bash) whose helpers, with the app's environment, come and go first.
+app_pid=$(jfield 0 'p["pid"]')
+wait_for 'case "$(readlink /proc/$app_pid/exe)" in *python*) true ;; *) false ;; esac'
 wait_for '[ "$(muster_pids | wc -l)" = 2 ]'
 sleep 0.3
 fds=$(daemon_fds "$d")
