@@ -10,6 +10,13 @@ tmp=$(mktemp -d)
 export MUSTER_HOME=$tmp/home
 export MUSTER_TIMEOUT=${MUSTER_TIMEOUT:-60000}
 unset NODE_EXTRA_CA_CERTS
+# python3 may be a pyenv shim: a bash script whose helpers carry an app's
+# environment for a while (counted as the app's processes) and take up to
+# half a second to start under load. Apps get the interpreter itself.
+py=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || py=
+if [ -n "$py" ] && [ "$(dirname "$py")" != "$(dirname "$(command -v python3)")" ]; then
+  export PATH=$(dirname "$py"):$PATH
+fi
 
 fail() {
   echo "FAIL: $*" >&2
