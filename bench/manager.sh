@@ -25,9 +25,11 @@
 #                wall time of `start` of one app; from the start of that
 #                command to the app accepting a connection (polled every
 #                1 ms); median over the 5 apps of each kind
-#   kill_listen_{c,node}_ms
-#                SIGKILL of an app's process to its replacement accepting
-#                a connection (median of 10)
+#   kill_newpid_{c,node}_ms, kill_listen_{c,node}_ms
+#                SIGKILL of an app's process to a new child of the daemon
+#                (the replacement's pid, polled every 0.2 ms in
+#                /proc/<daemon>/task/*/children), and to the replacement
+#                accepting a connection (median of 10)
 #   ls_N_ms, jlist_N_ms (N = 10, 100, 1000)
 #                wall time of the CLI command, median of LS_RUNS runs (a
 #                third of that with 100 and 1,000 apps)
