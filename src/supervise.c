@@ -58,6 +58,7 @@ struct muster_supervisor_s {
   int was_online;
   uint64_t next_delay; /* the delay of the next automatic restart */
   uint64_t backoff_ms; /* the delay of the pending one (BACKOFF) */
+  int restart_now;     /* BACKOFF with no delay: restart in this call */
 
   int has_exit;
   int64_t exit_status;
@@ -211,6 +212,15 @@ static void double_wait(muster_supervisor_t *sup) {
 
 static void disarm(muster_supervisor_t *sup) {
   uv_timer_stop(&sup->timer);
+  sup->restart_now = 0;
+}
+
+/* The first delay of a series: none with MUSTER_SUPERVISE_RESTART_AT_ONCE
+ * (and the base after that one, see grow()). */
+static uint64_t first_delay(const muster_supervisor_t *sup) {
+  if (sup->o.policy.flags & MUSTER_SUPERVISE_RESTART_AT_ONCE)
+    return 0;
+  return sup->o.policy.backoff_base_ms;
 }
 
 static void set_error(muster_supervisor_t *sup,
@@ -232,7 +242,7 @@ static int call_signal(muster_supervisor_t *sup, int signo) {
 static void forget_history(muster_supervisor_t *sup) {
   sup->ring_head = 0;
   sup->ring_count = 0;
-  sup->next_delay = sup->o.policy.backoff_base_ms;
+  sup->next_delay = first_delay(sup);
 }
 
 static muster_supervise_state_t spawn(muster_supervisor_t *sup) {
@@ -326,6 +336,8 @@ static int crash_loop(muster_supervisor_t *sup, uint64_t now) {
 
 static uint64_t grow(const muster_supervisor_t *sup, uint64_t delay) {
   const muster_supervise_policy_t *p = &sup->o.policy;
+  if (delay == 0)
+    return p->backoff_base_ms; /* after a restart at once */
   double next = (double)delay * p->backoff_factor;
   if (next >= (double)p->backoff_max_ms)
     return p->backoff_max_ms;
@@ -399,10 +411,15 @@ static muster_supervise_state_t act_exited(muster_supervisor_t *sup) {
     return S_ERRORED;
   }
   if (stable)
-    sup->next_delay = p->backoff_base_ms;
+    sup->next_delay = first_delay(sup);
   sup->backoff_ms = sup->next_delay;
   sup->next_delay = grow(sup, sup->next_delay);
-  arm(sup, sup->backoff_ms);
+  /* No delay: no timer either (libuv's smallest is a loop turn away, a
+   * millisecond or more); dispatch() restarts once BACKOFF is reported. */
+  if (sup->backoff_ms == 0)
+    sup->restart_now = 1;
+  else
+    arm(sup, sup->backoff_ms);
   return S_BACKOFF;
 }
 
@@ -517,6 +534,16 @@ static int dispatch(muster_supervisor_t *sup, enum event ev) {
   assert(c->next == POLICY || (int)next == c->next);
   int result = sup->result;
   enter(sup, next);
+  /* A restart without delay, in the call that reported the exit: BACKOFF
+   * has been reported (the owner saw the exit judged), and unless a
+   * callback moved the row on meanwhile (every action that leaves BACKOFF
+   * disarms, which clears the flag), the restart is the timer's event run
+   * now. Its outcome is reported through on_state / on_error as the
+   * timer's would be; this call's result stays the exit's. */
+  if (sup->restart_now && sup->state == S_BACKOFF && !sup->closing) {
+    sup->restart_now = 0;
+    dispatch(sup, EV_TIMER);
+  }
   return result;
 }
 
@@ -561,7 +588,8 @@ static int normalize(muster_supervise_policy_t *p) {
     p->stop_signal = SIGTERM;
   if (p->stop_signal < 0 || p->stop_signal >= NSIG)
     return MUSTER_EINVAL;
-  if (p->flags & ~(unsigned)MUSTER_SUPERVISE_WAIT_READY)
+  if (p->flags & ~(unsigned)(MUSTER_SUPERVISE_WAIT_READY |
+                             MUSTER_SUPERVISE_RESTART_AT_ONCE))
     return MUSTER_EINVAL;
   return 0;
 }
@@ -594,7 +622,7 @@ int muster_supervise_create(uv_loop_t *loop,
   sup->o = o;
   sup->loop = loop;
   sup->state = S_STOPPED;
-  sup->next_delay = o.policy.backoff_base_ms;
+  sup->next_delay = first_delay(sup);
   r = uv_timer_init(loop, &sup->timer);
   if (r < 0) {
     free(sup->codes);

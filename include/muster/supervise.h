@@ -35,7 +35,8 @@
  *     backoff_base_ms (100 ms); each further one multiplies the delay by
  *     backoff_factor (2) up to backoff_max_ms (15 s). Once a process has
  *     stayed ONLINE for min_uptime_ms (1 s), the next delay is the base
- *     again.
+ *     again. With MUSTER_SUPERVISE_RESTART_AT_ONCE the series starts with
+ *     a restart without delay, done inside muster_supervise_exited().
  *   - Crash-loop guard: when an exit would need an automatic restart and
  *     crash_limit (10) automatic restarts already happened within the last
  *     crash_window_ms (60 s), the row becomes ERRORED (reason
@@ -127,6 +128,17 @@ enum {
   /* A process is ONLINE only once muster_supervise_ready() is called (the
    * owner saw 'listening', a "ready" message, a notification fd ...). */
   MUSTER_SUPERVISE_WAIT_READY = 1 << 0,
+  /* The delay series starts at 0: the row's first automatic restart, and
+   * the first after a process that stayed ONLINE for min_uptime_ms, happen
+   * at once, inside the muster_supervise_exited() call that reported the
+   * exit (for a supervised child: before its on_exited). The row still
+   * passes through BACKOFF, reported with muster_supervise_backoff_ms() 0,
+   * and the crash-loop guard applies as always; a callback that stops or
+   * closes the row on BACKOFF cancels the restart. A quick crash after
+   * that waits backoff_base_ms, then the delay grows as usual (0, base,
+   * base * factor, ...). For a process manager whose restart delay is 0
+   * (PM2's default): no timer, so no loop turn, between exit and restart. */
+  MUSTER_SUPERVISE_RESTART_AT_ONCE = 1 << 1,
 };
 
 /* Most exit codes a policy may list as "do not restart". */

@@ -250,8 +250,11 @@ void inst_policy(const json_t *spec, muster_supervise_policy_t *p, int *codes,
     p->backoff_factor = 1;
     p->backoff_max_ms = (uint64_t)delay;
   } else {
-    /* PM2 restarts at once; the supervisor's smallest base is 1 ms, and
-     * the crash-loop guard (not the delay) is what stops a crash loop. */
+    /* PM2 restarts at once. So does the row, inside the exit's report
+     * (no timer, no loop turn), for the first crash of a series; quick
+     * crashes after it wait 1, 2, 4 ... ms, and the crash-loop guard (not
+     * the delay) is what stops a crash loop. */
+    p->flags |= MUSTER_SUPERVISE_RESTART_AT_ONCE;
     p->backoff_base_ms = 1;
     p->backoff_factor = 2;
     p->backoff_max_ms = 15000;
@@ -274,7 +277,7 @@ void inst_policy(const json_t *spec, muster_supervise_policy_t *p, int *codes,
    * channel, within listen_timeout); any other is made ready by
    * on_state_cb, at once, or after min_uptime for a reload. The timeout
    * is then only a safety net. */
-  p->flags = MUSTER_SUPERVISE_WAIT_READY;
+  p->flags |= MUSTER_SUPERVISE_WAIT_READY;
   p->ready_timeout_ms = inst_wants_ready(spec)
                             ? (uint64_t)iget(spec, "listen_timeout")
                             : p->min_uptime_ms + 10000;
