@@ -13,11 +13,12 @@
  * emits on_spawn first if it has not been emitted yet.
  *
  * Two backends start and watch the process (docs/child.md): on Linux,
- * posix_spawn() and a pidfd polled on the loop (child_spawn_posix.c); else,
- * and for what posix_spawn() cannot express, uv_spawn()
- * (child_spawn_uv.c). spawn_process() picks one; both report the exit
- * through child_exited(), given to them as a function pointer, and
- * exit_watch() is the handle that watches it. The stdio pipes
+ * our own vfork() spawn and a pidfd polled on the loop
+ * (child_spawn_posix.c, child_vfork.c); else uv_spawn() (child_spawn_uv.c),
+ * which cannot do a parent-death signal or a list of groups.
+ * spawn_process() picks one; both report the exit through child_exited(),
+ * given to them as a function pointer, and exit_watch() is the handle that
+ * watches it. The stdio pipes
  * (child_stdio.c) report through pipe_cbs below; neither knows the child.
  *
  * Reaping: each backend waitpid()s only its own pid, and only while its
@@ -53,7 +54,7 @@ static int validate(uv_loop_t *loop, const char *file, const char *const argv[],
                     int *ipc_slot) {
   const unsigned known = MUSTER_SPAWN_DETACHED | MUSTER_SPAWN_SETUID |
                          MUSTER_SPAWN_SETGID | MUSTER_SPAWN_SHELL |
-                         MUSTER_SPAWN_PROCESS_GROUP;
+                         MUSTER_SPAWN_PROCESS_GROUP | MUSTER_SPAWN_SETGROUPS;
   if (loop == NULL || file == NULL || *file == '\0' || out == NULL)
     return MUSTER_EINVAL;
   if (argv != NULL && argv[0] == NULL && !(o->flags & MUSTER_SPAWN_SHELL))
@@ -63,6 +64,12 @@ static int validate(uv_loop_t *loop, const char *file, const char *const argv[],
   if ((o->flags & ~known) != 0)
     return MUSTER_EINVAL;
   if (o->kill_signal != 0 && !valid_signal(o->kill_signal))
+    return MUSTER_EINVAL;
+  if (o->death_signal != 0 && !valid_signal(o->death_signal))
+    return MUSTER_EINVAL;
+  if ((o->flags & MUSTER_SPAWN_SETGROUPS) &&
+      ((o->groups == NULL && o->ngroups > 0) ||
+       o->ngroups > MUSTER_SPAWN_MAX_GROUPS))
     return MUSTER_EINVAL;
   if (o->env_mode != MUSTER_ENV_EXTEND && o->env_mode != MUSTER_ENV_EXACT)
     return MUSTER_EINVAL;
@@ -509,13 +516,20 @@ static int spawn_process(muster_child_t *c, const char *file,
   req.flags = o->flags;
   req.uid = o->uid;
   req.gid = o->gid;
+  if (o->flags & MUSTER_SPAWN_SETGROUPS) {
+    req.groups = o->groups;
+    req.ngroups = o->ngroups;
+  }
+  req.death_signal = o->death_signal;
 
-  if (muster__child_spawn_posix_usable(o->flags)) {
+  if (muster__child_spawn_posix_usable()) {
     r = muster__child_spawn_posix(&c->posix, c->loop, &req, child_exited, c,
                                   watch_inited);
     c->use_pidfd = *watch_inited;
     if (r == 0)
       c->pid = c->posix.pid;
+  } else if (req.death_signal != 0 || (req.flags & MUSTER_SPAWN_SETGROUPS)) {
+    r = MUSTER_ENOSYS; /* uv_spawn() has no hook for them */
   } else {
     r = muster__child_spawn_uv(&c->uv, c->loop, &req, child_exited, c,
                                watch_inited);

@@ -138,7 +138,8 @@ int muster__child_exec_start(uv_loop_t *loop, int shell, const char *file,
 
   so.stdio = NULL;
   so.stdio_count = 0;
-  so.flags &= MUSTER_SPAWN_DETACHED | MUSTER_SPAWN_SETUID | MUSTER_SPAWN_SETGID;
+  so.flags &= MUSTER_SPAWN_DETACHED | MUSTER_SPAWN_SETUID |
+              MUSTER_SPAWN_SETGID | MUSTER_SPAWN_SETGROUPS;
   so.flags |= MUSTER_SPAWN_PROCESS_GROUP;
   if (shell)
     so.flags |= MUSTER_SPAWN_SHELL;

@@ -3,7 +3,8 @@
  * one backend, which starts the process, watches its exit and reports it
  * through a function pointer. The backends never name the child object.
  *
- *   child_spawn_posix.c  posix_spawn() + a pidfd polled on the loop (Linux)
+ *   child_spawn_posix.c  vfork() (child_vfork.c) + a pidfd polled on the
+ *                        loop (Linux)
  *   child_spawn_uv.c     uv_spawn(), with every other fd hidden from the
  *                        child (an atfork hook)
  */
@@ -30,6 +31,9 @@ typedef struct {
   unsigned flags; /* MUSTER_SPAWN_*; SHELL is already applied to args */
   uid_t uid;
   gid_t gid;
+  const gid_t *groups; /* with MUSTER_SPAWN_SETGROUPS */
+  size_t ngroups;
+  int death_signal; /* 0: none */
 } child_spawn_req_t;
 
 /* The process was reaped: its exit code, or the signal that killed it. */
@@ -45,11 +49,11 @@ typedef struct {
   void *arg;
 } child_spawn_posix_t;
 
-/* 1 when this backend can start a child with these MUSTER_SPAWN_* flags
- * here (posix_spawn() cannot change uid or gid; pidfd_open() needs Linux
- * 5.3; MUSTER_SPAWN_BACKEND=uv in the environment, read once, forces the
- * uv_spawn() backend for tests). */
-int muster__child_spawn_posix_usable(unsigned flags);
+/* 1 when this backend works here (pidfd_open() needs Linux 5.3, and
+ * child_vfork.c a known architecture; MUSTER_SPAWN_BACKEND=uv in the
+ * environment, read once, forces the uv_spawn() backend for tests). It
+ * takes every option, the parent-death signal and SETGROUPS included. */
+int muster__child_spawn_posix_usable(void);
 /* Starts the process and watches its exit on sp->poll: on success sets
  * sp->pid and sp->pidfd. On failure no process is left; when
  * *watch_inited is 1 the poll handle (and sp->pidfd) must still be
@@ -70,8 +74,9 @@ typedef struct {
 } child_spawn_uv_t;
 
 /* uv_spawn() of the request, the child seeing no fd of the parent but its
- * stdio slots. It initialises the process handle even when it fails, and
- * that handle must then be closed: *watch_inited says so. */
+ * stdio slots (no SETGROUPS, no death_signal: child.c never sends those).
+ * It initialises the process handle even when it fails, and that handle
+ * must then be closed: *watch_inited says so. */
 int muster__child_spawn_uv(child_spawn_uv_t *su, uv_loop_t *loop,
                            const child_spawn_req_t *req, child_exit_fn exited,
                            void *arg, int *watch_inited);

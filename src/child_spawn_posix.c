@@ -1,35 +1,40 @@
-/* The Linux spawn backend: glibc's posix_spawn(), and a pidfd polled on the
- * loop to learn of the exit.
+/* The Linux spawn backend: our own vfork() spawn (child_vfork.c), and a
+ * pidfd polled on the loop to learn of the exit.
  *
  * Why (docs/benchmarks.md, "spawn"): libuv 1.44's uv_spawn() fork()s, which
  * copies the parent's page tables and takes copy-on-write faults on both
  * sides, and wraps the fork in ~25 syscalls (its SIGCHLD handler installed
- * again for every spawn, an exec-error pipe). glibc's posix_spawn() is
- * clone(CLONE_VM | CLONE_VFORK) and reports exec errors itself; a pidfd
- * (Linux 5.3) becomes readable when the process exits, with no signal and
- * no handler involved.
+ * again for every spawn, an exec-error pipe). A vfork() shares the
+ * parent's memory until the exec, as glibc's posix_spawn() does (this
+ * backend used it until it needed a parent-death signal and a change of
+ * ids, which posix_spawn() cannot express); a pidfd (Linux 5.3) becomes
+ * readable when the process exits, with no signal and no handler involved.
  *
- * What uv_spawn() does in the child, and how it is done here:
- *   stdio slots      posix_spawn_file_actions_adddup2() (for an fd already
- *                    in place glibc clears its close-on-exec flag, as libuv
- *                    does); IGNORE is /dev/null on 0-2 and closed above
- *   every other fd   closed: addclosefrom_np(nslots) (glibc 2.34). The
- *                    atfork hook of child_fds.c is not needed here, and
- *                    would not run anyway: vfork-style clones skip it
+ * What uv_spawn() does in the child, and how it is done here (the child's
+ * half is in child_vfork.c):
+ *   stdio slots      dup3() onto each slot; for an fd already in place its
+ *                    close-on-exec flag is cleared, as libuv does; IGNORE
+ *                    is /dev/null on 0-2 and closed above
+ *   every other fd   closed: close_range(nslots, ~0) (Linux 5.9; a loop
+ *                    before). The atfork hook of child_spawn_uv.c is not
+ *                    needed here, and would not run anyway: vfork() skips
+ *                    atfork handlers
  *   O_NONBLOCK off   on slots 0-2; done on the source in the parent, which
  *                    shares the open file description with the child's copy
  *                    (libuv changes that same description from the child)
- *   cwd              addchdir_np (glibc 2.29)
- *   detached         POSIX_SPAWN_SETSID
- *   process group    POSIX_SPAWN_SETPGROUP (uv_spawn(): the atfork hook)
- *   signals          dispositions 1-31 to default and an empty mask, as
- *                    libuv's child does
+ *   cwd              chdir()
+ *   detached         setsid()
+ *   process group    setpgid(0, 0) (uv_spawn(): the atfork hook)
+ *   signals          dispositions 1-31 (and any other with a handler) to
+ *                    default and an empty mask, as libuv's child does
+ *   uid, gid         setgroups(), setresgid(), setresuid(), raw (libuv:
+ *                    setgroups(0), setgid(), setuid())
  *   PATH search      on the *child's* PATH (libuv sets environ, then
- *                    execvp()); posix_spawnp() would search the parent's,
- *                    so we search ourselves and pass the full path
- * uid/gid cannot be expressed, and child.c sends those to uv_spawn()
- * (child_spawn_uv.c). The exit is reported through the child_exit_fn the
- * caller gave (child_spawn.h): this file never names the child object.
+ *                    execvp()); we search ourselves, in the parent, and
+ *                    pass the full path
+ * plus what uv_spawn() cannot do: MUSTER_SPAWN_SETGROUPS and death_signal.
+ * The exit is reported through the child_exit_fn the caller gave
+ * (child_spawn.h): this file never names the child object.
  *
  * Reaping: waitpid() of exactly our pid once the pidfd is readable. No
  * SIGCHLD handler is installed and waitpid(-1) is never called, so libuv's
@@ -37,6 +42,7 @@
  * uv_spawn()) keeps reaping only its own pids, and never sees ours.
  */
 #include "child_spawn.h"
+#include "child_vfork.h"
 
 #include <muster/error.h>
 
@@ -50,11 +56,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#if defined(__linux__) && defined(__GLIBC__) &&                                \
-    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34)) &&            \
-    defined(SYS_pidfd_open) && defined(SYS_pidfd_send_signal)
+#if defined(__linux__) && defined(SYS_pidfd_open) &&                           \
+    defined(SYS_pidfd_send_signal)
 #define HAVE_POSIX_BACKEND 1
-#include <spawn.h>
 #include <sys/wait.h>
 #endif
 
@@ -69,7 +73,8 @@ static int pidfd_ok;
 
 static void probe(void) {
   const char *forced = getenv("MUSTER_SPAWN_BACKEND");
-  if (forced != NULL && strcmp(forced, "uv") == 0)
+  if ((forced != NULL && strcmp(forced, "uv") == 0) ||
+      !muster__child_vfork_usable())
     return;
   int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
   if (fd >= 0) {
@@ -82,9 +87,7 @@ static void probe(void) {
   pidfd_ok = errno != ENOSYS && errno != EPERM;
 }
 
-int muster__child_spawn_posix_usable(unsigned flags) {
-  if (flags & (MUSTER_SPAWN_SETUID | MUSTER_SPAWN_SETGID))
-    return 0;
+int muster__child_spawn_posix_usable(void) {
   pthread_once(&probe_once, probe);
   return pidfd_ok;
 }
@@ -167,35 +170,22 @@ static int search_path(const char *file, char *const *env, const char *cwd,
   return eacces ? MUSTER_EACCES : MUSTER_ENOENT;
 }
 
-/* ---- posix_spawn() ------------------------------------------------------ */
+/* ---- the request for child_vfork.c ------------------------------------- */
 
-typedef struct {
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  int moved[MUSTER_STDIO_MAX]; /* sources we copied above the slots */
-  int nmoved;
-} spawn_setup_t;
-
-/* The file actions run in order in the child. A source fd that is also the
- * target of another slot (say slot 0 gets the parent's fd 1 and slot 1 its
- * fd 0) would be overwritten by an earlier dup2() before it is read: libuv
- * works around that in its child. Here, such a source is first copied, in
- * the parent, to an fd >= nslots, which no dup2() targets; the copy is
- * O_CLOEXEC and closed after the spawn. */
-static int setup_fds(spawn_setup_t *s, const child_spawn_req_t *req) {
-  int n = req->nslots, r;
+/* A source fd that is also the target of another slot (say slot 0 gets
+ * the parent's fd 1 and slot 1 its fd 0) would be overwritten by an
+ * earlier dup before it is read: libuv works around that in its child.
+ * Here, such a source is first copied, in the parent, to an fd >= nslots,
+ * which no slot targets; the copy is O_CLOEXEC and closed after the
+ * spawn. `moved` gets those copies. */
+static int setup_fds(child_vfork_req_t *v, const child_spawn_req_t *req,
+                     int *moved, int *nmoved) {
+  int n = req->nslots;
   for (int i = 0; i < n; i++) {
     int src = req->fds[i];
-    if (src < 0) {
-      if (i < 3)
-        r = posix_spawn_file_actions_addopen(&s->fa, i, "/dev/null",
-                                             i == 0 ? O_RDONLY : O_RDWR, 0);
-      else
-        r = posix_spawn_file_actions_addclose(&s->fa, i);
-      if (r != 0)
-        return -r;
+    v->src[i] = CHILD_VFORK_NULL;
+    if (src < 0)
       continue;
-    }
     if (i < 3 && (req->shared & (1u << i))) { /* ours are blocking */
       int fl = fcntl(src, F_GETFL);
       if (fl < 0)
@@ -203,87 +193,57 @@ static int setup_fds(spawn_setup_t *s, const child_spawn_req_t *req) {
       if ((fl & O_NONBLOCK) && fcntl(src, F_SETFL, fl & ~O_NONBLOCK) != 0)
         return -errno;
     }
-    if (src == i && fcntl(src, F_GETFD) < 0)
-      continue; /* inherit a closed fd: closed in the child, as in libuv */
+    if (src == i && fcntl(src, F_GETFD) < 0) {
+      v->src[i] = CHILD_VFORK_KEEP; /* inherit a closed fd: closed in the
+                                       child, as in libuv */
+      continue;
+    }
     if (src < n && src != i) {
       int fd = fcntl(src, F_DUPFD_CLOEXEC, n);
       if (fd < 0)
         return -errno;
-      s->moved[s->nmoved++] = fd;
+      moved[(*nmoved)++] = fd;
       src = fd;
     }
-    r = posix_spawn_file_actions_adddup2(&s->fa, src, i);
-    if (r != 0)
-      return -r;
+    v->src[i] = src;
   }
-  r = posix_spawn_file_actions_addclosefrom_np(&s->fa, n);
-  return -r;
-}
-
-static int setup_attr(spawn_setup_t *s, const child_spawn_req_t *req) {
-  sigset_t def, none;
-  short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
-  sigemptyset(&def);
-  for (int sig = 1; sig < 32; sig++)
-    if (sig != SIGKILL && sig != SIGSTOP)
-      sigaddset(&def, sig);
-  sigemptyset(&none);
-  if (req->flags & MUSTER_SPAWN_DETACHED)
-    flags |= POSIX_SPAWN_SETSID; /* which is a new group too */
-  else if (req->flags & MUSTER_SPAWN_PROCESS_GROUP)
-    flags |= POSIX_SPAWN_SETPGROUP; /* pgroup 0: the child's pid */
-  int r = posix_spawnattr_setsigdefault(&s->attr, &def);
-  if (r == 0)
-    r = posix_spawnattr_setsigmask(&s->attr, &none);
-  if (r == 0)
-    r = posix_spawnattr_setflags(&s->attr, flags);
-  return -r;
+  return 0;
 }
 
 /* execvp() runs a file the kernel cannot execute (ENOEXEC: a script with
  * no #! line) with /bin/sh; so does uv_spawn(), so we do too. */
-static int spawn_sh(pid_t *pid, const char *path, spawn_setup_t *s,
-                    char *const *args, char *const *env) {
+static int spawn_sh(pid_t *pid, child_vfork_req_t *v) {
   size_t n = 0;
+  char *const *args = v->args;
   while (args[n] != NULL)
     n++;
-  char **v = malloc((n + 2) * sizeof *v);
-  if (v == NULL)
+  char **sh = malloc((n + 2) * sizeof *sh);
+  if (sh == NULL)
     return MUSTER_ENOMEM;
-  v[0] = "/bin/sh";
-  v[1] = (char *)path;
+  sh[0] = "/bin/sh";
+  sh[1] = (char *)v->path;
   for (size_t i = 1; i <= n; i++)
-    v[i + 1] = args[i];
-  int r = posix_spawn(pid, "/bin/sh", &s->fa, &s->attr, v, env);
-  free(v);
-  return -r;
+    sh[i + 1] = args[i];
+  v->path = "/bin/sh";
+  v->args = sh;
+  int r = muster__child_vfork(v, pid);
+  free(sh);
+  return r;
 }
 
 static int start(pid_t *pid, const char *path, const child_spawn_req_t *req) {
-  spawn_setup_t s;
-  int r;
-  s.nmoved = 0;
-  r = -posix_spawn_file_actions_init(&s.fa);
-  if (r < 0)
-    return r;
-  r = -posix_spawnattr_init(&s.attr);
-  if (r < 0) {
-    posix_spawn_file_actions_destroy(&s.fa);
-    return r;
-  }
-  r = setup_fds(&s, req);
-  if (r == 0 && req->cwd != NULL)
-    r = -posix_spawn_file_actions_addchdir_np(&s.fa, req->cwd);
+  child_vfork_req_t v;
+  int moved[MUSTER_STDIO_MAX], nmoved = 0;
+  v.spawn = req;
+  v.path = path;
+  v.args = req->args;
+  int r = setup_fds(&v, req, moved, &nmoved);
   if (r == 0)
-    r = setup_attr(&s, req);
-  if (r == 0)
-    r = -posix_spawn(pid, path, &s.fa, &s.attr, req->args, req->env);
+    r = muster__child_vfork(&v, pid);
   if (r == -ENOEXEC)
-    r = spawn_sh(pid, path, &s, req->args, req->env);
-  for (int i = 0; i < s.nmoved; i++)
-    close(s.moved[i]);
-  posix_spawnattr_destroy(&s.attr);
-  posix_spawn_file_actions_destroy(&s.fa);
+    r = spawn_sh(pid, &v);
+  for (int i = 0; i < nmoved; i++)
+    close(moved[i]);
   return r;
 }
 
@@ -383,7 +343,7 @@ int muster__child_spawn_posix_kill(child_spawn_posix_t *sp, int signum) {
 
 #else /* !HAVE_POSIX_BACKEND */
 
-int muster__child_spawn_posix_usable(unsigned flags) {
+int muster__child_spawn_posix_usable(void) {
   return 0;
 }
 

@@ -65,6 +65,7 @@ struct sc_s {
   char **argv;
   char **env;
   char *cwd, *argv0, *shell;
+  gid_t *groups;
   muster_stdio_t stdio[MUSTER_STDIO_MAX];
   muster_fork_options_t process;
   int fork;
@@ -297,6 +298,7 @@ static void sc_free(sc_t *sc) {
   free(sc->cwd);
   free(sc->argv0);
   free(sc->shell);
+  free(sc->groups);
   free(sc);
 }
 
@@ -359,6 +361,15 @@ static int copy_process(sc_t *sc, const char *file, const char *const argv[],
     r = dup_str(so->shell, &sc->shell);
   if (r < 0)
     return r;
+  if ((so->flags & MUSTER_SPAWN_SETGROUPS) && so->ngroups > 0) {
+    if (so->groups == NULL || so->ngroups > MUSTER_SPAWN_MAX_GROUPS)
+      return MUSTER_EINVAL;
+    sc->groups = malloc(so->ngroups * sizeof *sc->groups);
+    if (sc->groups == NULL)
+      return MUSTER_ENOMEM;
+    memcpy(sc->groups, so->groups, so->ngroups * sizeof *sc->groups);
+  }
+  so->groups = sc->groups;
   so->env = (const char *const *)sc->env;
   so->cwd = sc->cwd;
   so->argv0 = sc->argv0;

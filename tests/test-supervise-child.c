@@ -279,6 +279,34 @@ TEST(supervise_child_copies_options) {
   ASSERT_OK(uv_loop_close(&loop));
 }
 
+/* The list of groups is copied too (a buffer of the caller's, reused). */
+TEST(supervise_child_copies_groups) {
+  static struct row r;
+  gid_t groups[2] = {7, 100};
+  muster_supervise_child_options_t o;
+  muster_supervisor_t *sup = NULL;
+  if (geteuid() != 0)
+    TEST_SKIP("setting groups needs root");
+  ASSERT_OK(uv_loop_init(&loop));
+  options(&o, &r);
+  o.policy.restart = MUSTER_RESTART_NEVER;
+  o.process.spawn.flags = MUSTER_SPAWN_SETGROUPS;
+  o.process.spawn.ngroups = 2;
+  const char *const *argv = test_fixture_argv("child_creds", NULL);
+  ASSERT_ERR(muster_supervise_child_create(&loop, argv[0], argv, &o, &sup),
+             MUSTER_EINVAL); /* groups NULL */
+  ASSERT(sup == NULL);
+  o.process.spawn.groups = groups;
+  ASSERT_OK(muster_supervise_child_create(&loop, argv[0], argv, &o, &r.sup));
+  groups[0] = groups[1] = 0;
+  ASSERT_OK(muster_supervise_start(r.sup));
+  test_run_loop(&loop, 30000);
+  ASSERT_EQ(r.closed, 1);
+  if (!test_contains(r.out, "Groups:\t7 100 \n"))
+    TEST_FAIL("child says:\n%s", r.out);
+  ASSERT_OK(uv_loop_close(&loop));
+}
+
 /* ---- fork: the channel is the owner's ----------------------------------- */
 
 static void echoed(muster_channel_t *ch, muster_message_t *msg) {

@@ -8,17 +8,19 @@
  *   muster_exec_sync(), muster_exec_file_sync()
  *
  * Asynchronous calls are bound to a libuv loop the caller owns. On Linux a
- * child is started with posix_spawn and watched through a pidfd polled by
- * the loop, then reaped with waitpid() on its own pid; with uid/gid, or a
- * kernel without pidfd_open, muster falls back to libuv's uv_spawn and its
- * SIGCHLD machinery. Either way every child is reaped, muster never calls
- * waitpid(-1), never installs a SIGCHLD handler of its own, and coexists
- * with uv_spawn() children on the same loop. (An application that sets
- * SIGCHLD to SIG_IGN makes the kernel reap children itself: their exit is
- * then reported with status 0.) A child inherits no fd of the parent
- * except its stdio slots: every fd muster creates is O_CLOEXEC, and fds the
- * application opened without O_CLOEXEC are closed in the child too (only
- * in the child: the parent's fds are never modified; see docs/child.md).
+ * child is started with vfork() and raw system calls up to its exec, and
+ * watched through a pidfd polled by the loop, then reaped with waitpid()
+ * on its own pid; on a kernel without pidfd_open (before 5.3) or another
+ * system, muster falls back to libuv's uv_spawn and its SIGCHLD machinery
+ * (which has no parent-death signal nor list of groups: MUSTER_ENOSYS).
+ * Either way every child is reaped, muster never calls waitpid(-1), never
+ * installs a SIGCHLD handler of its own, and coexists with uv_spawn()
+ * children on the same loop. (An application that sets SIGCHLD to SIG_IGN
+ * makes the kernel reap children itself: their exit is then reported with
+ * status 0.) A child inherits no fd of the parent except its stdio slots:
+ * every fd muster creates is O_CLOEXEC, and fds the application opened
+ * without O_CLOEXEC are closed in the child too (only in the child: the
+ * parent's fds are never modified; see docs/child.md).
  *
  * Unless a function says otherwise: options, strings and arrays are borrowed
  * for the call (muster copies what it keeps); functions are called on the
@@ -80,7 +82,10 @@ enum {
   /* Run the child in a new session (setsid), like Node's detached: it does
    * not get the parent's terminal signals. */
   MUSTER_SPAWN_DETACHED = 1 << 0,
-  /* Use options.uid / options.gid (root only, or the same ids). */
+  /* Use options.uid / options.gid (root only, or the same ids). The
+   * child's real, effective and saved ids all become that one. Without
+   * MUSTER_SPAWN_SETGROUPS, a child whose ids change drops the parent's
+   * supplementary groups when it is allowed to (root), as libuv's does. */
   MUSTER_SPAWN_SETUID = 1 << 1,
   MUSTER_SPAWN_SETGID = 1 << 2,
   /* Run `file` as a command line through a shell: options.shell, or
@@ -94,7 +99,17 @@ enum {
    * group already. Such a child no longer gets the terminal's Ctrl-C
    * (SIGINT goes to the foreground group), like a detached one. */
   MUSTER_SPAWN_PROCESS_GROUP = 1 << 4,
+  /* The child's supplementary groups are exactly options.groups (root
+   * only): what initgroups() would set for a user is getgrouplist() of
+   * that user, resolved by the caller, in the parent (the user database
+   * is not read between fork and exec). Set before the gid and the uid.
+   * Linux backend only (MUSTER_ENOSYS otherwise). */
+  MUSTER_SPAWN_SETGROUPS = 1 << 5,
 };
+
+/* Most supplementary groups MUSTER_SPAWN_SETGROUPS takes (Linux's
+ * NGROUPS_MAX). */
+#define MUSTER_SPAWN_MAX_GROUPS 65536
 
 /* Callbacks. `child` is valid until muster_child_close()'s callback. */
 typedef void (*muster_spawn_cb)(muster_child_t *child);
@@ -138,6 +153,20 @@ typedef struct {
   unsigned flags; /* MUSTER_SPAWN_* */
   uid_t uid;
   gid_t gid;
+  /* With MUSTER_SPAWN_SETGROUPS: ngroups gids (0: none at all). */
+  const gid_t *groups;
+  size_t ngroups;
+  /* When non-zero, the child gets this signal when the thread that called
+   * muster_spawn() ends (Linux's PR_SET_PDEATHSIG; when that is the main
+   * thread: when the parent process ends, however it ends, kill -9
+   * included). It is set in the child after its ids changed (a change of
+   * ids clears it) and before the exec, and it survives the exec but not
+   * a fork: processes the child starts itself do not get it (end them
+   * with its process group). A parent already gone at that moment is seen
+   * too: the child then gets the signal at once. SIGKILL makes sure the
+   * child cannot outlive the parent. Linux backend only (MUSTER_ENOSYS
+   * otherwise). */
+  int death_signal;
   /* When non-zero, the child is sent kill_signal (0: SIGTERM) after this many
    * milliseconds if it is still running (its whole process group, with
    * MUSTER_SPAWN_PROCESS_GROUP); muster_child_timed_out() and
@@ -166,9 +195,12 @@ typedef struct {
  * (not executable), MUSTER_EINVAL (NULL loop/file/out, empty file, empty
  * argv, stdio_count negative or over MUSTER_STDIO_MAX, two IPC slots, an
  * unknown slot kind, a MUSTER_STDIO_FD slot with a negative fd, a
- * kill_signal that is not a signal, unknown flags or env_mode, an empty
- * shell), MUSTER_EPERM (uid/gid not allowed), MUSTER_EMFILE /
- * MUSTER_ENFILE / MUSTER_ENOMEM / MUSTER_EAGAIN (out of resources). On
+ * kill_signal or death_signal that is not a signal, unknown flags or
+ * env_mode, an empty shell, SETGROUPS with NULL groups and ngroups > 0 or
+ * more than MUSTER_SPAWN_MAX_GROUPS), MUSTER_EPERM (uid/gid/groups not
+ * allowed), MUSTER_ENOSYS (death_signal or SETGROUPS where only the
+ * uv_spawn() fallback works), MUSTER_EMFILE / MUSTER_ENFILE /
+ * MUSTER_ENOMEM / MUSTER_EAGAIN (out of resources). On
  * error nothing was started, *out is untouched and there is nothing to
  * free or close. (After an error other than MUSTER_EINVAL, muster releases
  * internal handles on the loop's next turn, as libuv does for a failed
@@ -282,9 +314,10 @@ MUSTER_EXTERN void muster_child_ipc_closed(muster_child_t *child);
 
 /* Options for muster_exec(), muster_exec_file() and the sync forms. */
 typedef struct {
-  /* env, env_mode, cwd, argv0, shell, flags (DETACHED, SETUID, SETGID),
-   * uid, gid, timeout_ms and kill_signal apply; stdio and the callbacks are
-   * ignored (stdin gets `input`, stdout and stderr are buffered).
+  /* env, env_mode, cwd, argv0, shell, flags (DETACHED, SETUID, SETGID,
+   * SETGROUPS), uid, gid, groups, ngroups, death_signal, timeout_ms and
+   * kill_signal apply; stdio and the callbacks are ignored (stdin gets
+   * `input`, stdout and stderr are buffered).
    *
    * A difference from Node: the child always runs in a process group of
    * its own (MUSTER_SPAWN_PROCESS_GROUP), and the timeout and max_buffer
