@@ -1,10 +1,10 @@
 /* The apps' process groups on disk (groups.h).
  *
  * Why: an app's main process dies with the daemon (the parent-death signal
- * set by run.c), but what the app forked itself does not: the kernel clears
- * that setting in a fork. After a kill -9 of the daemon those processes
- * would run on unseen, and a resurrect would start the app again next to
- * them (PM2's duplicates). Every app is its own session and process group
+ * it is spawned with, instance.c), but what the app forked itself does
+ * not: the kernel clears that setting in a fork. After a kill -9 of the
+ * daemon those processes would run on unseen, and a resurrect would start
+ * the app again next to them (PM2's duplicates). Every app is its own session and process group
  * (instance.c), so the group id names all of it; this file keeps the list
  * of live groups in MUSTER_HOME/groups.json and the next daemon ends them.
  *

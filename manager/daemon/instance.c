@@ -46,6 +46,7 @@ struct inst_row_s {
   uint64_t min_uptime, listen_timeout; /* of its spec */
   int retiring;        /* close once it has no process nor output */
   int closed;          /* muster_supervise_close was called */
+  gid_t *groups;       /* the app user's groups, for the current start */
 };
 
 /* The output of one process of the instance (any row, a stopped one still
@@ -195,12 +196,29 @@ static int open_logs(uv_loop_t *loop, inst_t *inst) {
                           inst->index, on_log_pause, inst, &inst->log);
 }
 
+/* Before each start: the user and groups the app runs as, looked up
+ * again (a user removed since is refused rather than run as the daemon's
+ * user; a group joined since counts). */
+static int on_prepare_cb(muster_supervisor_t *sup,
+                         muster_supervise_run_t *run) {
+  inst_row_t *row = row_of(sup);
+  inst_t *inst = row->inst;
+  char why[256];
+  int r = inst_credentials(inst->spec, &run->process.spawn, &row->groups, why,
+                           sizeof why);
+  if (r < 0 && sup == inst->sup)
+    snprintf(inst->error, sizeof inst->error, "start failed: %s", why);
+  return r;
+}
+
 /* A row: a supervised child (muster_supervise_child_create) running the
- * trampoline in its own session, so the app is a whole process group: the
- * stop schedule reaches every member and STOPPED means none is left. The
- * command and environment are fixed at creation: --update-env and reload
- * make a new row. A wait_ready app is forked with Node's IPC channel (fd
- * 3, NODE_CHANNEL_FD) to say "ready" on. */
+ * app in its own session, so the app is a whole process group: the stop
+ * schedule reaches every member and STOPPED means none is left. The app
+ * gets SIGKILL when the daemon dies (the parent-death signal; what it
+ * forked itself is ended by the next daemon, groups.c). The command and
+ * environment are fixed at creation: --update-env and reload make a new
+ * row. A wait_ready app is forked with Node's IPC channel (fd 3,
+ * NODE_CHANNEL_FD) to say "ready" on. */
 static int make_row(uv_loop_t *loop, inst_t *inst, inst_row_t **out) {
   inst_row_t *row = calloc(1, sizeof *row);
   if (row == NULL)
@@ -211,7 +229,7 @@ static int make_row(uv_loop_t *loop, inst_t *inst, inst_row_t **out) {
   row->listen_timeout = (uint64_t)iget(inst->spec, "listen_timeout");
   json_t *env = inst_environment(inst);
   char **envp = inst_env_vector(env);
-  char **argv = inst_run_vector(inst);
+  char **argv = inst_argv(inst);
   json_decref(env);
   const char *cwd = sget(inst->spec, "cwd");
   muster_stdio_t stdio[4] = {{MUSTER_STDIO_IGNORE, -1},
@@ -228,9 +246,11 @@ static int make_row(uv_loop_t *loop, inst_t *inst, inst_row_t **out) {
               .stdio = stdio,
               .stdio_count = row->wait_ready ? 4 : 3,
               .flags = MUSTER_SPAWN_DETACHED,
+              .death_signal = SIGKILL,
           },
       .process.channel = {.on_message = on_message_cb, .data = row},
       .fork = row->wait_ready,
+      .on_prepare = on_prepare_cb,
       .on_child = on_child_cb,
       .on_data = on_data_cb,
       .on_state = on_state_cb,
@@ -238,8 +258,11 @@ static int make_row(uv_loop_t *loop, inst_t *inst, inst_row_t **out) {
       .data = row,
   };
   inst_policy(inst->spec, &o.policy, codes, MUSTER_SUPERVISE_MAX_EXIT_CODES);
-  int r = muster_supervise_child_create(
-      loop, argv[0], (const char *const *)argv, &o, &row->sup);
+  int r = envp != NULL && argv != NULL
+              ? muster_supervise_child_create(loop, argv[0],
+                                              (const char *const *)argv, &o,
+                                              &row->sup)
+              : MUSTER_ENOMEM;
   inst_free_vector(envp);
   inst_free_vector(argv);
   if (r < 0) {
@@ -273,6 +296,7 @@ static void on_row_closed(muster_supervisor_t *sup) {
       *p = row->next_row;
       break;
     }
+  free(row->groups);
   free(row);
   release(inst);
 }

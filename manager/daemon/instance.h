@@ -21,10 +21,9 @@ typedef void (*inst_state_cb)(inst_t *inst);
 typedef void (*inst_gone_cb)(inst_t *inst);
 
 typedef struct {
-  const char *self_exe; /* the muster binary (the exec trampoline) */
-  const char *home;     /* MUSTER_HOME, for the apps' env */
-  const char *logs;     /* MUSTER_HOME/logs */
-  void *owner;          /* the registry */
+  const char *home; /* MUSTER_HOME, for the apps' env */
+  const char *logs; /* MUSTER_HOME/logs */
+  void *owner;      /* the registry */
   inst_state_cb on_state;
   inst_gone_cb on_gone;
 } inst_env_t;

@@ -1,12 +1,14 @@
 /* What an instance runs: the command (a binary or shebang script runs
- * directly, otherwise the interpreter by extension, through the exec
- * trampoline), its environment, the check before anything starts, and the
+ * directly, otherwise the interpreter by extension), the user and groups
+ * it runs as, its environment, the check before anything starts, and the
  * supervisor policy from PM2's attributes. See instance_launch.h. */
 #include "instance.h"
 #include "instance_launch.h"
 #include "../config/spec.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +168,8 @@ char **inst_env_vector(json_t *env) {
   char **v = calloc(n + 1, sizeof *v);
   const char *k;
   json_t *val;
+  if (v == NULL)
+    return NULL;
   json_object_foreach(env, k, val) {
     if (asprintf(&v[i], "%s=%s", k, json_string_value(val)) < 0)
       v[i] = NULL;
@@ -181,34 +185,19 @@ void inst_free_vector(char **v) {
   free(v);
 }
 
-/* argv of the trampoline (run.c): muster __run <daemon pid>[:uid:gid]
- * <file> <argv0> args */
-char **inst_run_vector(const inst_t *inst) {
+/* The app's argv: the script, or the interpreter, its arguments and the
+ * script; then the app's arguments. argv[0] is the file to run. */
+char **inst_argv(const inst_t *inst) {
   const json_t *spec = inst->spec;
   const char *interp = interpreter(spec);
   json_t *args = json_object_get(spec, "args");
   json_t *iargs = json_object_get(spec, "interpreter_args");
-  size_t n = 6 + json_array_size(args) + json_array_size(iargs) + 1;
+  size_t n = 2 + json_array_size(args) + json_array_size(iargs);
   char **v = calloc(n + 1, sizeof *v);
   size_t k = 0;
-  char pid[64], why[256], uid[16] = "-";
-  spec_cred_t c;
-  int n0 = snprintf(pid, sizeof pid, "%d", (int)getpid());
-  int bad = spec_credentials(spec, &c, why, sizeof why) < 0;
-  if (c.set_uid)
-    snprintf(uid, sizeof uid, "%u", (unsigned)c.uid);
-  /* A user gone from the database since the start: the trampoline refuses
-   * "?" rather than run the app as the daemon's user. */
-  if (bad)
-    snprintf(pid + n0, sizeof pid - (size_t)n0, ":?:?");
-  else if (c.set_gid)
-    snprintf(pid + n0, sizeof pid - (size_t)n0, ":%s:%u", uid,
-             (unsigned)c.gid);
-  v[k++] = strdup(inst->ie->self_exe);
-  v[k++] = strdup("__run");
-  v[k++] = strdup(pid);
   const char *script = sget(spec, "script");
-  v[k++] = strdup(*interp ? interp : script);
+  if (v == NULL)
+    return NULL;
   v[k++] = strdup(*interp ? interp : script);
   size_t i;
   json_t *e;
@@ -217,7 +206,76 @@ char **inst_run_vector(const inst_t *inst) {
     v[k++] = strdup(script);
   }
   json_array_foreach(args, i, e) v[k++] = strdup(json_string_value(e));
+  for (i = 0; i < k; i++)
+    if (v[i] == NULL) {
+      inst_free_vector(v);
+      return NULL;
+    }
   return v;
+}
+
+/* The user's supplementary groups (initgroups' list), or just `gid` for a
+ * uid without a user entry. */
+static int user_groups(const spec_cred_t *c, gid_t **out, size_t *count) {
+  struct passwd *pw = c->set_uid ? getpwuid(c->uid) : NULL;
+  int n = 32;
+  gid_t *g = NULL;
+  for (;;) {
+    gid_t *more = realloc(g, (size_t)n * sizeof *g);
+    if (more == NULL) {
+      free(g);
+      return MUSTER_ENOMEM;
+    }
+    g = more;
+    if (pw == NULL) {
+      g[0] = c->gid;
+      n = 1;
+      break;
+    }
+    int want = n;
+    if (getgrouplist(pw->pw_name, c->gid, g, &want) >= 0) {
+      n = want;
+      break;
+    }
+    if (want <= n || want > MUSTER_SPAWN_MAX_GROUPS) {
+      free(g);
+      return MUSTER_E2BIG;
+    }
+    n = want;
+  }
+  *out = g;
+  *count = (size_t)n;
+  return 0;
+}
+
+int inst_credentials(const json_t *spec, muster_spawn_options_t *so,
+                     gid_t **groups, char *why, size_t whylen) {
+  spec_cred_t c;
+  size_t n = 0;
+  free(*groups);
+  *groups = NULL;
+  so->flags &= ~(unsigned)(MUSTER_SPAWN_SETUID | MUSTER_SPAWN_SETGID |
+                           MUSTER_SPAWN_SETGROUPS);
+  int r = spec_credentials(spec, &c, why, whylen);
+  if (r < 0 || !c.set_gid)
+    return r;
+  /* Only root may set groups; a daemon that is not root keeps its own
+   * (spec_credentials allowed only its own ids then). */
+  if (geteuid() == 0) {
+    r = user_groups(&c, groups, &n);
+    if (r < 0) {
+      snprintf(why, whylen, "supplementary groups of uid %u: %s",
+               (unsigned)c.uid, muster_err_name(r));
+      return r;
+    }
+    so->flags |= MUSTER_SPAWN_SETGROUPS;
+    so->groups = *groups;
+    so->ngroups = n;
+  }
+  so->flags |= MUSTER_SPAWN_SETGID | (c.set_uid ? MUSTER_SPAWN_SETUID : 0);
+  so->gid = c.gid;
+  so->uid = c.uid;
+  return 0;
 }
 
 int inst_wants_ready(const json_t *spec) {

@@ -26,7 +26,6 @@
 struct registry_s {
   daemon_t *d;
   inst_env_t ie;
-  char self_exe[PATH_MAX];
   char user[64];
   inst_t **by_id;
   int cap;     /* size of by_id */
@@ -720,15 +719,8 @@ int registry_create(daemon_t *d, registry_t **out) {
   if (r == NULL)
     return MUSTER_ENOMEM;
   r->d = d;
-  ssize_t n = readlink("/proc/self/exe", r->self_exe, sizeof r->self_exe - 1);
-  if (n <= 0) {
-    free(r);
-    return MUSTER_ENOENT;
-  }
-  r->self_exe[n] = '\0';
   struct passwd *pw = getpwuid(geteuid());
   snprintf(r->user, sizeof r->user, "%s", pw ? pw->pw_name : "?");
-  r->ie.self_exe = r->self_exe;
   r->ie.home = d->home.dir;
   r->ie.logs = d->home.logs;
   r->ie.on_state = on_inst_state;
