@@ -128,7 +128,7 @@ static void on_child_cb(muster_supervisor_t *sup, muster_child_t *child,
   if (sup == inst->sup) {
     inst->started_ms = row->started_ms;
     inst->starts++;
-    inst->usage = (procstat_sample_t){0};
+    procstat_reset(&inst->usage);
     inst->error[0] = '\0';
   }
   inst_out_t *out = calloc(1, sizeof *out);
@@ -282,6 +282,7 @@ static void release(inst_t *inst) {
   inst->ie->on_gone(inst);
   outs_drop(inst, NULL);
   applog_close(inst->log);
+  procstat_reset(&inst->usage);
   json_decref(inst->spec);
   json_decref(inst->inherited);
   free(inst);
@@ -462,7 +463,7 @@ static void promote(inst_t *inst, inst_row_t *row) {
   inst->restart_base = 0;
   inst->started_ms = row->started_ms;
   inst->starts++;
-  inst->usage = (procstat_sample_t){0};
+  procstat_reset(&inst->usage);
   inst->error[0] = '\0';
   retire_row(old);
 }
