@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_check.h"
 #include "json_read.h"
 #include "json_write.h"
 
@@ -68,6 +69,38 @@ static int encode_line(const json_t *msg, size_t limit, char **line,
   }
   free(b.data);
   return r;
+}
+
+/* The header `msg` encoded, then ,"result":<text>} and the '\n': the
+ * text checked, never parsed. */
+static int encode_with_text(const json_t *msg, const char *text, size_t n,
+                            char **line, size_t *len) {
+  static const char key[] = ",\"result\":";
+  if (muster__json_check(text, n) == MUSTER__JSON_INVALID)
+    return MUSTER_EINVAL;
+  struct muster__buf b = {0};
+  int r = muster__json_write(msg, &b, MUSTER_CLIENT_MAX_REPLY - 1);
+  if (r == 0 && b.len + sizeof key + n + 1 > MUSTER_CLIENT_MAX_REPLY)
+    r = MUSTER_EMSGSIZE;
+  char *grown = r == 0 ? realloc(b.data, b.len + sizeof key + n + 2) : NULL;
+  if (r == 0 && grown == NULL)
+    r = MUSTER_ENOMEM;
+  if (r < 0) {
+    free(b.data);
+    return r;
+  }
+  b.data = grown;
+  b.len--; /* the header's closing '}' */
+  memcpy(b.data + b.len, key, sizeof key - 1);
+  b.len += sizeof key - 1;
+  memcpy(b.data + b.len, text, n);
+  b.len += n;
+  b.data[b.len++] = '}';
+  b.data[b.len++] = '\n';
+  b.data[b.len] = '\0';
+  *line = b.data;
+  *len = b.len;
+  return 0;
 }
 
 /* Parses one line (a trailing "\n" or "\r\n" allowed) as a JSON object. */
@@ -180,7 +213,9 @@ int muster_client_reply_encode(const muster_client_reply_t *rep, char **line,
     bad =
         json_object_set_new(msg, "ok", json_true()) ||
         (rep->more && json_object_set_new(msg, "more", json_true())) ||
-        json_object_set(msg, "result", rep->result ? rep->result : json_null());
+        (rep->result_text == NULL &&
+         json_object_set(msg, "result",
+                         rep->result ? rep->result : json_null()));
   } else if (!bad) {
     const char *text =
         rep->message ? rep->message : muster_strerror(rep->error);
@@ -198,7 +233,10 @@ int muster_client_reply_encode(const muster_client_reply_t *rep, char **line,
     json_decref(msg);
     return MUSTER_ENOMEM;
   }
-  int r = encode_line(msg, MUSTER_CLIENT_MAX_REPLY, line, len);
+  int r = rep->error == 0 && rep->result_text
+              ? encode_with_text(msg, rep->result_text, rep->result_len, line,
+                                 len)
+              : encode_line(msg, MUSTER_CLIENT_MAX_REPLY, line, len);
   json_decref(msg);
   return r;
 }

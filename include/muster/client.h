@@ -152,6 +152,13 @@ typedef struct {
   char *message;  /* with an error: what failed, for a human; else NULL */
   json_t *result; /* without an error: the result, or NULL (null) */
   int more;       /* a partial reply: more replies to this id follow */
+  /* Encode only, instead of result when not NULL: the result as JSON text
+   * the caller wrote (result_len bytes, not necessarily NUL-terminated),
+   * checked, then sent as it is. For a large result that is cheaper to
+   * write than to build as a tree of values (the daemon's `ls` rows).
+   * Decoding always fills result. */
+  const char *result_text;
+  size_t result_len;
 } muster_client_reply_t;
 
 /* Writes the request as one line ending in '\n' into a new buffer: *line
@@ -179,10 +186,11 @@ MUSTER_EXTERN void muster_client_request_clear(muster_client_request_t *req);
 
 /* As muster_client_request_encode(), for a reply. An error reply carries
  * the error's name (muster_err_name) and the message (NULL: the error's
- * description); a reply with error 0 carries result (NULL: null), and
- * "more":true when rep->more is set (an error reply is always the last).
- * Errors: MUSTER_EINVAL, MUSTER_EMSGSIZE (over MUSTER_CLIENT_MAX_REPLY),
- * MUSTER_ENOMEM. */
+ * description); a reply with error 0 carries result_text, else result
+ * (NULL: null), and "more":true when rep->more is set (an error reply is
+ * always the last).
+ * Errors: MUSTER_EINVAL (also a result_text that is not one JSON text in
+ * UTF-8), MUSTER_EMSGSIZE (over MUSTER_CLIENT_MAX_REPLY), MUSTER_ENOMEM. */
 MUSTER_EXTERN int muster_client_reply_encode(const muster_client_reply_t *rep,
                                              char **line, size_t *len);
 /* As muster_client_request_decode(), for a reply (limit

@@ -141,10 +141,15 @@ static void conn_write(conn_t *c, char *line, size_t len) {
   }
 }
 
-static void conn_send(conn_t *c, uint64_t id, int err, const char *message,
-                      json_t *result) {
-  muster_client_reply_t rep = {
-      .id = id, .error = err, .message = (char *)message, .result = result};
+/* A reply with result (a tree), or text (a result written as JSON). */
+static void conn_send_any(conn_t *c, uint64_t id, int err, const char *message,
+                          json_t *result, const char *text, size_t text_len) {
+  muster_client_reply_t rep = {.id = id,
+                               .error = err,
+                               .message = (char *)message,
+                               .result = result,
+                               .result_text = text,
+                               .result_len = text_len};
   char *line;
   size_t len;
   int r = muster_client_reply_encode(&rep, &line, &len);
@@ -153,6 +158,7 @@ static void conn_send(conn_t *c, uint64_t id, int err, const char *message,
     rep.error = r;
     rep.message = r == MUSTER_EMSGSIZE ? "reply too large" : NULL;
     rep.result = NULL;
+    rep.result_text = NULL;
     if (muster_client_reply_encode(&rep, &line, &len) < 0) {
       conn_close(c);
       return;
@@ -161,10 +167,17 @@ static void conn_send(conn_t *c, uint64_t id, int err, const char *message,
   conn_write(c, line, len);
 }
 
-void ctl_reply(ctl_req_t *req, int err, const char *message, json_t *result) {
+static void conn_send(conn_t *c, uint64_t id, int err, const char *message,
+                      json_t *result) {
+  conn_send_any(c, id, err, message, result, NULL, 0);
+}
+
+static void reply(ctl_req_t *req, int err, const char *message,
+                  json_t *result, const char *text, size_t text_len) {
   conn_t *c = req->conn;
   if (c != NULL && !c->closed) {
-    conn_send(c, req->id, err, message, err ? NULL : result);
+    conn_send_any(c, req->id, err, message, err ? NULL : result, text,
+                  text_len);
     c->pending = NULL;
   }
   json_decref(result);
@@ -175,6 +188,14 @@ void ctl_reply(ctl_req_t *req, int err, const char *message, json_t *result) {
     /* The next request may already be buffered. */
     conn_process(c);
   }
+}
+
+void ctl_reply(ctl_req_t *req, int err, const char *message, json_t *result) {
+  reply(req, err, message, result, NULL, 0);
+}
+
+void ctl_reply_text(ctl_req_t *req, const char *text, size_t len) {
+  reply(req, 0, NULL, NULL, text, len);
 }
 
 void ctl_replyf(ctl_req_t *req, int err, const char *fmt, ...) {

@@ -50,6 +50,9 @@ struct ctl_req_s;
 /* Answers `req` and frees it: err 0 with result (stolen; NULL for null), or
  * a negative error with a message (copied; NULL for the error's text). */
 void ctl_reply(ctl_req_t *req, int err, const char *message, json_t *result);
+/* Answers `req` with a result already written as JSON text (len bytes,
+ * borrowed), and frees it; a text that is not JSON gets an EINVAL reply. */
+void ctl_reply_text(ctl_req_t *req, const char *text, size_t len);
 /* The same, with a printf-style message. */
 void ctl_replyf(ctl_req_t *req, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -7,6 +7,9 @@
 "$M" start sleep --name one -- 3600 >/dev/null
 "$M" start sleep --name two --namespace other -- 3600 >/dev/null
 "$M" stop two >/dev/null
+# The daemon writes the rows as text itself (daemon/jsontext.c): a name
+# that needs escapes reads back the same as jlist's.
+"$M" start sleep --name 'q"uo\te é' -- 3600 >/dev/null
 wait_for '[ "$(jfield 0 "p[\"pm2_env\"][\"status\"]")" = online ]'
 
 # The rows carry what jlist says, column by column.
@@ -22,7 +25,7 @@ assert cols == ["pm_id", "name", "namespace", "pid", "status", "restart_time",
                 "pm_uptime", "cpu", "memory", "username", "error"], cols
 jl = json.loads(subprocess.run([sys.argv[2], "jlist"], capture_output=True,
                                check=True).stdout)
-assert len(rows) == len(jl) == 2, (rows, jl)
+assert len(rows) == len(jl) == 3, (rows, jl)
 for row, p in zip(rows, jl):
     r = dict(zip(cols, row))
     env = p["pm2_env"]
@@ -40,6 +43,7 @@ out=$("$M" ls)
 echo "$out"
 grep -Eq '^0 +one +default +fork +[0-9]+ .* online ' <<<"$out" || fail "row one"
 grep -Eq '^1 +two +other +fork +0 .* stopped ' <<<"$out" || fail "row two"
+grep -Fq '2    q"uo\te é ' <<<"$out" || fail "row three"
 finish
 
 # A stand-in for an older daemon: it answers `list` with a jlist array,
