@@ -101,7 +101,8 @@ endforeach()
 # (groups.json, dump.json) are compiled into their targets.
 set(M ${PROJECT_SOURCE_DIR}/manager)
 set(FUZZ_EXTRA_fuzz-groups ${M}/daemon/groups_record.c)
-set(FUZZ_EXTRA_fuzz-dump ${M}/daemon/dump_record.c ${M}/config/spec.c)
+set(FUZZ_EXTRA_fuzz-dump ${M}/daemon/dump_record.c ${M}/config/spec.c
+    ${M}/userdb.c)
 set(FUZZ_EXTRA_fuzz-logline-read ${M}/daemon/logline.c)
 foreach(src ${MUSTER_FUZZERS})
   get_filename_component(name ${src} NAME_WE)

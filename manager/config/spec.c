@@ -1,9 +1,8 @@
 #include "spec.h"
+#include "../userdb.h"
 
 #include <muster.h>
 
-#include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -55,65 +54,67 @@ int spec_normalize(const json_t *in, json_t **out, json_t **warnings, char *err,
   return 0;
 }
 
-/* A user or group attribute: its number, or the entry of its name. */
-static int user_of(const json_t *v, struct passwd **pw, uid_t *uid) {
+/* A uid or gid attribute as getent's key: its name, or its number. */
+static const char *key_of(const json_t *v, char *buf, size_t len) {
   if (json_is_integer(v)) {
-    *uid = (uid_t)json_integer_value(v);
-    *pw = getpwuid(*uid);
-    return 0;
+    snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+    return buf;
   }
-  *pw = getpwnam(json_string_value(v));
-  if (*pw == NULL)
-    return MUSTER_ENOENT;
-  *uid = (*pw)->pw_uid;
-  return 0;
-}
-
-static int group_of(const json_t *v, gid_t *gid) {
-  if (json_is_integer(v)) {
-    *gid = (gid_t)json_integer_value(v);
-    return 0;
-  }
-  struct group *gr = getgrnam(json_string_value(v));
-  if (gr == NULL)
-    return MUSTER_ENOENT;
-  *gid = gr->gr_gid;
-  return 0;
+  return json_string_value(v);
 }
 
 int spec_credentials(const json_t *spec, spec_cred_t *c, char *err,
                      size_t errlen) {
   json_t *u = json_object_get(spec, "uid"), *g = json_object_get(spec, "gid");
-  struct passwd *pw = NULL;
+  char key[32];
+  int r;
   memset(c, 0, sizeof *c);
   if (u == NULL && g == NULL)
     return 0;
-  if (u && user_of(u, &pw, &c->uid) < 0) {
-    snprintf(err, errlen, "uid: no user named \"%s\"", json_string_value(u));
-    return MUSTER_EINVAL;
+  if (u) {
+    r = userdb_user(key_of(u, key, sizeof key), &c->user, err, errlen);
+    if (r == MUSTER_ENOENT && json_is_integer(u)) {
+      c->uid = (uid_t)json_integer_value(u); /* a uid without an entry */
+    } else if (r == MUSTER_ENOENT) {
+      snprintf(err, errlen, "uid: no user named \"%s\"",
+               json_string_value(u));
+      return MUSTER_EINVAL;
+    } else if (r < 0) {
+      return r;
+    } else {
+      c->has_user = 1;
+      c->uid = c->user.uid;
+    }
   }
   c->set_uid = u != NULL;
-  if (g && group_of(g, &c->gid) < 0) {
-    snprintf(err, errlen, "gid: no group named \"%s\"", json_string_value(g));
-    return MUSTER_EINVAL;
+  if (json_is_integer(g)) {
+    c->gid = (gid_t)json_integer_value(g);
+  } else if (g) {
+    r = userdb_group(json_string_value(g), &c->gid, err, errlen);
+    if (r == MUSTER_ENOENT) {
+      snprintf(err, errlen, "gid: no group named \"%s\"",
+               json_string_value(g));
+      return MUSTER_EINVAL;
+    } else if (r < 0) {
+      return r;
+    }
   }
-  if (g == NULL && pw == NULL) {
+  if (g == NULL && !c->has_user) {
     snprintf(err, errlen,
              "uid %u has no entry in the user database: give its gid too",
              (unsigned)c->uid);
     return MUSTER_EINVAL;
   }
   if (g == NULL)
-    c->gid = pw->pw_gid;
+    c->gid = c->user.gid;
   c->set_gid = 1;
   if (geteuid() != 0 && ((c->set_uid && c->uid != geteuid()) ||
                          (c->gid != getegid() && c->gid != getgid()))) {
-    struct passwd *me = getpwuid(geteuid());
     snprintf(err, errlen,
              "%s%s%s: EPERM (the daemon runs as %s, not root: it can start "
              "apps only as its own user and group)",
              u ? "uid" : "", u && g ? "/" : "", g ? "gid" : "",
-             me ? me->pw_name : "another user");
+             userdb_self());
     return MUSTER_EPERM;
   }
   return 0;

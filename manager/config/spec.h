@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "../userdb.h"
+
 /* Checks `in` with muster_appspec_normalize() (include/muster/appspec.h
  * has the canonical form and its defaults) and returns a new canonical
  * spec in *out. Attributes muster does not support are named in *warnings
@@ -23,13 +25,16 @@ typedef struct {
   int set_uid, set_gid;
   uid_t uid;
   gid_t gid;
+  int has_user;        /* the uid has an entry: */
+  userdb_user_t user;  /* that entry */
 } spec_cred_t;
 
 /* Resolves a canonical spec's uid and gid (numbers, or names looked up in
- * the daemon's user database; the gid defaults to the user's primary
- * group) into *c. Errors, with a sentence in err: MUSTER_EINVAL (no such
- * user or group; a uid without a user entry and no gid), MUSTER_EPERM (the
- * daemon is not root and the app asks for another user or group). */
+ * the system's user database, userdb.h; the gid defaults to the user's
+ * primary group) into *c. Errors, with a sentence in err: MUSTER_EINVAL
+ * (no such user or group; a uid without a user entry and no gid),
+ * MUSTER_EPERM (the daemon is not root and the app asks for another user
+ * or group), userdb's other errors (the database could not be asked). */
 int spec_credentials(const json_t *spec, spec_cred_t *c, char *err,
                      size_t errlen);
 

@@ -7,8 +7,6 @@
 #include "../config/spec.h"
 
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,38 +212,30 @@ char **inst_argv(const inst_t *inst) {
   return v;
 }
 
-/* The user's supplementary groups (initgroups' list), or just `gid` for a
- * uid without a user entry. */
-static int user_groups(const spec_cred_t *c, gid_t **out, size_t *count) {
-  struct passwd *pw = c->set_uid ? getpwuid(c->uid) : NULL;
-  int n = 32;
-  gid_t *g = NULL;
-  for (;;) {
-    gid_t *more = realloc(g, (size_t)n * sizeof *g);
-    if (more == NULL) {
-      free(g);
-      return MUSTER_ENOMEM;
+/* The user's supplementary groups (initgroups' list, asked of the user
+ * database: userdb.h), or just `gid` for a uid without a user entry. */
+static int user_groups(const spec_cred_t *c, gid_t **out, size_t *count,
+                       char *why, size_t whylen) {
+  int r = c->has_user ? userdb_groups(c->user.name, c->gid, out, count, why,
+                                      whylen)
+                      : MUSTER_ENOENT;
+  if (r == MUSTER_ENOENT) {
+    *out = malloc(sizeof **out);
+    r = *out == NULL ? MUSTER_ENOMEM : 0;
+    if (r == 0) {
+      **out = c->gid;
+      *count = 1;
     }
-    g = more;
-    if (pw == NULL) {
-      g[0] = c->gid;
-      n = 1;
-      break;
-    }
-    int want = n;
-    if (getgrouplist(pw->pw_name, c->gid, g, &want) >= 0) {
-      n = want;
-      break;
-    }
-    if (want <= n || want > MUSTER_SPAWN_MAX_GROUPS) {
-      free(g);
-      return MUSTER_E2BIG;
-    }
-    n = want;
   }
-  *out = g;
-  *count = (size_t)n;
-  return 0;
+  if (r == 0 && *count > MUSTER_SPAWN_MAX_GROUPS) {
+    free(*out);
+    *out = NULL;
+    r = MUSTER_E2BIG;
+  }
+  if (r == MUSTER_ENOMEM || r == MUSTER_E2BIG)
+    snprintf(why, whylen, "supplementary groups of uid %u: %s",
+             (unsigned)c->uid, muster_err_name(r));
+  return r;
 }
 
 int inst_credentials(const json_t *spec, muster_spawn_options_t *so,
@@ -262,12 +252,9 @@ int inst_credentials(const json_t *spec, muster_spawn_options_t *so,
   /* Only root may set groups; a daemon that is not root keeps its own
    * (spec_credentials allowed only its own ids then). */
   if (geteuid() == 0) {
-    r = user_groups(&c, groups, &n);
-    if (r < 0) {
-      snprintf(why, whylen, "supplementary groups of uid %u: %s",
-               (unsigned)c.uid, muster_err_name(r));
+    r = user_groups(&c, groups, &n, why, whylen);
+    if (r < 0)
       return r;
-    }
     so->flags |= MUSTER_SPAWN_SETGROUPS;
     so->groups = *groups;
     so->ngroups = n;

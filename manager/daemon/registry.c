@@ -14,10 +14,10 @@
 #include "procstat.h"
 #include "../config/spec.h"
 #include "../clock.h"
+#include "../userdb.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +27,6 @@
 struct registry_s {
   daemon_t *d;
   inst_env_t ie;
-  char user[64];
   inst_t **by_id;
   int cap;     /* size of by_id */
   int next_id; /* next pm_id */
@@ -197,19 +196,26 @@ static json_t *brief(const inst_t *inst) {
 
 /* ---- views (PM2's jlist shape) ----------------------------------------- */
 
-/* The user an app runs as (its spec's uid, else the daemon's). */
-static const char *app_user(const registry_t *r, const json_t *spec) {
+/* The user an app runs as (its spec's uid, else the daemon's): a number
+ * is shown by its name, asked of the user database (userdb.h keeps the
+ * answer for a second). */
+static const char *app_user(const json_t *spec, char *buf, size_t len) {
   json_t *u = json_object_get(spec, "uid");
   if (u == NULL || json_is_string(u))
-    return u ? json_string_value(u) : r->user;
-  struct passwd *pw = getpwuid((uid_t)json_integer_value(u));
-  return pw ? pw->pw_name : "?";
+    return u ? json_string_value(u) : userdb_self();
+  char key[32], why[256];
+  userdb_user_t pw;
+  snprintf(key, sizeof key, "%lld", (long long)json_integer_value(u));
+  snprintf(buf, len, "%s",
+           userdb_user(key, &pw, why, sizeof why) == 0 ? pw.name : "?");
+  return buf;
 }
 
 /* The fields a table shows (`ls`), in the jlist shape: a third of the
  * bytes of the full view, which is what `ls` with 1,000 apps spent its
  * time encoding and decoding. */
 static json_t *view_table(registry_t *r, inst_t *inst, uint64_t now) {
+  char ub[256];
   int pid = inst_pid(inst);
   procstat_sample(&inst->usage, pid, inst->started_ms, now);
   return json_pack("{s:i, s:s, s:i, s:{s:I, s:f}, s:{s:s, s:s, s:i, s:I, "
@@ -220,7 +226,7 @@ static json_t *view_table(registry_t *r, inst_t *inst, uint64_t now) {
                    sget(inst->spec, "namespace"), "status", inst_status(inst),
                    "restart_time", (int)inst_restarts(inst), "pm_uptime",
                    (json_int_t)inst->started_ms, "username",
-                   app_user(r, inst->spec), "error", inst->error);
+                   app_user(inst->spec, ub, sizeof ub), "error", inst->error);
 }
 
 /* The columns of a row view ({"fields": "rows"}): what `muster ls` and
@@ -234,6 +240,7 @@ static const char *const row_columns[] = {
 /* One row, as JSON text: the values of row_columns in order. */
 static void view_row(registry_t *r, jsontext_t *t, inst_t *inst,
                      uint64_t now) {
+  char ub[256];
   int pid = inst_pid(inst);
   procstat_sample(&inst->usage, pid, inst->started_ms, now);
   jsontext_raw(t, "[");
@@ -255,7 +262,7 @@ static void view_row(registry_t *r, jsontext_t *t, inst_t *inst,
   jsontext_raw(t, ",");
   jsontext_int(t, (long long)inst->usage.rss);
   jsontext_raw(t, ",");
-  jsontext_str(t, app_user(r, inst->spec));
+  jsontext_str(t, app_user(inst->spec, ub, sizeof ub));
   jsontext_raw(t, ",");
   jsontext_str(t, inst->error);
   jsontext_raw(t, "]");
@@ -282,6 +289,7 @@ static void view_rows(registry_t *r, jsontext_t *t, inst_t **v, int n) {
 
 static json_t *view(registry_t *r, inst_t *inst, int detail) {
   const json_t *spec = inst->spec;
+  char ub[256];
   int pid = inst_pid(inst);
   procstat_sample(&inst->usage, pid, inst->started_ms, clock_wall_ms());
   int64_t code = 0;
@@ -308,7 +316,7 @@ static json_t *view(registry_t *r, inst_t *inst, int detail) {
       json_object_get(spec, "restart_delay"), "kill_signal",
       sget(spec, "kill_signal"), "pm_out_log_path", applog_path(inst->log, 1),
       "pm_err_log_path", applog_path(inst->log, 2), "username",
-      app_user(r, spec), "NODE_APP_INSTANCE", inst->index, "error",
+      app_user(spec, ub, sizeof ub), "NODE_APP_INSTANCE", inst->index, "error",
       inst->error);
   if (env && exited)
     json_object_set_new(env, "exit_code",
@@ -753,8 +761,6 @@ int registry_create(daemon_t *d, registry_t **out) {
   if (r == NULL)
     return MUSTER_ENOMEM;
   r->d = d;
-  struct passwd *pw = getpwuid(geteuid());
-  snprintf(r->user, sizeof r->user, "%s", pw ? pw->pw_name : "?");
   r->ie.home = d->home.dir;
   r->ie.logs = d->home.logs;
   r->ie.on_state = on_inst_state;
