@@ -8,6 +8,8 @@
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* Optional, as with libFuzzer: a target that defines it is set up first. */
+int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
 
 static int run_file(const char *path) {
   FILE *f = fopen(path, "rb");
@@ -38,6 +40,8 @@ static int run_file(const char *path) {
 
 int main(int argc, char **argv) {
   int files = 0;
+  if (LLVMFuzzerInitialize != NULL)
+    LLVMFuzzerInitialize(&argc, &argv);
   for (int i = 1; i < argc; i++) {
     DIR *d = opendir(argv[i]);
     if (d == NULL) {
