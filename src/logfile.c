@@ -2,7 +2,6 @@
  * jobs that hand batches to the threadpool, pressure (pause/resume),
  * subscribers and stats. See include/muster/logfile.h for the contract and
  * src/logfile_internal.h for how the two halves split the state. */
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,20 +64,6 @@ struct muster_logfile_s {
 
 static void start(muster_logfile_t *f);
 static void on_timer(uv_timer_t *t);
-
-/* Ownership of the disk half, a batch or a tail request passes between
- * the loop and a threadpool job. libuv's queue already orders the two, but
- * with a mutex inside a library TSan does not see (Debian's libuv is not
- * instrumented), so each hand-over is also an acq_rel step on this counter,
- * which makes the order visible to TSan for one atomic add per batch. It
- * is static, not in the file: TSan would take the zeroing of a fresh
- * allocation, seen by a pool thread through the counter itself, for a
- * race. It holds no state; only its order matters. */
-static atomic_uint hand_over_order;
-
-void muster__logfile_hand_over(void) {
-  atomic_fetch_add_explicit(&hand_over_order, 1, memory_order_acq_rel);
-}
 
 int muster_logfile_open(uv_loop_t *loop, const char *path,
                         const muster_logfile_options_t *o,

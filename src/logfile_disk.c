@@ -1,11 +1,15 @@
 /* The disk half of a log file: the fd, writes, rotation, pruning and gzip.
  * Everything here runs in a libuv threadpool thread (src/logfile.c makes
  * sure that one job at a time touches a file's mutable state), so blocking
- * calls are fine here and nowhere else. */
+ * calls are fine here and nowhere else. The hand-over step below is here,
+ * the lowest of the logfile files, because both the write job
+ * (src/logfile.c) and the tail job (src/logfile_tail.c, which the write
+ * job calls for a history) take it. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +19,20 @@
 
 #include "logfile_internal.h"
 #include "muster/error.h"
+
+/* Ownership of the disk half, a batch or a tail request passes between
+ * the loop and a threadpool job. libuv's queue already orders the two, but
+ * with a mutex inside a library TSan does not see (Debian's libuv is not
+ * instrumented), so each hand-over is also an acq_rel step on this counter,
+ * which makes the order visible to TSan for one atomic add per batch. It
+ * is static, not in the file: TSan would take the zeroing of a fresh
+ * allocation, seen by a pool thread through the counter itself, for a
+ * race. It holds no state; only its order matters. */
+static atomic_uint hand_over_order;
+
+void muster__logfile_hand_over(void) {
+  atomic_fetch_add_explicit(&hand_over_order, 1, memory_order_acq_rel);
+}
 
 /* "<path>." + "YYYYmmdd-HHMMSS-NNN" */
 #define STAMP_LEN 19

@@ -124,7 +124,7 @@ void muster__logfile_sources(muster_logfile_t *file, int delta);
  * Returns 0 or MUSTER_ENOMEM (then *buf and *cap are unchanged). */
 int muster__logfile_grow(char **buf, size_t *cap, size_t want, size_t first);
 /* Called on both sides of every hand-over to or from the threadpool (see
- * src/logfile.c for why). */
+ * src/logfile_disk.c for why). */
 void muster__logfile_hand_over(void);
 
 #endif
