@@ -10,7 +10,13 @@
 #include "logfile_internal.h"
 #include "muster/error.h"
 
-enum { OP_REOPEN = 1, OP_TRUNCATE = 2, OP_ROTATE = 4, OP_CLOSE = 8 };
+enum {
+  OP_REOPEN = 1,
+  OP_TRUNCATE = 2,
+  OP_ROTATE = 4,
+  OP_CLOSE = 8,
+  OP_HISTORY = 16
+};
 
 /* While batches follow each other, the queue and the batch buffers swap
  * (no malloc, no page faults per batch); once the file has been idle for
@@ -20,6 +26,23 @@ enum { OP_REOPEN = 1, OP_TRUNCATE = 2, OP_ROTATE = 4, OP_CLOSE = 8 };
  * back to the kernel) costs a page fault per 4 KiB on the next batch. */
 #define SPARE_MAX (16u << 10)
 #define IDLE_MS 200
+
+/* A muster_logfile_history() request. It is made against the queue (the
+ * next batch) and served by the job that writes that batch: the job writes
+ * the `mark` bytes queued before the request, reads the file back, then
+ * writes the rest. Nothing else writes the file meanwhile, so the history
+ * ends exactly at the request. */
+typedef struct history_s history_t;
+struct history_s {
+  size_t mark;
+  size_t lines, max_bytes;
+  muster_logfile_tail_cb cb;
+  void *data;
+  int status; /* set by the job */
+  char *buf;
+  size_t len;
+  history_t *next;
+};
 
 struct muster_logsub_s {
   muster_logfile_t *file;
@@ -43,6 +66,8 @@ struct muster_logfile_s {
   char *spare; /* the last batch's buffer, for the next queue */
   size_t spare_cap;
   unsigned ops, job_ops;
+  history_t *history, **history_end; /* against the queue, in order */
+  history_t *job_history;            /* against the batch in flight */
   uv_work_t job;
   int busy;
   /* Starts the next job one loop turn later, so that what every source
@@ -107,6 +132,7 @@ int muster_logfile_open(uv_loop_t *loop, const char *path,
     free(f);
     return r;
   }
+  f->history_end = &f->history;
   uv_timer_init(loop, &f->timer); /* cannot fail */
   f->timer.data = f;
   uv_unref((uv_handle_t *)&f->timer);
@@ -131,8 +157,16 @@ static void job_work(uv_work_t *req) {
     muster__logdisk_truncate(d);
   if (f->job_ops & OP_ROTATE)
     muster__logdisk_rotate(d);
-  if (f->batch_len > 0)
-    muster__logdisk_write(d, f->batch, f->batch_len);
+  size_t done = 0;
+  for (history_t *h = f->job_history; h != NULL; h = h->next) {
+    if (h->mark > done)
+      muster__logdisk_write(d, f->batch + done, h->mark - done);
+    done = h->mark;
+    h->status = muster_logfile_tail_sync(d->path, h->lines, h->max_bytes,
+                                         &h->buf, &h->len);
+  }
+  if (f->batch_len > done)
+    muster__logdisk_write(d, f->batch + done, f->batch_len - done);
   if (f->job_ops & OP_CLOSE)
     muster__logdisk_close(d);
   muster__logfile_hand_over();
@@ -206,10 +240,31 @@ static void pressure(muster_logfile_t *f, int paused) {
     f->on_pressure(f, paused);
 }
 
+/* The histories the job read, to their callbacks (which must not close
+ * the file; they may ask for another history). */
+static void histories_done(muster_logfile_t *f, int status) {
+  history_t *h = f->job_history;
+  f->job_history = NULL;
+  while (h != NULL) {
+    history_t *next = h->next;
+    if (status != 0 && h->status == 0)
+      h->status = status;
+    if (h->status != 0) {
+      free(h->buf);
+      h->buf = NULL;
+      h->len = 0;
+    }
+    h->cb(h->status, h->buf, h->len, h->data);
+    free(h);
+    h = next;
+  }
+}
+
 static void job_done(uv_work_t *req, int status) {
   muster_logfile_t *f = req->data;
   muster__logdisk_t *d = &f->disk;
   muster__logfile_hand_over();
+  histories_done(f, status);
   f->busy = 0;
   f->stats.bytes_written += d->written;
   f->stats.dropped_bytes += d->failed;
@@ -261,6 +316,9 @@ static void start(muster_logfile_t *f) {
   f->spare_cap = 0;
   f->job_ops = f->ops;
   f->ops = 0;
+  f->job_history = f->history;
+  f->history = NULL;
+  f->history_end = &f->history;
   f->busy = 1;
   f->job.data = f;
   muster__logfile_hand_over();
@@ -317,6 +375,24 @@ static int request(muster_logfile_t *f, unsigned op) {
   f->ops |= op;
   start(f);
   return 0;
+}
+
+int muster_logfile_history(muster_logfile_t *f, size_t lines,
+                           size_t max_bytes, muster_logfile_tail_cb cb,
+                           void *data) {
+  if (f == NULL || cb == NULL || f->closing)
+    return MUSTER_EINVAL;
+  history_t *h = calloc(1, sizeof *h);
+  if (h == NULL)
+    return MUSTER_ENOMEM;
+  h->mark = f->qlen;
+  h->lines = lines;
+  h->max_bytes = max_bytes;
+  h->cb = cb;
+  h->data = data;
+  *f->history_end = h;
+  f->history_end = &h->next;
+  return request(f, OP_HISTORY);
 }
 
 int muster_logfile_reopen(muster_logfile_t *f) {

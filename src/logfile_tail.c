@@ -129,6 +129,19 @@ int muster_logfile_tail_sync(const char *path, size_t lines, size_t max_bytes,
     int gz = n > 3 && strcmp(name + n - 3, ".gz") == 0;
     int e = gz ? read_gz(name, max_bytes, &t)
                : read_plain(name, need, max_bytes, &t);
+    if (e == MUSTER_ENOENT && !gz && i < count) {
+      /* gzipped since we listed it (the prune job runs meanwhile): the
+       * .gz holds its lines */
+      free(t.data);
+      t.data = NULL;
+      char *z = malloc(n + 4);
+      if (z != NULL) {
+        memcpy(z, name, n);
+        memcpy(z + n, ".gz", 4);
+        e = read_gz(z, max_bytes, &t);
+      }
+      free(z);
+    }
     if (e == MUSTER_ENOENT) { /* rotated or pruned meanwhile */
       free(t.data);
       continue;

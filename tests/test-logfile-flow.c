@@ -379,6 +379,68 @@ TEST(logfile_tail) {
   tlog_loop_close(&loop);
 }
 
+/* muster_logfile_history: the lines queued before the call, none after,
+ * whether a batch is being written or not, across rotations. */
+typedef struct {
+  const char *want;
+  int calls;
+} history_want_t;
+
+static void on_history(int status, char *buf, size_t len, void *data) {
+  history_want_t *w = data;
+  ASSERT_OK(status);
+  ASSERT_STR_EQ(buf, w->want);
+  ASSERT_EQ(len, strlen(w->want));
+  free(buf);
+  w->calls++;
+}
+
+static void write_numbered(muster_logsource_t *s, int from, int to) {
+  for (int i = from; i < to; i++) {
+    char line[16];
+    snprintf(line, sizeof line, "line %04d\n", i);
+    muster_logsource_write(s, line, 10);
+  }
+}
+
+TEST(logfile_history) {
+  uv_loop_t loop;
+  ASSERT_OK(uv_loop_init(&loop));
+  const char *dir = tlog_dir();
+  /* 64-byte max_size with 10-byte lines: 6 lines a file */
+  muster_logfile_options_t o = {.max_size = 64, .retain = 100};
+  muster_logfile_t *f = tlog_open(&loop, dir, "h.log", &o);
+  muster_logsource_options_t so = {"h", 0, 0};
+  muster_logsource_t *s;
+  ASSERT_OK(muster_logsource_open(f, &so, &s));
+  write_numbered(s, 0, 10); /* queued, nothing written yet */
+  history_want_t a = {"line 0007\nline 0008\nline 0009\n", 0};
+  ASSERT_OK(muster_logfile_history(f, 3, 0, on_history, &a)); /* job starts */
+  write_numbered(s, 10, 15); /* queued behind the batch in flight */
+  history_want_t b = {"line 0007\nline 0008\nline 0009\nline 0010\n"
+                      "line 0011\nline 0012\nline 0013\nline 0014\n",
+                      0};
+  ASSERT_OK(muster_logfile_history(f, 8, 0, on_history, &b));
+  write_numbered(s, 15, 20); /* after it: not in it */
+  history_want_t c = {"line 0019\n", 0};
+  ASSERT_OK(muster_logfile_history(f, 1, 0, on_history, &c));
+  write_numbered(s, 20, 22);
+  test_run_loop(&loop, 10000);
+  ASSERT_EQ(a.calls, 1);
+  ASSERT_EQ(b.calls, 1);
+  ASSERT_EQ(c.calls, 1);
+  ASSERT(tlog_count(dir, "h.log.", "") >= 3); /* it did rotate */
+  ASSERT_ERR(muster_logfile_history(NULL, 1, 0, on_history, &c),
+             MUSTER_EINVAL);
+  ASSERT_ERR(muster_logfile_history(f, 1, 0, NULL, &c), MUSTER_EINVAL);
+  muster_logsource_close(s);
+  muster_logfile_close(f, NULL);
+  ASSERT_ERR(muster_logfile_history(f, 1, 0, on_history, &c), MUSTER_EINVAL);
+  test_run_loop(&loop, 10000);
+  tlog_rmdir(dir);
+  tlog_loop_close(&loop);
+}
+
 TEST(logfile_bad_input) {
   uv_loop_t loop;
   ASSERT_OK(uv_loop_init(&loop));

@@ -7,6 +7,7 @@
  *   muster_logfile_subscribe() every new line, in process (`logs --follow`)
  *   muster_logfile_reopen(), _flush(), _stats(), _close()
  *   muster_logfile_tail()      the last N lines of a file and its rotations
+ *   muster_logfile_history()   the same, ending exactly at the subscription
  *
  * A daemon holds one muster_logfile_t per file it writes (an app's out file
  * and err file, or one merged file; with merge_logs, the instances of an
@@ -66,7 +67,8 @@
  * line written to the file from then on (with its app, instance, stream
  * and time, before layout), so a daemon streams `logs --follow` from memory
  * and rotation cannot make a reader miss or repeat a line. Lines written
- * before subscribing come from muster_logfile_tail().
+ * before subscribing come from muster_logfile_history(), which ends exactly
+ * where the subscription begins.
  *
  * Threads: every function takes its objects on the loop's thread, except
  * muster_logfile_tail_sync(), which blocks and may be called anywhere.
@@ -255,5 +257,20 @@ typedef void (*muster_logfile_tail_cb)(int status, char *buf, size_t len,
 MUSTER_EXTERN int muster_logfile_tail(uv_loop_t *loop, const char *path,
                                       size_t lines, size_t max_bytes,
                                       muster_logfile_tail_cb cb, void *data);
+
+/* The last `lines` lines written to `file` (and its rotated files) before
+ * this call, as muster_logfile_tail_sync() gives them, with no line queued
+ * after it: a subscriber added in the same turn of the loop (before or
+ * after this call, with no source written between) gets exactly the lines
+ * that follow, so history and new lines meet with no line missing or
+ * twice, whatever rotation or writing is under way (`logs --follow`).
+ * Served by the file's own write job, which writes the lines queued before
+ * the call, reads the file back, then goes on; cb runs on the loop, must
+ * not close the file, and owns `buf` (NULL when status < 0: the errors of
+ * muster_logfile_tail_sync()). Errors (cb is then not called):
+ * MUSTER_EINVAL (NULL arguments, a file being closed), MUSTER_ENOMEM. */
+MUSTER_EXTERN int muster_logfile_history(muster_logfile_t *file, size_t lines,
+                                         size_t max_bytes,
+                                         muster_logfile_tail_cb cb, void *data);
 
 #endif

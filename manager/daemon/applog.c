@@ -474,3 +474,11 @@ void applog_unfollow(applog_follow_t *f) {
     lf->sub = NULL;
   }
 }
+
+int applog_history(applog_t *l, int slot, size_t lines, size_t max_bytes,
+                   muster_logfile_tail_cb cb, void *data) {
+  if (l == NULL || (slot != 1 && slot != 2))
+    return MUSTER_EINVAL;
+  return muster_logfile_history(l->lf[slot == 2]->file, lines, max_bytes, cb,
+                                data);
+}

@@ -104,6 +104,13 @@ int applog_follow(applog_t *log, int slot, applog_line_cb on_line,
 void applog_dropped(applog_follow_t *f, size_t bytes);
 /* Stops following; not to be called after on_gone. NULL is a no-op. */
 void applog_unfollow(applog_follow_t *f);
+/* The last `lines` lines (at most max_bytes) of the file of `slot` (1 or
+ * 2) and its rotated files, written before this call: with
+ * applog_follow() in the same loop turn, the history ends exactly where
+ * the followed lines begin (muster_logfile_history). cb as
+ * muster_logfile_tail_cb. Errors: MUSTER_EINVAL, MUSTER_ENOMEM. */
+int applog_history(applog_t *log, int slot, size_t lines, size_t max_bytes,
+                   muster_logfile_tail_cb cb, void *data);
 
 /* Told of each instance's files opened from now on by applog_open_spec()
  * (so a follower of "all" or of a name sees the instances started later):

@@ -1,13 +1,15 @@
-/* `logs` (logstream.h). The history comes from muster_logfile_tail(), one
- * file at a time in the threadpool; the new lines from applog_follow(), in
+/* `logs` (logstream.h). The new lines come from applog_follow(), in
  * memory as they are written, so a rotation cannot make a follower miss
- * or repeat a line. Lines are batched: they wait in `pending` and a
- * uv_check handle sends them once per loop iteration, as one partial
- * reply, while the connection's write queue is under QUEUE_MAX.
- *
- * The order at the start: followers are set up first and their lines wait
- * until the history is sent. A line written while its file was being read
- * back can thus show twice (in the history and as new); none is lost. */
+ * or repeat a line. The history of each file is asked for
+ * (applog_history) in the same loop turn as its follower is set up, and
+ * the file's writer reads it back between the lines queued before that
+ * moment and those after: history and new lines meet exactly, whatever
+ * the writer or a rotation is doing. The files are read back at once, in
+ * the threadpool, and sent in order, each once the connection drained;
+ * the new lines wait until every history is sent. Lines are batched: they
+ * wait in `pending` and a uv_check handle sends them once per loop
+ * iteration, as one partial reply, while the connection's write queue is
+ * under QUEUE_MAX. */
 #include "logstream.h"
 #include "applog.h"
 #include "logline.h"
@@ -25,9 +27,23 @@
 #define PENDING_MAX (512u << 10) /* bytes of lines waiting behind it */
 #define FRAME_LINES 1000         /* lines in one partial reply at most */
 #define HISTORY_BYTES (4u << 20) /* read back from one file at most */
+#define HISTORY_TOTAL (16u << 20) /* from all files of a stream, ... */
+#define HISTORY_MIN (64u << 10)   /* ... unless each then gets less */
 #define LINE_COST 64             /* a line's JSON beyond its message */
 
 typedef struct stream_s stream_t;
+
+/* One file to read back, asked for when its follower was set up. */
+typedef struct hist_s hist_t;
+struct hist_s {
+  stream_t *st;
+  json_t *file; /* {path, app, pm_id, instance, stream} */
+  int done;     /* its lines are back */
+  int status;
+  char *buf;
+  size_t len;
+  hist_t *next;
+};
 
 /* One followed (instance, stream). */
 typedef struct fol_s fol_t;
@@ -46,9 +62,10 @@ struct stream_s {
   ctl_req_t *req; /* NULL once answered */
   int follow;
   size_t lines;
-  json_t *files; /* history to read: [{path, app, pm_id, instance, stream}] */
-  size_t next_file;
-  int tailing; /* a muster_logfile_tail() in flight */
+  hist_t *hists, **hists_end; /* the files read back, in order */
+  hist_t *next_hist;          /* the first not sent yet */
+  size_t history_max;         /* bytes read back from one file at most */
+  int tailing;                /* reads in flight */
   fol_t *fols;
   int streams; /* 1 out, 2 err */
   int match;   /* MATCH_* */
@@ -71,10 +88,17 @@ struct stream_s {
 static stream_t *following;
 
 static void st_maybe_free(stream_t *st) {
-  if (st->closed && !st->tailing) {
-    free(st->target);
-    free(st);
+  if (!st->closed || st->tailing)
+    return;
+  while (st->hists) {
+    hist_t *h = st->hists;
+    st->hists = h->next;
+    json_decref(h->file);
+    free(h->buf);
+    free(h);
   }
+  free(st->target);
+  free(st);
 }
 
 static void on_check_closed(uv_handle_t *h) {
@@ -83,8 +107,8 @@ static void on_check_closed(uv_handle_t *h) {
   st_maybe_free(st);
 }
 
-/* Ends the stream: no more lines are taken; the memory goes once the tail
- * in flight (if any) is back. */
+/* Ends the stream: no more lines are taken; the memory goes once the
+ * reads in flight (if any) are back. */
 static void teardown(stream_t *st) {
   while (st->fols) {
     fol_t *fol = st->fols;
@@ -102,8 +126,6 @@ static void teardown(stream_t *st) {
   st->apps = NULL;
   json_decref(st->pending);
   st->pending = NULL;
-  json_decref(st->files);
-  st->files = NULL;
   if (st->req) /* the client went: the answer is dropped */
     ctl_reply(st->req, MUSTER_ECANCELED, NULL, NULL);
   st->req = NULL;
@@ -169,64 +191,61 @@ static void finish(stream_t *st) {
   st->gone = 1;
 }
 
-static void next_tail(stream_t *st);
-
-/* A file read back: its lines go out in frames of FRAME_LINES. */
-static void on_tail(int status, char *buf, size_t len, void *data) {
-  stream_t *st = data;
-  st->tailing = 0;
-  json_t *file = json_array_get(st->files, st->next_file++);
-  if (!st->gone && status == 0) {
-    json_t *lines = json_array();
-    for (size_t i = 0; i < len && !st->gone;) {
-      char *nl = memchr(buf + i, '\n', len - i);
-      size_t n = nl ? (size_t)(nl - (buf + i)) : len - i;
-      json_array_append_new(lines, logline_history(file, buf + i, n));
-      i += n + 1;
-      if (json_array_size(lines) == FRAME_LINES || i >= len) {
-        send_lines(st, lines);
-        lines = json_array();
-      }
-    }
-    json_decref(lines);
-  }
-  free(buf);
+/* A file read back. */
+static void on_history(int status, char *buf, size_t len, void *data) {
+  hist_t *h = data;
+  stream_t *st = h->st;
+  st->tailing--;
+  h->done = 1;
   if (st->gone) { /* torn down already: the memory may go now */
+    free(buf);
     st_maybe_free(st);
     return;
   }
-  wake(st); /* the next file once the connection drained */
+  h->status = status;
+  h->buf = buf;
+  h->len = len;
+  wake(st);
 }
 
-static void next_tail(stream_t *st) {
-  json_t *file = json_array_get(st->files, st->next_file);
-  int r = muster_logfile_tail(st->d->loop,
-                              json_string_value(json_object_get(file, "path")),
-                              st->lines, HISTORY_BYTES, on_tail, st);
-  if (r < 0)
-    st->next_file++; /* this one is skipped */
-  else
-    st->tailing = 1;
+/* A file's lines, in frames of FRAME_LINES. */
+static void send_history(stream_t *st, hist_t *h) {
+  json_t *lines = json_array();
+  for (size_t i = 0; i < h->len && !st->gone;) {
+    char *nl = memchr(h->buf + i, '\n', h->len - i);
+    size_t n = nl ? (size_t)(nl - (h->buf + i)) : h->len - i;
+    json_array_append_new(lines, logline_history(h->file, h->buf + i, n));
+    i += n + 1;
+    if (json_array_size(lines) == FRAME_LINES || i >= h->len) {
+      send_lines(st, lines);
+      lines = json_array();
+    }
+  }
+  json_decref(lines);
+  free(h->buf);
+  h->buf = NULL;
 }
 
 /* Once per loop iteration while there is work: the history file by file,
- * then the new lines. */
+ * each once the connection drained, then the new lines. */
 static void on_check(uv_check_t *h) {
   stream_t *st = h->data;
   st->busy = 1;
-  while (!st->gone && !st->tailing &&
-         st->next_file < json_array_size(st->files) &&
-         ctl_more(st->req, NULL) < QUEUE_MAX)
-    next_tail(st);
-  int history = st->tailing || st->next_file < json_array_size(st->files);
+  while (!st->gone && st->next_hist && st->next_hist->done &&
+         ctl_more(st->req, NULL) < QUEUE_MAX) {
+    hist_t *next = st->next_hist;
+    st->next_hist = next->next;
+    send_history(st, next);
+  }
+  int history = st->next_hist != NULL;
   if (!st->gone && !history)
     flush_pending(st);
   if (!st->gone && !history && !st->follow)
     finish(st);
-  /* Nothing to do until a tail is back or a line comes; else (the
+  /* Nothing to do until a file is back or a line comes; else (the
    * connection is full) try again after the next loop iteration. */
   if (!st->gone &&
-      (history ? st->tailing : json_array_size(st->pending) == 0)) {
+      (history ? !st->next_hist->done : json_array_size(st->pending) == 0)) {
     st->checking = 0;
     uv_check_stop(h);
   }
@@ -301,8 +320,34 @@ static void send_apps(stream_t *st) {
                               st->instances, "lines"));
 }
 
+/* Asks for the history of `slot`'s file of `log`; a file that cannot be
+ * read back is left out. */
+static void read_back(stream_t *st, applog_t *log, int slot, const char *app,
+                      int pm_id, int index) {
+  hist_t *h = calloc(1, sizeof *h);
+  if (h == NULL ||
+      (h->file = json_pack("{s:s, s:s, s:i, s:i, s:s}", "path",
+                           applog_path(log, slot), "app", app, "pm_id", pm_id,
+                           "instance", index, "stream",
+                           slot == 2 ? "err" : "out")) == NULL ||
+      applog_history(log, slot, st->lines, st->history_max, on_history, h) <
+          0) {
+    if (h)
+      json_decref(h->file);
+    free(h);
+    return;
+  }
+  h->st = st;
+  st->tailing++;
+  *st->hists_end = h;
+  st->hists_end = &h->next;
+  if (st->next_hist == NULL)
+    st->next_hist = h;
+}
+
 /* Adds one instance: its files to read back (once each), its streams to
- * follow. */
+ * follow, both at once (the history ends where the followed lines
+ * begin). */
 static void add_instance(stream_t *st, applog_t *log, const char *app,
                          int pm_id, int index) {
   int known = 0;
@@ -317,15 +362,11 @@ static void add_instance(stream_t *st, applog_t *log, const char *app,
       continue;
     const char *path = applog_path(log, slot);
     int seen = 0;
-    for (size_t k = 0; k < json_array_size(st->files); k++)
-      seen |= strcmp(json_string_value(
-                         json_object_get(json_array_get(st->files, k), "path")),
+    for (hist_t *h = st->hists; h; h = h->next)
+      seen |= strcmp(json_string_value(json_object_get(h->file, "path")),
                      path) == 0;
     if (!seen && st->lines > 0)
-      json_array_append_new(
-          st->files, json_pack("{s:s, s:s, s:i, s:i, s:s}", "path", path, "app",
-                               app, "pm_id", pm_id, "instance", index, "stream",
-                               slot == 2 ? "err" : "out"));
+      read_back(st, log, slot, app, pm_id, index);
     fol_t *fol = st->follow ? calloc(1, sizeof *fol) : NULL;
     if (fol == NULL)
       continue;
@@ -363,6 +404,13 @@ static void on_applog_open(applog_t *log, const json_t *spec, int pm_id,
 static int plan(stream_t *st, inst_t **v, int n) {
   if ((st->apps = json_array()) == NULL)
     return MUSTER_ENOMEM;
+  /* The files are read back at once: HISTORY_TOTAL shared among them. */
+  size_t files = (size_t)n * (st->streams == 3 ? 2 : 1);
+  st->history_max = files ? HISTORY_TOTAL / files : HISTORY_BYTES;
+  if (st->history_max > HISTORY_BYTES)
+    st->history_max = HISTORY_BYTES;
+  if (st->history_max < HISTORY_MIN)
+    st->history_max = HISTORY_MIN;
   st->match = strcmp(st->target, "all") == 0 ? MATCH_ALL
               : strspn(st->target, "0123456789") == strlen(st->target)
                   ? MATCH_ID
@@ -408,19 +456,17 @@ void logstream_start(daemon_t *d, ctl_req_t *req, json_t *args) {
     return;
   }
   stream_t *st = calloc(1, sizeof *st);
-  if (st == NULL || (st->files = json_array()) == NULL ||
-      (st->pending = json_array()) == NULL ||
+  if (st == NULL || (st->pending = json_array()) == NULL ||
       (st->target = strdup(target)) == NULL) {
-    if (st) {
-      json_decref(st->files);
+    if (st)
       json_decref(st->pending);
-    }
     free(st);
     free(v);
     ctl_reply(req, MUSTER_ENOMEM, NULL, NULL);
     return;
   }
   st->d = d;
+  st->hists_end = &st->hists;
   st->req = req;
   st->follow = follow;
   st->lines = (size_t)lines;
