@@ -109,28 +109,34 @@ TEST(listen_tcp_any_dual_stack) {
 TEST(listen_tcp6_only) {
   if (!has_ipv6())
     TEST_SKIP("this host has no IPv6 loopback");
-  muster_listen_options_t o = {.kind = MUSTER_LISTEN_TCP,
-                               .address = "::",
-                               .flags = MUSTER_LISTEN_IPV6ONLY};
-  int lfd, port;
-  ASSERT_OK(muster_listen(&o, &lfd));
-  ASSERT_OK(muster_listen_address(lfd, NULL, 0, &port));
-  /* v6only leaves the IPv4 port free: binding it must succeed (without
-   * v6only it would be EADDRINUSE). Holding it, bound and not listening,
-   * also makes sure IPv4 connections are refused: no other test running
-   * meanwhile can take that port number for IPv4. */
+  /* Take an IPv4 port first, bound and not listening: no other test
+   * running meanwhile can then use that port number for IPv4, and IPv4
+   * connections to it are refused. Choosing the IPv6 port first and
+   * binding IPv4 after raced with other tests' ephemeral ports. */
   int v4 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_in a4 = {.sin_family = AF_INET,
-                           .sin_port = htons((uint16_t)port)};
+  ASSERT_GE(v4, 0);
+  struct sockaddr_in a4 = {.sin_family = AF_INET};
   inet_pton(AF_INET, "127.0.0.1", &a4.sin_addr);
   ASSERT_EQ(bind(v4, (struct sockaddr *)&a4, sizeof a4), 0);
+  socklen_t len = sizeof a4;
+  ASSERT_EQ(getsockname(v4, (struct sockaddr *)&a4, &len), 0);
+  int port = ntohs(a4.sin_port);
+
+  /* Dual stack, the same port is taken; v6only leaves it free. */
+  muster_listen_options_t o = {.kind = MUSTER_LISTEN_TCP,
+                               .address = "::",
+                               .port = port};
+  int lfd;
+  ASSERT_ERR(muster_listen(&o, &lfd), MUSTER_EADDRINUSE);
+  o.flags = MUSTER_LISTEN_IPV6ONLY;
+  ASSERT_OK(muster_listen(&o, &lfd));
   ASSERT_ERR(connect_tcp(AF_INET, "127.0.0.1", port), MUSTER_ECONNREFUSED);
-  close(v4);
   int c6 = connect_tcp(AF_INET6, "::1", port);
   ASSERT_GE(c6, 0);
   close(accept_one(lfd));
   close(c6);
   close(lfd);
+  close(v4);
 }
 
 TEST(listen_tcp_in_use_and_reuseport) {
