@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../manager/config/spec.h"
 #include "../manager/daemon/dump_record.h"
+#include "spec_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -22,26 +22,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argv;
   setenv("PATH", "/nonexistent/muster-fuzz", 1);
   return 0;
-}
-
-static void check_app(const json_t *app) {
-  char err[1024] = "";
-  json_t *spec, *warnings, *again, *w2;
-  int r = spec_normalize(app, &spec, &warnings, err, sizeof err);
-  if (r < 0) {
-    if (spec != NULL || warnings != NULL || err[0] == '\0')
-      abort();
-    return;
-  }
-  if (spec == NULL || !json_is_array(warnings))
-    abort();
-  if (spec_normalize(spec, &again, &w2, err, sizeof err) != 0 ||
-      !json_equal(spec, again))
-    abort();
-  json_decref(again);
-  json_decref(w2);
-  json_decref(spec);
-  json_decref(warnings);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -58,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   size_t i, len;
   json_t *app;
-  json_array_foreach(apps, i, app) check_app(app);
+  json_array_foreach(apps, i, app) spec_check(app);
   char *text = dump_record_encode(apps, 1, &len);
   json_t *back =
       text ? json_loadb(text, len, JSON_REJECT_DUPLICATES, &je) : NULL;

@@ -105,6 +105,8 @@ set(FUZZ_EXTRA_fuzz-groups ${M}/daemon/groups_record.c)
 set(FUZZ_EXTRA_fuzz-dump ${M}/daemon/dump_record.c ${M}/config/spec.c
     ${M}/userdb.c)
 set(FUZZ_EXTRA_fuzz-logline-read ${M}/daemon/logline.c)
+set(FUZZ_EXTRA_fuzz-command ${M}/daemon/cmdargs.c ${M}/config/spec.c
+    ${M}/userdb.c)
 foreach(src ${MUSTER_FUZZERS})
   get_filename_component(name ${src} NAME_WE)
   add_executable(${name}-replay ${src} ${PROJECT_SOURCE_DIR}/fuzz/replay.c

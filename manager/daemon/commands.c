@@ -1,5 +1,7 @@
 /* Requests to the daemon itself (ping, kill); app commands go to the
- * registry. */
+ * registry. Every request's arguments are read here first (cmdargs.h):
+ * bad ones get an error before anything acts. */
+#include "cmdargs.h"
 #include "daemon.h"
 #include "logstream.h"
 #include "registry.h"
@@ -14,6 +16,12 @@ void commands_run(daemon_t *d, ctl_req_t *req, muster_client_cmd_t cmd,
     ctl_reply(req, MUSTER_ECANCELED, "the daemon is exiting", NULL);
     return;
   }
+  cmdargs_t a;
+  char err[256];
+  if (cmdargs_decode(cmd, args, &a, err, sizeof err) < 0) {
+    ctl_reply(req, MUSTER_EINVAL, err, NULL);
+    return;
+  }
   switch (cmd) {
   case MUSTER_CMD_PING:
     ctl_reply(req, 0, NULL,
@@ -26,10 +34,10 @@ void commands_run(daemon_t *d, ctl_req_t *req, muster_client_cmd_t cmd,
     daemon_exit(d, req);
     break;
   case MUSTER_CMD_LOGS:
-    logstream_start(d, req, args);
+    logstream_start(d, req, &a);
     break;
   default:
-    registry_command(d->registry, req, cmd, args);
+    registry_command(d->registry, req, &a);
     break;
   }
 }

@@ -291,27 +291,6 @@ static void on_gone(applog_follow_t *f, void *data) {
 /* ---- the request ------------------------------------------------------------
  */
 
-static int parse(json_t *args, const char **target, long long *lines,
-                 int *streams, int *follow) {
-  json_t *t = json_object_get(args, "target");
-  json_t *n = json_object_get(args, "lines");
-  json_t *s = json_object_get(args, "stream");
-  json_t *f = json_object_get(args, "follow");
-  *target = t ? json_string_value(t) : "all";
-  *lines = n ? json_integer_value(n) : 15;
-  const char *sv = s ? json_string_value(s) : "all";
-  *streams = !sv                      ? 0
-             : strcmp(sv, "out") == 0 ? 1
-             : strcmp(sv, "err") == 0 ? 2
-             : strcmp(sv, "all") == 0 ? 3
-                                      : 0;
-  *follow = json_is_true(f);
-  if (*target == NULL || (n && !json_is_integer(n)) || *lines < 0 ||
-      *lines > 10000000 || *streams == 0 || (f && !json_is_boolean(f)))
-    return MUSTER_EINVAL;
-  return 0;
-}
-
 /* Says which apps the stream shows (the first partial reply, and again
  * when an instance joins), so that a client knows whether to say which
  * app each line is from. */
@@ -401,7 +380,7 @@ static void on_applog_open(applog_t *log, const json_t *spec, int pm_id,
 /* What to read back and what to follow, instance by instance; and what
  * the target named (registry_select: "all", an id, else a name when some
  * app has it, else a namespace). */
-static int plan(stream_t *st, inst_t **v, int n) {
+static int plan(stream_t *st, const cmdargs_target_t *t, inst_t **v, int n) {
   if ((st->apps = json_array()) == NULL)
     return MUSTER_ENOMEM;
   /* The files are read back at once: HISTORY_TOTAL shared among them. */
@@ -411,10 +390,7 @@ static int plan(stream_t *st, inst_t **v, int n) {
     st->history_max = HISTORY_BYTES;
   if (st->history_max < HISTORY_MIN)
     st->history_max = HISTORY_MIN;
-  st->match = strcmp(st->target, "all") == 0 ? MATCH_ALL
-              : strspn(st->target, "0123456789") == strlen(st->target)
-                  ? MATCH_ID
-                  : MATCH_NAMESPACE;
+  st->match = t->all ? MATCH_ALL : t->id >= 0 ? MATCH_ID : MATCH_NAMESPACE;
   for (int i = 0; i < n; i++) {
     const char *app = json_string_value(json_object_get(v[i]->spec, "name"));
     if (st->match == MATCH_NAMESPACE && strcmp(app, st->target) == 0)
@@ -436,17 +412,8 @@ static int plan(stream_t *st, inst_t **v, int n) {
   return 0;
 }
 
-void logstream_start(daemon_t *d, ctl_req_t *req, json_t *args) {
-  const char *target;
-  long long lines;
-  int streams, follow;
-  if (parse(args, &target, &lines, &streams, &follow) < 0) {
-    ctl_reply(req, MUSTER_EINVAL,
-              "logs: expected {target, lines >= 0, stream: out|err|all, "
-              "follow: bool}",
-              NULL);
-    return;
-  }
+void logstream_start(daemon_t *d, ctl_req_t *req, const cmdargs_t *args) {
+  const char *target = args->target.text;
   inst_t **v;
   int n;
   int e = registry_select(d->registry, target, &v, &n);
@@ -468,12 +435,12 @@ void logstream_start(daemon_t *d, ctl_req_t *req, json_t *args) {
   st->d = d;
   st->hists_end = &st->hists;
   st->req = req;
-  st->follow = follow;
-  st->lines = (size_t)lines;
-  st->streams = streams;
+  st->follow = args->follow;
+  st->lines = (size_t)args->lines;
+  st->streams = args->streams;
   uv_check_init(d->loop, &st->check);
   st->check.data = st;
-  e = plan(st, v, n);
+  e = plan(st, &args->target, v, n);
   free(v);
   ctl_watch(req, on_client_gone, st);
   if (e < 0) {

@@ -46,7 +46,8 @@ typedef struct {
   void *arg;
   /* reload: instances one at a time (pm_ids), stopping at a failure */
   int *queue, qlen, qpos;
-  json_t *args;
+  int update_env; /* reload --update-env: with these (references) */
+  json_t *env, *set_env;
   int err;
   char msg[512];
 } op_t;
@@ -69,7 +70,8 @@ static void op_step(op_t *op) {
   if (op->req == NULL || op->err)
     json_decref(op->result);
   free(op->queue);
-  json_decref(op->args);
+  json_decref(op->env);
+  json_decref(op->set_env);
   if (op->done)
     op->done(op->arg);
   free(op);
@@ -143,10 +145,6 @@ static void on_inst_gone(inst_t *inst) {
 
 /* ---- selection ---------------------------------------------------------- */
 
-static int is_number(const char *s) {
-  return *s && strspn(s, "0123456789") == strlen(s) && strlen(s) < 10;
-}
-
 /* The instances `target` names: "all", a pm_id, a name, or a namespace. */
 static int select_insts(registry_t *r, const char *target, inst_t ***out,
                         int *n) {
@@ -157,9 +155,9 @@ static int select_insts(registry_t *r, const char *target, inst_t ***out,
   inst_t **v = calloc((size_t)r->count + 1, sizeof *v);
   if (v == NULL)
     return MUSTER_ENOMEM;
-  int k = 0, all = strcmp(target, "all") == 0, id = -1;
-  if (is_number(target))
-    id = atoi(target);
+  cmdargs_target_t t;
+  cmdargs_target(target, &t);
+  int k = 0, all = t.all, id = t.id;
   for (int pass = 0; pass < 2 && k == 0; pass++) {
     for (int i = 0; i < r->cap; i++) {
       inst_t *inst = r->by_id[i];
@@ -486,30 +484,20 @@ static int start_many(registry_t *r, json_t *apps, json_t *inherited, int force,
   return e;
 }
 
-static void cmd_start(registry_t *r, ctl_req_t *req, json_t *args) {
+static void cmd_start(registry_t *r, ctl_req_t *req, const cmdargs_t *a) {
   char err[1024];
   json_t *started = json_array(), *warnings = json_array();
-  json_t *app = json_object_get(args, "app");
-  json_t *apps = json_object_get(args, "apps");
-  json_t *env = json_object_get(args, "env");
-  int force = json_is_true(json_object_get(args, "force"));
   char name[256];
   snprintf(name, sizeof name, "%s",
-           *sget(app, "name") ? sget(app, "name") : sget(app, "script"));
+           *sget(a->app, "name") ? sget(a->app, "name")
+                                 : sget(a->app, "script"));
   int e;
-  if (env != NULL && !json_is_object(env)) {
-    e = MUSTER_EINVAL;
-    snprintf(err, sizeof err, "\"env\" must be an object");
-  } else if (apps != NULL && (!json_is_array(apps) || app != NULL)) {
-    e = MUSTER_EINVAL;
-    snprintf(err, sizeof err, "\"apps\" must be an array, without \"app\"");
-  } else if (apps != NULL) {
-    e = start_many(r, apps, env, force, started, warnings, name, sizeof name,
-                   err, sizeof err);
-  } else {
-    e = registry_start_spec(r, app, env, force, started, warnings, err,
-                            sizeof err);
-  }
+  if (a->apps != NULL)
+    e = start_many(r, a->apps, a->env, a->force, started, warnings, name,
+                   sizeof name, err, sizeof err);
+  else
+    e = registry_start_spec(r, a->app, a->env, a->force, started, warnings,
+                            err, sizeof err);
   if (e < 0)
     ctl_replyf(req, e, "start \"%s\": %s", *name ? name : "?", err);
   else
@@ -526,18 +514,15 @@ static const char *verb(muster_client_cmd_t cmd) {
   return muster_client_cmd_name(cmd);
 }
 
-/* restart/reload --update-env: the spec with --env K=V merged (a new
- * reference) and the CLI's environment (borrowed); NULL without it. */
-static json_t *updated_spec(const inst_t *inst, json_t *args, json_t **env) {
-  *env = NULL;
-  if (!json_is_true(json_object_get(args, "update_env")))
+/* restart/reload --update-env: the spec with --env K=V (set_env, may be
+ * NULL) merged, a new reference; NULL without update_env. */
+static json_t *updated_spec(const inst_t *inst, int update_env,
+                            json_t *set_env) {
+  if (!update_env)
     return NULL;
   json_t *spec = json_deep_copy(inst->spec);
-  json_t *set = json_object_get(args, "set_env");
-  if (json_is_object(set))
-    json_object_update(json_object_get(spec, "env"), set);
-  json_t *e = json_object_get(args, "env");
-  *env = json_is_object(e) ? e : NULL;
+  if (set_env != NULL)
+    json_object_update(json_object_get(spec, "env"), set_env);
   return spec;
 }
 
@@ -559,9 +544,9 @@ static void reload_next(op_t *op) {
     inst_t *inst = id < op->r->cap ? op->r->by_id[id] : NULL;
     if (inst == NULL)
       continue; /* deleted meanwhile */
-    json_t *env, *spec = updated_spec(inst, op->args, &env);
+    json_t *spec = updated_spec(inst, op->update_env, op->set_env);
     op_attach(op, inst);
-    inst_reload(inst, spec, env);
+    inst_reload(inst, spec, op->update_env ? op->env : NULL);
     json_decref(spec);
     if (inst_reloading(inst))
       return; /* op_check goes on once it is replaced or failed */
@@ -571,7 +556,7 @@ static void reload_next(op_t *op) {
   }
 }
 
-static void act(op_t *op, inst_t *inst, json_t *args) {
+static void act(op_t *op, inst_t *inst, const cmdargs_t *a) {
   switch (op->cmd) {
   case MUSTER_CMD_STOP:
   case MUSTER_CMD_DELETE:
@@ -580,9 +565,9 @@ static void act(op_t *op, inst_t *inst, json_t *args) {
     op_check(inst);
     break;
   case MUSTER_CMD_RESTART: {
-    json_t *env, *spec = updated_spec(inst, args, &env);
+    json_t *spec = updated_spec(inst, a->update_env, a->set_env);
     if (spec)
-      inst_update(inst, spec, env);
+      inst_update(inst, spec, a->env);
     json_decref(spec);
     op_attach(op, inst);
     inst_restart(inst);
@@ -601,29 +586,15 @@ static void act(op_t *op, inst_t *inst, json_t *args) {
   }
 }
 
-static void cmd_targets(registry_t *r, ctl_req_t *req, muster_client_cmd_t cmd,
-                        json_t *args) {
-  const char *target = sget(args, "target");
-  int signo = 0;
-  if (cmd == MUSTER_CMD_FLUSH && target == NULL)
-    target = "all";
-  if (cmd == MUSTER_CMD_SIGNAL) {
-    json_t *s = json_object_get(args, "signal");
-    signo = json_is_integer(s) ? (int)json_integer_value(s)
-            : json_is_string(s)
-                ? muster_appspec_parse_signal(json_string_value(s))
-                : -1;
-    if (signo < 1 || signo > 31 || muster_signal_name(signo) == NULL) {
-      ctl_reply(req, MUSTER_EINVAL, "signal: not a signal", NULL);
-      return;
-    }
-  }
+static void cmd_targets(registry_t *r, ctl_req_t *req, const cmdargs_t *a) {
+  muster_client_cmd_t cmd = a->cmd;
+  const char *target = a->target.text;
   inst_t **v;
   int n;
   int e = select_insts(r, target, &v, &n);
   if (e < 0) {
-    ctl_replyf(req, e, "%s \"%s\": %s", verb(cmd), target ? target : "",
-               e == MUSTER_ESRCH ? "no such app" : "a target is needed");
+    ctl_replyf(req, e, "%s \"%s\": %s", verb(cmd), target,
+               e == MUSTER_ESRCH ? "no such app" : muster_strerror(e));
     return;
   }
   op_t *op = calloc(1, sizeof *op);
@@ -634,7 +605,9 @@ static void cmd_targets(registry_t *r, ctl_req_t *req, muster_client_cmd_t cmd,
   op->result = json_array();
   if (cmd == MUSTER_CMD_RELOAD) {
     op->queue = calloc((size_t)n + 1, sizeof *op->queue);
-    op->args = json_incref(args);
+    op->update_env = a->update_env;
+    op->env = json_incref(a->env);
+    op->set_env = json_incref(a->set_env);
   }
   for (int i = 0; i < n; i++) {
     json_array_append_new(op->result, brief(v[i]));
@@ -644,9 +617,9 @@ static void cmd_targets(registry_t *r, ctl_req_t *req, muster_client_cmd_t cmd,
       snprintf(op->msg, sizeof op->msg, "reload: %s",
                muster_strerror(op->err = MUSTER_ENOMEM));
     else if (cmd == MUSTER_CMD_SIGNAL)
-      inst_kill(v[i], signo);
+      inst_kill(v[i], a->signo);
     else
-      act(op, v[i], args);
+      act(op, v[i], a);
   }
   free(v);
   if (cmd == MUSTER_CMD_RELOAD)
@@ -654,18 +627,17 @@ static void cmd_targets(registry_t *r, ctl_req_t *req, muster_client_cmd_t cmd,
   op_step(op);
 }
 
-static void cmd_list(registry_t *r, ctl_req_t *req, json_t *args, int detail) {
-  const char *target = sget(args, "target");
+static void cmd_list(registry_t *r, ctl_req_t *req, const cmdargs_t *a,
+                     int detail) {
   inst_t **v;
   int n;
-  int e = select_insts(r, detail ? target : "all", &v, &n);
+  int e = select_insts(r, detail ? a->target.text : "all", &v, &n);
   if (e < 0) {
-    ctl_replyf(req, e, "describe \"%s\": %s", target ? target : "",
-               e == MUSTER_ESRCH ? "no such app" : "a target is needed");
+    ctl_replyf(req, e, "describe \"%s\": %s", a->target.text,
+               e == MUSTER_ESRCH ? "no such app" : muster_strerror(e));
     return;
   }
-  const char *fields = sget(args, "fields");
-  if (!detail && strcmp(fields, "rows") == 0) {
+  if (!detail && a->fields == CMDARGS_ROWS) {
     jsontext_t t = {0};
     view_rows(r, &t, v, n);
     free(v);
@@ -679,38 +651,36 @@ static void cmd_list(registry_t *r, ctl_req_t *req, json_t *args, int detail) {
   json_t *list = json_array();
   uint64_t now = clock_wall_ms();
   for (int i = 0; i < n; i++)
-    json_array_append_new(list, !detail && strcmp(fields, "table") == 0
+    json_array_append_new(list, !detail && a->fields == CMDARGS_TABLE
                                     ? view_table(r, v[i], now)
                                     : view(r, v[i], detail));
   free(v);
   ctl_reply(req, 0, NULL, list);
 }
 
-void registry_command(registry_t *r, ctl_req_t *req, muster_client_cmd_t cmd,
-                      json_t *args) {
-  switch (cmd) {
+void registry_command(registry_t *r, ctl_req_t *req, const cmdargs_t *a) {
+  switch (a->cmd) {
   case MUSTER_CMD_START:
-    cmd_start(r, req, args);
+    cmd_start(r, req, a);
     break;
   case MUSTER_CMD_LIST:
-    cmd_list(r, req, args, 0);
+    cmd_list(r, req, a, 0);
     break;
   case MUSTER_CMD_DESCRIBE:
-    cmd_list(r, req, args, 1);
+    cmd_list(r, req, a, 1);
     break;
   case MUSTER_CMD_RELOAD_LOGS:
     registry_reopen_logs(r);
     ctl_reply(req, 0, NULL, json_object());
     break;
   case MUSTER_CMD_SAVE:
-    dump_save(r, &r->d->home, req,
-              json_is_true(json_object_get(args, "force")));
+    dump_save(r, &r->d->home, req, a->force);
     break;
   case MUSTER_CMD_RESURRECT:
     dump_resurrect(r, &r->d->home, req);
     break;
   default:
-    cmd_targets(r, req, cmd, args);
+    cmd_targets(r, req, a);
     break;
   }
 }

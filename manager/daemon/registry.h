@@ -3,6 +3,7 @@
 #ifndef MANAGER_REGISTRY_H
 #define MANAGER_REGISTRY_H
 
+#include "cmdargs.h"
 #include "daemon.h"
 
 int registry_create(daemon_t *d, registry_t **out);
@@ -10,9 +11,9 @@ int registry_create(daemon_t *d, registry_t **out);
 void registry_close(registry_t *r);
 
 /* Runs an app command (start, stop, restart, reload, delete, signal,
- * reset, list, describe, flush, reload-logs, save, resurrect). */
-void registry_command(registry_t *r, ctl_req_t *req, muster_client_cmd_t cmd,
-                      json_t *args);
+ * reset, list, describe, flush, reload-logs, save, resurrect), its
+ * arguments read by cmdargs_decode (borrowed for the call). */
+void registry_command(registry_t *r, ctl_req_t *req, const cmdargs_t *args);
 
 /* Stops every app; calls done(arg) once all are stopped. */
 void registry_stop_all(registry_t *r, void (*done)(void *), void *arg);

@@ -111,6 +111,27 @@ talk(b'{"v":1,"id":4,"cmd":"ping","args":[]}\n', "EBADMSG")
 talk(b'{"v":1,"id":6,"cmd":"stop","args":{"target":17}}\n', "EINVAL")
 talk(b'{"v":1,"id":6,"cmd":"start","args":{"app":{"script":3}}}\n', "EINVAL")
 talk(b'{"v":1,"id":6,"cmd":"signal","args":{"target":"py","signal":"nope"}}\n', "EINVAL")
+# Arguments of the wrong shape (manager/daemon/cmdargs.c): an error that
+# names them, and nothing done.
+for payload, said in (
+        (b'{"v":1,"id":6,"cmd":"start","args":{"app":{"name":"e","script":"/bin/true"},"env":{"A":1}}}',
+         'start: "env" must be an object of strings'),
+        (b'{"v":1,"id":6,"cmd":"start","args":{"app":{"name":"e","script":"/bin/true"},"env":{"A=B":"c"}}}',
+         "each name without '='"),
+        (b'{"v":1,"id":6,"cmd":"restart","args":{"target":"py","update_env":true,"set_env":{"X":2}}}',
+         'restart: "set_env" must be an object of strings'),
+        (b'{"v":1,"id":6,"cmd":"reload","args":{"target":"py","update_env":"yes"}}',
+         'reload: "update_env" must be true or false'),
+        (b'{"v":1,"id":6,"cmd":"save","args":{"force":1}}',
+         'save: "force" must be true or false'),
+        (b'{"v":1,"id":6,"cmd":"list","args":{"fields":"everything"}}',
+         'list: "fields" must be "table" or "rows"'),
+        (b'{"v":1,"id":6,"cmd":"start","args":{}}',
+         'start: "app" (an object) or "apps" (an array) is needed'),
+        (b'{"v":1,"id":6,"cmd":"delete","args":{}}',
+         'delete: "target" must be an app')):
+    r = talk(payload + b'\n', "EINVAL")
+    assert said in r["message"], (payload, r)
 talk(b'\xff\xfe\x00\n', "EBADMSG")
 # Oversized: the daemon answers, then closes.
 talk(b'{"v":1,"id":1,"cmd":"ping","args":{"x":"' + b"a" * (2 << 20) + b'"}}\n',
