@@ -4,6 +4,7 @@
 #include <muster.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -63,17 +64,33 @@ static const char *key_of(const json_t *v, char *buf, size_t len) {
   return json_string_value(v);
 }
 
+/* The supplementary groups a launch as root will read (userdb_groups),
+ * asked now so that they are known by then: MUSTER_EAGAIN while they are
+ * being asked; another error is the launch's to report. */
+static int groups_known(const spec_cred_t *c) {
+  gid_t *groups = NULL;
+  size_t n;
+  char why[8];
+  if (geteuid() != 0 || !c->has_user)
+    return 0;
+  int r = userdb_groups(c->user.name, c->gid, &groups, &n, why, sizeof why);
+  free(groups);
+  return r == MUSTER_EAGAIN ? r : 0;
+}
+
 int spec_credentials(const json_t *spec, spec_cred_t *c, char *err,
                      size_t errlen) {
   json_t *u = json_object_get(spec, "uid"), *g = json_object_get(spec, "gid");
   char key[32];
-  int r;
+  int r, asking = 0;
   memset(c, 0, sizeof *c);
   if (u == NULL && g == NULL)
     return 0;
   if (u) {
     r = userdb_user(key_of(u, key, sizeof key), &c->user, err, errlen);
-    if (r == MUSTER_ENOENT && json_is_integer(u)) {
+    if (r == MUSTER_EAGAIN) {
+      asking = 1; /* the gid is asked meanwhile too */
+    } else if (r == MUSTER_ENOENT && json_is_integer(u)) {
       c->uid = (uid_t)json_integer_value(u); /* a uid without an entry */
     } else if (r == MUSTER_ENOENT) {
       snprintf(err, errlen, "uid: no user named \"%s\"",
@@ -95,10 +112,14 @@ int spec_credentials(const json_t *spec, spec_cred_t *c, char *err,
       snprintf(err, errlen, "gid: no group named \"%s\"",
                json_string_value(g));
       return MUSTER_EINVAL;
+    } else if (r == MUSTER_EAGAIN) {
+      asking = 1;
     } else if (r < 0) {
       return r;
     }
   }
+  if (asking)
+    return MUSTER_EAGAIN;
   if (g == NULL && !c->has_user) {
     snprintf(err, errlen,
              "uid %u has no entry in the user database: give its gid too",
@@ -108,13 +129,21 @@ int spec_credentials(const json_t *spec, spec_cred_t *c, char *err,
   if (g == NULL)
     c->gid = c->user.gid;
   c->set_gid = 1;
+  if (groups_known(c) == MUSTER_EAGAIN) {
+    snprintf(err, errlen, "the user database has not answered yet");
+    return MUSTER_EAGAIN;
+  }
+  const char *me;
   if (geteuid() != 0 && ((c->set_uid && c->uid != geteuid()) ||
                          (c->gid != getegid() && c->gid != getgid()))) {
+    if (userdb_me(&me) == MUSTER_EAGAIN) { /* named in the refusal */
+      snprintf(err, errlen, "the user database has not answered yet");
+      return MUSTER_EAGAIN;
+    }
     snprintf(err, errlen,
              "%s%s%s: EPERM (the daemon runs as %s, not root: it can start "
              "apps only as its own user and group)",
-             u ? "uid" : "", u && g ? "/" : "", g ? "gid" : "",
-             userdb_self());
+             u ? "uid" : "", u && g ? "/" : "", g ? "gid" : "", me);
     return MUSTER_EPERM;
   }
   return 0;

@@ -16,7 +16,7 @@
  * rules, a name may not be "all" or a number (they select in commands).
  * It also checks uid/gid as spec_credentials() does. Returns 0, or
  * MUSTER_EINVAL (MUSTER_EPERM for a user the daemon may not become) with a
- * sentence in err. */
+ * sentence in err; MUSTER_EAGAIN as spec_credentials(). */
 int spec_normalize(const json_t *in, json_t **out, json_t **warnings, char *err,
                    size_t errlen);
 
@@ -34,7 +34,10 @@ typedef struct {
  * primary group) into *c. Errors, with a sentence in err: MUSTER_EINVAL
  * (no such user or group; a uid without a user entry and no gid),
  * MUSTER_EPERM (the daemon is not root and the app asks for another user
- * or group), userdb's other errors (the database could not be asked). */
+ * or group), userdb's other errors (the database could not be asked), and
+ * MUSTER_EAGAIN in the daemon while an answer is being asked (userdb.h:
+ * every lookup the spec needs, the groups of a launch as root included,
+ * is then under way: ask again after userdb_wait()). */
 int spec_credentials(const json_t *spec, spec_cred_t *c, char *err,
                      size_t errlen);
 

@@ -150,6 +150,7 @@ int cmdargs_decode(muster_client_cmd_t cmd, const json_t *args, cmdargs_t *a,
   const char *verb = muster_client_cmd_name(cmd);
   memset(a, 0, sizeof *a);
   a->cmd = cmd;
+  a->args = args;
   a->target.id = -1;
   if (verb == NULL)
     return bad(err, errlen, "unknown command");

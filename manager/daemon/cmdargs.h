@@ -22,8 +22,9 @@ typedef struct {
 
 enum { CMDARGS_FULL, CMDARGS_TABLE, CMDARGS_ROWS }; /* list's "fields" */
 
-typedef struct {
+typedef struct cmdargs_s {
   muster_client_cmd_t cmd;
+  const json_t *args; /* what was read (borrowed) */
   /* stop, restart, reload, delete, signal, reset, describe: required;
    * flush, logs: "all" when absent */
   cmdargs_target_t target;

@@ -6,9 +6,41 @@
 #include "logstream.h"
 #include "registry.h"
 
+#include "../userdb.h"
+
 #include <muster.h>
 
+#include <stdlib.h>
 #include <unistd.h>
+
+/* A request waiting for the user database. */
+typedef struct {
+  userdb_waiter_t w;
+  daemon_t *d;
+  ctl_req_t *req;
+  muster_client_cmd_t cmd;
+  json_t *args;
+} again_t;
+
+static void on_answer(void *data) {
+  again_t *t = data;
+  commands_run(t->d, t->req, t->cmd, t->args);
+  json_decref(t->args);
+  free(t);
+}
+
+void commands_wait(daemon_t *d, ctl_req_t *req, const cmdargs_t *a) {
+  again_t *t = malloc(sizeof *t);
+  if (t == NULL) {
+    ctl_reply(req, MUSTER_ENOMEM, NULL, NULL);
+    return;
+  }
+  t->d = d;
+  t->req = req;
+  t->cmd = a->cmd;
+  t->args = json_incref((json_t *)a->args);
+  userdb_wait(&t->w, on_answer, t);
+}
 
 void commands_run(daemon_t *d, ctl_req_t *req, muster_client_cmd_t cmd,
                   json_t *args) {

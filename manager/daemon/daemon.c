@@ -11,6 +11,7 @@
 #include "reaper.h"
 #include "registry.h"
 #include "../clock.h"
+#include "../userdb.h"
 
 #include <muster.h>
 
@@ -207,6 +208,8 @@ int daemon_main(int argc, char **argv) {
    * connection. The apps start with every disposition back to default
    * (the spawn resets them). */
   signal(SIGPIPE, SIG_IGN);
+  /* Users and groups are asked off the loop from now on. */
+  userdb_init(d.loop);
   uv_timer_init(d.loop, &d.trim);
   uv_unref((uv_handle_t *)&d.trim);
   if ((r = registry_create(&d, &d.registry)) < 0 ||

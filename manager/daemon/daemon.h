@@ -73,5 +73,11 @@ void ctl_watch(ctl_req_t *req, void (*on_gone)(void *data), void *data);
 /* Runs one decoded request; answers it through ctl_reply. */
 void commands_run(daemon_t *d, ctl_req_t *req, muster_client_cmd_t cmd,
                   json_t *args);
+/* A request that found an answer of the user database not known yet
+ * (MUSTER_EAGAIN: userdb.h), before it acted: it is run again from the
+ * start, with the same arguments, once an answer comes. The loop goes on
+ * meanwhile. */
+struct cmdargs_s;
+void commands_wait(daemon_t *d, ctl_req_t *req, const struct cmdargs_s *a);
 
 #endif

@@ -14,6 +14,7 @@
 #include "dump_record.h"
 #include "registry.h"
 #include "../clock.h"
+#include "../config/spec.h"
 
 #include <muster.h>
 
@@ -149,12 +150,31 @@ static json_t *load(const home_t *h, char *from, size_t fromlen, char *err,
   return NULL;
 }
 
-void dump_resurrect(registry_t *r, const home_t *h, ctl_req_t *req) {
+/* Asks the user database for every user and group of the dump's apps
+ * at once: 1 while an answer is not known yet. */
+static int asking(const json_t *doc) {
+  size_t i;
+  json_t *spec;
+  int any = 0;
+  char why[256];
+  spec_cred_t c;
+  json_array_foreach(json_object_get(doc, "apps"), i, spec) {
+    if (spec_credentials(spec, &c, why, sizeof why) == MUSTER_EAGAIN)
+      any = 1;
+  }
+  return any;
+}
+
+int dump_resurrect(registry_t *r, const home_t *h, ctl_req_t *req) {
   char from[PATH_MAX], err[1024];
   json_t *doc = load(h, from, sizeof from, err, sizeof err);
   if (doc == NULL) {
     ctl_replyf(req, MUSTER_ENOENT, "resurrect: no readable dump: %s", err);
-    return;
+    return 0;
+  }
+  if (asking(doc)) {
+    json_decref(doc);
+    return MUSTER_EAGAIN;
   }
   json_t *started = json_array(), *skipped = json_array(),
          *warnings = json_array(), *failed = json_array();
@@ -176,4 +196,5 @@ void dump_resurrect(registry_t *r, const home_t *h, ctl_req_t *req) {
             json_pack("{s:s, s:o, s:o, s:o, s:o}", "from", from, "started",
                       started, "skipped", skipped, "failed", failed, "warnings",
                       warnings));
+  return 0;
 }

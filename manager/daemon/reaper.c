@@ -6,12 +6,13 @@
  * reaps itself with waitpid() on their own pid once their pidfd is
  * readable; a waitpid(-1) here would steal their exit status. So this
  * file peeks with waitid(WNOWAIT) at the next zombie and reaps it only when
- * the registry does not own its pid. When the next zombie is an owned one,
+ * neither the registry nor userdb.c (a getent it runs) owns its pid. When the next zombie is an owned one,
  * libmuster reaps it on this same loop turn or the next, and the sweep is
  * tried again a moment later (a short timer), so an orphan queued behind
  * it is not left a zombie until the next SIGCHLD. */
 #include "reaper.h"
 #include "registry.h"
+#include "../userdb.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -36,7 +37,7 @@ void reaper_sweep(void) {
     }
     if (si.si_pid == 0)
       return; /* children, none exited */
-    if (registry_owns_pid(reg, si.si_pid)) {
+    if (registry_owns_pid(reg, si.si_pid) || userdb_owns_pid(si.si_pid)) {
       uv_timer_start(&retry, (uv_timer_cb)reaper_sweep, 5, 0);
       return;
     }

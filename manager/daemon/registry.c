@@ -196,7 +196,7 @@ static json_t *brief(const inst_t *inst) {
 
 /* The user an app runs as (its spec's uid, else the daemon's): a number
  * is shown by its name, asked of the user database (userdb.h keeps the
- * answer for a second). */
+ * answer for a second; one not known yet shows the number). */
 static const char *app_user(const json_t *spec, char *buf, size_t len) {
   json_t *u = json_object_get(spec, "uid");
   if (u == NULL || json_is_string(u))
@@ -204,8 +204,9 @@ static const char *app_user(const json_t *spec, char *buf, size_t len) {
   char key[32], why[256];
   userdb_user_t pw;
   snprintf(key, sizeof key, "%lld", (long long)json_integer_value(u));
-  snprintf(buf, len, "%s",
-           userdb_user(key, &pw, why, sizeof why) == 0 ? pw.name : "?");
+  int e = userdb_user(key, &pw, why, sizeof why);
+  /* Not known yet (asked now, off the loop): the number meanwhile. */
+  snprintf(buf, len, "%s", e == 0 ? pw.name : e == MUSTER_EAGAIN ? key : "?");
   return buf;
 }
 
@@ -455,25 +456,34 @@ int registry_start_spec(registry_t *r, const json_t *in, json_t *inherited,
 /* An ecosystem file's apps in one request ({"apps": [spec...]}): every
  * spec is checked first (and the names among themselves), so a bad one
  * starts none of them; then all start on this loop turn, sharing one
- * inherited environment (share_env). */
+ * inherited environment (share_env). MUSTER_EAGAIN (a user or group not
+ * known yet, userdb.h) when nothing was started: each spec's lookups are
+ * under way. */
 static int start_many(registry_t *r, json_t *apps, json_t *inherited, int force,
                       json_t *started, json_t *warnings, char *name,
                       size_t namelen, char *err, size_t errlen) {
   size_t n = json_array_size(apps), i, j;
   json_t **specs = calloc(n ? n : 1, sizeof *specs);
   inherited = share_env(r, inherited);
-  int e = specs ? 0 : MUSTER_ENOMEM;
+  int e = specs ? 0 : MUSTER_ENOMEM, asking = 0;
   for (i = 0; i < n && e == 0; i++) {
     json_t *in = json_array_get(apps, i);
     snprintf(name, namelen, "%s",
              *sget(in, "name") ? sget(in, "name") : sget(in, "script"));
     e = prepare(r, in, inherited, force, &specs[i], warnings, err, errlen);
+    if (e == MUSTER_EAGAIN) { /* the others' lookups are asked meanwhile */
+      asking = 1;
+      e = 0;
+      continue;
+    }
     for (j = 0; j < i && e == 0 && !force; j++)
-      if (strcmp(sget(specs[i], "name"), sget(specs[j], "name")) == 0) {
+      if (specs[j] && strcmp(sget(specs[i], "name"), sget(specs[j], "name")) == 0) {
         snprintf(err, errlen, "the name is given to two apps");
         e = MUSTER_EEXIST;
       }
   }
+  if (e == 0 && asking)
+    e = MUSTER_EAGAIN;
   for (i = 0; i < n && e == 0; i++) {
     snprintf(name, namelen, "%s", sget(specs[i], "name"));
     e = launch(r, specs[i], inherited, started, err, errlen);
@@ -498,7 +508,9 @@ static void cmd_start(registry_t *r, ctl_req_t *req, const cmdargs_t *a) {
   else
     e = registry_start_spec(r, a->app, a->env, a->force, started, warnings,
                             err, sizeof err);
-  if (e < 0)
+  if (e == MUSTER_EAGAIN) /* nothing started: run again on the answer */
+    commands_wait(r->d, req, a);
+  else if (e < 0)
     ctl_replyf(req, e, "start \"%s\": %s", *name ? name : "?", err);
   else
     ctl_reply(
@@ -677,7 +689,8 @@ void registry_command(registry_t *r, ctl_req_t *req, const cmdargs_t *a) {
     dump_save(r, &r->d->home, req, a->force);
     break;
   case MUSTER_CMD_RESURRECT:
-    dump_resurrect(r, &r->d->home, req);
+    if (dump_resurrect(r, &r->d->home, req) == MUSTER_EAGAIN)
+      commands_wait(r->d, req, a);
     break;
   default:
     cmd_targets(r, req, a);
