@@ -117,34 +117,39 @@ static double raw_futex_rtt_us(int n) {
   return us;
 }
 
-/* A mutex+condvar queue of small items, one producer thread, the main
- * thread consuming in batches (what a port does, with no loop). */
-static struct {
+/* A mutex+condvar queue of fixed-size items, one producer thread, the
+ * main thread consuming in batches (what a port does, with no loop). */
+typedef struct {
   pthread_mutex_t lock;
   pthread_cond_t cond;
-  int *items;
-  size_t head, tail, n;
-} rq = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0};
+  char *items;
+  size_t size, head, tail, n;
+} rawq_t;
 
-static void *raw_producer(void *arg) {
-  for (size_t i = 0; i < rq.n; i++) {
-    pthread_mutex_lock(&rq.lock);
-    rq.items[rq.tail++] = (int)i;
-    if (rq.tail - rq.head == 1)
-      pthread_cond_signal(&rq.cond);
-    pthread_mutex_unlock(&rq.lock);
-  }
-  return arg;
+static rawq_t rq = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL,
+                    0, 0, 0, 0};
+
+/* Inlined at each call with its constant size, so the copy is a store. */
+static inline void rawq_push(rawq_t *q, const void *item, size_t size) {
+  pthread_mutex_lock(&q->lock);
+  memcpy(q->items + q->tail++ * size, item, size);
+  if (q->tail - q->head == 1)
+    pthread_cond_signal(&q->cond);
+  pthread_mutex_unlock(&q->lock);
 }
 
-static double raw_queue_per_s(int n) {
+/* Runs `producer` on a thread pushing n items of `size` bytes; returns
+ * items per second. `use` reads each item (so the consumer touches it). */
+static double rawq_per_s(int n, size_t size, void *(*producer)(void *),
+                         size_t (*use)(const char *item)) {
   pthread_t t;
-  long long sum = 0;
-  rq.items = malloc((size_t)n * sizeof *rq.items);
+  size_t sum = 0;
+  rq.items = malloc((size_t)n * size);
+  rq.size = size;
   rq.head = rq.tail = 0;
   rq.n = (size_t)n;
   uint64_t t0 = bench_now_ns();
-  pthread_create(&t, NULL, raw_producer, NULL);
+  pthread_create(&t, NULL, producer, NULL);
   for (size_t got = 0; got < rq.n;) {
     pthread_mutex_lock(&rq.lock);
     while (rq.head == rq.tail)
@@ -152,12 +157,30 @@ static double raw_queue_per_s(int n) {
     size_t end = rq.tail;
     pthread_mutex_unlock(&rq.lock);
     for (; rq.head < end; rq.head++, got++)
-      sum += rq.items[rq.head];
+      sum += use(rq.items + rq.head * size);
   }
   double s = ms_since(t0) / 1e3;
   pthread_join(t, NULL);
   free(rq.items);
-  return sum >= 0 ? n / s : 0;
+  return sum > 0 ? n / s : 0;
+}
+
+static void *raw_producer(void *arg) {
+  for (size_t i = 0; i < rq.n; i++) {
+    int v = (int)i + 1;
+    rawq_push(&rq, &v, sizeof v);
+  }
+  return arg;
+}
+
+static size_t use_int(const char *item) {
+  int v;
+  memcpy(&v, item, sizeof v);
+  return (size_t)v;
+}
+
+static double raw_queue_per_s(int n) {
+  return rawq_per_s(n, sizeof(int), raw_producer, use_int);
 }
 
 /* The same queue carrying what a port carries for a small JSON message:
@@ -170,54 +193,29 @@ typedef struct {
   char text[20];
 } json_item_t;
 
-static struct {
-  pthread_mutex_t lock;
-  pthread_cond_t cond;
-  json_item_t *items;
-  size_t head, tail, n;
-} jq = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0};
-
 static void *raw_json_producer(void *arg) {
   struct muster__buf b = {NULL, 0, 0};
-  for (size_t i = 0; i < jq.n; i++) {
+  json_item_t it;
+  for (size_t i = 0; i < rq.n; i++) {
     json_t *j = json_integer((json_int_t)i);
     b.len = 0;
-    if (muster__json_write(j, &b, sizeof jq.items[0].text) != 0)
+    if (muster__json_write(j, &b, sizeof it.text) != 0)
       abort();
     json_decref(j);
-    pthread_mutex_lock(&jq.lock);
-    json_item_t *it = &jq.items[jq.tail++];
-    it->len = (unsigned)b.len;
-    memcpy(it->text, b.data, b.len);
-    if (jq.tail - jq.head == 1)
-      pthread_cond_signal(&jq.cond);
-    pthread_mutex_unlock(&jq.lock);
+    it.len = (unsigned)b.len;
+    memcpy(it.text, b.data, b.len);
+    rawq_push(&rq, &it, sizeof it);
   }
   free(b.data);
   return arg;
 }
 
+static size_t use_json(const char *item) {
+  return ((const json_item_t *)item)->len;
+}
+
 static double raw_json_queue_per_s(int n) {
-  pthread_t t;
-  size_t bytes = 0;
-  jq.items = malloc((size_t)n * sizeof *jq.items);
-  jq.head = jq.tail = 0;
-  jq.n = (size_t)n;
-  uint64_t t0 = bench_now_ns();
-  pthread_create(&t, NULL, raw_json_producer, NULL);
-  for (size_t got = 0; got < jq.n;) {
-    pthread_mutex_lock(&jq.lock);
-    while (jq.head == jq.tail)
-      pthread_cond_wait(&jq.cond, &jq.lock);
-    size_t end = jq.tail;
-    pthread_mutex_unlock(&jq.lock);
-    for (; jq.head < end; jq.head++, got++)
-      bytes += jq.items[jq.head].len;
-  }
-  double s = ms_since(t0) / 1e3;
-  pthread_join(t, NULL);
-  free(jq.items);
-  return bytes > 0 ? n / s : 0;
+  return rawq_per_s(n, sizeof(json_item_t), raw_json_producer, use_json);
 }
 
 static double raw_memcpy_us(int n) {
@@ -503,17 +501,25 @@ static void pool_round(uv_loop_t *loop, muster_pool_t *p, int n) {
     uv_run(loop, UV_RUN_ONCE);
 }
 
-static double mu_pool(int n, unsigned ahead, int isolation) {
-  uv_loop_t loop;
+/* A pool of the tiny handler on `loop` with at most `max` workers. */
+static muster_pool_t *tiny_pool(uv_loop_t *loop, int isolation, unsigned max,
+                                unsigned ahead) {
   muster_pool_t *p;
   muster_pool_options_t o = {0};
-  uv_loop_init(&loop);
   o.handler = tiny;
   o.isolation = isolation;
-  o.min_threads = o.max_threads = 2;
+  o.min_threads = max == 2 ? 2 : 0;
+  o.max_threads = max;
   o.tasks_per_worker = ahead;
-  if (muster_pool_create(&loop, &o, &p) != 0)
+  if (muster_pool_create(loop, &o, &p) != 0)
     abort();
+  return p;
+}
+
+static double mu_pool(int n, unsigned ahead, int isolation) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  muster_pool_t *p = tiny_pool(&loop, isolation, 2, ahead);
   pool_round(&loop, p, 1000); /* warm up */
   uint64_t t0 = bench_now_ns();
   pool_round(&loop, p, n);
@@ -532,15 +538,9 @@ static void mu_pool_start(int n, int isolation, double *first_ms,
   double first[n], all[n];
   for (int i = 0; i < n; i++) {
     uv_loop_t loop;
-    muster_pool_t *p;
-    muster_pool_options_t o = {0};
     uv_loop_init(&loop);
-    o.handler = tiny;
-    o.isolation = isolation;
-    o.max_threads = 1;
     uint64_t t0 = bench_now_ns();
-    if (muster_pool_create(&loop, &o, &p) != 0)
-      abort();
+    muster_pool_t *p = tiny_pool(&loop, isolation, 1, 0);
     pool_round(&loop, p, 1);
     first[i] = ms_since(t0);
     muster_pool_close(p, MUSTER_POOL_FINISH, NULL);

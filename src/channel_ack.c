@@ -153,16 +153,9 @@ void muster__chan_ack_socket_list(muster_channel_t *ch, const char *cmd,
   struct muster__buf b = {NULL, 0, 0};
   int err = muster__json_write(reply, &b, SIZE_MAX);
   json_decref(reply);
-  if (err == 0 && b.len == b.cap) {
-    char *d = realloc(b.data, b.len + 1);
-    if (d == NULL)
-      err = MUSTER_ENOMEM;
-    else
-      b.data = d;
-  }
-  if (err == 0) {
-    b.data[b.len++] = '\n';
+  if (err == 0)
+    err = muster__buf_put1(&b, '\n');
+  if (err == 0)
     muster__chan_out_ctrl(ch, b.data, b.len);
-  }
   free(b.data); /* on ENOMEM the query goes unanswered, as a lost ACK */
 }

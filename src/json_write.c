@@ -510,3 +510,15 @@ int muster__json_write(const json_t *value, struct muster__buf *buf,
     buf->len = w.len;
   return err;
 }
+
+int muster__buf_put1(struct muster__buf *buf, char c) {
+  if (buf->len == buf->cap) {
+    char *d = buf->len == SIZE_MAX ? NULL : realloc(buf->data, buf->len + 1);
+    if (d == NULL)
+      return MUSTER_ENOMEM;
+    buf->data = d;
+    buf->cap = buf->len + 1;
+  }
+  buf->data[buf->len++] = c;
+  return 0;
+}

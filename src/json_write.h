@@ -58,4 +58,9 @@ struct muster__buf {
 int muster__json_write(const json_t *value, struct muster__buf *buf,
                        size_t limit);
 
+/* Appends one byte to `buf` (a closing bracket, a line's end after the
+ * text), growing it by realloc when it is full. Returns 0 or
+ * MUSTER_ENOMEM (buf unchanged). */
+int muster__buf_put1(struct muster__buf *buf, char c);
+
 #endif

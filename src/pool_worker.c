@@ -27,17 +27,10 @@ static int post_value(muster_port_t *port, const json_t *value) {
     b.data[0] = '[';
     r = muster__json_write(value, &b, MUSTER_PORT_MAX_MESSAGE_SIZE - 2);
   }
-  if (r == 0 && b.len == b.cap) {
-    char *grown = realloc(b.data, b.len + 1);
-    if (grown == NULL)
-      r = MUSTER_ENOMEM;
-    else
-      b.data = grown;
-  }
-  if (r == 0) {
-    b.data[b.len++] = ']';
+  if (r == 0)
+    r = muster__buf_put1(&b, ']');
+  if (r == 0)
     r = muster__port_post_raw(port, MUSTER__PORT_MSG_JSON, b.data, b.len);
-  }
   free(b.data);
   return r < 0 ? r : 0;
 }

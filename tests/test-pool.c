@@ -259,7 +259,7 @@ static int run_str(ctx_t *c, const char *s, uint64_t timeout_ms,
 
 /* ---- both modes ---------------------------------------------------------- */
 
-static void results(int isolation) {
+TEST_MODES(pool_results, 90) {
   ctx_t c;
   muster_pool_options_t o = setup(&c, isolation);
   o.tasks_per_worker = 4;
@@ -277,16 +277,8 @@ static void results(int isolation) {
   ASSERT_EQ(c.t.sum, 999LL * 1000);
 }
 
-TEST(pool_results) {
-  results(THREAD);
-}
-
-TEST_T(pool_results_process, 90) {
-  results(PROCESS);
-}
-
 /* The handler's error is the task's status; the worker lives on. */
-static void handler_error(int isolation) {
+TEST_MODES(pool_handler_error, 90) {
   ctx_t c;
   muster_pool_options_t o = setup(&c, isolation);
   o.max_threads = 1;
@@ -301,17 +293,9 @@ static void handler_error(int isolation) {
   ASSERT_EQ(c.t.sum, 10);
 }
 
-TEST(pool_handler_error) {
-  handler_error(THREAD);
-}
-
-TEST_T(pool_handler_error_process, 90) {
-  handler_error(PROCESS);
-}
-
 /* A task over its timeout fails with ETIMEDOUT; its worker is replaced
  * and the task queued behind it runs on the new one. */
-static void task_timeout(int isolation) {
+TEST_MODES(pool_task_timeout, 90) {
   ctx_t c;
   muster_pool_options_t o = setup(&c, isolation);
   o.max_threads = 1;
@@ -323,14 +307,6 @@ static void task_timeout(int isolation) {
   ASSERT_EQ(c.t.sum, 42);
   check_stats(&c, 1, 0, 1, 0);
   end(&c);
-}
-
-TEST_T(pool_task_timeout, 60) {
-  task_timeout(THREAD);
-}
-
-TEST_T(pool_task_timeout_process, 90) {
-  task_timeout(PROCESS);
 }
 
 /* A worker that dies under a task: ECONNRESET, the next task on a new
@@ -355,20 +331,12 @@ static void worker_death(int isolation, int retry) {
   end(&c);
 }
 
-TEST(pool_worker_death) {
-  worker_death(THREAD, 0);
+TEST_MODES(pool_worker_death, 90) {
+  worker_death(isolation, 0);
 }
 
-TEST_T(pool_worker_death_process, 90) {
-  worker_death(PROCESS, 0);
-}
-
-TEST(pool_worker_death_retry) {
-  worker_death(THREAD, 1);
-}
-
-TEST_T(pool_worker_death_retry_process, 90) {
-  worker_death(PROCESS, 1);
+TEST_MODES(pool_worker_death_retry, 90) {
+  worker_death(isolation, 1);
 }
 
 static void count_drain(muster_pool_t *pool) {
@@ -377,7 +345,7 @@ static void count_drain(muster_pool_t *pool) {
 }
 
 /* The queue's bound: EAGAIN past it, on_drain once there is room. */
-static void queue_bound_and_cancel(int isolation) {
+TEST_MODES(pool_queue_bound_and_cancel, 90) {
   ctx_t c;
   tally_t k = {0};
   muster_pool_task_t *queued, *running;
@@ -410,17 +378,9 @@ static void queue_bound_and_cancel(int isolation) {
   end(&c);
 }
 
-TEST(pool_queue_bound_and_cancel) {
-  queue_bound_and_cancel(THREAD);
-}
-
-TEST_T(pool_queue_bound_and_cancel_process, 90) {
-  queue_bound_and_cancel(PROCESS);
-}
-
 /* Closing with CANCEL: queued tasks fail at once, the ones workers hold
  * end normally, then the pool goes. */
-static void close_cancel(int isolation) {
+TEST_MODES(pool_close_cancel, 90) {
   ctx_t c;
   muster_pool_options_t o = setup(&c, isolation);
   o.min_threads = 2;
@@ -435,16 +395,8 @@ static void close_cancel(int isolation) {
   ASSERT_EQ(c.t.sum, 4);
 }
 
-TEST(pool_close_cancel) {
-  close_cancel(THREAD);
-}
-
-TEST_T(pool_close_cancel_process, 90) {
-  close_cancel(PROCESS);
-}
-
 /* Workers above min_threads stop after idle_timeout_ms. */
-static void idle_timeout(int isolation) {
+TEST_MODES(pool_idle_timeout, 90) {
   ctx_t c;
   muster_pool_stats_t s;
   muster_pool_options_t o = setup(&c, isolation);
@@ -464,14 +416,6 @@ static void idle_timeout(int isolation) {
   } while (s.threads > 1 && test_now_ms() < end_ms);
   ASSERT_EQ(s.threads, 1);
   end(&c);
-}
-
-TEST(pool_idle_timeout) {
-  idle_timeout(THREAD);
-}
-
-TEST_T(pool_idle_timeout_process, 90) {
-  idle_timeout(PROCESS);
 }
 
 /* The pool's name reaches each worker, and its output is captured with
@@ -501,7 +445,7 @@ static void on_err(muster_pool_t *pool, uint64_t worker, const char *data,
   append(pool, worker, t->err, sizeof t->err, data, len);
 }
 
-static void name_and_output(int isolation) {
+TEST_MODES(pool_name_and_output, 90) {
   ctx_t c;
   muster_pool_options_t o = setup(&c, isolation);
   o.max_threads = 1;
@@ -523,14 +467,6 @@ static void name_and_output(int isolation) {
   end(&c);
   ASSERT_STR_EQ(c.t.out, "out\nout\nout\n");
   ASSERT_STR_EQ(c.t.err, "err\nerr\nerr\n");
-}
-
-TEST(pool_name_and_output) {
-  name_and_output(THREAD);
-}
-
-TEST_T(pool_name_and_output_process, 90) {
-  name_and_output(PROCESS);
 }
 
 TEST(pool_bad_arguments) {

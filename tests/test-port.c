@@ -417,7 +417,7 @@ worker_options(int isolation, muster_thread_message_cb on_message,
  * messages posted to it before it arrived wait for it there, in order;
  * closing our end closes the thread's, and the thread then ends. To a
  * worker process each port crosses as a socketpair of its own. */
-static void transfer_to_thread(int isolation) {
+TEST_MODES(port_transfer_to_thread, 30) {
   uv_loop_t loop;
   muster_port_t *mine, *theirs, *x, *y;
   muster_thread_t *t;
@@ -456,14 +456,6 @@ static void transfer_to_thread(int isolation) {
   ASSERT_EQ(test_fd_count(), fds);
 }
 
-TEST(port_transfer_to_thread) {
-  transfer_to_thread(MUSTER_THREAD_ISOLATION_THREAD);
-}
-
-TEST(port_transfer_to_thread_process) {
-  transfer_to_thread(MUSTER_THREAD_ISOLATION_PROCESS);
-}
-
 /* The other way: a port made in the thread (the worker process) and
  * sent to us. Our posts reach the thread's end, come back in order, and
  * our close reaches it: it then leaves. */
@@ -498,7 +490,7 @@ static void got_port(muster_thread_t *t, muster_message_t *m) {
     ASSERT(post_int(p, i) >= 0);
 }
 
-static void transfer_from_thread(int isolation) {
+TEST_MODES(port_transfer_from_thread, 30) {
   uv_loop_t loop;
   muster_thread_t *t;
   rx_t rx = {0};
@@ -510,14 +502,6 @@ static void transfer_from_thread(int isolation) {
   ASSERT_EQ(rx.count, 100);
   ASSERT_EQ(rx.out_of_order, 0);
   ASSERT_OK(uv_loop_close(&loop));
-}
-
-TEST(port_transfer_from_thread) {
-  transfer_from_thread(MUSTER_THREAD_ISOLATION_THREAD);
-}
-
-TEST(port_transfer_from_thread_process) {
-  transfer_from_thread(MUSTER_THREAD_ISOLATION_PROCESS);
 }
 
 /* Many posts from two threads at once to one port: each poster's order is
@@ -564,7 +548,7 @@ static void flood_exit(muster_thread_t *t, int code) {
   muster_thread_close(t, NULL);
 }
 
-static void flood_two(int isolation) {
+TEST_MODES(port_flood_two_threads, 120) {
   uv_loop_t loop;
   flood_t f = {{0, 0}, 0, 0, 0};
   muster_thread_t *t1, *t2;
@@ -585,14 +569,6 @@ static void flood_two(int isolation) {
   ASSERT_EQ(f.exits, 2);
   ASSERT_OK(uv_loop_close(&loop));
   muster_shared_unref(barrier);
-}
-
-TEST_T(port_flood_two_threads, 120) {
-  flood_two(MUSTER_THREAD_ISOLATION_THREAD);
-}
-
-TEST_T(port_flood_two_threads_process, 120) {
-  flood_two(MUSTER_THREAD_ISOLATION_PROCESS);
 }
 
 /* ---- BroadcastChannel ---------------------------------------------------- */
@@ -707,7 +683,7 @@ static void shared_back(muster_thread_t *t, muster_message_t *m) {
 
 /* A shared buffer goes by reference: the thread's write is ours to see,
  * and the sender keeps its own reference. */
-static void shared_buffer(int isolation) {
+TEST_MODES(port_shared_buffer, 30) {
   uv_loop_t loop;
   muster_shared_t *s;
   muster_thread_t *t;
@@ -731,10 +707,3 @@ static void shared_buffer(int isolation) {
   ASSERT_OK(uv_loop_close(&loop));
 }
 
-TEST(port_shared_buffer) {
-  shared_buffer(MUSTER_THREAD_ISOLATION_THREAD);
-}
-
-TEST(port_shared_buffer_process) {
-  shared_buffer(MUSTER_THREAD_ISOLATION_PROCESS);
-}

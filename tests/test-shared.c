@@ -181,7 +181,7 @@ static void *waiter(void *arg) {
   return NULL;
 }
 
-static void wait_notify(int isolation) {
+TEST_MODES(shared_wait_notify_two_threads, 30) {
   muster_shared_t *s;
   side_t side;
   ASSERT_OK(muster_shared_create(4096, &s));
@@ -193,16 +193,8 @@ static void wait_notify(int isolation) {
   muster_shared_unref(s);
 }
 
-TEST(shared_wait_notify_two_threads) {
-  wait_notify(MUSTER_THREAD_ISOLATION_THREAD);
-}
-
-TEST(shared_wait_notify_two_threads_process) {
-  wait_notify(MUSTER_THREAD_ISOLATION_PROCESS);
-}
-
 /* Eight waiters; notify(3) wakes exactly three, then ALL the rest. */
-static void notify_count(int isolation) {
+TEST_MODES(shared_notify_count_many_waiters, 60) {
   muster_shared_t *s;
   side_t side[8];
   ASSERT_OK(muster_shared_create(4096, &s));
@@ -221,14 +213,6 @@ static void notify_count(int isolation) {
   ASSERT_EQ(atomic_load(&ws->ok), 8);
   ASSERT_EQ(muster_shared_notify(ws->word, MUSTER_SHARED_ALL), 0);
   muster_shared_unref(s);
-}
-
-TEST_T(shared_notify_count_many_waiters, 60) {
-  notify_count(MUSTER_THREAD_ISOLATION_THREAD);
-}
-
-TEST_T(shared_notify_count_many_waiters_process, 60) {
-  notify_count(MUSTER_THREAD_ISOLATION_PROCESS);
 }
 
 /* A ping-pong: each side stores its turn, notifies, and waits for the
@@ -253,7 +237,7 @@ static void *pong_thread(void *arg) {
   return NULL;
 }
 
-static void ping_pong(int isolation) {
+TEST_MODES(shared_ping_pong_threads, 30) {
   muster_shared_t *s;
   side_t side;
   ASSERT_OK(muster_shared_create(64, &s));
@@ -265,18 +249,10 @@ static void ping_pong(int isolation) {
   muster_shared_unref(s);
 }
 
-TEST(shared_ping_pong_threads) {
-  ping_pong(MUSTER_THREAD_ISOLATION_THREAD);
-}
-
-TEST(shared_ping_pong_threads_process) {
-  ping_pong(MUSTER_THREAD_ISOLATION_PROCESS);
-}
-
 /* A signal delivered to a waiter does not end its wait early. */
 static void on_sigusr1(int sig) {}
 
-static void wait_survives_signal(int isolation) {
+TEST_MODES(shared_wait_survives_signal, 30) {
   struct sigaction sa = {0}, old;
   sa.sa_handler = on_sigusr1;
   ASSERT_OK(sigaction(SIGUSR1, &sa, &old));
@@ -295,14 +271,6 @@ static void wait_survives_signal(int isolation) {
   ASSERT_EQ(atomic_load(&ws->ok), 1);
   ASSERT_OK(sigaction(SIGUSR1, &old, NULL));
   muster_shared_unref(s);
-}
-
-TEST(shared_wait_survives_signal) {
-  wait_survives_signal(MUSTER_THREAD_ISOLATION_THREAD);
-}
-
-TEST(shared_wait_survives_signal_process) {
-  wait_survives_signal(MUSTER_THREAD_ISOLATION_PROCESS);
 }
 
 /* Across processes: a child (fork) maps the memory file anew from its
@@ -388,7 +356,7 @@ static muster_shared_wait_t *start_wait(async_fix_t *f, size_t i,
   return w;
 }
 
-static void wait_async_resolves(int isolation) {
+TEST_MODES(shared_wait_async_resolves_on_loop, 30) {
   async_fix_t f;
   side_t side;
   async_setup(&f);
@@ -404,14 +372,6 @@ static void wait_async_resolves(int isolation) {
   ASSERT(r.on_loop_thread);
   ASSERT_EQ(test_fd_count(), fds); /* and closed once it resolved */
   async_teardown(&f);
-}
-
-TEST(shared_wait_async_resolves_on_loop) {
-  wait_async_resolves(MUSTER_THREAD_ISOLATION_THREAD);
-}
-
-TEST(shared_wait_async_resolves_on_loop_process) {
-  wait_async_resolves(MUSTER_THREAD_ISOLATION_PROCESS);
 }
 
 TEST(shared_wait_async_sync_results) {

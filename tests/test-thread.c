@@ -56,7 +56,7 @@ static int info_entry(uv_loop_t *loop, void *arg) {
   return post_json(muster_thread_parent_port(), v) < 0 ? -1 : 0;
 }
 
-static void events_and_info(int isolation) {
+TEST_MODES(thread_events_and_info, 30) {
   uv_loop_t loop;
   seen_t s = {0};
   muster_thread_t *t;
@@ -102,14 +102,6 @@ static void events_and_info(int isolation) {
   ASSERT_EQ(test_fd_count(), fds);
 }
 
-TEST(thread_events_and_info) {
-  events_and_info(MUSTER_THREAD_ISOLATION_THREAD);
-}
-
-TEST(thread_events_and_info_process) {
-  events_and_info(MUSTER_THREAD_ISOLATION_PROCESS);
-}
-
 /* An entry that fails: messages it posted first, then error, then exit
  * with its code (all of it: a worker process reports it, where its exit
  * status would keep 8 bits); the loop never runs. */
@@ -118,7 +110,7 @@ static int failing_entry(uv_loop_t *loop, void *arg) {
   return -5;
 }
 
-static void entry_error(int isolation) {
+TEST_MODES(thread_entry_error, 30) {
   uv_loop_t loop;
   seen_t s = {0};
   muster_thread_t *t;
@@ -131,14 +123,6 @@ static void entry_error(int isolation) {
   ASSERT_EQ(s.code, -5);
   json_decref(s.last);
   ASSERT_OK(uv_loop_close(&loop));
-}
-
-TEST(thread_entry_error) {
-  entry_error(MUSTER_THREAD_ISOLATION_THREAD);
-}
-
-TEST(thread_entry_error_process) {
-  entry_error(MUSTER_THREAD_ISOLATION_PROCESS);
 }
 
 /* A thread waiting in its loop (a timer that never fires) is stopped by
@@ -179,7 +163,7 @@ static void terminate_on_message(muster_thread_t *t, muster_message_t *m) {
   ASSERT_OK(muster_thread_terminate(t)); /* twice: no-op */
 }
 
-static void terminate_waiting(int isolation) {
+TEST_MODES(thread_terminate_waiting, 30) {
   uv_loop_t loop;
   seen_t s = {0};
   muster_thread_t *t;
@@ -194,14 +178,6 @@ static void terminate_waiting(int isolation) {
   ASSERT_EQ(s.code, 1);
   json_decref(s.last);
   ASSERT_OK(uv_loop_close(&loop));
-}
-
-TEST(thread_terminate_waiting) {
-  terminate_waiting(MUSTER_THREAD_ISOLATION_THREAD);
-}
-
-TEST(thread_terminate_waiting_process) {
-  terminate_waiting(MUSTER_THREAD_ISOLATION_PROCESS);
 }
 
 /* A thread in pure computation sees should_stop and returns; a thread
@@ -239,7 +215,7 @@ static void start_then_terminate(uv_loop_t *loop, muster_thread_entry_cb entry,
   ASSERT_OK(muster_thread_create(loop, entry, o, t));
 }
 
-static void should_stop_and_exit(int isolation) {
+TEST_MODES(thread_should_stop_and_exit, 30) {
   uv_loop_t loop;
   seen_t s = {0};
   muster_shared_t *sh;
@@ -253,14 +229,6 @@ static void should_stop_and_exit(int isolation) {
   ASSERT_EQ(s.code, 7);
   muster_shared_unref(sh);
   ASSERT_OK(uv_loop_close(&loop));
-}
-
-TEST(thread_should_stop_and_exit) {
-  should_stop_and_exit(MUSTER_THREAD_ISOLATION_THREAD);
-}
-
-TEST(thread_should_stop_and_exit_process) {
-  should_stop_and_exit(MUSTER_THREAD_ISOLATION_PROCESS);
 }
 
 /* A message posted by an entry busy in computation leaves at once, in
@@ -278,7 +246,7 @@ static int post_then_busy_entry(uv_loop_t *loop, void *arg) {
   return muster_thread_exit(7);
 }
 
-static void post_while_busy(int isolation) {
+TEST_MODES(thread_post_while_busy, 30) {
   uv_loop_t loop;
   seen_t s = {0};
   muster_thread_t *t;
@@ -292,14 +260,6 @@ static void post_while_busy(int isolation) {
   ASSERT_STR_EQ(json_string_value(s.last), "busy");
   json_decref(s.last);
   ASSERT_OK(uv_loop_close(&loop));
-}
-
-TEST(thread_post_while_busy) {
-  post_while_busy(MUSTER_THREAD_ISOLATION_THREAD);
-}
-
-TEST(thread_post_while_busy_process) {
-  post_while_busy(MUSTER_THREAD_ISOLATION_PROCESS);
 }
 
 /* Text that is not JSON, posted to a worker, reaches the worker's port as
@@ -330,7 +290,7 @@ static void collect(muster_thread_t *t, muster_message_t *m) {
   json_array_append(reports, muster_message_json(m));
 }
 
-static void messageerror_in_order(int isolation) {
+TEST_MODES(thread_messageerror_in_order, 30) {
   uv_loop_t loop;
   seen_t s = {0};
   muster_thread_t *t;
@@ -352,14 +312,6 @@ static void messageerror_in_order(int isolation) {
   free(got);
   json_decref(reports);
   ASSERT_OK(uv_loop_close(&loop));
-}
-
-TEST(thread_messageerror_in_order) {
-  messageerror_in_order(MUSTER_THREAD_ISOLATION_THREAD);
-}
-
-TEST(thread_messageerror_in_order_process) {
-  messageerror_in_order(MUSTER_THREAD_ISOLATION_PROCESS);
 }
 
 /* Process mode only (a thread cannot be killed alone): a worker that
@@ -436,7 +388,7 @@ static void echo_exit(muster_thread_t *t, int code) {
   muster_thread_close(t, NULL);
 }
 
-static void thread_echo(int isolation) {
+TEST_MODES(thread_echo, 30) {
   uv_loop_t loop;
   echo_t e = {0};
   ASSERT_OK(uv_loop_init(&loop));
@@ -452,14 +404,6 @@ static void thread_echo(int isolation) {
   ASSERT_EQ(e.got, 500);
   ASSERT_EQ(e.exits, 1);
   ASSERT_OK(uv_loop_close(&loop));
-}
-
-TEST(thread_echo) {
-  thread_echo(MUSTER_THREAD_ISOLATION_THREAD);
-}
-
-TEST(thread_echo_process) {
-  thread_echo(MUSTER_THREAD_ISOLATION_PROCESS);
 }
 
 /* Closing a running thread: terminated, joined, cb called; no on_exit. A
@@ -481,7 +425,7 @@ static void close_on_message(muster_thread_t *t, muster_message_t *m) {
   muster_thread_close(t, count_close);
 }
 
-static void close_running_nested(int isolation) {
+TEST_MODES(thread_close_running_nested, 30) {
   uv_loop_t loop;
   seen_t s = {0};
   muster_thread_t *t;
@@ -500,14 +444,6 @@ static void close_running_nested(int isolation) {
   ASSERT_EQ(closed_count, 2);
   ASSERT_EQ(s.exits, 0);
   ASSERT_OK(uv_loop_close(&loop));
-}
-
-TEST(thread_close_running_nested) {
-  close_running_nested(MUSTER_THREAD_ISOLATION_THREAD);
-}
-
-TEST(thread_close_running_nested_process) {
-  close_running_nested(MUSTER_THREAD_ISOLATION_PROCESS);
 }
 
 TEST(thread_bad_arguments) {

@@ -28,6 +28,15 @@
   void test_##name(void);                                                    \
   void test_##name(void)
 #define TEST_T(name, seconds) TEST(name)
+/* A case of both isolation modes (muster_thread_options_t.isolation):
+ * the body that follows runs with `isolation` set, as NAME with a thread
+ * and as NAME_process with a forked worker process. tests/tests.cmake
+ * registers both, each with `seconds`. */
+#define TEST_MODES(name, seconds)                                            \
+  static void modes_##name(int isolation);                                   \
+  TEST(name) { modes_##name(MUSTER_THREAD_ISOLATION_THREAD); }               \
+  TEST(name##_process) { modes_##name(MUSTER_THREAD_ISOLATION_PROCESS); }    \
+  static void modes_##name(int isolation)
 #define FIXTURE(name)                                                        \
   int fixture_##name(int argc, char **argv);                                 \
   int fixture_##name(int argc, char **argv)

@@ -7,14 +7,18 @@ set(T ${PROJECT_SOURCE_DIR}/tests)
 file(GLOB TEST_SOURCES CONFIGURE_DEPENDS ${T}/test-*.c ${T}/interop/*.c)
 file(GLOB FIXTURE_SOURCES CONFIGURE_DEPENDS ${T}/fixtures/*.c)
 
-# Collect "TEST(name)" / "TEST_T(name, seconds)" and "FIXTURE(name)" lines.
+# Collect "TEST(name)" / "TEST_T(name, seconds)" and "FIXTURE(name)" lines;
+# "TEST_MODES(name, seconds)" is two tests, name and name_process.
 function(muster_scan out_names out_timeouts regex)
   set(names "")
   set(timeouts "")
   foreach(src ${ARGN})
     file(STRINGS ${src} lines REGEX "${regex}")
     foreach(line ${lines})
-      if(line MATCHES "^(TEST|FIXTURE)(_T)?\\(([a-z0-9_]+)(, *([0-9]+))?\\)")
+      if(line MATCHES "^TEST_MODES\\(([a-z0-9_]+), *([0-9]+)\\)")
+        list(APPEND names ${CMAKE_MATCH_1} ${CMAKE_MATCH_1}_process)
+        list(APPEND timeouts ${CMAKE_MATCH_2} ${CMAKE_MATCH_2})
+      elseif(line MATCHES "^(TEST|FIXTURE)(_T)?\\(([a-z0-9_]+)(, *([0-9]+))?\\)")
         list(APPEND names ${CMAKE_MATCH_3})
         if(CMAKE_MATCH_5)
           list(APPEND timeouts ${CMAKE_MATCH_5})
@@ -28,7 +32,7 @@ function(muster_scan out_names out_timeouts regex)
   set(${out_timeouts} ${timeouts} PARENT_SCOPE)
 endfunction()
 
-muster_scan(TEST_NAMES TEST_TIMEOUTS "^TEST(_T)?\\(" ${TEST_SOURCES})
+muster_scan(TEST_NAMES TEST_TIMEOUTS "^TEST(_T|_MODES)?\\(" ${TEST_SOURCES})
 muster_scan(FIXTURE_NAMES FIXTURE_UNUSED "^FIXTURE\\(" ${FIXTURE_SOURCES})
 
 # Generate the tables the runners dispatch on.
