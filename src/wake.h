@@ -9,7 +9,8 @@
  * nearly always scheduled before the sender's write() returns, so every
  * hop paid that spin: tens of microseconds per round trip (libuv 1.45
  * removed the spin). Here the sender writes and is done; the woken side
- * reads the counter back to zero.
+ * reads the counter back to zero the first time, and from then on finds
+ * the doorbell edge-triggered and reads nothing (wake.c).
  *
  * The doorbell and the handle live apart: the doorbell belongs to what
  * is rung (a port's queue, which every poster holds a reference to), so a
@@ -30,6 +31,7 @@ void muster__wake_ring(int fd);
 typedef struct {
   uv_poll_t poll; /* first */
   int fd;         /* the doorbell watched (borrowed) */
+  int edge;       /* the loop's epoll reports each ring once: no read */
 } muster__wake_t;
 
 /* Watches the doorbell `fd` (borrowed: it must stay open until the handle
@@ -39,7 +41,9 @@ int muster__wake_init(uv_loop_t *loop, muster__wake_t *w, int fd,
                       uv_poll_cb cb);
 /* Rings the doorbell this handle watches. */
 void muster__wake_send(muster__wake_t *w);
-/* Called first by cb: takes the rings back. */
+/* Called first by cb: takes the rings back. The first call also turns
+ * the doorbell edge-triggered in the loop's epoll set when it can (wake.c
+ * says how), and later calls then cost nothing. */
 void muster__wake_clear(muster__wake_t *w);
 /* Closes the handle (the doorbell stays open). */
 void muster__wake_close(muster__wake_t *w, uv_close_cb close_cb);
