@@ -24,7 +24,8 @@ struct muster_port_s {
   muster_port_close_cb close_cb;
   /* Blocks to post in, and blocks of delivered messages to give back
    * (src/port_queue.h). */
-  muster__port_spare_t spare, done;
+  muster__port_blocks_t blocks;
+  muster__port_spare_t done;
   /* Spinning before sleep (spin() below): whether this thread may run on
    * more than one CPU, the current budget, sleeps without a spin. */
   int multi_cpu;
@@ -362,7 +363,7 @@ static void detach(muster_port_t *tp, muster__port_end_t *into) {
 
 static void free_port(uv_handle_t *h) {
   muster_port_t *p = (muster_port_t *)h;
-  muster__port_spare_free(&p->spare);
+  muster__port_blocks_free(&p->blocks);
   muster__port_spare_free(&p->done);
   if (p->close_cb)
     p->close_cb(p);
@@ -406,7 +407,7 @@ static int post_msg(muster_port_t *p, muster__port_msg_t *msg,
   if (x)
     x->nends = n;
   r = muster__port_queue_push(p->end.peer, msg, p->o.high_water_mark,
-                              nb ? commit_buffers : NULL, (void *)t, &p->spare);
+                              nb ? commit_buffers : NULL, (void *)t, &p->blocks.spare);
   if (r < 0) {
     /* The ports stay where they were, bound again (and woken for what
      * detach put back). */
@@ -447,7 +448,7 @@ int muster_port_post(muster_port_t *port, const json_t *value,
   if (r == 0 && value == NULL)
     r = MUSTER_EINVAL;
   if (r == 0)
-    r = muster__port_msg_json_in(&port->spare, value, port->o.max_message_size,
+    r = muster__port_msg_json_in(&port->blocks, value, port->o.max_message_size,
                                  &msg);
   return r != 0 ? r : post_msg(port, msg, transfer);
 }
@@ -459,7 +460,7 @@ static int post_copy(muster_port_t *port, int format, const void *data,
   if (r == 0 && data == NULL && len != 0)
     r = MUSTER_EINVAL;
   if (r == 0)
-    r = muster__port_msg_copy_in(&port->spare, format, data, len,
+    r = muster__port_msg_copy_in(&port->blocks, format, data, len,
                                  port->o.max_message_size, &msg);
   return r != 0 ? r : post_msg(port, msg, transfer);
 }

@@ -281,68 +281,106 @@ void muster__port_end_close(muster__port_end_t *end) {
 /* ---- messages ------------------------------------------------------------ */
 
 #define MSG_HEADER offsetof(muster__port_msg_t, data)
+_Static_assert(MSG_HEADER + MUSTER__PORT_MSG_SMALL == MUSTER__PORT_BLOCK,
+               "a small message fills one slab block");
 
-static muster__port_msg_t *msg_init(char *block, int format, size_t len,
-                                    size_t cap) {
+static muster__port_msg_t *msg_init(char *block, muster__port_slab_t *slab,
+                                    int format, size_t len, size_t cap) {
   muster__port_msg_t *m = (muster__port_msg_t *)block;
   m->next = NULL;
   m->format = format;
   m->len = len;
   m->cap = (unsigned)cap;
   m->x = NULL;
+  m->slab = slab;
   return m;
 }
 
-/* A small block: from `spare` when it has one, else a new one. */
-static char *small_block(muster__port_spare_t *spare) {
-  muster__port_msg_t *m = spare ? spare->head : NULL;
+/* Gives a message's memory back: to its slab, or to malloc. */
+static void block_free(muster__port_msg_t *m) {
+  if (m->slab)
+    muster__port_slab_release(m->slab);
+  else
+    free(m);
+}
+
+/* A small block: one given back when `src` has one, else one carved from
+ * its slab (src NULL: malloc'd). *slab gets the block's slab. */
+static char *small_block(muster__port_blocks_t *src,
+                         muster__port_slab_t **slab) {
+  muster__port_msg_t *m = src ? src->spare.head : NULL;
+  *slab = NULL;
   if (m == NULL)
-    return malloc(MSG_HEADER + MUSTER__PORT_MSG_SMALL);
-  spare->head = m->next;
-  if (spare->head == NULL)
-    spare->tail = NULL;
-  spare->n--;
+    return src ? muster__port_carve(&src->carver, slab)
+               : malloc(MSG_HEADER + MUSTER__PORT_MSG_SMALL);
+  src->spare.head = m->next;
+  if (src->spare.head == NULL)
+    src->spare.tail = NULL;
+  src->spare.n--;
+  *slab = m->slab;
   return (char *)m;
 }
 
-int muster__port_msg_json_in(muster__port_spare_t *spare, const json_t *value,
-                             size_t limit, muster__port_msg_t **out) {
-  /* The text is written straight after the header: one allocation (none
-   * with a spare block), no copy. Small messages fit the first block; the
-   * encoder reallocs a longer one. */
-  struct muster__buf b = {small_block(spare), MSG_HEADER,
-                          MSG_HEADER + MUSTER__PORT_MSG_SMALL};
-  int r;
-  if (b.data == NULL)
-    return MUSTER_ENOMEM;
-  r = muster__json_write(value, &b, limit);
-  if (r != 0) {
-    free(b.data);
-    return r;
-  }
-  *out = msg_init(b.data, MUSTER__PORT_MSG_JSON, b.len - MSG_HEADER,
-                  b.cap - MSG_HEADER);
-  return 0;
-}
-
-int muster__port_msg_copy_in(muster__port_spare_t *spare, int format,
-                             const void *data, size_t len, size_t limit,
-                             muster__port_msg_t **out) {
-  char *block;
-  size_t cap = len ? len : 1;
-  if (len > limit)
-    return MUSTER_EMSGSIZE;
-  if (cap <= MUSTER__PORT_MSG_SMALL) {
-    cap = MUSTER__PORT_MSG_SMALL;
-    block = small_block(spare);
-  } else {
-    block = malloc(MSG_HEADER + cap);
-  }
+/* A small message: a copy of data[0..len) in a small block. */
+static int small_msg(muster__port_blocks_t *src, int format, const void *data,
+                     size_t len, muster__port_msg_t **out) {
+  muster__port_slab_t *slab;
+  char *block = small_block(src, &slab);
   if (block == NULL)
     return MUSTER_ENOMEM;
   if (len)
     memcpy(block + MSG_HEADER, data, len);
-  *out = msg_init(block, format, len, cap);
+  *out = msg_init(block, slab, format, len, MUSTER__PORT_MSG_SMALL);
+  return 0;
+}
+
+int muster__port_msg_json_in(muster__port_blocks_t *src, const json_t *value,
+                             size_t limit, muster__port_msg_t **out) {
+  /* The text is written after room for a header, in src's buffer (kept
+   * between posts) or a new one. A short text is then copied into a
+   * block (at most MUSTER__PORT_MSG_SMALL bytes); a longer one keeps the
+   * buffer as its message, written in place. */
+  struct muster__buf b = {NULL, MSG_HEADER, 0};
+  int r;
+  if (src && src->scratch.data) {
+    b.data = src->scratch.data;
+    b.cap = src->scratch.cap;
+  } else {
+    b.cap = MSG_HEADER + MUSTER__PORT_MSG_SMALL;
+    if ((b.data = malloc(b.cap)) == NULL)
+      return MUSTER_ENOMEM;
+  }
+  if (src)
+    src->scratch = (struct muster__buf){NULL, 0, 0};
+  r = muster__json_write(value, &b, limit);
+  if (r == 0 && src && b.len - MSG_HEADER <= MUSTER__PORT_MSG_SMALL) {
+    r = small_msg(src, MUSTER__PORT_MSG_JSON, b.data + MSG_HEADER,
+                  b.len - MSG_HEADER, out);
+    src->scratch = b; /* kept for the next post */
+    return r;
+  }
+  if (r != 0) {
+    free(b.data); /* an error may have grown it: not kept */
+    return r;
+  }
+  *out = msg_init(b.data, NULL, MUSTER__PORT_MSG_JSON, b.len - MSG_HEADER,
+                  b.cap - MSG_HEADER);
+  return 0;
+}
+
+int muster__port_msg_copy_in(muster__port_blocks_t *src, int format,
+                             const void *data, size_t len, size_t limit,
+                             muster__port_msg_t **out) {
+  char *block;
+  if (len > limit)
+    return MUSTER_EMSGSIZE;
+  if (len <= MUSTER__PORT_MSG_SMALL)
+    return small_msg(src, format, data, len, out);
+  block = malloc(MSG_HEADER + len);
+  if (block == NULL)
+    return MUSTER_ENOMEM;
+  memcpy(block + MSG_HEADER, data, len);
+  *out = msg_init(block, NULL, format, len, len);
   return 0;
 }
 
@@ -384,7 +422,7 @@ static void msg_drop_contents(muster__port_msg_t *msg) {
 
 void muster__port_msg_free(muster__port_msg_t *msg) {
   msg_drop_contents(msg);
-  free(msg);
+  block_free(msg);
 }
 
 void muster__port_msg_recycle(muster__port_msg_t *msg,
@@ -404,11 +442,18 @@ void muster__port_msg_recycle(muster__port_msg_t *msg,
 void muster__port_spare_free(muster__port_spare_t *s) {
   while (s->head) {
     muster__port_msg_t *next = s->head->next;
-    free(s->head);
+    block_free(s->head);
     s->head = next;
   }
   s->tail = NULL;
   s->n = 0;
+}
+
+void muster__port_blocks_free(muster__port_blocks_t *b) {
+  muster__port_spare_free(&b->spare);
+  muster__port_carver_end(&b->carver);
+  free(b->scratch.data);
+  b->scratch = (struct muster__buf){NULL, 0, 0};
 }
 
 void muster__port_msg_free_list(muster__port_msg_t *list) {

@@ -27,8 +27,10 @@
 #include <jansson.h>
 
 #include "buffer_internal.h"
+#include "json_write.h"
 #include "muster/message.h"
 #include "muster/shared.h"
+#include "port_slab.h"
 #include "wake.h"
 
 enum {
@@ -71,29 +73,30 @@ typedef struct {
   muster_shared_t **shared; /* a reference each (NULL once taken) */
 } muster__port_extra_t;
 
-/* A short header (a small message and its header fit the 128-byte chunks
- * glibc frees without its arena lock, see MUSTER__PORT_MSG_SMALL). */
+/* A short header (a small message and its header fill one block of a
+ * slab, src/port_slab.h). */
 typedef struct muster__port_msg_s muster__port_msg_t;
 struct muster__port_msg_s {
   muster__port_msg_t *next;
-  muster__port_extra_t *x; /* NULL when nothing travels with it */
+  muster__port_extra_t *x;   /* NULL when nothing travels with it */
+  muster__port_slab_t *slab; /* a block of this slab, or NULL: malloc'd */
   size_t len;
   unsigned cap; /* bytes allocated for data */
   int format;
   char data[];
 };
 
-/* Small message blocks (MUSTER__PORT_MSG_SMALL bytes of data; with the
- * header 120 bytes, a 128-byte malloc chunk: glibc's fastbin size, which
- * a thread frees into another thread's arena with one atomic operation
- * instead of that arena's lock) are used again rather than freed: the receiving
- * port keeps the blocks of what it delivered and hands them to its own queue at
- * its next take; a poster to that queue takes them over in its push and writes
- * its next messages in them. So a steady exchange of small messages allocates
- * nothing, and no thread frees memory another thread's malloc arena gave (which
- * costs that arena's lock). A port keeps at most MUSTER__PORT_SPARE_MAX of the
- * blocks it delivered; a queue takes a port's blocks in one splice while
- * it holds fewer than that. */
+/* Small messages (MUSTER__PORT_MSG_SMALL bytes of data: with the header,
+ * one MUSTER__PORT_BLOCK) live in blocks a poster carves from slabs of its
+ * own (src/port_slab.h), and blocks are used again rather than given
+ * back: the receiving port keeps the blocks of what it delivered and
+ * hands them to its own queue at its next take; a poster to that queue
+ * takes them over in its push and writes its next messages in them. So a
+ * steady exchange of small messages allocates nothing and touches no
+ * slab's count, and a stream one way (whose batches outgrow what is kept)
+ * costs one atomic give-back per message and a malloc per slab. A port
+ * keeps at most MUSTER__PORT_SPARE_MAX of the blocks it delivered; a queue
+ * takes a port's blocks in one splice while it holds fewer than that. */
 #define MUSTER__PORT_MSG_SMALL 88
 #define MUSTER__PORT_SPARE_MAX 128
 typedef struct {
@@ -101,8 +104,20 @@ typedef struct {
   size_t n;
 } muster__port_spare_t;
 
-/* Frees every block of `s`. */
+/* Where a poster's messages get their memory: blocks given back by the
+ * receiver, the slab it carves, and the encoder's buffer (kept between
+ * posts, so a small JSON message is encoded without an allocation).
+ * Zero-initialized is empty. Only the posting thread touches it. */
+typedef struct {
+  muster__port_spare_t spare;
+  muster__port_carver_t carver;
+  struct muster__buf scratch;
+} muster__port_blocks_t;
+
+/* Gives every block of `s` back. */
 void muster__port_spare_free(muster__port_spare_t *s);
+/* Gives back everything `b` holds; b is then empty. */
+void muster__port_blocks_free(muster__port_blocks_t *b);
 /* Frees what `msg` carries (as muster__port_msg_free) and keeps its block
  * in `s` when it is a small one and `s` has room; else frees it. */
 void muster__port_msg_recycle(muster__port_msg_t *msg, muster__port_spare_t *s);
@@ -196,14 +211,16 @@ void muster__port_end_close(muster__port_end_t *end);
 
 /* Messages. A message is one allocation holding its payload. */
 /* JSON text of `value`, written by the library's encoder, at most `limit`
- * bytes, in a block of `spare` when it has one (may be NULL).
- * Errors: MUSTER_EMSGSIZE, MUSTER_EINVAL, MUSTER_ENOMEM. */
-int muster__port_msg_json_in(muster__port_spare_t *spare, const json_t *value,
+ * bytes, with memory from `src` (NULL: malloc). A small text is encoded
+ * into src's buffer and copied into a block; a longer one becomes the
+ * message in that buffer (no copy). Errors: MUSTER_EMSGSIZE,
+ * MUSTER_EINVAL, MUSTER_ENOMEM. */
+int muster__port_msg_json_in(muster__port_blocks_t *src, const json_t *value,
                              size_t limit, muster__port_msg_t **out);
-/* A copy of `len` bytes in `format`, in a block of `spare` when it fits
- * one (spare may be NULL). Errors: MUSTER_EMSGSIZE (len over limit),
- * MUSTER_ENOMEM. */
-int muster__port_msg_copy_in(muster__port_spare_t *spare, int format,
+/* A copy of `len` bytes in `format`, in a block from `src` when it fits
+ * one (src may be NULL: malloc). Errors: MUSTER_EMSGSIZE (len over
+ * limit), MUSTER_ENOMEM. */
+int muster__port_msg_copy_in(muster__port_blocks_t *src, int format,
                              const void *data, size_t len, size_t limit,
                              muster__port_msg_t **out);
 /* The same, always in a new allocation. */
