@@ -292,7 +292,8 @@ static void conn_process(conn_t *c) {
         continue;
       }
     }
-    const char *what = r == MUSTER_ENOSYS ? "unknown command"
+    const char *what = r == MUSTER_ENOMEM   ? "out of memory"
+                       : r == MUSTER_ENOSYS ? "unknown command"
                        : r == MUSTER_EPROTONOSUPPORT
                            ? "unsupported protocol version"
                            : "malformed request";

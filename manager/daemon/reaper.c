@@ -6,8 +6,9 @@
  * reaps itself with waitpid() on their own pid once their pidfd is
  * readable; a waitpid(-1) here would steal their exit status. So this
  * file peeks with waitid(WNOWAIT) at the next zombie and reaps it only when
- * neither the registry nor userdb.c (a getent it runs) owns its pid. When the next zombie is an owned one,
- * libmuster reaps it on this same loop turn or the next, and the sweep is
+ * neither the registry nor userdb.c (a getent it runs) owns its pid. When
+ * the next zombie is an owned one, libmuster reaps it on this same loop
+ * turn or the next, and the sweep is
  * tried again a moment later (a short timer), so an orphan queued behind
  * it is not left a zombie until the next SIGCHLD. */
 #include "reaper.h"

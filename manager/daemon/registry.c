@@ -477,7 +477,8 @@ static int start_many(registry_t *r, json_t *apps, json_t *inherited, int force,
       continue;
     }
     for (j = 0; j < i && e == 0 && !force; j++)
-      if (specs[j] && strcmp(sget(specs[i], "name"), sget(specs[j], "name")) == 0) {
+      if (specs[j] &&
+          strcmp(sget(specs[i], "name"), sget(specs[j], "name")) == 0) {
         snprintf(err, errlen, "the name is given to two apps");
         e = MUSTER_EEXIST;
       }
@@ -610,11 +611,19 @@ static void cmd_targets(registry_t *r, ctl_req_t *req, const cmdargs_t *a) {
     return;
   }
   op_t *op = calloc(1, sizeof *op);
+  json_t *result = op ? json_array() : NULL;
+  if (result == NULL) { /* nothing was done */
+    free(op);
+    free(v);
+    ctl_replyf(req, MUSTER_ENOMEM, "%s \"%s\": out of memory", verb(cmd),
+               target);
+    return;
+  }
   op->r = r;
   op->req = req;
   op->cmd = cmd;
   op->pending = 1; /* held until every instance is asked */
-  op->result = json_array();
+  op->result = result;
   if (cmd == MUSTER_CMD_RELOAD) {
     op->queue = calloc((size_t)n + 1, sizeof *op->queue);
     op->update_env = a->update_env;
