@@ -3,7 +3,10 @@
 # app prefix with several apps; a follower sees apps started after it;
 # --follow across ~50 rotations under a burst of 30,000 lines: every line
 # once, whole, in order; `logs --follow | head -3` ends at once and leaves
-# no fd in the daemon; bad input.
+# no fd in the daemon; bad input. Each follower is known to be in place
+# before the lines it must see are made: the daemon registers it before it
+# sends the history, so the test waits until the history has come (never a
+# sleep: under TSan on a loaded machine a follower took longer than one).
 . "$(dirname "$0")/lib.bash" "$1"
 cc -O1 -o "$tmp/burst" "$apps/burst.c" || fail "cannot build the burst app"
 logs=$tmp/logs
@@ -47,34 +50,41 @@ assert n == 2, n
 "$M" start "$tmp/burst" --name stamp --output "$logs/stamp.log" \
   --error "$logs/stamp-err.log" -- 3 1 1000 "$tmp/stamp-go" >/dev/null
 wait_for 'grep -q ready "$logs/stamp.log"'
-"$M" logs stamp --follow --timestamp --lines 0 >"$tmp/stamped" &
+"$M" logs stamp --follow --timestamp --lines 1 >"$tmp/stamped" &
 f=$!
-sleep 0.5
+wait_for 'grep -qx ready "$tmp/stamped"' # the history: in place
 touch "$tmp/stamp-go"
-wait_for '[ "$(wc -l <"$tmp/stamped")" -ge 3 ]'
+wait_for '[ "$(wc -l <"$tmp/stamped")" -ge 4 ]'
 kill $f; wait $f || true
+[ "$(head -1 "$tmp/stamped")" = ready ] || fail "--timestamp history: $(head -1 "$tmp/stamped")"
 grep -Eqx '[0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}:[0-9]{2}:[0-9]{2}: line 00000001 of the burst, padded to be a little longer' \
   "$tmp/stamped" || fail "--timestamp: $(head -3 "$tmp/stamped")"
-"$M" logs stamp --follow --json --lines 0 >"$tmp/stamped.json" &
+"$M" logs stamp --follow --json --lines 1 >"$tmp/stamped.json" &
 f=$!
-sleep 0.3
+wait_for 'grep -q "line 00000003" "$tmp/stamped.json"' # the history
 "$M" restart stamp >/dev/null
 wait_for 'grep -q ready "$tmp/stamped.json"'
 kill $f; wait $f || true
 python3 -c "
 import json, sys, re
-for l in open('$tmp/stamped.json'):
-    o = json.loads(l)
+lines = [json.loads(l) for l in open('$tmp/stamped.json')]
+assert lines[0]['time'] is None, lines[0]  # the history line
+for o in lines[1:]:
     assert re.fullmatch(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z', o['time']), o
 " || fail "--follow --json: $(cat "$tmp/stamped.json")"
 
 # A follower of all sees the apps started after it (with their id and
 # name), and a follower of a name sees that app deleted and started again.
-"$M" logs --follow --lines 0 --out >"$tmp/late" &
+# Their history is the restarted stamp's last line (its burst is over
+# first), not "ready", which only the new stamp prints then.
+last='line 00000003 of the burst, padded to be a little longer'
+wait_for '[ "$(tail -1 "$logs/stamp.log")" = "$last" ]'
+"$M" logs --follow --lines 1 --out >"$tmp/late" &
 f=$!
-"$M" logs stamp --follow --lines 0 >"$tmp/again" &
+"$M" logs stamp --follow --lines 1 >"$tmp/again" &
 g=$!
-sleep 0.5
+wait_for 'grep -Eqx "[0-9]+\|stamp \| $last" "$tmp/late"'
+wait_for 'grep -qx "$last" "$tmp/again"'
 "$M" delete stamp >/dev/null
 "$M" start "$tmp/burst" --name late --output "$logs/late.log" \
   --error "$logs/late-err.log" -- 2 1 1000 "$tmp/stamp-go" >/dev/null
@@ -85,6 +95,7 @@ wait_for 'grep -qx "line 00000001 of the burst, padded to be a little longer" "$
 kill $f $g; wait $f $g || true
 grep -Eqx '[0-9]+\|stamp \| ready' "$tmp/late" || fail "follow all: $(cat "$tmp/late")"
 grep -qx 'ready' "$tmp/again" || fail "follow stamp: $(cat "$tmp/again")"
+[ "$(head -1 "$tmp/again")" = "$last" ] || fail "history of stamp: $(cat "$tmp/again")"
 
 # --follow through rotations: the follower is in place (it printed the
 # history line "ready") before the burst starts.
