@@ -89,7 +89,7 @@ static const unsigned char *scan_string(const unsigned char *p,
                                         const unsigned char *end, int *esc) {
   for (;;) {
 #ifdef HAVE_AVX2_DISPATCH
-    if (end - p >= 64 && __builtin_cpu_supports("avx2"))
+    if (end - p >= 64 && muster__have_avx2())
       p = muster__json_skip_plain_avx2(p, end);
 #endif
 #ifdef __SSE2__

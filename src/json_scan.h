@@ -10,6 +10,17 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define HAVE_AVX2_DISPATCH 1
+/* Whether the CPU and the kernel let us use AVX2. glibc has already asked
+ * the CPU at start-up; <sys/platform/x86.h> (glibc 2.33) reads its answer.
+ * __builtin_cpu_supports would link libgcc's own start-up probe, a dozen
+ * more CPUID instructions in every program that links libmuster: each one
+ * traps to the hypervisor on a virtual machine (tens of microseconds). */
+#if defined(__has_include) && __has_include(<sys/platform/x86.h>)
+#include <sys/platform/x86.h>
+#define muster__have_avx2() CPU_FEATURE_ACTIVE(AVX2)
+#else
+#define muster__have_avx2() __builtin_cpu_supports("avx2")
+#endif
 #endif
 
 /* p points at a byte >= 0x80; returns the byte after a well-formed UTF-8
@@ -93,7 +104,7 @@ muster__json_skip_plain_sse2(const unsigned char *p, const unsigned char *end) {
 
 #ifdef HAVE_AVX2_DISPATCH
 /* Skips plain string bytes 32 at a time, on CPUs that have AVX2 (callers
- * check __builtin_cpu_supports("avx2") first): returns the first byte that
+ * check muster__have_avx2() first): returns the first byte that
  * is a quote, a backslash, or (as a signed byte) below 0x20 — the control
  * characters and every byte >= 0x80 — or the point where fewer than 32
  * bytes remain. A big message is mostly one string, and this scan is then

@@ -179,7 +179,7 @@ static int write_string(writer_t *w, const char *str, size_t n) {
   w->data[w->len++] = '"';
   int wide = 0;
 #ifdef HAVE_AVX2_DISPATCH
-  wide = n >= 128 && __builtin_cpu_supports("avx2");
+  wide = n >= 128 && muster__have_avx2();
 #endif
   for (;;) {
     p = skip_plain(p, end, wide);
