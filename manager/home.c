@@ -45,7 +45,7 @@ static int make_dir(const char *path) {
 }
 
 int home_init(home_t *h, int create, const char **what) {
-  memset(h, 0, sizeof *h);
+  h->sock[0] = h->lock[0] = h->logs[0] = h->dump[0] = h->daemon_log[0] = '\0';
   if (what)
     *what = "MUSTER_HOME";
   int r = muster_client_home(h->dir, sizeof h->dir);

@@ -6,13 +6,20 @@
 #include <limits.h>
 #include <sys/un.h>
 
+/* A path in the home is the home's path, a slash and a name no longer than
+ * "daemon.sock"; the socket's must fit in a socket address, so all do. */
+#define HOME_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
+
+/* Short paths first and the long one last, so that filling a home_t on the
+ * stack touches one page, not six: a command-line call pays for each. */
 typedef struct {
-  char dir[PATH_MAX];
-  char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
-  char lock[PATH_MAX];
-  char logs[PATH_MAX];
-  char dump[PATH_MAX];
-  char daemon_log[PATH_MAX];
+  char sock[HOME_PATH_MAX];
+  char lock[HOME_PATH_MAX];
+  char logs[HOME_PATH_MAX];
+  char dump[HOME_PATH_MAX];
+  char daemon_log[HOME_PATH_MAX];
+  char dir[PATH_MAX]; /* the home itself: too long for a socket is an
+                         error, reported with the path */
 } home_t;
 
 /* Resolves the home (muster_client_home) and the paths in it. With

@@ -316,7 +316,17 @@ static const char help[] =
     "  MUSTER_HOME             the daemon's home (default ~/.muster)\n";
 
 int cli_main(int argc, char **argv) {
-  cli_t cli = {.timeout_ms = DEFAULT_TIMEOUT_MS};
+  /* Not "= {...}": that would clear the home's PATH_MAX bytes, pages of
+   * stack that home_init() fills only at their start. */
+  cli_t cli;
+  /* jansson seeds its hash tables from /dev/urandom at the first object
+   * (an open, a read and a close). The CLI reads only its own daemon's
+   * replies and its user's files, nothing a stranger could fill with
+   * colliding keys, so a seed that costs no system call will do. */
+  json_object_seed((size_t)getpid() * 2654435761u + (size_t)cli_now_ms());
+  cli.timeout_ms = DEFAULT_TIMEOUT_MS;
+  cli.color = 0;
+  cli.client = NULL;
   const char *t = getenv("MUSTER_TIMEOUT");
   long long v = 0;
   if (t && *t) {
