@@ -93,11 +93,17 @@ typedef enum {
    * {"fields": "table"} → the same with only what `muster ls` shows (pid,
    * name, pm_id, monit, pm2_env.namespace/status/restart_time/pm_uptime/
    * username/error);
-   * {"fields": "rows"} → the same values as rows: {"columns": [names],
-   * "rows": [[value per column]...]}, one row per instance; the columns
-   * are pm_id, name, namespace, pid, status, restart_time, pm_uptime, cpu,
-   * memory, username, error (a client finds each by its name: later
-   * versions may add columns). What `muster ls` asks for. */
+   * {"fields": "rows"} → the same values as lines of text:
+   * {"columns": [names], "lines": "..."}, one line per instance, each
+   * ended by "\n", of one field per column separated by "\t"; a
+   * backslash, a tab or a newline inside a field is written as a
+   * backslash then '\\', 't' or 'n'; numbers in decimal (cpu with one
+   * decimal). The columns are pm_id, name, namespace, pid, status,
+   * restart_time, pm_uptime, cpu, memory, username, error (a client finds
+   * each by its name: later versions may add columns). What `muster ls`
+   * asks for: one string costs a reader a fraction of ~20 values per
+   * instance. (Earlier daemons answered {"columns", "rows": [[value
+   * per column]...]}.) */
   MUSTER_CMD_LIST,
   /* {"target"} → the matching instances, jlist shape plus details */
   MUSTER_CMD_DESCRIBE,

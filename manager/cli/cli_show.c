@@ -72,7 +72,8 @@ static const char *cstr(const json_t *v) {
   return s ? s : "";
 }
 
-/* A row of {"columns", "rows"} (where[c]: the index of column c, or -1). */
+/* A row of {"columns", "rows"}, an older daemon's row view (where[c]: the
+ * index of column c, or -1). */
 static void from_row(const json_t *a, const int *where, row_t *r) {
 #define COL(c) (where[c] < 0 ? NULL : json_array_get(a, (size_t)where[c]))
   r->id = json_integer_value(COL(C_ID));
@@ -106,9 +107,57 @@ static void from_object(const json_t *p, row_t *r) {
                .error = str(env, "error")};
 }
 
-/* The rows of a list reply, either shape: *rows and *n, or -1 when it is
- * neither. */
-static int table_rows(const json_t *list, row_t **rows, size_t *n) {
+/* Undoes the row view's escapes of one field in place (a backslash
+ * before a backslash, a 't' or an 'n'); returns the field. */
+static char *unescape_field(char *f) {
+  char *in = f, *out = f;
+  while (*in) {
+    if (*in == '\\' && in[1]) {
+      in++;
+      *out++ = *in == 't' ? '\t' : *in == 'n' ? '\n' : *in;
+      in++;
+    } else {
+      *out++ = *in++;
+    }
+  }
+  *out = '\0';
+  return f;
+}
+
+/* A line of {"columns", "lines"}, split in place. */
+static void from_line(char *line, const int *where, row_t *r) {
+  char *field[C_COUNT + 1] = {0};
+  size_t nf = 0;
+  for (char *p = line; nf < C_COUNT + 1;) {
+    field[nf++] = p;
+    p = strchr(p, '\t');
+    if (p == NULL)
+      break;
+    *p++ = '\0';
+  }
+  const char *v[C_COUNT];
+  for (int c = 0; c < C_COUNT; c++)
+    v[c] = where[c] >= 0 && (size_t)where[c] < nf
+               ? unescape_field(field[where[c]])
+               : "";
+  *r = (row_t){.id = strtoll(v[C_ID], NULL, 10),
+               .pid = strtoll(v[C_PID], NULL, 10),
+               .restarts = strtoll(v[C_RESTARTS], NULL, 10),
+               .uptime = strtoll(v[C_UPTIME], NULL, 10),
+               .memory = strtoll(v[C_MEMORY], NULL, 10),
+               .cpu = strtod(v[C_CPU], NULL),
+               .name = v[C_NAME],
+               .ns = v[C_NS],
+               .status = v[C_STATUS],
+               .user = v[C_USER],
+               .error = v[C_ERROR]};
+}
+
+/* The rows of a list reply, any shape: *rows and *n (and in *text the
+ * copy of the lines they point into, or NULL), or -1 when it is none. */
+static int table_rows(const json_t *list, row_t **rows, size_t *n,
+                      char **text) {
+  const json_t *lines = json_object_get(list, "lines");
   const json_t *items =
       json_is_array(list) ? list : json_object_get(list, "rows");
   const json_t *names = json_object_get(list, "columns");
@@ -119,17 +168,36 @@ static int table_rows(const json_t *list, row_t **rows, size_t *n) {
       if (strcmp(cstr(json_array_get(names, i)), columns[c]) == 0)
         where[c] = (int)i;
   }
-  if (!json_is_array(items))
+  *text = NULL;
+  if (json_is_string(lines)) {
+    *text = strdup(json_string_value(lines));
+    if (*text == NULL)
+      return -1;
+    *n = 0;
+    for (const char *p = *text; (p = strchr(p, '\n')) != NULL; p++)
+      ++*n;
+  } else if (json_is_array(items)) {
+    *n = json_array_size(items);
+  } else {
     return -1;
-  *n = json_array_size(items);
+  }
   *rows = calloc(*n ? *n : 1, sizeof **rows);
-  if (*rows == NULL)
+  if (*rows == NULL) {
+    free(*text);
     return -1;
+  }
+  char *line = *text;
   for (size_t i = 0; i < *n; i++) {
-    if (json_is_array(list))
+    if (line) {
+      char *nl = strchr(line, '\n');
+      *nl = '\0';
+      from_line(line, where, &(*rows)[i]);
+      line = nl + 1;
+    } else if (json_is_array(list)) {
       from_object(json_array_get(items, i), &(*rows)[i]);
-    else
+    } else {
       from_row(json_array_get(items, i), where, &(*rows)[i]);
+    }
   }
   return 0;
 }
@@ -141,7 +209,8 @@ int cli_print_table(cli_t *cli, const json_t *list) {
   const char *off = cli->color ? "\033[0m" : "";
   row_t *rows;
   size_t n;
-  if (table_rows(list, &rows, &n) < 0) {
+  char *text;
+  if (table_rows(list, &rows, &n, &text) < 0) {
     fprintf(stderr, "muster: the daemon's list is not a table\n");
     return CLI_FAIL;
   }
@@ -177,6 +246,7 @@ int cli_print_table(cli_t *cli, const json_t *list) {
       printf("     %s└ %s%s\n", red, r->error, off);
   }
   free(rows);
+  free(text);
   return CLI_OK;
 }
 

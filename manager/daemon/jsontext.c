@@ -61,9 +61,11 @@ static size_t utf8_len(const unsigned char *s) {
   return n;
 }
 
-void jsontext_str(jsontext_t *t, const char *str) {
+/* s escaped for a JSON string's body; with `tsv`, a backslash, a tab and
+ * a newline of s first become two characters each, a backslash and
+ * then a backslash, a 't' or an 'n' (jsontext_field). */
+static void put_escaped(jsontext_t *t, const char *str, int tsv) {
   const unsigned char *s = (const unsigned char *)str;
-  put(t, "\"", 1);
   while (*s) {
     size_t plain = 0;
     while (s[plain] >= 0x20 && s[plain] < 0x80 && s[plain] != '"' &&
@@ -74,7 +76,15 @@ void jsontext_str(jsontext_t *t, const char *str) {
     if (*s == '\0')
       break;
     char esc[8];
-    if (*s == '"' || *s == '\\') {
+    if (tsv && (*s == '\\' || *s == '\t' || *s == '\n')) {
+      /* The field's backslash, then the letter, each as JSON. */
+      put(t, "\\\\", 2);
+      if (*s == '\\')
+        put(t, "\\\\", 2);
+      else
+        put(t, *s == '\t' ? "t" : "n", 1);
+      s++;
+    } else if (*s == '"' || *s == '\\') {
       esc[0] = '\\';
       esc[1] = (char)*s;
       put(t, esc, 2);
@@ -101,8 +111,15 @@ void jsontext_str(jsontext_t *t, const char *str) {
       }
     }
   }
+}
+
+void jsontext_str(jsontext_t *t, const char *s) {
+  put(t, "\"", 1);
+  put_escaped(t, s, 0);
   put(t, "\"", 1);
 }
+
+void jsontext_field(jsontext_t *t, const char *s) { put_escaped(t, s, 1); }
 
 void jsontext_int(jsontext_t *t, long long v) {
   char buf[32];

@@ -19,6 +19,13 @@ typedef struct {
 void jsontext_raw(jsontext_t *t, const char *s);
 /* A string value, quoted and escaped. */
 void jsontext_str(jsontext_t *t, const char *s);
+/* A field of tab-separated lines, inside a JSON string the caller opened
+ * with jsontext_raw(t, "\"") and whose fields and lines it separates with
+ * jsontext_raw(t, "\\t") and jsontext_raw(t, "\\n"). A backslash, a tab
+ * or a newline of s becomes two characters of the lines (a backslash,
+ * then a backslash, a 't' or an 'n'), and the whole is escaped for JSON. */
+void jsontext_field(jsontext_t *t, const char *s);
+/* A number: a value of its own, or digits inside a string. */
 void jsontext_int(jsontext_t *t, long long v);
 /* A real with one decimal (1.0, 12.5): read back as a real. */
 void jsontext_real1(jsontext_t *t, double v);

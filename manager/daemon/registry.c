@@ -229,48 +229,47 @@ static json_t *view_table(registry_t *r, inst_t *inst, uint64_t now) {
 }
 
 /* The columns of a row view ({"fields": "rows"}): what `muster ls` and
- * `start` print, with no key repeated per app. One array of scalars per
- * app costs a fraction of the three objects of the table view, to build,
- * encode and parse: with 1,000 apps that was most of `ls`. */
+ * `start` print, with no key repeated per app. */
 static const char *const row_columns[] = {
     "pm_id",     "name", "namespace", "pid",      "status", "restart_time",
     "pm_uptime", "cpu",  "memory",    "username", "error"};
 
-/* One row, as JSON text: the values of row_columns in order. */
+/* One row: the values of row_columns, tab-separated, then a newline. */
 static void view_row(registry_t *r, jsontext_t *t, inst_t *inst,
                      uint64_t now) {
   char ub[256];
   int pid = inst_pid(inst);
   procstat_sample(&inst->usage, pid, inst->started_ms, now);
-  jsontext_raw(t, "[");
   jsontext_int(t, inst->pm_id);
-  jsontext_raw(t, ",");
-  jsontext_str(t, sget(inst->spec, "name"));
-  jsontext_raw(t, ",");
-  jsontext_str(t, sget(inst->spec, "namespace"));
-  jsontext_raw(t, ",");
+  jsontext_raw(t, "\\t");
+  jsontext_field(t, sget(inst->spec, "name"));
+  jsontext_raw(t, "\\t");
+  jsontext_field(t, sget(inst->spec, "namespace"));
+  jsontext_raw(t, "\\t");
   jsontext_int(t, pid);
-  jsontext_raw(t, ",");
-  jsontext_str(t, inst_status(inst));
-  jsontext_raw(t, ",");
+  jsontext_raw(t, "\\t");
+  jsontext_field(t, inst_status(inst));
+  jsontext_raw(t, "\\t");
   jsontext_int(t, (long long)inst_restarts(inst));
-  jsontext_raw(t, ",");
+  jsontext_raw(t, "\\t");
   jsontext_int(t, (long long)inst->started_ms);
-  jsontext_raw(t, ",");
+  jsontext_raw(t, "\\t");
   jsontext_real1(t, inst->usage.cpu);
-  jsontext_raw(t, ",");
+  jsontext_raw(t, "\\t");
   jsontext_int(t, (long long)inst->usage.rss);
-  jsontext_raw(t, ",");
-  jsontext_str(t, app_user(inst->spec, ub, sizeof ub));
-  jsontext_raw(t, ",");
-  jsontext_str(t, inst->error);
-  jsontext_raw(t, "]");
+  jsontext_raw(t, "\\t");
+  jsontext_field(t, app_user(inst->spec, ub, sizeof ub));
+  jsontext_raw(t, "\\t");
+  jsontext_field(t, inst->error);
+  jsontext_raw(t, "\\n");
 }
 
-/* {"columns": [...], "rows": [[...]...]} written straight as text: with
- * 1,000 apps, building it as jansson values and freeing them was most of
- * the daemon's time for an `ls` (malloc walking a heap the apps
- * fragmented). */
+/* {"columns": [...], "lines": "..."}: one line per app, of tab-separated
+ * fields (docs/manager.md, "The row view"), written straight as text.
+ * With 1,000 apps, values in arrays (~20 jansson values per app) cost
+ * the daemon most of its time to build and free, and the CLI ~200
+ * fresh heap pages to read: a page fault costs 6-25 us on this kind of
+ * virtual machine. One string is one value. */
 static void view_rows(registry_t *r, jsontext_t *t, inst_t **v, int n) {
   uint64_t now = clock_wall_ms();
   jsontext_raw(t, "{\"columns\":[");
@@ -278,12 +277,10 @@ static void view_rows(registry_t *r, jsontext_t *t, inst_t **v, int n) {
     jsontext_raw(t, i ? "," : "");
     jsontext_str(t, row_columns[i]);
   }
-  jsontext_raw(t, "],\"rows\":[");
-  for (int i = 0; i < n; i++) {
-    jsontext_raw(t, i ? "," : "");
+  jsontext_raw(t, "],\"lines\":\"");
+  for (int i = 0; i < n; i++)
     view_row(r, t, v[i], now);
-  }
-  jsontext_raw(t, "]}");
+  jsontext_raw(t, "\"}");
 }
 
 static json_t *view(registry_t *r, inst_t *inst, int detail) {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `ls` asks for the row view ({"fields": "rows"}): the values of the
-# jlist shape, one array per app under named columns. A daemon older than
-# that answers a jlist array, which `ls` still prints; a reply that is
-# neither is an error, not a crash.
+# jlist shape under named columns, one line of tab-separated fields per
+# app in one string ("lines"). Older daemons answer an array per app
+# ("rows") or a jlist array, which `ls` still prints; a reply that is
+# none of these is an error, not a crash.
 . "$(dirname "$0")/lib.bash" "$1"
 "$M" start sleep --name one -- 3600 >/dev/null
 "$M" start sleep --name two --namespace other -- 3600 >/dev/null
@@ -20,7 +21,20 @@ s.connect(sys.argv[1])
 s.sendall(b'{"v":1,"id":1,"cmd":"list","args":{"fields":"rows"}}\n')
 reply = json.loads(s.makefile().readline())
 assert reply["ok"] and reply["id"] == 1, reply
-cols, rows = reply["result"]["columns"], reply["result"]["rows"]
+cols, text = reply["result"]["columns"], reply["result"]["lines"]
+assert text.endswith("\n"), text
+unesc = {"\\": "\\", "t": "\t", "n": "\n"}
+def field(f):
+    out, i = "", 0
+    while i < len(f):
+        if f[i] == "\\" and i + 1 < len(f):
+            out += unesc[f[i + 1]]
+            i += 2
+        else:
+            out += f[i]
+            i += 1
+    return out
+rows = [[field(f) for f in line.split("\t")] for line in text[:-1].split("\n")]
 assert cols == ["pm_id", "name", "namespace", "pid", "status", "restart_time",
                 "pm_uptime", "cpu", "memory", "username", "error"], cols
 jl = json.loads(subprocess.run([sys.argv[2], "jlist"], capture_output=True,
@@ -35,8 +49,8 @@ for row, p in zip(rows, jl):
             "pm_uptime": env["pm_uptime"], "username": env["username"],
             "error": env["error"]}
     for k, v in want.items():
-        assert r[k] == v, (k, r[k], v)
-    assert isinstance(r["cpu"], (int, float)) and isinstance(r["memory"], int), r
+        assert r[k] == str(v), (k, r[k], v)
+    float(r["cpu"]), int(r["memory"])
 print("rows match jlist")
 PY
 out=$("$M" ls)
@@ -46,8 +60,8 @@ grep -Eq '^1 +two +other +fork +0 .* stopped ' <<<"$out" || fail "row two"
 grep -Fq '2    q"uo\te é ' <<<"$out" || fail "row three"
 finish
 
-# A stand-in for an older daemon: it answers `list` with a jlist array,
-# then with something that is not a table.
+# A stand-in for older daemons: it answers `list` with rows as arrays,
+# with a jlist array, then with something that is not a table.
 export MUSTER_HOME=$tmp/old
 mkdir -m 700 "$MUSTER_HOME"
 python3 - "$MUSTER_HOME/daemon.sock" >"$tmp/fake.log" 2>&1 <<'PY' &
@@ -56,6 +70,11 @@ srv = socket.socket(socket.AF_UNIX)
 srv.bind(sys.argv[1])
 srv.listen(4)
 answers = [
+    {"columns": ["pm_id", "name", "namespace", "pid", "status",
+                 "restart_time", "pm_uptime", "cpu", "memory", "username",
+                 "error"],
+     "rows": [[3, "arrays", "older", 4343, "online", 2, 0, 1.5, 4096,
+               "them", ""]]},
     [{"pid": 4242, "name": "legacy", "pm_id": 7,
       "monit": {"memory": 2048, "cpu": 3},
       "pm2_env": {"namespace": "old", "status": "online", "restart_time": 5,
@@ -74,6 +93,10 @@ for result in answers:
 PY
 fake=$!
 wait_for '[ -S "$MUSTER_HOME/daemon.sock" ]'
+out=$("$M" ls) || fail "ls of rows as arrays: $out"
+echo "$out"
+grep -Eq '^3 +arrays +older +fork +4343 .* 2 +online .* 2% +4.0kb +them' <<<"$out" ||
+  fail "the row as an array: $out"
 out=$("$M" ls) || fail "ls of a jlist array: $out"
 echo "$out"
 grep -Eq '^7 +legacy +old +fork +4242 .* 5 +online .* 3% +2.0kb +someone' <<<"$out" ||
