@@ -196,8 +196,12 @@ log(f'daemon pid {dpid}: {fig["rss_idle_kb"]} kB idle '
 st = {'c': [], 'node': []}
 li = {'c': [], 'node': []}
 apps = []
+# The C apps first. Interleaved, each C app was started the moment the
+# Node app before it listened, while that Node process was still busy
+# with its start-up on one of the 2 vCPUs: the C apps' `start` took
+# 13.9 ms, the Node apps' 7.9 ms, in the same run.
 for i in range(10):
-    kind = 'c' if i % 2 == 0 else 'node'
+    kind = 'c' if i < 5 else 'node'
     port = port0 + i
     app = f'{kind}{i}'
     script, interp = (app_c, 'none') if kind == 'c' else (app_js, None)
