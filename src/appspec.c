@@ -276,9 +276,10 @@ static int r_instances(rule_ctx_t *rc, const char *name, json_t *v) {
   }
   if (n > 4096 || n < -4096)
     return BAD(rc, v, "an integer between -4096 and 4096, or \"max\"");
-  long long c = cpus(rc->opts);
-  if (n <= 0)
+  if (n <= 0) { /* "max", or that many fewer: the only case that asks */
+    long long c = cpus(rc->opts);
     n = c + n > 1 ? c + n : 1;
+  }
   return put(rc, name, json_integer(n));
 }
 
