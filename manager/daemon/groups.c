@@ -29,11 +29,14 @@
  * leader: far less likely than the duplicate it prevents.
  *
  * The window: a group is recorded when libmuster reports the new process
- * (on_child), a moment after the spawn, and the file is written once at
- * the end of that loop turn (a uv_check handle), so an ecosystem of 100
- * apps started by one request costs one write, not 100. A daemon killed
- * inside that window leaves a main process that dies by its parent-death
- * signal before it could fork much; that is accepted. */
+ * (on_child), a moment after the spawn, and the file is written from the
+ * end of that loop turn (a uv_check handle) by one job on the threadpool,
+ * so an ecosystem of 100 apps started by one request costs one write, not
+ * 100, and neither the leader's start time (its stat waits while it is
+ * still in execve) nor the rename holds up the loop; changes made while a
+ * job runs are written by the next one. A daemon killed inside that
+ * window leaves a main process that dies by its parent-death signal
+ * before it could fork much; that is accepted. */
 #include "groups.h"
 #include "groups_record.h"
 
@@ -65,11 +68,31 @@ typedef struct {
   uint64_t deadline_ms; /* leftovers: when SIGKILL is due */
   int killed;           /* leftovers: SIGKILL sent */
   int alive;            /* leftovers: members seen by the last scan */
+  int start_state;      /* START_KNOWN, or see job_work */
 } group_t;
+
+enum {
+  START_KNOWN,   /* start holds the leader's start time */
+  START_PENDING, /* not read yet: the next write job reads it */
+  START_READ,    /* in a job's copy: read by the job */
+  START_GONE     /* in a job's copy: the leader was gone */
+};
+
+/* A write of the record on the threadpool: a copy of the groups, whose
+ * pending start times it reads first. */
+typedef struct {
+  uv_work_t req;
+  group_t *v;
+  size_t n;
+  int err;
+} job_t;
 
 static group_t *groups;
 static size_t ngroups, cap;
 static uv_check_t flush;
+static uv_loop_t *loop;
+static job_t *job;  /* the write in flight, or NULL */
+static int again;   /* changed since that job's copy: write once more */
 static int opened;
 static char path[PATH_MAX + 16], tmp[PATH_MAX + 32], boot_id[64];
 
@@ -118,16 +141,21 @@ static void read_boot_id(void) {
   fclose(f);
 }
 
-static int save(void) {
-  groups_entry_t *v = malloc((ngroups ? ngroups : 1) * sizeof *v);
+/* Writes the groups g[0..n) whose start is known (temporary file,
+ * rename). Called on the loop thread or, for a job, on the threadpool:
+ * it touches only g and what groups_open() set before any job. */
+static int save_groups(const group_t *g, size_t n) {
+  groups_entry_t *v = malloc((n ? n : 1) * sizeof *v);
   if (v == NULL)
     return MUSTER_ENOMEM;
-  for (size_t i = 0; i < ngroups; i++)
-    v[i] = (groups_entry_t){.pgid = groups[i].pgid,
-                            .start = groups[i].start,
-                            .signo = groups[i].signo,
-                            .kill_timeout_ms = groups[i].kill_timeout_ms};
-  char *text = groups_record_encode(v, ngroups, boot_id);
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (g[i].start_state == START_KNOWN || g[i].start_state == START_READ)
+      v[k++] = (groups_entry_t){.pgid = g[i].pgid,
+                                .start = g[i].start,
+                                .signo = g[i].signo,
+                                .kill_timeout_ms = g[i].kill_timeout_ms};
+  char *text = groups_record_encode(v, k, boot_id);
   free(v);
   if (text == NULL)
     return MUSTER_ENOMEM;
@@ -138,11 +166,11 @@ static int save(void) {
   } else {
     size_t len = strlen(text), off = 0;
     while (off < len && r == 0) {
-      ssize_t n = write(fd, text + off, len - off);
-      if (n < 0 && errno != EINTR)
+      ssize_t w = write(fd, text + off, len - off);
+      if (w < 0 && errno != EINTR)
         r = -errno;
-      else if (n > 0)
-        off += (size_t)n;
+      else if (w > 0)
+        off += (size_t)w;
     }
     if (close(fd) < 0 && r == 0)
       r = -errno;
@@ -155,8 +183,7 @@ static int save(void) {
   return r;
 }
 
-static void save_or_say(void) {
-  int r = save();
+static void say(int r) {
   if (r < 0)
     fprintf(stderr,
             "muster daemon: %s: %s (%s): a daemon started after this one "
@@ -164,12 +191,98 @@ static void save_or_say(void) {
             path, muster_err_name(r), muster_strerror(r));
 }
 
-static void on_flush(uv_check_t *c) {
-  uv_check_stop(c);
-  save_or_say();
+/* On the loop thread, with no job in flight (groups_open, groups_close,
+ * job_done); a group whose start is still pending is left out. */
+static void save_or_say(void) { say(save_groups(groups, ngroups)); }
+
+/* The threadpool's part: the start times not read yet, then the file.
+ * Reading /proc/<pid>/stat of a process that is still inside execve()
+ * waits until the exec is done (milliseconds, longer under load): on
+ * the loop that held back the reply to `start` and every request after
+ * it. A process cannot fork before its exec is done, so nothing it
+ * starts can be missed meanwhile. */
+static void job_work(uv_work_t *req) {
+  job_t *j = req->data;
+  for (size_t i = 0; i < j->n; i++) {
+    group_t *g = &j->v[i];
+    char state;
+    int pgrp, sid;
+    /* The leader may be gone already (it exited at once): then its
+     * group is empty or on its way out, and the row will report it. */
+    if (g->start_state == START_PENDING)
+      g->start_state = proc_stat(g->pgid, &state, &pgrp, &sid, &g->start) < 0
+                           ? START_GONE
+                           : START_READ;
+  }
+  j->err = save_groups(j->v, j->n);
 }
 
-/* Written at the end of this loop turn. */
+static void start_job(void);
+
+/* Back on the loop: what the job read goes to the groups still the same
+ * (same key and group id, still pending). */
+static void job_done(uv_work_t *req, int status) {
+  job_t *j = req->data;
+  (void)status;
+  job = NULL;
+  for (size_t i = 0; i < j->n; i++) {
+    const group_t *c = &j->v[i];
+    if (c->start_state != START_READ && c->start_state != START_GONE)
+      continue;
+    for (size_t k = 0; k < ngroups; k++) {
+      group_t *g = &groups[k];
+      if (g->key != c->key || g->pgid != c->pgid ||
+          g->start_state != START_PENDING)
+        continue;
+      if (c->start_state == START_GONE) {
+        groups[k] = groups[--ngroups];
+      } else {
+        g->start = c->start;
+        g->start_state = START_KNOWN;
+      }
+      break;
+    }
+  }
+  say(j->err);
+  free(j->v);
+  free(j);
+  if (!opened)
+    save_or_say(); /* closed meanwhile: the last word is the loop's */
+  else if (again)
+    start_job();
+}
+
+static void start_job(void) {
+  again = 0;
+  job_t *j = calloc(1, sizeof *j);
+  group_t *v = malloc((ngroups ? ngroups : 1) * sizeof *v);
+  if (j == NULL || v == NULL) {
+    free(j);
+    free(v);
+    say(MUSTER_ENOMEM);
+    return;
+  }
+  memcpy(v, groups, ngroups * sizeof *v);
+  *j = (job_t){.v = v, .n = ngroups};
+  j->req.data = j;
+  if (uv_queue_work(loop, &j->req, job_work, job_done) < 0) {
+    free(v);
+    free(j);
+    say(MUSTER_ENOMEM);
+    return;
+  }
+  job = j;
+}
+
+static void on_flush(uv_check_t *c) {
+  uv_check_stop(c);
+  if (job)
+    again = 1; /* the job in flight has an older copy */
+  else
+    start_job();
+}
+
+/* Written from the end of this loop turn on, on the threadpool. */
 static void changed(void) {
   if (opened)
     uv_check_start(&flush, on_flush);
@@ -294,7 +407,7 @@ static int end_leftovers(void) {
   return found;
 }
 
-int groups_open(uv_loop_t *loop, const home_t *h) {
+int groups_open(uv_loop_t *l, const home_t *h) {
   if (snprintf(path, sizeof path, "%s/groups.json", h->dir) >=
           (int)sizeof path ||
       snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
@@ -305,6 +418,7 @@ int groups_open(uv_loop_t *loop, const home_t *h) {
   ngroups = 0;
   /* A full disk must not keep the apps down: say so and go on. */
   save_or_say();
+  loop = l;
   uv_check_init(loop, &flush);
   uv_unref((uv_handle_t *)&flush);
   opened = 1;
@@ -313,16 +427,11 @@ int groups_open(uv_loop_t *loop, const home_t *h) {
 
 void groups_track(const void *key, int pgid, int signo,
                   uint64_t kill_timeout_ms) {
-  char state;
-  int pgrp, sid;
-  unsigned long long start;
-  /* The leader may be gone already (it exited at once): then its group is
-   * empty or on its way out, and the row will report it. */
-  if (pgid <= 1 || proc_stat(pgid, &state, &pgrp, &sid, &start) < 0)
+  if (pgid <= 1)
     return;
   group_t g = {.key = key,
                .pgid = pgid,
-               .start = start,
+               .start_state = START_PENDING,
                .signo = signo > 0 ? signo : SIGTERM,
                .kill_timeout_ms = kill_timeout_ms};
   size_t i;

@@ -20,8 +20,9 @@
  * clean exit), or MUSTER_ENAMETOOLONG for a home whose path is too long.
  * A missing, unreadable or foreign-boot record is treated as empty; a
  * record that cannot be written (a full disk) is reported on stderr and
- * the daemon runs on. Later changes are written at the end of each loop
- * turn of `loop`. Call once, holding the home's lock. */
+ * the daemon runs on. Later changes are written from the end of each loop
+ * turn of `loop` on, by the threadpool (groups.c). Call once, holding the
+ * home's lock. */
 int groups_open(uv_loop_t *loop, const home_t *h);
 
 /* Records that the process group `pgid` (whose leader is the process
