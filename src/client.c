@@ -37,16 +37,7 @@ int muster_client_home(char *buf, size_t size) {
   return 0;
 }
 
-int muster_client_connect(const char *home, muster_client_t **out) {
-  char dir[4096];
-  if (out == NULL)
-    return MUSTER_EINVAL;
-  if (home == NULL) {
-    int r = muster_client_home(dir, sizeof dir);
-    if (r < 0)
-      return r;
-    home = dir;
-  }
+static int connect_to(const char *home, muster_client_t **out) {
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
   int n = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/daemon.sock", home);
   if (n < 0 || (size_t)n >= sizeof sa.sun_path)
@@ -71,6 +62,20 @@ int muster_client_connect(const char *home, muster_client_t **out) {
   }
   *out = c;
   return 0;
+}
+
+/* Apart, so that a caller naming its home does not take a page of stack
+ * for the path (a fresh page costs a CLI call a page fault). */
+__attribute__((noinline)) static int connect_default(muster_client_t **out) {
+  char dir[4096];
+  int r = muster_client_home(dir, sizeof dir);
+  return r < 0 ? r : connect_to(dir, out);
+}
+
+int muster_client_connect(const char *home, muster_client_t **out) {
+  if (out == NULL)
+    return MUSTER_EINVAL;
+  return home ? connect_to(home, out) : connect_default(out);
 }
 
 static int64_t now_ms(void) {

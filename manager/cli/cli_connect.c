@@ -140,10 +140,9 @@ static int wait_daemon(cli_t *cli, int64_t deadline) {
 /* Only one CLI at a time starts a daemon (start.lock); the others find it
  * answering once they get the lock. The daemon's own flock is what makes
  * it one per home; this only saves starting daemons that would exit. */
-int cli_connect(cli_t *cli) {
-  int r = muster_client_connect(cli->home.dir, &cli->client);
-  if (r == 0)
-    return CLI_OK;
+/* No daemon answered at once: the slow path, apart so that its page of
+ * stack (the lock's path) is not taken by every call. */
+__attribute__((noinline)) static int connect_slow(cli_t *cli, int r) {
   /* Whatever went wrong, a home we cannot use is the clearest answer. */
   const char *what;
   int h = home_init(&cli->home, 1, &what);
@@ -177,6 +176,11 @@ fail:
   fprintf(stderr, "muster: cannot reach the daemon at %s: %s (%s)\n",
           cli->home.sock, muster_err_name(r), muster_strerror(r));
   return CLI_FAIL;
+}
+
+int cli_connect(cli_t *cli) {
+  int r = muster_client_connect(cli->home.dir, &cli->client);
+  return r == 0 ? CLI_OK : connect_slow(cli, r);
 }
 
 int cli_lost(int r) {
