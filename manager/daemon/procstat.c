@@ -73,6 +73,9 @@ void procstat_sample(procstat_sample_t *s, int pid, uint64_t start_ms,
     return;
   if (s->at_ms && now_ms - s->at_ms < PROCSTAT_REFRESH_MS)
     return;
+  if (s->at_ms == 0 && now_ms >= start_ms &&
+      now_ms - start_ms < PROCSTAT_YOUNG_MS)
+    return; /* zero figures, and no sample yet */
   if (s->stat_fd == 0) {
     int fd = open_stat(pid);
     if (fd < 0)

@@ -26,6 +26,11 @@ long procstat_hz(void);
  * once the process is gone it reads ESRCH, whoever gets the pid next. All
  * zero is a valid start (a new process). */
 #define PROCSTAT_REFRESH_MS 1000
+/* A process younger than this is shown with zero figures and not read:
+ * it may still be inside execve(), and a read of its stat waits until the
+ * exec is done (20 ms seen on a loaded machine; the daemon's loop waits
+ * with it, and so does every request behind the `ls`). */
+#define PROCSTAT_YOUNG_MS 100
 typedef struct {
   uint64_t at_ms;     /* wall clock of the sample, 0 for none yet */
   uint64_t cpu_ticks; /* at that moment */
