@@ -14,6 +14,7 @@ app_pid=$(jfield 0 'p["pid"]')
 wait_for 'case "$(readlink /proc/$app_pid/exe)" in *python*) true ;; *) false ;; esac'
 wait_for '[ "$(muster_pids | wc -l)" = 2 ]'
 sleep 0.3
+wait_sampled
 fds=$(daemon_fds "$d")
 nprocs=$(muster_pids | wc -l)
 

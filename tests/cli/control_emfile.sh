@@ -7,6 +7,7 @@
 . "$(dirname "$0")/lib.bash" "$1"
 "$M" ping >/dev/null
 d=$(daemon_pids)
+wait_sampled
 fds=$(daemon_fds "$d")
 soft=$(prlimit --pid "$d" --nofile --output SOFT --noheadings)
 prlimit --pid "$d" --nofile=40: || fail "prlimit on the daemon"

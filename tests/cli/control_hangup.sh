@@ -6,6 +6,7 @@
 . "$(dirname "$0")/lib.bash" "$1"
 "$M" ping >/dev/null
 d=$(daemon_pids)
+wait_sampled
 fds=$(daemon_fds "$d")
 for cmd in ping list logs; do
   for _ in $(seq 10); do

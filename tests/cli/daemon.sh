@@ -25,6 +25,7 @@ echo "20 racing pings: one daemon ($d)"
 
 # A second daemon on the same home is refused, and the first one lives on
 # with the fds and processes it had.
+wait_sampled
 fds=$(daemon_fds "$d")
 nprocs=$(muster_pids | wc -l)
 out=$("$M" daemon 2>&1) && fail "a second daemon started"

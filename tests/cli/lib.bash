@@ -113,6 +113,16 @@ for p in json.load(sys.stdin):
 
 daemon_fds() { ls "/proc/$1/fd" | wc -l; }
 
+# Waits until the daemon has sampled every running app's cpu and memory
+# (a jlist shows each with memory above 0). The daemon keeps each
+# process's /proc/<pid>/stat open from its first sample, and takes none
+# in a process's first 100 ms (daemon/procstat.h): count the daemon's
+# fds after this, so that a later list does not add one.
+wait_sampled() {
+  wait_for '"$M" jlist | python3 -c "import json,sys
+sys.exit(any(p[\"pid\"] and not p[\"monit\"][\"memory\"] for p in json.load(sys.stdin)))"'
+}
+
 # Ends the test: `muster kill`, then nothing of ours may be left.
 finish() {
   "$M" kill >/dev/null

@@ -125,6 +125,7 @@ assert len(body) == $N, len(body)
 # A follower whose reader goes (with the history, more than head wants,
 # and then no line at all): head ends it at once, and the daemon
 # drops the stream (its fds as before).
+wait_sampled
 fds_before=$(daemon_fds "$d")
 start=$(date +%s%N)
 timeout 10 bash -c "'$M' logs --follow --lines 5 | head -3 >/dev/null" ||

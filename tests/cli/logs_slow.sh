@@ -13,6 +13,7 @@ mkdir -p "$logs"
   --error "$logs/hose-err.log" >/dev/null
 d=$(daemon_pids)
 wait_for '[ -s "$logs/hose.log" ]'
+wait_sampled
 fds_before=$(daemon_fds "$d")
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$d/status"; }
 written() { "$M" describe hose | awk '$1 == "log_bytes_written" {print $2}'; }

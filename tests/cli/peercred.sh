@@ -17,6 +17,7 @@ chmod 755 "$tmp" "$MUSTER_HOME"
 chmod 666 "$MUSTER_HOME/daemon.sock"
 # The binary and its library must be reachable by nobody.
 muster_for_anyone
+wait_sampled
 fds=$(daemon_fds "$d")
 out=$(as_nobody env LD_LIBRARY_PATH="$tmp" MUSTER_HOME="$MUSTER_HOME" "$tmp/muster" ls 2>&1) &&
   fail "nobody could list: $out"
