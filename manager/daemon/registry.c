@@ -50,6 +50,7 @@ typedef struct {
   json_t *env, *set_env;
   int err;
   char msg[512];
+  int is_static; /* the daemon's exit: not freed (registry_stop_all) */
 } op_t;
 
 /* A string attribute of a canonical spec; "" for one absent when unset. */
@@ -74,7 +75,8 @@ static void op_step(op_t *op) {
   json_decref(op->set_env);
   if (op->done)
     op->done(op->arg);
-  free(op);
+  if (!op->is_static)
+    free(op);
 }
 
 static int op_reached(const op_t *op, const inst_t *inst) {
@@ -705,12 +707,17 @@ void registry_command(registry_t *r, ctl_req_t *req, const cmdargs_t *a) {
 }
 
 void registry_stop_all(registry_t *r, void (*done)(void *), void *arg) {
-  op_t *op = calloc(1, sizeof *op);
-  op->r = r;
-  op->cmd = MUSTER_CMD_DELETE;
-  op->pending = 1;
-  op->done = done;
-  op->arg = arg;
+  /* The daemon stops its apps once, on its way out: the op is not
+   * allocated, so that running out of memory cannot leave them running
+   * unseen or the daemon unable to exit. */
+  static op_t exit_op;
+  op_t *op = &exit_op;
+  *op = (op_t){.r = r,
+               .cmd = MUSTER_CMD_DELETE,
+               .pending = 1,
+               .done = done,
+               .arg = arg,
+               .is_static = 1};
   for (int i = 0; i < r->cap; i++)
     if (r->by_id[i])
       act(op, r->by_id[i], NULL);

@@ -15,7 +15,9 @@ void registry_close(registry_t *r);
  * arguments read by cmdargs_decode (borrowed for the call). */
 void registry_command(registry_t *r, ctl_req_t *req, const cmdargs_t *args);
 
-/* Stops every app; calls done(arg) once all are stopped. */
+/* Stops every app; calls done(arg) once all are stopped. Once per process
+ * (the daemon's exit): its state is static, not allocated, so running out
+ * of memory cannot keep the daemon from stopping them. */
 void registry_stop_all(registry_t *r, void (*done)(void *), void *arg);
 
 /* 1 when `pid` is an app's main process, which libmuster reaps itself. */

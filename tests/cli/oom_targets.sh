@@ -50,4 +50,38 @@ done
 [ "$k" -lt 200 ] || fail "the shim never stopped firing"
 [ $refused = 1 ] || fail "no stop was refused with out of memory"
 "$M" ping >/dev/null
+
+# `kill` with the K-th calloc failing: the daemon either refuses (and
+# serves on) or stops the app and exits cleanly; it never crashes on its
+# way out (registry_stop_all allocated its op unchecked).
+"$M" restart s >/dev/null
+wait_for '[ "$(online)" = online ]'
+app=$("$M" jlist | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["pid"])')
+live "$app" || fail "no app process"
+for k in $(seq 1 200); do
+  echo "$d $k" >"$tmp/fail"
+  st=0
+  # A daemon that drops the connection (out of memory for it) leaves the
+  # CLI waiting for an exit that does not come: a short timeout.
+  out=$(MUSTER_TIMEOUT=3000 "$M" kill 2>&1) || st=$?
+  fired=1
+  [ -e "$tmp/fail" ] && fired=0 && rm -f "$tmp/fail"
+  # The daemon dying under the request (its lock freed with no reply) is
+  # the crash this looks for; it may not be a zombie yet.
+  grep -q "went away" <<<"$out" &&
+    fail "the daemon died when calloc #$k failed in kill: $out"
+  if [ $st = 0 ]; then
+    grep -q "every app stopped; daemon exited" <<<"$out" ||
+      fail "kill with calloc #$k failing: $out"
+    wait_for '! live "$d"' 5
+    break
+  fi
+  [ $fired = 1 ] || fail "kill with no calloc failing: exit $st: $out"
+  live "$d" || fail "the daemon died when calloc #$k failed in kill: $out"
+  echo "kill with calloc #$k failing: $out"
+done
+[ $st = 0 ] || fail "the daemon never exited"
+! live "$app" || fail "the app outlived the daemon's exit"
+grep -aE 'Segmentation|Aborted|AddressSanitizer' "$MUSTER_HOME/daemon.log" &&
+  fail "the daemon crashed: $(cat "$MUSTER_HOME/daemon.log")"
 finish
