@@ -15,15 +15,6 @@
 #include "spec_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
-/* As fuzz-dump: no `getent` process per input (manager/userdb.c). */
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-  (void)argc;
-  (void)argv;
-  setenv("PATH", "/nonexistent/muster-fuzz", 1);
-  return 0;
-}
 
 /* NULL, or an object of strings whose names are not empty and have no
  * '=': each becomes "name=value" in an app's environment. */

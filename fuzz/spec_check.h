@@ -12,6 +12,20 @@
 
 #include "../manager/config/spec.h"
 
+int LLVMFuzzerInitialize(int *argc, char **argv[]);
+
+/* A uid or gid by name is asked of `getent` on PATH (manager/userdb.c):
+ * a fuzzer must not start a process per input, so none is found, and such
+ * an app takes the path of a user database that cannot answer. The
+ * targets that include this header get this initializer (fuzz/replay.c
+ * calls it too). */
+int LLVMFuzzerInitialize(int *argc, char **argv[]) {
+  (void)argc;
+  (void)argv;
+  setenv("PATH", "/nonexistent/muster-fuzz", 1);
+  return 0;
+}
+
 static inline void spec_check(const json_t *app) {
   char err[1024] = "";
   json_t *spec, *warnings, *again, *w2;
