@@ -181,6 +181,9 @@ static int cmd_kill(cli_t *cli, int argc, char **argv) {
     struct timespec ts = {0, 5000000};
     nanosleep(&ts, NULL);
   }
+  /* The daemon we reached (it holds the lock): while it exits, another
+   * CLI may start the next one, which is not ours to wait for. */
+  int pid = home_daemon_pid(&cli->home);
   char *message = NULL;
   int r = muster_client_command(cli->client, MUSTER_CMD_KILL, NULL,
                                 cli->timeout_ms, NULL, &message);
@@ -193,7 +196,7 @@ static int cmd_kill(cli_t *cli, int argc, char **argv) {
     return CLI_FAIL;
   }
   free(message);
-  if (cli_wait_gone(cli, deadline) < 0) {
+  if (cli_wait_pid_gone(cli, pid, deadline) < 0) {
     fprintf(stderr, "muster: kill: the daemon did not exit in time\n");
     return CLI_FAIL;
   }

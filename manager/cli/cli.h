@@ -37,6 +37,9 @@ int cli_lost(int r);
 /* Waits until no daemon holds the home's lock (deadline in cli_now_ms()
  * time; 0 only looks once). Returns 0, or -1 at the deadline. */
 int cli_wait_gone(const cli_t *cli, int64_t deadline);
+/* As cli_wait_gone() for the daemon of pid `pid` (as its lock file says;
+ * 0: any): it is gone too once another daemon holds the lock. */
+int cli_wait_pid_gone(const cli_t *cli, int pid, int64_t deadline);
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t cli_now_ms(void);
 /* "muster: ..." on stderr, and CLI_USAGE. */

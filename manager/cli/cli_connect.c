@@ -67,12 +67,22 @@ static int lock_free(const cli_t *cli) {
 }
 
 int cli_wait_gone(const cli_t *cli, int64_t deadline) {
-  while (!lock_free(cli)) {
+  return cli_wait_pid_gone(cli, 0, deadline);
+}
+
+int cli_wait_pid_gone(const cli_t *cli, int pid, int64_t deadline) {
+  for (;;) {
+    if (lock_free(cli))
+      return 0;
+    /* Another daemon holds the lock now (started on demand by another
+     * CLI): it took the lock after ours let it go. */
+    int holder = pid ? home_daemon_pid(&cli->home) : 0;
+    if (holder != 0 && holder != pid)
+      return 0;
     if (cli_now_ms() > deadline)
       return -1;
     sleep_ms(5);
   }
-  return 0;
 }
 
 /* Starts `muster daemon` detached: a new session, stdio to daemon.log, not
