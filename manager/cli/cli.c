@@ -159,7 +159,8 @@ static int cmd_ping(cli_t *cli, int argc, char **argv) {
   return rc;
 }
 
-/* `kill` returns once the daemon is gone: its lock is free. With no
+/* `kill` returns once the daemon is gone: its lock is free, or held by a
+ * daemon another CLI started since (cli_wait_pid_gone). With no
  * socket to connect to, a daemon may still hold the lock, starting or
  * exiting: wait until it answers or is gone. */
 static int cmd_kill(cli_t *cli, int argc, char **argv) {
