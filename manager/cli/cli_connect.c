@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,26 @@ int cli_wait_pid_gone(const cli_t *cli, int pid, int64_t deadline) {
 
 /* Starts `muster daemon` detached: a new session, stdio to daemon.log, not
  * our child (double fork), so it outlives this CLI and we reap at once. */
+/* In the daemon-to-be: leave nothing of the shell that ran the CLI. Its
+ * descriptors (a pipe the caller waits on to end, a test runner's log)
+ * would stay open for the daemon's life; its ignored and blocked signals
+ * would be the daemon's, and its working directory stays busy (a
+ * filesystem that cannot be unmounted). A home given as a relative path
+ * is found from the caller's directory, so that one is kept. */
+static void detach_from_caller(const home_t *h) {
+  if (close_range(3, ~0u, 0) < 0)
+    for (int fd = 3; fd < 1024; fd++)
+      close(fd);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      signal(sig, SIG_DFL);
+  if (h->dir[0] == '/' && chdir("/") < 0)
+    return; /* the home's own paths are absolute: nothing depends on it */
+}
+
 static int spawn_daemon(const home_t *h) {
   char exe[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -100,6 +121,7 @@ static int spawn_daemon(const home_t *h) {
     setsid();
     if (fork() != 0)
       _exit(0);
+    detach_from_caller(h);
     int in = open("/dev/null", O_RDONLY);
     int log = open(h->daemon_log, O_WRONLY | O_CREAT | O_APPEND, 0600);
     if (in >= 0)
