@@ -4,7 +4,7 @@
 # Usage: scripts/deps.sh [extra-package...]
 set -euo pipefail
 need=(build-essential cmake pkg-config libuv1-dev libjansson-dev
-      libhttp-parser-dev libyaml-dev zlib1g-dev clang libclang-rt-dev "$@")
+      libhttp-parser-dev libyaml-dev zlib1g-dev clang libclang-rt-dev lld "$@")
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
