@@ -58,7 +58,7 @@ json_t *cli_environ(void) {
 
 /* ---- simple commands ---------------------------------------------------- */
 
-static int print_acted(const char *verb, json_t *result) {
+int cli_print_acted(const char *verb, const json_t *result) {
   size_t i;
   json_t *e;
   json_array_foreach(result, i, e)
@@ -115,7 +115,7 @@ static int cmd_target(cli_t *cli, muster_client_cmd_t cmd, const char *verb,
     rc = cli_call(cli, cmd, args, &result);
   json_decref(args);
   if (rc == CLI_OK) {
-    print_acted(verb, result);
+    cli_print_acted(verb, result);
     json_decref(result);
   }
   return rc;
@@ -136,7 +136,7 @@ static int cmd_signal(cli_t *cli, int argc, char **argv) {
   if (rc == CLI_OK) {
     char verb[64];
     snprintf(verb, sizeof verb, "sent %s to", muster_signal_name(s));
-    print_acted(verb, result);
+    cli_print_acted(verb, result);
     json_decref(result);
   }
   return rc;
@@ -249,7 +249,7 @@ static int cmd_resurrect(cli_t *cli, int argc, char **argv) {
   json_t *e;
   printf("[muster] resurrecting from %s\n",
          json_string_value(json_object_get(result, "from")));
-  print_acted("started", json_object_get(result, "started"));
+  cli_print_acted("started", json_object_get(result, "started"));
   json_array_foreach(json_object_get(result, "skipped"), i, e) printf(
       "[muster] %s runs already: not started again\n", json_string_value(e));
   json_array_foreach(json_object_get(result, "warnings"), i, e)
@@ -295,6 +295,7 @@ static const char help[] =
     "        logs: --output F --error F --log F (both streams) --time\n"
     "        --merge-logs (one file for all instances)\n"
     "        as (daemon as root): --uid USER|N --gid GROUP|N\n"
+    "  start <id|name|namespace> alone: restart those apps (PM2's)\n"
     "  stop|restart|reload|delete|reset <id|name|namespace|all>\n"
     "        restart, reload: --update-env [--env K=V]...\n"
     "        reload: one instance at a time, the new process online\n"

@@ -60,5 +60,7 @@ int cli_logs(cli_t *cli, int argc, char **argv);
  * "rows"}, or a jlist array (what a daemon older than the row view
  * answers). CLI_FAIL, with a message, when it is neither. */
 int cli_print_table(cli_t *cli, const json_t *list);
+/* "[muster] <verb> <name> (id N)" for each app of a reply's array. */
+int cli_print_acted(const char *verb, const json_t *result);
 
 #endif

@@ -253,6 +253,50 @@ static int load_apps(const char *script, json_t *app, const char *env_name,
   return CLI_OK;
 }
 
+/* `start api` after `stop api`: PM2 restarts the app named (or numbered,
+ * or the namespace) when the word names no file here and comes alone,
+ * without options or app arguments. Otherwise it is a script to start. */
+static int names_an_app(const char *script, int options, int has_args) {
+  struct stat st;
+  return !options && !has_args && !is_ecosystem(script) &&
+         strchr(script, '/') == NULL && stat(script, &st) < 0;
+}
+
+/* Restarts what `target` names; *acted is 0 when it names no app. */
+static int restart_existing(cli_t *cli, const char *target, int *acted) {
+  *acted = 0;
+  int rc = cli_connect(cli);
+  if (rc != CLI_OK)
+    return rc;
+  json_t *args = json_pack("{s:s}", "target", target), *result = NULL;
+  char *message = NULL;
+  int r = muster_client_command(cli->client, MUSTER_CMD_RESTART, args,
+                                cli->timeout_ms, &result, &message);
+  json_decref(args);
+  if (r == 0) {
+    *acted = 1;
+    cli_print_acted("restarted", result);
+  } else if (r != MUSTER_ESRCH) {
+    fprintf(stderr, "muster: start \"%s\": %s\n", target,
+            message ? message : muster_strerror(r));
+    rc = CLI_FAIL;
+  }
+  json_decref(result);
+  free(message);
+  return rc;
+}
+
+static int print_list(cli_t *cli) {
+  json_t *list, *fields = json_pack("{s:s}", "fields", "rows");
+  int rc = cli_call(cli, MUSTER_CMD_LIST, fields, &list);
+  json_decref(fields);
+  if (rc == CLI_OK) {
+    cli_print_table(cli, list);
+    json_decref(list);
+  }
+  return CLI_OK;
+}
+
 int cli_start(cli_t *cli, int argc, char **argv) {
   json_t *app = json_object();
   json_object_set_new(app, "env", json_object());
@@ -288,6 +332,15 @@ int cli_start(cli_t *cli, int argc, char **argv) {
   if (rc == CLI_OK && !is_ecosystem(script) && (only || env_name))
     rc = cli_usage("start: --only and --env <name> need an ecosystem file "
                    "(--env NAME=value sets a variable)");
+  if (rc == CLI_OK && names_an_app(script, flags || force || only || env_name,
+                                   i < argc)) {
+    int acted;
+    rc = restart_existing(cli, script, &acted);
+    if (rc == CLI_OK && acted) {
+      json_decref(app);
+      return print_list(cli);
+    }
+  }
   if (rc != CLI_OK) {
     json_decref(app);
     return rc;
@@ -307,12 +360,5 @@ int cli_start(cli_t *cli, int argc, char **argv) {
   json_decref(apps);
   if (rc != CLI_OK)
     return rc;
-  json_t *list, *fields = json_pack("{s:s}", "fields", "rows");
-  rc = cli_call(cli, MUSTER_CMD_LIST, fields, &list);
-  json_decref(fields);
-  if (rc == CLI_OK) {
-    cli_print_table(cli, list);
-    json_decref(list);
-  }
-  return CLI_OK;
+  return print_list(cli);
 }
