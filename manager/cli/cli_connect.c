@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -86,8 +87,6 @@ int cli_wait_pid_gone(const cli_t *cli, int pid, int64_t deadline) {
   }
 }
 
-/* Starts `muster daemon` detached: a new session, stdio to daemon.log, not
- * our child (double fork), so it outlives this CLI and we reap at once. */
 /* In the daemon-to-be: leave nothing of the shell that ran the CLI. Its
  * descriptors (a pipe the caller waits on to end, a test runner's log)
  * would stay open for the daemon's life; its ignored and blocked signals
@@ -108,6 +107,8 @@ static void detach_from_caller(const home_t *h) {
     return; /* the home's own paths are absolute: nothing depends on it */
 }
 
+/* Starts `muster daemon` detached: a new session, stdio to daemon.log, not
+ * our child (double fork), so it outlives this CLI and we reap at once. */
 static int spawn_daemon(const home_t *h) {
   char exe[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -234,11 +235,20 @@ static int is_read(muster_client_cmd_t cmd) {
 /* After a lost reply: waits until the daemon that lost it is gone, then
  * connects to the next one (starting it on demand). */
 static int reconnect(cli_t *cli, int was_exiting) {
+  /* Wait for that daemon, not for no daemon at all: another CLI may start
+   * the next one meanwhile, and it holds the lock then (cli_wait_pid_gone:
+   * a reader under `muster kill` waited out its whole timeout so). */
+  struct ucred peer = {0};
+  socklen_t len = sizeof peer;
+  if (getsockopt(muster_client_fd(cli->client), SOL_SOCKET, SO_PEERCRED,
+                 &peer, &len) < 0)
+    peer.pid = 0;
   muster_client_close(cli->client);
   cli->client = NULL;
   int64_t wait = was_exiting ? (cli->timeout_ms ? cli->timeout_ms : INT32_MAX)
                              : GONE_WAIT_MS;
-  if (cli_wait_gone(cli, cli_now_ms() + wait) < 0 && was_exiting)
+  if (cli_wait_pid_gone(cli, (int)peer.pid, cli_now_ms() + wait) < 0 &&
+      was_exiting)
     return MUSTER_ETIMEDOUT;
   return cli_connect(cli) == CLI_OK ? 0 : 1;
 }
