@@ -212,6 +212,8 @@ fail:
 }
 
 int cli_connect(cli_t *cli) {
+  if (cli->client != NULL)
+    return CLI_OK; /* connected already (start asked first: cli_start.c) */
   int r = muster_client_connect(cli->home.dir, &cli->client);
   return r == 0 ? CLI_OK : connect_slow(cli, r);
 }

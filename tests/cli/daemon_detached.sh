@@ -34,8 +34,11 @@ done
 [ "$(readlink "/proc/$d/cwd")" = / ] || fail "daemon cwd: $(readlink "/proc/$d/cwd")"
 mask() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$d/status"; }
 [ "$(mask SigBlk)" = 0000000000000000 ] || fail "blocked signals: $(mask SigBlk)"
-# SIGPIPE (13) only: bit 12.
-[ "$(mask SigIgn)" = 0000000000001000 ] || fail "ignored signals: $(mask SigIgn)"
+# Of the standard signals, SIGPIPE (13) only: bit 12. (Above 31 are the
+# real-time ones, where the C library and a sanitizer's runtime keep
+# their own.)
+ign=$(( 0x$(mask SigIgn) & 0x7fffffff ))
+[ "$ign" = $((0x1000)) ] || fail "ignored signals: $(mask SigIgn)"
 # The signals the shell ignored still work on it: SIGTERM ends it.
 kill -TERM "$d"
 for _ in $(seq 1 100); do live "$d" || break; sleep 0.05; done
