@@ -46,6 +46,7 @@ typedef struct {
 #define SPIN_MAX_NS 50000u
 #define SPIN_PROBE_EVERY 64u
 #define DELIVER_MAX_NS 2000000u
+#define YIELD_BATCH 16u
 
 /* Marks a message as a port's: nothing to do after the callback (the port
  * frees the message and closes ends nobody took). */
@@ -182,9 +183,10 @@ static void deliver_events(muster_port_t *p, int events) {
     p->o.on_close(p);
 }
 
-/* Takes and delivers what is queued now. 0 when the port was closed or
- * transferred by a callback (then it must not be touched again). */
-static int deliver_batch(muster_port_t *p) {
+/* Takes and delivers what is queued now, adding the messages to *count. 0
+ * when the port was closed or transferred by a callback (then it must not
+ * be touched again). */
+static int deliver_batch(muster_port_t *p, unsigned *count) {
   int events = 0;
   p->batch = muster__port_queue_take(p->end.own, 0, &events, &p->done);
   p->batch_events = events;
@@ -196,6 +198,7 @@ static int deliver_batch(muster_port_t *p) {
     p->batch = msg->next;
     msg->next = NULL;
     deliver_one(p, msg, p->o.on_message);
+    ++*count;
   }
   if (p->closing || p->gone)
     return 0; /* close dropped the rest; a transfer put it back */
@@ -256,7 +259,34 @@ static int spin(muster_port_t *p) {
   return 1;
 }
 
-void muster__port_deliver(muster_port_t *p) {
+/* On a thread that may run on one CPU only, after a small batch taken for
+ * a wake-up (posts from other threads): give the CPU away once, with the
+ * queue held awake, and go on when something came meanwhile. Returns 1
+ * then.
+ *
+ * There the poster and this thread share the CPU, and the scheduler lets
+ * a woken thread take it at once: a post woke this one, which took that
+ * one message, slept in epoll_wait, and gave the CPU back — two context
+ * switches and two system calls per message (in `taskset -c 0
+ * build/bench/threads -f mu-oneway-bytes`, over 99% of the wake-ups took
+ * at most one message; a few long turns of the poster carried the rest).
+ * Yielding instead lets the poster run on, into a queue that stays awake
+ * (its posts make no system call), and this thread takes the lot when it
+ * gets the CPU back; when nobody else wants the CPU the yield returns at
+ * once. A large batch means the poster already ran on (no yield), and
+ * DELIVER_MAX_NS bounds the loop. */
+static int yield_for_more(muster_port_t *p, unsigned count, uint64_t t0) {
+  if (count == 0 || count >= YIELD_BATCH || now_ns() - t0 > DELIVER_MAX_NS)
+    return 0;
+  if (muster__port_queue_hold(p->end.own))
+    return 1; /* it came already */
+  sched_yield();
+  return muster__port_queue_release(p->end.own);
+}
+
+/* Delivers as muster__port_deliver; `woken`: called for a wake-up of the
+ * loop (posts from other threads), where yielding to them can help. */
+static void deliver(muster_port_t *p, int woken) {
   uint64_t t0;
   unsigned posts;
   if (p->closing || p->gone || !p->started || p->delivering)
@@ -264,15 +294,21 @@ void muster__port_deliver(muster_port_t *p) {
   p->delivering = 1;
   t0 = now_ns();
   for (;;) {
+    unsigned count = 0;
     posts = p->posts;
-    if (!deliver_batch(p))
+    if (!deliver_batch(p, &count))
       break; /* closed, transferred: nothing more to take */
+    if (!p->multi_cpu) {
+      if (!woken || !yield_for_more(p, count, t0))
+        break;
+      continue;
+    }
     /* What came meanwhile woke the loop again: a stream is taken one
      * batch per loop turn, so batches grow while the callbacks run. The
      * port goes on at once only after a spin (for an answer: when a
      * callback of the batch posted) caught something, within a bound
      * that keeps the loop's other handles served. */
-    if (p->posts == posts || !p->multi_cpu || now_ns() - t0 > DELIVER_MAX_NS)
+    if (p->posts == posts || now_ns() - t0 > DELIVER_MAX_NS)
       break;
     if (!muster__port_queue_hold(p->end.own)) {
       int got = spin(p);
@@ -281,6 +317,10 @@ void muster__port_deliver(muster_port_t *p) {
     }
   }
   p->delivering = 0;
+}
+
+void muster__port_deliver(muster_port_t *p) {
+  deliver(p, 0);
 }
 
 void muster__port_deliver_on_post(muster_port_t *port,
@@ -292,7 +332,7 @@ void muster__port_deliver_on_post(muster_port_t *port,
 static void on_wake(uv_poll_t *h, int status, int events) {
   muster_port_t *p = (muster_port_t *)h;
   muster__wake_clear(&p->wake);
-  muster__port_deliver(p);
+  deliver(p, 1);
 }
 
 int muster_port_receive(muster_port_t *port, muster_port_message_cb cb) {
