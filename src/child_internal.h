@@ -26,8 +26,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Bytes read from a pipe per recv(). */
-#define CHILD_RBUF_SIZE (64 * 1024)
+/* Bytes read from a pipe per recv(): a recv takes every byte the socket
+ * holds (Linux's default socket buffer, 208 KiB, fits), so a flooding
+ * child costs one recv per wake-up. Only the pages a read fills are
+ * touched (docs/child.md). */
+#define CHILD_RBUF_SIZE (256 * 1024)
 
 struct muster_child_s {
   uv_loop_t *loop;

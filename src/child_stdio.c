@@ -22,8 +22,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Reads per poll event before yielding to the rest of the loop. */
-#define CHILD_READS_PER_EVENT 16
+/* Reads per poll event before yielding to the rest of the loop: at most
+ * 1 MiB with CHILD_RBUF_SIZE, as 16 reads of 64 KiB were before. */
+#define CHILD_READS_PER_EVENT 4
 
 static void poll_cb(uv_poll_t *h, int status, int events);
 

@@ -164,30 +164,60 @@ static void exit_resume(muster_child_t *c, int64_t status, int sig) {
   ASSERT_OK(muster_child_read_start(c, 1));
 }
 
+static size_t biggest; /* the longest single read */
+
 static void count_data(muster_child_t *c, int slot, const char *buf,
                        size_t len) {
-  if (slot == 1 && buf != NULL)
+  if (slot == 1 && buf != NULL) {
     check_pattern(buf, len);
+    if (len > biggest)
+      biggest = len;
+  }
 }
 
-TEST(child_pause_exit_then_resume) {
+/* The child writes n bytes, all fitting in the socket, and exits while its
+ * stdout is paused; exit_resume() resumes it. */
+static void exit_while_paused(const char *n, size_t want) {
   setup();
+  biggest = 0;
   opts.on_exit = exit_resume;
   opts.on_data = count_data;
-  /* Small enough for the socket: the child exits while we do not read. */
   ASSERT_OK(muster_spawn(&loop, test_fixture_path(),
-                         test_fixture_argv("child_pattern", "30000", NULL),
-                         &opts, &child));
+                         test_fixture_argv("child_pattern", n, NULL), &opts,
+                         &child));
   ASSERT_OK(muster_child_read_stop(child, 1));
   paused = 1;
   test_run_loop(&loop, 30000);
   ASSERT_EQ(rec.exited, 1);
   ASSERT_EQ(data_while_paused, 0);
-  ASSERT_EQ(got, 30000);
+  ASSERT_EQ(got, want);
   ASSERT_EQ(wrong, 0);
   ASSERT_EQ(rec.closed, 1);
   ASSERT_EQ(rec.freed, 1);
   ASSERT_OK(uv_loop_close(&loop));
+}
+
+TEST(child_pause_exit_then_resume) {
+  /* Small enough for the socket: the child exits while we do not read. */
+  exit_while_paused("30000", 30000);
+}
+
+/* ---- one read takes all the socket holds, beyond 64 KiB ---------------- */
+
+TEST(child_read_whole_socket) {
+  /* 150,000 bytes fit in a socket buffer of Linux's default size: the
+   * child writes them all and exits while we do not read. */
+  FILE *f = fopen("/proc/sys/net/core/wmem_default", "re");
+  long wmem = 0;
+  if (f == NULL || fscanf(f, "%ld", &wmem) != 1)
+    wmem = 0;
+  if (f != NULL)
+    fclose(f);
+  if (wmem < 212992)
+    TEST_SKIP("net.core.wmem_default is %ld, under Linux's default 212992: "
+              "150,000 bytes would not fit in the socket", wmem);
+  exit_while_paused("150000", 150000);
+  ASSERT_EQ(biggest, 150000); /* one read, not 64 KiB pieces */
 }
 
 /* ---- bad slots ---------------------------------------------------------- */

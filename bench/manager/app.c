@@ -14,8 +14,15 @@
  *                       libuv and muster give an app), reads it 64 KiB at
  *                       a time and writes what it reads to FILE, nothing
  *                       else; prints "relay MB SECONDS MB/s" (from the
- *                       first byte to the last)
+ *                       first byte to the last). Variants, for what a
+ *                       manager could do instead (docs/benchmarks.md):
+ *                       RELAY_READ=BYTES a read (65536), RELAY_SNDBUF=BYTES
+ *                       SO_SNDBUF on the app's end, RELAY_PIPE=BYTES a pipe
+ *                       of that size (F_SETPIPE_SZ; 0: the default size)
+ *                       instead of the socketpair, RELAY_SPLICE=1 with a
+ *                       pipe: splice() into FILE instead of read + write
  */
+#define _GNU_SOURCE
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -53,9 +60,30 @@ static int flood(double seconds, double mb, long chunk) {
   for (;;) pause();
 }
 
+static long env_long(const char *name, long dflt) {
+  const char *v = getenv(name);
+  return v != NULL && *v != '\0' ? atol(v) : dflt;
+}
+
 static int relay(const char *file, char **flood_args) {
-  int sv[2], out = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
-  if (out < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
+  long rsize = env_long("RELAY_READ", 65536), sndbuf = env_long("RELAY_SNDBUF", 0);
+  long pipe_size = env_long("RELAY_PIPE", -1);
+  int use_splice = pipe_size >= 0 && env_long("RELAY_SPLICE", 0) != 0;
+  int sv[2], r;
+  /* splice() into a file refuses O_APPEND */
+  int out = open(file, O_WRONLY | O_CREAT | O_TRUNC | (use_splice ? 0 : O_APPEND), 0644);
+  if (pipe_size >= 0) {
+    r = pipe(sv);
+    if (r == 0 && pipe_size > 0 && fcntl(sv[1], F_SETPIPE_SZ, (int)pipe_size) < 0)
+      r = -1;
+  } else {
+    r = socketpair(AF_UNIX, SOCK_STREAM, 0, sv); /* the app gets sv[1] */
+    int b = (int)sndbuf;
+    if (r == 0 && sndbuf > 0)
+      r = setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &b, sizeof b);
+  }
+  char *buf = malloc((size_t)rsize);
+  if (out < 0 || r != 0 || buf == NULL || rsize <= 0) {
     perror("app relay");
     return 1;
   }
@@ -68,16 +96,20 @@ static int relay(const char *file, char **flood_args) {
     _exit(127);
   }
   close(sv[1]);
-  static char buf[65536];
   double total = 0, want = atof(flood_args[3]) * 1e6, t0 = 0, t1 = 0;
   ssize_t n;
   struct pollfd pfd = {.fd = sv[0], .events = POLLIN};
   /* The flood ends at MB or after SECONDS: then nothing comes for 0.5 s */
-  while (total < want && poll(&pfd, 1, 500) > 0 &&
-         (n = read(sv[0], buf, sizeof buf)) > 0) {
+  while (total < want && poll(&pfd, 1, 500) > 0) {
+    if (use_splice)
+      n = splice(sv[0], NULL, out, NULL, (size_t)rsize, SPLICE_F_MOVE);
+    else
+      n = read(sv[0], buf, (size_t)rsize);
+    if (n <= 0)
+      break;
     if (t0 == 0)
       t0 = now();
-    if (write(out, buf, (size_t)n) != n) {
+    if (!use_splice && write(out, buf, (size_t)n) != n) {
       perror("app relay: write");
       break;
     }
