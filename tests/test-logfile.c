@@ -78,6 +78,66 @@ TEST(logfile_long_line) {
   tlog_loop_close(&loop);
 }
 
+/* Lines that come many to a read go to the file a run at a time (the raw
+ * layout): lines of exactly max_line bytes stay whole, one byte more is
+ * split, empty lines count (5,000 in a row: the count stays exact past the
+ * 4,080 bytes after which the newline counter adds up its byte counters); the
+ * same text cut into reads of any size gives the same file. */
+TEST(logfile_raw_runs) {
+  size_t cap = 1 << 20, n = 0;
+  char *text = malloc(cap), *want = malloc(cap);
+  ASSERT(text && want);
+  size_t wn = 0;
+  for (int i = 0; i < 5000; i++) { /* lengths 0..64 */
+    for (int k = 0; k < i % 65; k++)
+      text[n++] = want[wn++] = (char)('a' + (i + k) % 26);
+    text[n++] = want[wn++] = '\n';
+  }
+  memset(text + n, 'L', 65); /* one byte over: 64, then 1 */
+  n += 65;
+  text[n++] = '\n';
+  memset(want + wn, 'L', 64);
+  wn += 64;
+  memcpy(want + wn, "\nL\n", 3);
+  wn += 3;
+  memset(text + n, '\n', 5000);
+  memset(want + wn, '\n', 5000);
+  n += 5000;
+  wn += 5000;
+  memcpy(text + n, "end", 3);
+  memcpy(want + wn, "end\n", 4);
+  n += 3;
+  wn += 4;
+  want[wn] = '\0';
+  const size_t pieces[] = {n, 4096, 7, 1};
+  for (size_t t = 0; t < sizeof pieces / sizeof *pieces; t++) {
+    uv_loop_t loop;
+    ASSERT_OK(uv_loop_init(&loop));
+    const char *dir = tlog_dir();
+    muster_logfile_options_t o = {.max_line = 64};
+    muster_logfile_t *f = tlog_open(&loop, dir, "a.log", &o);
+    muster_logsource_t *s = source(f, "a", 0, MUSTER_LOG_OUT);
+    for (size_t off = 0; off < n; off += pieces[t])
+      muster_logsource_write(s, text + off,
+                             n - off < pieces[t] ? n - off : pieces[t]);
+    muster_logsource_close(s);
+    muster_logfile_stats_t st;
+    muster_logfile_stats(f, &st);
+    ASSERT_EQ(st.lines_written, 5000 + 2 + 5000 + 1);
+    ASSERT_EQ(st.split_lines, 1);
+    tlog_close(&loop, f);
+    char path[512];
+    snprintf(path, sizeof path, "%s/a.log", dir);
+    char *got = tlog_read(path, NULL);
+    ASSERT_STR_EQ(got, want);
+    free(got);
+    tlog_rmdir(dir);
+    tlog_loop_close(&loop);
+  }
+  free(text);
+  free(want);
+}
+
 TEST(logfile_layouts) {
   uv_loop_t loop;
   ASSERT_OK(uv_loop_init(&loop));
@@ -246,9 +306,9 @@ TEST(logfile_format_time) {
                                        sizeof buf),
             (int)strlen(want));
   ASSERT_STR_EQ(buf, want);
-  ASSERT_EQ(muster_logfile_format_time("%Y-%m-%d %H:%M:%S.%L", ms, buf,
-                                       sizeof buf),
-            (int)strlen(want));
+  ASSERT_EQ(
+      muster_logfile_format_time("%Y-%m-%d %H:%M:%S.%L", ms, buf, sizeof buf),
+      (int)strlen(want));
   ASSERT_STR_EQ(buf, want);
   strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%S", &tm); /* the default */
   ASSERT_EQ(muster_logfile_format_time(NULL, ms, buf, sizeof buf),
