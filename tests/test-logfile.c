@@ -43,13 +43,23 @@ TEST(logfile_lines) {
   tlog_loop_close(&loop);
 }
 
+/* A file of lines of 64 bytes at most, dir/a.log in a fresh dir, and a
+ * source writing to it. */
+static muster_logfile_t *open_max64(uv_loop_t *loop, const char **dir,
+                                    muster_logsource_t **s) {
+  ASSERT_OK(uv_loop_init(loop));
+  *dir = tlog_dir();
+  muster_logfile_options_t o = {.max_line = 64};
+  muster_logfile_t *f = tlog_open(loop, *dir, "a.log", &o);
+  *s = source(f, "a", 0, MUSTER_LOG_OUT);
+  return f;
+}
+
 TEST(logfile_long_line) {
   uv_loop_t loop;
-  ASSERT_OK(uv_loop_init(&loop));
-  const char *dir = tlog_dir();
-  muster_logfile_options_t o = {.max_line = 64};
-  muster_logfile_t *f = tlog_open(&loop, dir, "a.log", &o);
-  muster_logsource_t *s = source(f, "a", 0, MUSTER_LOG_OUT);
+  const char *dir;
+  muster_logsource_t *s;
+  muster_logfile_t *f = open_max64(&loop, &dir, &s);
   char big[201];
   memset(big, 'x', 200);
   big[200] = '\0';
@@ -112,11 +122,9 @@ TEST(logfile_raw_runs) {
   const size_t pieces[] = {n, 4096, 7, 1};
   for (size_t t = 0; t < sizeof pieces / sizeof *pieces; t++) {
     uv_loop_t loop;
-    ASSERT_OK(uv_loop_init(&loop));
-    const char *dir = tlog_dir();
-    muster_logfile_options_t o = {.max_line = 64};
-    muster_logfile_t *f = tlog_open(&loop, dir, "a.log", &o);
-    muster_logsource_t *s = source(f, "a", 0, MUSTER_LOG_OUT);
+    const char *dir;
+    muster_logsource_t *s;
+    muster_logfile_t *f = open_max64(&loop, &dir, &s);
     for (size_t off = 0; off < n; off += pieces[t])
       muster_logsource_write(s, text + off,
                              n - off < pieces[t] ? n - off : pieces[t]);
