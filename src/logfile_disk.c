@@ -215,9 +215,17 @@ int muster__logdisk_rotated(const char *path, char ***names) {
   size_t blen = strlen(base), count = 0, cap = 0;
   char **list = NULL;
   int r = 0;
-  DIR *dp = dir ? opendir(dir) : NULL;
+  /* open() and fdopendir(), not opendir(): this runs on a threadpool
+   * thread, and ThreadSanitizer learns of a new fd from open() only.
+   * libuv closes fds with a raw syscall it never sees, so after opendir()
+   * took the number of a connection libuv had closed, closedir() here was
+   * reported as racing with the loop's last use of that connection. */
+  int dfd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+  DIR *dp = dfd >= 0 ? fdopendir(dfd) : NULL;
   if (dp == NULL) {
     r = dir ? -errno : MUSTER_ENOMEM;
+    if (dfd >= 0)
+      close(dfd);
     free(dir);
     return r;
   }

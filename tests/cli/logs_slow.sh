@@ -17,9 +17,14 @@ wait_sampled
 fds_before=$(daemon_fds "$d")
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$d/status"; }
 written() { "$M" describe hose | awk '$1 == "log_bytes_written" {print $2}'; }
-"$M" logs hose --follow --lines 0 >/dev/null 2>"$tmp/slow.err" &
+# Stopped only once it follows (its first byte came): stopped before its
+# request reached the daemon, it would have nothing to fall behind on.
+mkfifo "$tmp/slow.fifo"
+{ head -c 1 >"$tmp/slow.first"; cat >/dev/null; } <"$tmp/slow.fifo" &
+drain=$!
+"$M" logs hose --follow --lines 0 >"$tmp/slow.fifo" 2>"$tmp/slow.err" &
 f=$!
-sleep 1
+wait_for '[ -s "$tmp/slow.first" ]'
 kill -STOP $f
 sleep 1
 before=$(rss)
@@ -50,5 +55,6 @@ wait_for 'grep -q "lines dropped (this reader fell behind)" "$tmp/slow.err"' 30
 grep -E 'muster: logs: [0-9]+ lines dropped' "$tmp/slow.err" | head -1
 kill $f
 wait $f || true
+wait $drain
 wait_for '[ "$(daemon_fds "$d")" = "$fds_before" ]'
 finish
