@@ -25,7 +25,7 @@ drain=$!
 "$M" logs hose --follow --lines 0 >"$tmp/slow.fifo" 2>"$tmp/slow.err" &
 f=$!
 # On a failure too, the stopped follower and the drain go with the test.
-trap 'st=$?; kill -CONT $f 2>/dev/null; kill $f $drain 2>/dev/null || true; cleanup "$st"' EXIT
+trap 'st=$?; kill -CONT $f 2>/dev/null || true; kill $f $drain 2>/dev/null || true; cleanup "$st"' EXIT
 wait_for '[ -s "$tmp/slow.first" ]'
 kill -STOP $f
 sleep 1
