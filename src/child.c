@@ -413,6 +413,22 @@ static void pipe_data(child_pipe_t *p, const char *buf, size_t len) {
     c->on_data(c, p->slot, buf, len);
 }
 
+static void pipe_alloc(child_pipe_t *p, char **buf, size_t *size) {
+  muster_child_t *c = p->owner;
+  char *room = NULL;
+  size_t len = 0;
+  if (c->on_alloc == NULL)
+    return;
+  emit_spawn(c); /* on_spawn first, as before on_data */
+  if (c->closing)
+    return;
+  c->on_alloc(c, p->slot, *size, &room, &len);
+  if (room != NULL && len > 0) {
+    *buf = room;
+    *size = len;
+  }
+}
+
 static void pipe_ended(child_pipe_t *p) {
   maybe_close(p->owner);
 }
@@ -439,7 +455,8 @@ static void pipe_closed(child_pipe_t *p) {
 }
 
 static const child_pipe_cbs_t pipe_cbs = {
-    pipe_data, pipe_ended, pipe_write_done, pipe_closing, pipe_closed};
+    pipe_data,    pipe_alloc,  pipe_ended,
+    pipe_write_done, pipe_closing, pipe_closed};
 
 /* Creates the parent's end of each slot and fills req->fds with what the
  * child gets; the child's ends of socketpairs also go to `child_ends`, for
@@ -571,6 +588,7 @@ int muster_spawn(uv_loop_t *loop, const char *file, const char *const argv[],
   c->posix.pidfd = -1;
   c->on_spawn = o->on_spawn;
   c->on_data = o->on_data;
+  c->on_alloc = o->on_alloc;
   c->on_exit = o->on_exit;
   c->on_close = o->on_close;
   c->data = o->data;

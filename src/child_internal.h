@@ -49,6 +49,7 @@ struct muster_child_s {
 
   muster_spawn_cb on_spawn;
   muster_data_cb on_data;
+  muster_alloc_cb on_alloc;
   muster_exit_cb on_exit;
   muster_close_cb on_close;
   void *data;

@@ -169,9 +169,12 @@ void muster__child_stdio_read(child_pipe_t *p) {
   if (p->fd < 0 || !p->readable || p->read_done || p->paused)
     return;
   for (int i = 0; i < CHILD_READS_PER_EVENT; i++) {
-    ssize_t n = recv(p->fd, p->rbuf, p->rbuf_size, MSG_DONTWAIT);
+    char *buf = p->rbuf;
+    size_t size = p->rbuf_size;
+    p->cbs->alloc(p, &buf, &size);
+    ssize_t n = recv(p->fd, buf, size, MSG_DONTWAIT);
     if (n > 0) {
-      p->cbs->data(p, p->rbuf, (size_t)n);
+      p->cbs->data(p, buf, (size_t)n);
       if (p->fd < 0 || p->read_done || p->paused)
         return;
       continue;

@@ -30,6 +30,9 @@ typedef struct child_write_s {
 typedef struct {
   /* Bytes read (valid during the call); buf NULL, len 0: end of file. */
   void (*data)(child_pipe_t *p, const char *buf, size_t len);
+  /* Where the next read goes: *buf and *size start as the pipe's own
+   * buffer; the owner may point them at memory of its own. */
+  void (*alloc)(child_pipe_t *p, char **buf, size_t *size);
   /* After end of file, once the pipe has closed (or is flushing its last
    * writes before it closes). */
   void (*ended)(child_pipe_t *p);

@@ -77,6 +77,7 @@ struct sc_s {
   muster_supervise_prepare_cb on_prepare;
   muster_supervise_child_cb on_child;
   muster_supervise_data_cb on_data;
+  muster_supervise_alloc_cb on_alloc;
   muster_supervise_exit_cb on_exit;
   muster_supervise_exit_cb on_exited;
   muster_supervise_signaled_cb on_signal;
@@ -224,6 +225,13 @@ static void proc_data_cb(muster_child_t *child, int slot, const char *buf,
     p->sc->on_data(p->sc->sup, child, slot, buf, len);
 }
 
+static void proc_alloc_cb(muster_child_t *child, int slot, size_t suggested,
+                          char **buf, size_t *len) {
+  proc_t *p = muster_child_data(child);
+  if (p->sc != NULL && p->sc->on_alloc != NULL)
+    p->sc->on_alloc(p->sc->sup, child, slot, suggested, buf, len);
+}
+
 /* ---- the row's hooks ---------------------------------------------------- */
 
 /* What this start runs: the copies made at create, as on_prepare changes
@@ -260,6 +268,7 @@ static int start_hook(muster_supervisor_t *sup, int *pid) {
   p->sc = sc;
   fo.spawn.on_spawn = NULL;
   fo.spawn.on_data = proc_data_cb;
+  fo.spawn.on_alloc = sc->on_alloc ? proc_alloc_cb : NULL;
   fo.spawn.on_exit = proc_exit_cb;
   fo.spawn.on_close = proc_close_cb;
   fo.spawn.data = p;
@@ -408,6 +417,7 @@ int muster_supervise_child_create(uv_loop_t *loop, const char *file,
   sc->on_prepare = o->on_prepare;
   sc->on_child = o->on_child;
   sc->on_data = o->on_data;
+  sc->on_alloc = o->on_alloc;
   sc->on_exit = o->on_exit;
   sc->on_exited = o->on_exited;
   sc->on_signal = o->on_signal;

@@ -458,3 +458,51 @@ TEST(child_ipc_none) {
   muster_child_ipc_closed(c); /* nothing taken: no effect */
   finish();
 }
+
+/* ---- reading into the owner's memory (on_alloc) -------------------------- */
+
+static char alloc_room[5];
+static int alloc_calls, alloc_outside;
+static muster_data_cb rec_data;
+
+/* stdout reads go into a room of 5 bytes; stderr's into the child's own
+ * buffer (the callback leaves *buf NULL). */
+static void room_alloc(muster_child_t *c, int slot, size_t suggested,
+                       char **buf, size_t *len) {
+  ASSERT(muster_child_data(c) == &rec);
+  ASSERT(suggested > 0);
+  alloc_calls++;
+  if (slot == 1) {
+    *buf = alloc_room;
+    *len = sizeof alloc_room;
+  }
+}
+
+static void room_data(muster_child_t *c, int slot, const char *buf,
+                      size_t len) {
+  if (buf != NULL && (slot == 1) != (buf == alloc_room))
+    alloc_outside++;
+  if (slot == 1 && len > sizeof alloc_room)
+    alloc_outside++;
+  rec_data(c, slot, buf, len);
+}
+
+TEST(child_output_alloc) {
+  setup();
+  rec_data = opts.on_data;
+  opts.on_data = room_data;
+  opts.on_alloc = room_alloc;
+  muster_child_t *c = NULL;
+  ASSERT_OK(muster_spawn(
+      &loop, "sh",
+      (const char *const[]){"sh", "-c",
+                            "printf 'read five bytes at a time\\n'; "
+                            "printf 'and this one as it comes\\n' >&2",
+                            NULL},
+      &opts, &c));
+  finish();
+  ASSERT_STR_EQ(rec.out, "read five bytes at a time\n");
+  ASSERT_STR_EQ(rec.err, "and this one as it comes\n");
+  ASSERT_EQ(alloc_outside, 0);
+  ASSERT(alloc_calls >= 26 / 5 + 2); /* 6 reads of stdout, 1+ of stderr */
+}

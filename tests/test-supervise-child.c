@@ -147,6 +147,37 @@ TEST(supervise_child_spawn) {
   ASSERT_EQ(r.signals, 0);
 }
 
+/* on_alloc reaches the owner with its row: stdout is read into a room of
+ * the owner's, 2 bytes at a time. */
+static char sup_room[2];
+static int sup_allocs;
+
+static void sup_alloc(muster_supervisor_t *sup, muster_child_t *child,
+                      int slot, size_t suggested, char **buf, size_t *len) {
+  struct row *r = muster_supervise_data(sup);
+  ASSERT(child == r->child);
+  ASSERT(suggested > 0);
+  if (slot != 1)
+    return;
+  sup_allocs++;
+  *buf = sup_room;
+  *len = sizeof sup_room;
+}
+
+TEST(supervise_child_alloc) {
+  ASSERT_OK(uv_loop_init(&loop));
+  static struct row r;
+  muster_supervise_child_options_t o;
+  options(&o, &r);
+  o.on_alloc = sup_alloc;
+  o.policy.restart = MUSTER_RESTART_ON_FAILURE;
+  const char *const *argv =
+      test_fixture_argv("child_out", "hello", "", "0", NULL);
+  run_row(&r, argv[0], argv, &o);
+  ASSERT_STR_EQ(r.out, "hello");
+  ASSERT(sup_allocs >= 3); /* "he" "ll" "o", then end of file */
+}
+
 static const int stop_codes[] = {7};
 
 TEST(supervise_child_policy) {

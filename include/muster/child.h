@@ -119,6 +119,16 @@ typedef void (*muster_spawn_cb)(muster_child_t *child);
  * are flushed, like a Node socket without allowHalfOpen). */
 typedef void (*muster_data_cb)(muster_child_t *child, int slot,
                                const char *buf, size_t len);
+/* Room for the next read of a MUSTER_STDIO_PIPE output slot, asked just
+ * before each read (libuv's alloc_cb): set *buf and *len (at most
+ * `suggested` is a hint, any size works) to read into memory of your own,
+ * so that bytes go where they are wanted without a copy (a log file's
+ * queue: muster_logsource_reserve); leave *buf NULL to read into the
+ * child's own buffer. The bytes read then come to on_data at *buf. A read
+ * that got nothing, or end of file, leaves the room unused, with no call
+ * to say so: the room must need no giving back. Optional. */
+typedef void (*muster_alloc_cb)(muster_child_t *child, int slot,
+                                size_t suggested, char **buf, size_t *len);
 /* The process ended: exit_status is its exit code, or term_signal the
  * signal that killed it (the other is 0). As in Node, slot 0 (stdin) is
  * closed at this point: writes still queued on it fail with MUSTER_EPIPE. */
@@ -181,6 +191,7 @@ typedef struct {
   muster_exit_cb on_exit;
   muster_close_cb on_close;
   void *data; /* returned by muster_child_data() */
+  muster_alloc_cb on_alloc; /* optional, see above */
 } muster_spawn_options_t;
 
 /* Starts `file` with `argv` (NULL-terminated; argv[0] is the name the child

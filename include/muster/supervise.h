@@ -399,6 +399,12 @@ typedef void (*muster_supervise_data_cb)(muster_supervisor_t *sup,
                                          muster_child_t *child, int slot,
                                          const char *buf, size_t len);
 
+/* Room for the next read of a pipe slot of `child`, as muster_alloc_cb. */
+typedef void (*muster_supervise_alloc_cb)(muster_supervisor_t *sup,
+                                          muster_child_t *child, int slot,
+                                          size_t suggested, char **buf,
+                                          size_t *len);
+
 /* The process ended, as muster_exit_cb (for a group: once no member is
  * left; with close_wait_ms: once its pipes and channel ended too), just
  * before the row is told (so the state is still the one it ended in). The
@@ -445,6 +451,7 @@ typedef struct {
   muster_supervise_error_cb on_error;     /* optional */
   muster_supervise_policy_t policy;
   void *data; /* returned by muster_supervise_data() */
+  muster_supervise_alloc_cb on_alloc; /* optional: where on_data's go */
 } muster_supervise_child_options_t;
 
 /* Creates a supervisor in state STOPPED whose process is `file` with
