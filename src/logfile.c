@@ -25,6 +25,8 @@ enum {
  * the loop for a moment, and freeing then (glibc gives a 512 KiB block
  * back to the kernel) costs a page fault per 4 KiB on the next batch. */
 #define SPARE_MAX (16u << 10)
+/* The least room muster__logfile_room hands out (less when asked). */
+#define ROOM_MIN (16u << 10)
 #define IDLE_MS 200
 
 /* A muster_logfile_history() request. It is made against the queue (the
@@ -108,7 +110,7 @@ int muster_logfile_open(uv_loop_t *loop, const char *path,
   f->loop = loop;
   f->flags = o->flags;
   f->max_line = o->max_line ? o->max_line : 64u << 10;
-  f->limit = o->buffer_limit ? o->buffer_limit : 256u << 10;
+  f->limit = o->buffer_limit ? o->buffer_limit : 1024u << 10;
   f->on_pressure = o->on_pressure;
   f->data = o->data;
   muster__logdisk_t *d = &f->disk;
@@ -483,6 +485,45 @@ int muster__logfile_run(muster_logfile_t *f, const char *p, size_t n,
   memcpy(f->q + f->qlen, p, n);
   queued(f, n, lines);
   return 0;
+}
+
+char *muster__logfile_room(muster_logfile_t *f, size_t want, size_t *got) {
+  if (!muster__logfile_raw(f) || f->qlen >= f->limit)
+    return NULL;
+  /* What the queue's buffer has free, or ROOM_MIN more: a quiet app's
+   * file keeps a small queue, and in a flood the buffer doubles with each
+   * read that fills it, as the batches it swaps with grew before. But no
+   * more than the queue takes: what is read there is then queued without
+   * passing the limit, so neither dropped (DROP) nor a cause to pause. A
+   * full queue has no room: the caller reads into its own buffer, and
+   * that write drops or pauses as usual. */
+  size_t room = f->qcap - f->qlen > ROOM_MIN ? f->qcap - f->qlen : ROOM_MIN;
+  if (room > want)
+    room = want;
+  if (room > f->limit - f->qlen)
+    room = f->limit - f->qlen;
+  if (reserve(f, room) != 0)
+    return NULL;
+  *got = room;
+  return f->q + f->qlen;
+}
+
+int muster__logfile_commit(muster_logfile_t *f, const char *p, size_t n,
+                           size_t lines) {
+  /* Within the room handed out: admit grows nothing and finds the queue
+   * under its limit. Checked all the same. */
+  if (p != f->q + f->qlen || f->qlen + n > f->qcap || admit(f, n) != 0)
+    return MUSTER_ENOBUFS;
+  queued(f, n, lines);
+  return 0;
+}
+
+char *muster__logfile_end(const muster_logfile_t *f) {
+  return f->q ? f->q + f->qlen : NULL;
+}
+
+void muster__logfile_count_dropped(muster_logfile_t *f, size_t bytes) {
+  f->stats.dropped_bytes += bytes;
 }
 
 void muster__logfile_line(muster_logfile_t *f, const muster_logline_t *l) {

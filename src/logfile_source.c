@@ -18,6 +18,10 @@ struct muster_logsource_s {
   muster_log_stream_t stream;
   char *part; /* the partial line so far */
   size_t plen, pcap;
+  /* muster_logsource_reserve's room in the file's queue: the partial line
+   * copied to its start (lead bytes), then `room` for the read. */
+  char *resv;
+  size_t lead, room;
 };
 
 int muster_logsource_open(muster_logfile_t *file,
@@ -135,24 +139,30 @@ static size_t count_newlines(const char *p, size_t n) {
   return count;
 }
 
-/* Raw layout and nobody following: the bytes go to the file as they are,
- * so a run of whole lines (none over max_line) is queued with one copy
- * instead of one per line. Returns where the run ends: p when there is
- * none, or when it does not fit (the DROP policy: line by line then, so
- * that those that fit still go). The run is found a window of max + 1
- * bytes at a time, not a line at a time: the last '\n' of a window that
- * starts a line ends a run of lines none longer than max, and a window
- * with none holds a line too long (or the partial line at the end). */
-static const char *queue_run(muster_logsource_t *s, const char *p,
-                             const char *end, size_t max) {
-  const char *run = p;
+/* Where a run of whole lines starting at p ends (p: none): the run is
+ * found a window of max + 1 bytes at a time, not a line at a time: the
+ * last '\n' of a window that starts a line ends a run of lines none longer
+ * than max, and a window with none holds a line too long (or the partial
+ * line at the end). */
+static const char *run_end(const char *p, const char *end, size_t max) {
   for (;;) {
     size_t win = (size_t)(end - p) < max + 1 ? (size_t)(end - p) : max + 1;
     const char *nl = win > 0 ? memrchr(p, '\n', win) : NULL;
     if (nl == NULL)
-      break;
+      return p;
     p = nl + 1;
   }
+}
+
+/* Raw layout and nobody following: the bytes go to the file as they are,
+ * so a run of whole lines (none over max_line) is queued with one copy
+ * instead of one per line. Returns where the run ends: p when there is
+ * none, or when it does not fit (the DROP policy: line by line then, so
+ * that those that fit still go). */
+static const char *queue_run(muster_logsource_t *s, const char *p,
+                             const char *end, size_t max) {
+  const char *run = p;
+  p = run_end(p, end, max);
   if (p > run &&
       muster__logfile_run(s->file, run, (size_t)(p - run),
                           count_newlines(run, (size_t)(p - run))) != 0)
@@ -160,13 +170,9 @@ static const char *queue_run(muster_logsource_t *s, const char *p,
   return p;
 }
 
-void muster_logsource_write(muster_logsource_t *s, const void *buf,
-                            size_t len) {
-  if (s == NULL || (buf == NULL && len > 0))
-    return;
-  /* Lines read together arrived together: one clock read per call. */
-  int64_t ms = now_ms();
-  const char *p = buf, *end = p + len;
+/* Frames p[0..end) into lines and queues them. */
+static void frame(muster_logsource_t *s, int64_t ms, const char *p,
+                  const char *end) {
   size_t max = muster__logfile_max_line(s->file);
   int raw = muster__logfile_raw(s->file);
   if (raw && s->plen == 0)
@@ -192,6 +198,73 @@ void muster_logsource_write(muster_logsource_t *s, const void *buf,
     if (raw)
       p = queue_run(s, p, end, max);
   }
+}
+
+int muster_logsource_reserve(muster_logsource_t *s, size_t want, char **buf,
+                             size_t *len) {
+  if (s == NULL || buf == NULL || len == NULL || want == 0)
+    return MUSTER_EINVAL;
+  s->resv = NULL;
+  size_t got;
+  char *room = muster__logfile_room(s->file, s->plen + want, &got);
+  if (room == NULL || got <= s->plen)
+    return MUSTER_ENOBUFS;
+  /* The partial line goes first, so that the read completes it in place;
+   * it stays held too, until a write says the read came. */
+  if (s->plen > 0)
+    memcpy(room, s->part, s->plen);
+  s->resv = room + s->plen;
+  s->lead = s->plen;
+  s->room = got - s->plen;
+  *buf = s->resv;
+  *len = s->room;
+  return 0;
+}
+
+/* A write of what was read into the room: the whole lines it completes
+ * are queued where they are; what follows them (the new partial line,
+ * a line over max_line) is copied out first, since queueing it writes
+ * over the room. */
+static void write_in_place(muster_logsource_t *s, int64_t ms, const char *buf,
+                           size_t len) {
+  muster_logfile_t *f = s->file;
+  const char *start = buf - s->lead, *end = buf + len, *p = start;
+  s->plen = 0; /* now at the room's start */
+  if (muster__logfile_raw(f)) {
+    p = run_end(start, end, muster__logfile_max_line(f));
+    if (p > start &&
+        muster__logfile_commit(f, start, (size_t)(p - start),
+                               count_newlines(start, (size_t)(p - start))) != 0)
+      p = start;
+  }
+  size_t rest = (size_t)(end - p);
+  if (rest == 0)
+    return;
+  char small[4096];
+  char *copy = rest <= sizeof small ? small : malloc(rest);
+  if (copy == NULL) {
+    muster__logfile_count_dropped(f, rest);
+    return;
+  }
+  memcpy(copy, p, rest);
+  frame(s, ms, copy, copy + rest);
+  if (copy != small)
+    free(copy);
+}
+
+void muster_logsource_write(muster_logsource_t *s, const void *buf,
+                            size_t len) {
+  if (s == NULL || (buf == NULL && len > 0))
+    return;
+  /* Lines read together arrived together: one clock read per call. */
+  int64_t ms = now_ms();
+  char *resv = s->resv;
+  s->resv = NULL;
+  if (resv != NULL && buf == resv && len > 0 && len <= s->room &&
+      muster__logfile_end(s->file) == resv - s->lead)
+    write_in_place(s, ms, buf, len);
+  else
+    frame(s, ms, buf, (const char *)buf + len);
   /* A burst leaves a big partial buffer behind: give it back. */
   if (s->plen == 0 && s->pcap > 4096) {
     free(s->part);

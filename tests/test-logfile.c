@@ -16,6 +16,13 @@ static muster_logsource_t *source(muster_logfile_t *f, const char *app,
   return s;
 }
 
+static void ignore_line(muster_logsub_t *sub, const muster_logline_t *l,
+                        void *data) {
+  (void)sub;
+  (void)l;
+  (void)data;
+}
+
 static void put(muster_logsource_t *s, const char *text) {
   muster_logsource_write(s, text, strlen(text));
 }
@@ -93,32 +100,65 @@ TEST(logfile_long_line) {
  * split, empty lines count (5,000 in a row: the count stays exact past the
  * 4,080 bytes after which the newline counter adds up its byte counters); the
  * same text cut into reads of any size gives the same file. */
-TEST(logfile_raw_runs) {
-  size_t cap = 1 << 20, n = 0;
-  char *text = malloc(cap), *want = malloc(cap);
-  ASSERT(text && want);
-  size_t wn = 0;
+/* The text of logfile_raw_runs and the file it must give (max_line 64):
+ * malloc'd, want NUL-terminated. */
+static void raw_text(char **text, size_t *tn, char **want) {
+  size_t cap = 1 << 20, n = 0, wn = 0;
+  char *t = malloc(cap), *w = malloc(cap);
+  ASSERT(t && w);
   for (int i = 0; i < 5000; i++) { /* lengths 0..64 */
     for (int k = 0; k < i % 65; k++)
-      text[n++] = want[wn++] = (char)('a' + (i + k) % 26);
-    text[n++] = want[wn++] = '\n';
+      t[n++] = w[wn++] = (char)('a' + (i + k) % 26);
+    t[n++] = w[wn++] = '\n';
   }
-  memset(text + n, 'L', 65); /* one byte over: 64, then 1 */
+  memset(t + n, 'L', 65); /* one byte over: 64, then 1 */
   n += 65;
-  text[n++] = '\n';
-  memset(want + wn, 'L', 64);
+  t[n++] = '\n';
+  memset(w + wn, 'L', 64);
   wn += 64;
-  memcpy(want + wn, "\nL\n", 3);
+  memcpy(w + wn, "\nL\n", 3);
   wn += 3;
-  memset(text + n, '\n', 5000);
-  memset(want + wn, '\n', 5000);
+  memset(t + n, '\n', 5000);
+  memset(w + wn, '\n', 5000);
   n += 5000;
   wn += 5000;
-  memcpy(text + n, "end", 3);
-  memcpy(want + wn, "end\n", 4);
+  memcpy(t + n, "end", 3);
+  memcpy(w + wn, "end\n", 4);
   n += 3;
   wn += 4;
-  want[wn] = '\0';
+  w[wn] = '\0';
+  *text = t;
+  *tn = n;
+  *want = w;
+}
+
+/* Closes the file of open_max64 and checks its lines and content. */
+static void check_raw_file(uv_loop_t *loop, const char *dir,
+                           muster_logfile_t *f, const char *want) {
+  muster_logfile_stats_t st;
+  muster_logfile_stats(f, &st);
+  ASSERT_EQ(st.lines_written, 5000 + 2 + 5000 + 1);
+  ASSERT_EQ(st.split_lines, 1);
+  ASSERT_EQ(st.dropped_bytes, 0);
+  tlog_close(loop, f);
+  char path[512];
+  snprintf(path, sizeof path, "%s/a.log", dir);
+  char *got = tlog_read(path, NULL);
+  ASSERT_STR_EQ(got, want);
+  free(got);
+  tlog_rmdir(dir);
+  tlog_loop_close(loop);
+}
+
+/* Lines that come many to a read go to the file a run at a time (the raw
+ * layout): lines of exactly max_line bytes stay whole, one byte more is
+ * split, empty lines count (5,000 in a row: the count stays exact past the
+ * 4,080 bytes after which the newline counter adds up its byte counters); the
+ * same text cut into reads of any size gives the same file. */
+TEST(logfile_raw_runs) {
+  char *text, *want;
+  size_t n;
+  raw_text(&text, &n, &want);
   const size_t pieces[] = {n, 4096, 7, 1};
   for (size_t t = 0; t < sizeof pieces / sizeof *pieces; t++) {
     uv_loop_t loop;
@@ -129,21 +169,101 @@ TEST(logfile_raw_runs) {
       muster_logsource_write(s, text + off,
                              n - off < pieces[t] ? n - off : pieces[t]);
     muster_logsource_close(s);
-    muster_logfile_stats_t st;
-    muster_logfile_stats(f, &st);
-    ASSERT_EQ(st.lines_written, 5000 + 2 + 5000 + 1);
-    ASSERT_EQ(st.split_lines, 1);
-    tlog_close(&loop, f);
-    char path[512];
-    snprintf(path, sizeof path, "%s/a.log", dir);
-    char *got = tlog_read(path, NULL);
-    ASSERT_STR_EQ(got, want);
-    free(got);
-    tlog_rmdir(dir);
-    tlog_loop_close(&loop);
+    check_raw_file(&loop, dir, f, want);
   }
   free(text);
   free(want);
+}
+
+/* Reads into muster_logsource_reserve's room give the same file as copies,
+ * with reads of any size, a partial line or an over-long one pending at a
+ * reservation, reservations left unused (a read that got nothing), reads
+ * into the caller's own buffer between them, and the file's job taking the
+ * queue between reads. */
+TEST(logfile_reserve) {
+  char *text, *want;
+  size_t n;
+  raw_text(&text, &n, &want);
+  const size_t pieces[] = {n, 65536, 4096, 100, 7, 1};
+  for (size_t t = 0; t < sizeof pieces / sizeof *pieces; t++) {
+    uv_loop_t loop;
+    const char *dir;
+    muster_logsource_t *s;
+    muster_logfile_t *f = open_max64(&loop, &dir, &s);
+    size_t off = 0, reads = 0, in_place = 0;
+    while (off < n) {
+      size_t len = n - off < pieces[t] ? n - off : pieces[t];
+      char *room;
+      size_t got;
+      reads++;
+      if (reads % 5 == 0) { /* the caller's own buffer */
+        muster_logsource_write(s, text + off, len);
+        off += len;
+        continue;
+      }
+      ASSERT_OK(muster_logsource_reserve(s, len, &room, &got));
+      ASSERT(got >= 1 && got <= len);
+      if (reads % 7 == 0) /* nothing came: the room goes unused */
+        continue;
+      memcpy(room, text + off, got);
+      muster_logsource_write(s, room, got);
+      off += got;
+      in_place++;
+      if (reads % 64 == 0)
+        uv_run(&loop, UV_RUN_NOWAIT); /* a job takes the queue */
+    }
+    ASSERT(in_place > 0);
+    muster_logsource_close(s);
+    check_raw_file(&loop, dir, f, want);
+  }
+  free(text);
+  free(want);
+}
+
+/* No room where every line is formatted anyway, nor past a full queue
+ * under the DROP policy; bad arguments. */
+TEST(logfile_reserve_refused) {
+  uv_loop_t loop;
+  ASSERT_OK(uv_loop_init(&loop));
+  const char *dir = tlog_dir();
+  muster_logfile_options_t o = {.flags = MUSTER_LOGFILE_TIME};
+  muster_logfile_t *timed = tlog_open(&loop, dir, "t.log", &o);
+  muster_logfile_t *plain = tlog_open(&loop, dir, "p.log", NULL);
+  o = (muster_logfile_options_t){.flags = MUSTER_LOGFILE_DROP,
+                                 .buffer_limit = 4096};
+  muster_logfile_t *drop = tlog_open(&loop, dir, "d.log", &o);
+  muster_logsource_t *st = source(timed, "t", 0, MUSTER_LOG_OUT);
+  muster_logsource_t *sp = source(plain, "p", 0, MUSTER_LOG_OUT);
+  muster_logsource_t *sd = source(drop, "d", 0, MUSTER_LOG_OUT);
+  char *room;
+  size_t got;
+  ASSERT_EQ(muster_logsource_reserve(st, 100, &room, &got), MUSTER_ENOBUFS);
+  ASSERT_EQ(muster_logsource_reserve(sp, 0, &room, &got), MUSTER_EINVAL);
+  ASSERT_EQ(muster_logsource_reserve(NULL, 1, &room, &got), MUSTER_EINVAL);
+  ASSERT_EQ(muster_logsource_reserve(sp, 1, NULL, &got), MUSTER_EINVAL);
+  /* a subscriber sees every line: no room while it follows */
+  muster_logsub_t *sub;
+  ASSERT_OK(muster_logfile_subscribe(plain, ignore_line, NULL, &sub));
+  ASSERT_EQ(muster_logsource_reserve(sp, 100, &room, &got), MUSTER_ENOBUFS);
+  muster_logfile_unsubscribe(sub);
+  ASSERT_OK(muster_logsource_reserve(sp, 100, &room, &got));
+  ASSERT_EQ(got, 100);
+  /* DROP: the room stops at what the queue still takes (1,000 bytes are
+   * queued, too few to start a job; a full queue: logfile_reserve_full) */
+  char line[1000];
+  memset(line, 'x', sizeof line - 1);
+  line[sizeof line - 1] = '\n';
+  muster_logsource_write(sd, line, sizeof line);
+  ASSERT_OK(muster_logsource_reserve(sd, 100000, &room, &got));
+  ASSERT_EQ(got, 4096 - sizeof line);
+  muster_logsource_close(st);
+  muster_logsource_close(sp);
+  muster_logsource_close(sd);
+  tlog_close(&loop, timed);
+  tlog_close(&loop, plain);
+  tlog_close(&loop, drop);
+  tlog_rmdir(dir);
+  tlog_loop_close(&loop);
 }
 
 TEST(logfile_layouts) {

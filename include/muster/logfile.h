@@ -4,6 +4,7 @@
  *   muster_logfile_open()      one log file (a path), with its rotation
  *   muster_logsource_open()    one stream feeding it (app, instance, out/err)
  *   muster_logsource_write()   bytes read from the child's pipe
+ *   muster_logsource_reserve() room to read them into, in place
  *   muster_logfile_subscribe() every new line, in process (`logs --follow`)
  *   muster_logfile_reopen(), _flush(), _stats(), _close()
  *   muster_logfile_tail()      the last N lines of a file and its rotations
@@ -36,7 +37,7 @@
  * in flight per file; a small queue waits for the end of the loop turn, so
  * that what one turn reads goes in one batch), rotates, and compresses
  * rotated files. The queue is
- * bounded by buffer_limit (256 KiB). When a line would take it over:
+ * bounded by buffer_limit (1 MiB). When a line would take it over:
  *   - by default the file asks its sources' owner to pause (on_pressure
  *     with paused = 1): stop reading the pipes that feed it, so the app
  *     waits on its own full pipe. The line is kept (it was already read),
@@ -113,7 +114,7 @@ typedef struct {
   unsigned flags;          /* MUSTER_LOGFILE_* */
   const char *date_format; /* with MUSTER_LOGFILE_TIME; see above */
   size_t max_line;         /* default 64 KiB; at least 64 */
-  size_t buffer_limit;     /* default 256 KiB */
+  size_t buffer_limit;     /* default 1 MiB */
   uint64_t max_size;       /* default 10 MiB */
   muster_logfile_interval_t interval;
   /* Rotated files kept; 0: 5. MUSTER_LOGFILE_RETAIN_NONE keeps none (a
@@ -198,6 +199,22 @@ MUSTER_EXTERN int muster_logsource_open(muster_logfile_t *file,
  * a pause. */
 MUSTER_EXTERN void muster_logsource_write(muster_logsource_t *src,
                                           const void *buf, size_t len);
+
+/* Room to read the source's next bytes into, inside the file's queue, so
+ * that they are queued without a copy (a daemon's on_alloc for the pipe,
+ * muster_spawn_options_t). *buf and *len (at most `want`, at least 1) get
+ * the room; read at most *len bytes there, then pass exactly (*buf, n) to
+ * muster_logsource_write(). The room is valid until that write or any
+ * other call on a source or on the file (a read that got nothing needs no
+ * call: the room is simply not used). A write of other bytes is a copy as
+ * always. Only for a raw file nobody follows; with the DROP policy the
+ * room is cut to what the queue still takes.
+ * Errors: MUSTER_EINVAL (NULL arguments, want 0), MUSTER_ENOBUFS (no room
+ * here: the file applies a layout or has subscribers, is full under the
+ * DROP policy, or no memory; read into your own buffer). */
+MUSTER_EXTERN int muster_logsource_reserve(muster_logsource_t *src,
+                                           size_t want, char **buf,
+                                           size_t *len);
 
 /* Queues the partial line left, if any, and frees the source. */
 MUSTER_EXTERN void muster_logsource_close(muster_logsource_t *src);

@@ -322,9 +322,17 @@ int applog_out_open(applog_t *l, applog_out_t **out) {
   return 0;
 }
 
+int applog_out_reserve(applog_out_t *o, int slot, size_t want, char **buf,
+                       size_t *len) {
+  muster_logsource_t *src = o->srcs[slot == 2][0];
+  return src ? muster_logsource_reserve(src, want, buf, len) : MUSTER_EINVAL;
+}
+
 void applog_out_write(applog_out_t *o, int slot, const char *buf, size_t len) {
   int s = slot == 2;
-  for (int k = 0; k < 2; k++)
+  /* The combined file first: the bytes may sit in the first file's queue
+   * (applog_out_reserve), which its write takes over. */
+  for (int k = 1; k >= 0; k--)
     if (o->srcs[s][k])
       muster_logsource_write(o->srcs[s][k], buf, len);
 }

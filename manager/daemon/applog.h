@@ -54,6 +54,12 @@ int applog_open(uv_loop_t *loop, const json_t *spec, int index, const char *out,
 /* The streams of one new process of the instance. Errors: MUSTER_ENOMEM,
  * MUSTER_EINVAL. */
 int applog_out_open(applog_t *log, applog_out_t **out);
+/* Room in the log's queue to read `slot`'s next bytes into, so that
+ * applog_out_write() of them queues them without a copy
+ * (muster_logsource_reserve). Returns 0, or an error: read into a buffer
+ * of your own then. */
+int applog_out_reserve(applog_out_t *out, int slot, size_t want, char **buf,
+                       size_t *len);
 /* Bytes the process wrote to `slot` (1 or 2). Never blocks, never fails. */
 void applog_out_write(applog_out_t *out, int slot, const char *buf,
                       size_t len);

@@ -113,6 +113,18 @@ static void on_data_cb(muster_supervisor_t *sup, muster_child_t *child,
   }
 }
 
+/* The next read of the child's output goes straight into its log file's
+ * queue when the file takes it (raw lines, nobody following). */
+static void on_alloc_cb(muster_supervisor_t *sup, muster_child_t *child,
+                        int slot, size_t suggested, char **buf, size_t *len) {
+  inst_row_t *row = row_of(sup);
+  inst_out_t *out = row->inst->outs;
+  while (out && out->child != child)
+    out = out->next;
+  if (out != NULL && out->log != NULL && !(out->ended & (1 << slot)))
+    (void)applog_out_reserve(out->log, slot, suggested, buf, len);
+}
+
 static void on_child_cb(muster_supervisor_t *sup, muster_child_t *child,
                         muster_channel_t *channel) {
   inst_row_t *row = row_of(sup);
@@ -253,6 +265,7 @@ static int make_row(uv_loop_t *loop, inst_t *inst, inst_row_t **out) {
       .on_prepare = on_prepare_cb,
       .on_child = on_child_cb,
       .on_data = on_data_cb,
+      .on_alloc = on_alloc_cb,
       .on_state = on_state_cb,
       .on_error = on_error_cb,
       .data = row,
