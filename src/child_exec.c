@@ -146,6 +146,7 @@ int muster__child_exec_start(uv_loop_t *loop, int shell, const char *file,
   so.on_spawn = NULL;
   so.on_exit = NULL;
   so.on_data = on_data;
+  so.on_alloc = NULL; /* the output is ours to collect */
   so.on_close = on_close;
   so.data = e;
   r = muster_spawn(loop, file, argv, &so, &child);

@@ -172,6 +172,8 @@ void muster__child_stdio_read(child_pipe_t *p) {
     char *buf = p->rbuf;
     size_t size = p->rbuf_size;
     p->cbs->alloc(p, &buf, &size);
+    if (p->fd < 0 || p->read_done || p->paused)
+      return; /* the owner's callbacks (on_spawn first) closed or paused */
     ssize_t n = recv(p->fd, buf, size, MSG_DONTWAIT);
     if (n > 0) {
       p->cbs->data(p, buf, (size_t)n);

@@ -522,8 +522,10 @@ char *muster__logfile_end(const muster_logfile_t *f) {
   return f->q ? f->q + f->qlen : NULL;
 }
 
-void muster__logfile_count_dropped(muster_logfile_t *f, size_t bytes) {
+void muster__logfile_count_dropped(muster_logfile_t *f, size_t bytes,
+                                   size_t lines) {
   f->stats.dropped_bytes += bytes;
+  f->stats.dropped_lines += lines;
 }
 
 void muster__logfile_line(muster_logfile_t *f, const muster_logline_t *l) {

@@ -117,9 +117,10 @@ int muster__logfile_run(muster_logfile_t *file, const char *p, size_t n,
                         size_t lines);
 /* Room at the end of the queue for a source to read into (see
  * muster_logsource_reserve): at most want bytes, *got says how many:
- * what the queue's buffer has free, grown to at least 16 KiB, and with
- * the DROP policy no more than the queue still takes. NULL when the file is not raw (see above), is full under
- * DROP, or on ENOMEM. The room is the queue's until the next line is
+ * what the queue's buffer has free, grown to at least 16 KiB, and no more
+ * than the queue still takes below its limit (whatever the policy).
+ * NULL when the file is not raw (see above), its queue is full, or on
+ * ENOMEM. The room is the queue's until the next line is
  * queued; muster__logfile_commit(file, p, n, lines) then queues n bytes
  * of whole lines read there in place (p the room's start), without a
  * copy. Returns MUSTER_ENOBUFS when p is not the queue's end or n does not
@@ -129,8 +130,9 @@ int muster__logfile_commit(muster_logfile_t *file, const char *p, size_t n,
                            size_t lines);
 /* Where the next queued byte goes (NULL: no queue buffer yet). */
 char *muster__logfile_end(const muster_logfile_t *file);
-/* Bytes lost for want of memory. */
-void muster__logfile_count_dropped(muster_logfile_t *file, size_t bytes);
+/* Bytes (and lines) lost for want of memory. */
+void muster__logfile_count_dropped(muster_logfile_t *file, size_t bytes,
+                                   size_t lines);
 /* After a source's write: start a job if none runs. */
 void muster__logfile_kick(muster_logfile_t *file);
 size_t muster__logfile_max_line(const muster_logfile_t *file);

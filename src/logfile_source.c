@@ -1,5 +1,6 @@
 /* Sources: one stream of one instance feeding a log file. Cuts bytes into
  * lines and holds a partial line, bounded by the file's max_line. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -200,11 +201,18 @@ static void frame(muster_logsource_t *s, int64_t ms, const char *p,
   }
 }
 
+/* A partial line longer than this is not copied into a room: a read that
+ * brings no end of line would copy it out and back again. */
+#define LEAD_MAX 4096
+
 int muster_logsource_reserve(muster_logsource_t *s, size_t want, char **buf,
                              size_t *len) {
-  if (s == NULL || buf == NULL || len == NULL || want == 0)
+  if (s == NULL || buf == NULL || len == NULL || want == 0 ||
+      want > SIZE_MAX - LEAD_MAX)
     return MUSTER_EINVAL;
   s->resv = NULL;
+  if (s->plen > LEAD_MAX)
+    return MUSTER_ENOBUFS;
   size_t got;
   char *room = muster__logfile_room(s->file, s->plen + want, &got);
   if (room == NULL || got <= s->plen)
@@ -242,8 +250,8 @@ static void write_in_place(muster_logsource_t *s, int64_t ms, const char *buf,
     return;
   char small[4096];
   char *copy = rest <= sizeof small ? small : malloc(rest);
-  if (copy == NULL) {
-    muster__logfile_count_dropped(f, rest);
+  if (copy == NULL) { /* lost, and counted: a line and its pieces */
+    muster__logfile_count_dropped(f, rest, count_newlines(p, rest) + 1);
     return;
   }
   memcpy(copy, p, rest);
@@ -260,11 +268,17 @@ void muster_logsource_write(muster_logsource_t *s, const void *buf,
   int64_t ms = now_ms();
   char *resv = s->resv;
   s->resv = NULL;
-  if (resv != NULL && buf == resv && len > 0 && len <= s->room &&
-      muster__logfile_end(s->file) == resv - s->lead)
-    write_in_place(s, ms, buf, len);
-  else
+  if (resv != NULL && buf == resv) {
+    /* The room must still be where it was handed out: another call on
+     * the file meanwhile may have moved or written over it (a misuse;
+     * its bytes cannot be trusted, so they are counted as lost). */
+    if (len <= s->room && muster__logfile_end(s->file) == resv - s->lead)
+      write_in_place(s, ms, buf, len);
+    else
+      muster__logfile_count_dropped(s->file, len, 1);
+  } else {
     frame(s, ms, buf, (const char *)buf + len);
+  }
   /* A burst leaves a big partial buffer behind: give it back. */
   if (s->plen == 0 && s->pcap > 4096) {
     free(s->part);

@@ -216,7 +216,9 @@ TEST_T(logfile_reserve_full, 60) {
   uint64_t sent = 0;
   int written = 0;
   while (muster_logsource_reserve(s, 100000, &room, &got) == 0) {
-    ASSERT(written < 64); /* the FIFO holds 64 KiB: 16 of these */
+    /* the first goes to the job, the second fills the queue (the loop
+     * does not run, so the job is never seen done) */
+    ASSERT(written < 2);
     ASSERT_EQ(got, 4096);
     memset(room, 'x', got);
     room[got - 1] = '\n';
@@ -224,7 +226,7 @@ TEST_T(logfile_reserve_full, 60) {
     sent += got;
     written++;
   }
-  ASSERT_GE(written, 2);
+  ASSERT_EQ(written, 2);
   muster_logfile_stats_t st;
   muster_logfile_stats(f, &st);
   ASSERT_EQ(st.lines_written, written);

@@ -164,17 +164,28 @@ static void sup_alloc(muster_supervisor_t *sup, muster_child_t *child,
   *len = sizeof sup_room;
 }
 
+static int sup_outside;
+
+static void sup_alloc_data(muster_supervisor_t *sup, muster_child_t *child,
+                           int slot, const char *buf, size_t len) {
+  if (slot == 1 && buf != NULL && (buf != sup_room || len > sizeof sup_room))
+    sup_outside++;
+  on_data(sup, child, slot, buf, len);
+}
+
 TEST(supervise_child_alloc) {
   ASSERT_OK(uv_loop_init(&loop));
   static struct row r;
   muster_supervise_child_options_t o;
   options(&o, &r);
   o.on_alloc = sup_alloc;
+  o.on_data = sup_alloc_data;
   o.policy.restart = MUSTER_RESTART_ON_FAILURE;
   const char *const *argv =
       test_fixture_argv("child_out", "hello", "", "0", NULL);
   run_row(&r, argv[0], argv, &o);
   ASSERT_STR_EQ(r.out, "hello");
+  ASSERT_EQ(sup_outside, 0); /* every byte came in the owner's room */
   ASSERT(sup_allocs >= 3); /* "he" "ll" "o", then end of file */
 }
 

@@ -205,13 +205,16 @@ MUSTER_EXTERN void muster_logsource_write(muster_logsource_t *src,
  * muster_spawn_options_t). *buf and *len (at most `want`, at least 1) get
  * the room; read at most *len bytes there, then pass exactly (*buf, n) to
  * muster_logsource_write(). The room is valid until that write or any
- * other call on a source or on the file (a read that got nothing needs no
- * call: the room is simply not used). A write of other bytes is a copy as
- * always. Only for a raw file nobody follows; with the DROP policy the
- * room is cut to what the queue still takes.
- * Errors: MUSTER_EINVAL (NULL arguments, want 0), MUSTER_ENOBUFS (no room
- * here: the file applies a layout or has subscribers, is full under the
- * DROP policy, or no memory; read into your own buffer). */
+ * other call on a source or on the file, which may queue lines over it
+ * (a read that got nothing needs no call: the room is simply not used);
+ * a write of the room after such a call counts its bytes as dropped. A write of other bytes is a copy as
+ * always. Only for a raw file nobody follows; the room never takes the
+ * queue past buffer_limit, so what is read there is never dropped and
+ * never makes the file ask for a pause.
+ * Errors: MUSTER_EINVAL (NULL arguments, want 0 or near SIZE_MAX),
+ * MUSTER_ENOBUFS (no room here: the file applies a layout or has
+ * subscribers, its queue is full, the source holds a partial line over 4
+ * KiB (cheaper copied), or no memory; read into your own buffer). */
 MUSTER_EXTERN int muster_logsource_reserve(muster_logsource_t *src,
                                            size_t want, char **buf,
                                            size_t *len);
