@@ -4,7 +4,8 @@
  *   threads [-q] [-r ROUNDS] [-f FILTER] [-N]
  *     -q         fewer operations per variant (a quick look, noisier)
  *     -r ROUNDS  rounds (default 5; 3 with -q)
- *     -f FILTER  only the variants whose name contains FILTER
+ *     -f FILTER  only the variants whose name contains FILTER, or one of
+ *                its comma-separated parts (-f mu-oneway,mu-mib)
  *     -N         without the Node variants
  *
  * What is measured (muster | raw anchor | Node):
@@ -730,6 +731,22 @@ static void v_node_pool(double *f) {
     node_figs(f, "pool", OPS(20000), piscina);
 }
 
+/* Whether `name` contains `filter` (NULL: everything) or one of its
+ * comma-separated parts. */
+static int selected(const char *name, const char *filter) {
+  if (filter == NULL)
+    return 1;
+  for (const char *p = filter;;) {
+    size_t n = strcspn(p, ",");
+    for (const char *s = name; n > 0 && strlen(s) >= n; s++)
+      if (strncmp(s, p, n) == 0)
+        return 1;
+    if (p[n] == '\0')
+      return 0;
+    p += n + 1;
+  }
+}
+
 static const struct {
   const char *name;
   int side;
@@ -849,7 +866,7 @@ int main(int argc, char **argv) {
   bench_machine_start(&m);
   if (with_node)
     with_node = bench_node_usable(bench_node_script("threads.js"));
-  if (with_node && (filter == NULL || strstr("node-pool", filter)))
+  if (with_node && selected("node-pool", filter))
     piscina = piscina_dir();
   printf("# %d rounds; each runs every variant unpinned and pinned to one "
          "CPU, in a rotating order\n",
@@ -866,7 +883,7 @@ int main(int argc, char **argv) {
   for (int r = 0; r < rounds; r++) {
     for (int k = 0; k < NVAR; k++) {
       int v = (k + r) % NVAR;
-      if ((filter && !strstr(variants[v].name, filter)) ||
+      if (!selected(variants[v].name, filter) ||
           (!with_node && variants[v].side == NODE))
         continue;
       for (int j = 0; j < 2; j++) {
