@@ -47,6 +47,11 @@ typedef struct {
 #define SPIN_PROBE_EVERY 64u
 #define DELIVER_MAX_NS 2000000u
 #define YIELD_BATCH 16u
+/* A batch this large, with no post from its callbacks, is taken as a
+ * stream one way: deliver() waits for the next batch with the CPU, and
+ * lets it gather for STREAM_GATHER_NS before taking it. */
+#define STREAM_BATCH 16u
+#define STREAM_GATHER_NS 10000u
 
 /* Marks a message as a port's: nothing to do after the callback (the port
  * frees the message and closes ends nobody took). */
@@ -188,7 +193,8 @@ static void deliver_events(muster_port_t *p, int events) {
  * be touched again). */
 static int deliver_batch(muster_port_t *p, unsigned *count) {
   int events = 0;
-  p->batch = muster__port_queue_take(p->end.own, 0, &events, &p->done);
+  p->batch = muster__port_queue_take(p->end.own, MUSTER__PORT_TAKE_AWAKE,
+                                     &events, &p->done);
   p->batch_events = events;
   /* The poster is told at once: its bytes left the queue with this take. */
   if ((events & MUSTER__PORT_EV_DRAIN_WANTED) && p->end.peer)
@@ -215,11 +221,13 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-/* Before going back to sleep after a callback posted, wait a little for
- * the next message with the CPU: the answer to what the callback posted,
- * from a thread running on another CPU, often comes within microseconds, and
- * catching it here saves both sides a wake-up (the poster sees the port awake
- * and writes no eventfd; this side skips epoll_wait and the read). The budget
+/* Before going back to sleep after a callback posted, or after a batch of
+ * a stream, wait a little for the next message with the CPU: the answer
+ * to what the callback posted, or the stream's next messages, from a
+ * thread running on another CPU, often come within microseconds, and
+ * catching them here saves both sides a wake-up (the poster sees the port
+ * awake and writes no eventfd; this side skips epoll_wait and the read).
+ * The budget
  * adapts: a spin that caught something keeps at least twice what it
  * waited, one that caught nothing halves it (below SPIN_MIN_NS it is 0:
  * the other side was waiting for a CPU, and spinning only kept this one
@@ -284,8 +292,33 @@ static int yield_for_more(muster_port_t *p, unsigned count, uint64_t t0) {
   return muster__port_queue_release(p->end.own);
 }
 
+/* Leaving the delivery loop: the queue sleeps (the next post wakes the
+ * owner) when it is empty; else the owner wakes itself, to come back for
+ * the rest after the loop's other handles. */
+static void settle(muster_port_t *p) {
+  if (muster__port_queue_release(p->end.own))
+    muster__port_queue_kick(p->end.own);
+}
+
+/* The next batch of a stream is in: let it grow a little before taking
+ * it. Taking every few messages makes the queue's lock (and the line the
+ * posts write) cross CPUs for each take; a wait of STREAM_GATHER_NS makes
+ * the batches a few hundred messages long at full speed. */
+static void gather(void) {
+  uint64_t t0 = now_ns();
+  for (unsigned i = 1;; i++) {
+    cpu_relax();
+    if (i % 32 == 0 && now_ns() - t0 > STREAM_GATHER_NS)
+      return;
+  }
+}
+
 /* Delivers as muster__port_deliver; `woken`: called for a wake-up of the
- * loop (posts from other threads), where yielding to them can help. */
+ * loop (posts from other threads), where yielding to them can help.
+ *
+ * The queue stays awake (posts write no eventfd) from the first take to
+ * the end of the loop, and every way out of the loop leaves it asleep
+ * when empty, or rung: no message can wait there unseen. */
 static void deliver(muster_port_t *p, int woken) {
   uint64_t t0;
   unsigned posts;
@@ -297,24 +330,30 @@ static void deliver(muster_port_t *p, int woken) {
     unsigned count = 0;
     posts = p->posts;
     if (!deliver_batch(p, &count))
-      break; /* closed, transferred: nothing more to take */
+      break; /* closed, transferred (its next owner binds and wakes) */
     if (!p->multi_cpu) {
-      if (!woken || !yield_for_more(p, count, t0))
+      if (!woken || !yield_for_more(p, count, t0)) {
+        settle(p);
         break;
+      }
       continue;
     }
-    /* What came meanwhile woke the loop again: a stream is taken one
-     * batch per loop turn, so batches grow while the callbacks run. The
-     * port goes on at once only after a spin (for an answer: when a
-     * callback of the batch posted) caught something, within a bound
-     * that keeps the loop's other handles served. */
-    if (p->posts == posts || now_ns() - t0 > DELIVER_MAX_NS)
+    /* Within a bound that keeps the loop's other handles served, the
+     * port goes on with the CPU: for an answer, when a callback of the
+     * batch posted (a request or a reply), and for the next batch of a
+     * stream. Both wait with spin(), whose budget adapts. */
+    if (now_ns() - t0 > DELIVER_MAX_NS) {
+      settle(p);
       break;
-    if (!muster__port_queue_hold(p->end.own)) {
-      int got = spin(p);
-      if (!muster__port_queue_release(p->end.own) && !got)
-        break;
     }
+    if (p->posts != posts && spin(p))
+      continue;
+    if (p->posts == posts && count >= STREAM_BATCH && spin(p)) {
+      gather();
+      continue;
+    }
+    if (!muster__port_queue_release(p->end.own))
+      break; /* empty: asleep until the next post */
   }
   p->delivering = 0;
 }
@@ -346,7 +385,8 @@ int muster_port_receive(muster_port_t *port, muster_port_message_cb cb) {
   if (msg)
     port->batch = msg->next;
   else
-    msg = muster__port_queue_take(port->end.own, 1, NULL, &port->done);
+    msg = muster__port_queue_take(port->end.own, MUSTER__PORT_TAKE_ONE, NULL,
+                                  &port->done);
   if (msg == NULL)
     return 0;
   msg->next = NULL;

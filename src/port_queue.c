@@ -78,11 +78,13 @@ static int wake_locked(muster__port_queue_t *q) {
   return 1;
 }
 
-/* Called with the lock held, after any change of what is queued. */
+/* Called with the lock held, after any change of what is queued. Stored
+ * only when it changes: an owner spinning on it (src/port.c) then keeps
+ * the cache line shared, and the posts of a stream write nothing there. */
 static void set_ready(muster__port_queue_t *q) {
-  atomic_store_explicit(&q->ready,
-                        q->head != NULL || q->events || q->drain_wanted,
-                        memory_order_relaxed);
+  int ready = q->head != NULL || q->events || q->drain_wanted;
+  if (atomic_load_explicit(&q->ready, memory_order_relaxed) != ready)
+    atomic_store_explicit(&q->ready, ready, memory_order_relaxed);
 }
 
 int muster__port_queue_push(muster__port_queue_t *q, muster__port_msg_t *msg,
@@ -132,7 +134,7 @@ static void give_spare_locked(muster__port_queue_t *q,
   *give = (muster__port_spare_t){NULL, NULL, 0};
 }
 
-muster__port_msg_t *muster__port_queue_take(muster__port_queue_t *q, int one,
+muster__port_msg_t *muster__port_queue_take(muster__port_queue_t *q, int flags,
                                             int *events,
                                             muster__port_spare_t *give) {
   muster__port_msg_t *list;
@@ -140,7 +142,7 @@ muster__port_msg_t *muster__port_queue_take(muster__port_queue_t *q, int one,
   if (give)
     give_spare_locked(q, give);
   list = q->head;
-  if (one) {
+  if (flags & MUSTER__PORT_TAKE_ONE) {
     if (list) {
       q->head = list->next;
       if (q->head == NULL)
@@ -151,7 +153,8 @@ muster__port_msg_t *muster__port_queue_take(muster__port_queue_t *q, int one,
   } else {
     q->head = q->tail = NULL;
     q->bytes = 0;
-    q->woken = 0;
+    if (!(flags & MUSTER__PORT_TAKE_AWAKE))
+      q->woken = 0;
     *events = q->events | (q->drain_wanted ? MUSTER__PORT_EV_DRAIN_WANTED : 0);
     q->events = 0;
     q->drain_wanted = 0;

@@ -2,11 +2,12 @@
  * wake-up (src/wake.h) of the loop the queue's owner runs on.
  *
  * A queue is the inbox of one port end. Posters (any thread) append under
- * the lock; the first append after the owner last took the queue wakes
- * it, later ones add to the same wake-up. The owner takes the whole list
- * at once and delivers it with no lock held. While the owner waits for an
- * answer with the CPU (src/port.c, spin) it holds the queue awake, so
- * posters do not wake it.
+ * the lock; the first append after the owner went to sleep wakes it,
+ * later ones add to the same wake-up. The owner takes the whole list at
+ * once and delivers it with no lock held. A port's owner stays awake
+ * through its whole delivery loop (MUSTER__PORT_TAKE_AWAKE), batches and
+ * waits for more with the CPU included (src/port.c, deliver), so posters
+ * do not wake it meanwhile; it releases the queue before it sleeps.
  *
  * A queue has its own doorbell (an eventfd) that the owner's handle
  * watches; posters ring it after they drop the lock (wake_locked in
@@ -162,12 +163,23 @@ void muster__port_queue_unref(muster__port_queue_t *q);
 int muster__port_queue_push(muster__port_queue_t *q, muster__port_msg_t *msg,
                             size_t hwm, muster__port_commit_cb commit,
                             void *arg, muster__port_spare_t *refill);
-/* Takes every message and event (or, with `one`, only the oldest message
- * and no event); *events (may be NULL with `one`) gets the events; the
- * next post wakes the owner again. `give` (may be NULL) is emptied: its
- * blocks go to the queue's spare list for posters (or are freed when that
- * list is full). */
-muster__port_msg_t *muster__port_queue_take(muster__port_queue_t *q, int one,
+/* What muster__port_queue_take takes, and whether the owner sleeps. */
+enum {
+  /* Only the oldest message, no event; the wake-up state stays. */
+  MUSTER__PORT_TAKE_ONE = 1,
+  /* Every message and event, and the owner stays awake: posts do not
+   * wake it (no eventfd write for each batch of a stream) until it calls
+   * muster__port_queue_release(), which it must do before it sleeps
+   * (and, when that reports something queued, take again or kick). */
+  MUSTER__PORT_TAKE_AWAKE = 2,
+};
+
+/* Takes every message and event (or as `flags` say); *events (may be NULL
+ * with MUSTER__PORT_TAKE_ONE) gets the events; without flags the next post
+ * wakes the owner again. `give` (may be NULL) is emptied: its blocks go
+ * to the queue's spare list for posters (or are freed when that list is
+ * full). */
+muster__port_msg_t *muster__port_queue_take(muster__port_queue_t *q, int flags,
                                             int *events,
                                             muster__port_spare_t *give);
 /* The owner stays awake (posts do not wake it) until release(). Returns

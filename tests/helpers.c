@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <sched.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <stdarg.h>
@@ -174,4 +175,18 @@ size_t test_read_all(int fd, char *buf, size_t size) {
   }
   buf[n] = '\0';
   return n;
+}
+
+void test_pin_one_cpu(void) {
+  cpu_set_t all, one;
+  int cpu = -1;
+  if (sched_getaffinity(0, sizeof all, &all) != 0)
+    TEST_SKIP("sched_getaffinity: %s", strerror(errno));
+  for (int i = 0; i < CPU_SETSIZE && cpu < 0; i++)
+    if (CPU_ISSET(i, &all))
+      cpu = i;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  if (sched_setaffinity(0, sizeof one, &one) != 0)
+    TEST_SKIP("sched_setaffinity: %s", strerror(errno));
 }

@@ -20,8 +20,6 @@
  * one process. A second run has every thread on one CPU. */
 #include "test.h"
 
-#include <errno.h>
-#include <sched.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -221,19 +219,9 @@ static void ping_pong(void) {
  * queued (the test times out), one taken twice or out of order fails the
  * checks. */
 TEST_T(port_slab_stress_one_cpu, 120) {
-  cpu_set_t all, one;
-  int cpu = -1;
-  if (sched_getaffinity(0, sizeof all, &all) != 0)
-    TEST_SKIP("sched_getaffinity: %s", strerror(errno));
-  for (int i = 0; i < CPU_SETSIZE && cpu < 0; i++)
-    if (CPU_ISSET(i, &all))
-      cpu = i;
-  CPU_ZERO(&one);
-  CPU_SET(cpu, &one);
   /* The threads the test creates inherit it; the test is a process of
    * its own. */
-  if (sched_setaffinity(0, sizeof one, &one) != 0)
-    TEST_SKIP("sched_setaffinity: %s", strerror(errno));
+  test_pin_one_cpu();
   stress();
   ping_pong();
 }

@@ -132,6 +132,10 @@ const char *test_which(const char *prog);
 /* Milliseconds of a monotonic clock. */
 uint64_t test_now_ms(void);
 
+/* Pins the calling thread, and the threads it creates after, to the first
+ * CPU it may run on (as `taskset -c`); skips the test when it cannot. */
+void test_pin_one_cpu(void);
+
 /* Starts argv (argv[0] a path) with its fds 0, 1, 2 and 3 set to in,
  * out, err and extra: an fd of ours dup2'ed there, -1 to inherit ours,
  * TEST_FD_CLOSED to close it. The caller reaps the pid. */
