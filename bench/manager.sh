@@ -42,6 +42,10 @@
 #                the same commands under `hyperfine -N` (no shell), with
 #                10 apps: median of 20*LS_RUNS runs (PM2: LS_RUNS); skipped
 #                without hyperfine
+#   hf_raw_ms, hf_ls_over_raw_ms (muster only)
+#                the raw limit of a CLI call, timed with them: ls's request
+#                and reply with bare system calls (bench/manager/rawls.c,
+#                static), no CLI; and how far ls is above it
 #   log_mb_s, log_cpu_s_per_mb, log_rss_before_kb, log_rss_after_kb
 #                an app writing 100-byte lines as fast as it can for
 #                FLOOD_SECONDS (FLOOD_MB at most), FLOOD_CHUNK bytes a
@@ -123,6 +127,11 @@ else
   echo "floor: an empty dynamic program (no static libc here)"
 fi
 export MBENCH_FLOOR=$tmp/empty
+# The raw limit of a CLI call: muster's list request with bare system
+# calls (bench/manager/rawls.c), linked like the floor.
+cc -O2 -static -o "$tmp/rawls" "$here/manager/rawls.c" 2>/dev/null \
+  || cc -O2 -o "$tmp/rawls" "$here/manager/rawls.c" || die "cannot build rawls"
+export MBENCH_RAWLS=$tmp/rawls
 
 if [ -z "$pm2" ] && [ -z "${NO_PM2:-}" ]; then
   echo "installing PM2 from npm into $tmp/npm..."

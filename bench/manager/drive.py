@@ -14,6 +14,7 @@ env.pop('NODE_EXTRA_CA_CERTS', None)
 app_c = os.environ['MBENCH_APP_C']
 app_js = os.environ['MBENCH_APP_JS']
 empty = os.environ['MBENCH_FLOOR']  # an empty program (static if it could be)
+rawls = os.environ.get('MBENCH_RAWLS')  # muster's list call, system calls only
 port0 = int(os.environ.get('MBENCH_PORT', '19100')) + (0 if name == 'muster' else 50)
 runs = int(os.environ.get('LS_RUNS', '15'))
 many = int(os.environ.get('MANY', '1000'))
@@ -164,10 +165,14 @@ def time_ls(label):
 
 
 def time_hyperfine():
-    """hyperfine -N of ls and ping (10 apps), /bin/true and the floor."""
+    """hyperfine -N of ls and ping (10 apps), /bin/true and the floor;
+    for muster also the raw client (rawls.c: the list call's system calls
+    and nothing else), the limit of any CLI that asks the daemon."""
     n = runs * 20 if name == 'muster' else runs
     cmds = {'ls': cli + ['ls'], 'ping': cli + ['ping'],
             'true': ['/bin/true'], 'floor': [empty]}
+    if name == 'muster' and rawls:
+        cmds['raw'] = [rawls]
     got = hyperfine_ms(list(cmds.values()), n)
     if not got:
         log('hyperfine: not installed or failed; its figures are skipped')
@@ -177,10 +182,15 @@ def time_hyperfine():
     f = fig['hf_floor_ms']
     for k in ('ls', 'ping'):
         fig[f'hf_{k}_over_floor_ms'] = round(fig[f'hf_{k}_ms'] - f, 2)
+    raw = ''
+    if 'hf_raw_ms' in fig:
+        fig['hf_ls_over_raw_ms'] = round(fig['hf_ls_ms'] - fig['hf_raw_ms'], 2)
+        raw = (f', raw list call {fig["hf_raw_ms"]} ms (ls '
+               f'+{fig["hf_ls_over_raw_ms"]})')
     log(f'hyperfine -N (median of {n}): ls {fig["hf_ls_ms"]} ms '
         f'(floor +{fig["hf_ls_over_floor_ms"]}), ping {fig["hf_ping_ms"]} ms '
         f'(floor +{fig["hf_ping_over_floor_ms"]}), /bin/true '
-        f'{fig["hf_true_ms"]} ms, empty program {f} ms')
+        f'{fig["hf_true_ms"]} ms, empty program {f} ms{raw}')
 
 
 # 1. idle daemon
