@@ -195,8 +195,9 @@ static int deliver_batch(muster_port_t *p, unsigned *count) {
   int events = 0;
   p->batch = muster__port_queue_take(p->end.own, MUSTER__PORT_TAKE_AWAKE,
                                      &events, &p->done);
-  p->batch_events = events;
-  /* The poster is told at once: its bytes left the queue with this take. */
+  /* The poster is told at once: its bytes left the queue with this take
+   * (so a batch put back by a transfer does not tell it again). */
+  p->batch_events = events & ~MUSTER__PORT_EV_DRAIN_WANTED;
   if ((events & MUSTER__PORT_EV_DRAIN_WANTED) && p->end.peer)
     muster__port_queue_signal(p->end.peer, MUSTER__PORT_EV_DRAINED);
   while (p->batch && !p->closing && !p->gone) {
@@ -208,6 +209,9 @@ static int deliver_batch(muster_port_t *p, unsigned *count) {
   }
   if (p->closing || p->gone)
     return 0; /* close dropped the rest; a transfer put it back */
+  /* Still ours: a callback's transfer of this port that failed put the
+   * events back in the queue (detach), for the next take. */
+  events = p->batch_events;
   p->batch_events = 0;
   deliver_events(p, events);
   return !p->closing && !p->gone && p->started;

@@ -153,8 +153,8 @@ muster__port_msg_t *muster__port_queue_take(muster__port_queue_t *q, int flags,
   } else {
     q->head = q->tail = NULL;
     q->bytes = 0;
-    if (!(flags & MUSTER__PORT_TAKE_AWAKE))
-      q->woken = 0;
+    /* Awake: from here posts ring nothing until the owner releases. */
+    q->woken = (flags & MUSTER__PORT_TAKE_AWAKE) && q->wake != NULL;
     *events = q->events | (q->drain_wanted ? MUSTER__PORT_EV_DRAIN_WANTED : 0);
     q->events = 0;
     q->drain_wanted = 0;

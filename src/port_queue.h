@@ -167,8 +167,8 @@ int muster__port_queue_push(muster__port_queue_t *q, muster__port_msg_t *msg,
 enum {
   /* Only the oldest message, no event; the wake-up state stays. */
   MUSTER__PORT_TAKE_ONE = 1,
-  /* Every message and event, and the owner stays awake: posts do not
-   * wake it (no eventfd write for each batch of a stream) until it calls
+  /* Every message and event, and the owner is awake: posts do not wake
+   * it (no eventfd write for each batch of a stream) until it calls
    * muster__port_queue_release(), which it must do before it sleeps
    * (and, when that reports something queued, take again or kick). */
   MUSTER__PORT_TAKE_AWAKE = 2,

@@ -174,6 +174,68 @@ TEST(port_post_closed) {
   ASSERT_OK(uv_loop_close(&loop));
 }
 
+/* A callback posts its own port to a port whose other end is closed: the
+ * post fails, the port stays (bound again), and what it had taken with
+ * the message goes back to its queue, the other end's close included.
+ * That close is reported once, after the message. */
+typedef struct {
+  muster_port_t *via; /* the port whose other end is closed */
+  muster_port_t *port; /* the one posted */
+  int messages, closes, post_result;
+  uv_timer_t later;
+} refused_t;
+
+static void refused_message(muster_port_t *port, muster_message_t *m) {
+  refused_t *r = muster_port_data(port);
+  (void)m;
+  r->messages++;
+  json_t *v = json_true();
+  muster_transfer_t tr = {.ports = &port, .nports = 1};
+  r->post_result = muster_port_post(r->via, v, &tr);
+  json_decref(v);
+}
+
+static void refused_done(uv_timer_t *h) {
+  refused_t *r = h->data;
+  uv_close((uv_handle_t *)h, NULL);
+  muster_port_close(r->via, NULL);
+  muster_port_close(r->port, NULL);
+}
+
+static void refused_close(muster_port_t *port) {
+  refused_t *r = muster_port_data(port);
+  if (r->closes++ == 0) {
+    /* Close the rest a little later: a second report would come first. */
+    r->later.data = r;
+    uv_timer_start(&r->later, refused_done, 50, 0);
+  }
+}
+
+TEST(port_transfer_refused_events_once) {
+  uv_loop_t loop;
+  muster_port_t *a, *b, *x, *y;
+  refused_t r = {0};
+  ASSERT_OK(uv_loop_init(&loop));
+  ASSERT_OK(uv_timer_init(&loop, &r.later));
+  ASSERT_OK(muster_port_pair(&loop, &a, &b));
+  ASSERT_OK(muster_port_pair(&loop, &x, &y));
+  muster_port_close(y, NULL);
+  r.via = x;
+  r.port = a;
+  ASSERT(post_int(b, 1) >= 0);
+  muster_port_close(b, NULL); /* a: the message, then b's close */
+  muster_port_options_t o = {0};
+  o.on_message = refused_message;
+  o.on_close = refused_close;
+  o.data = &r;
+  ASSERT_OK(muster_port_start(a, &o));
+  test_run_loop(&loop, 10000);
+  ASSERT_EQ(r.messages, 1);
+  ASSERT_ERR(r.post_result, MUSTER_ENOTCONN);
+  ASSERT_EQ(r.closes, 1);
+  ASSERT_OK(uv_loop_close(&loop));
+}
+
 /* A bad transfer list sends nothing and moves nothing. */
 TEST(port_transfer_bad) {
   uv_loop_t loop;
