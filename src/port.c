@@ -231,13 +231,12 @@ static inline void cpu_relax(void) {
  * thread running on another CPU, often come within microseconds, and
  * catching them here saves both sides a wake-up (the poster sees the port
  * awake and writes no eventfd; this side skips epoll_wait and the read).
- * The budget
- * adapts: a spin that caught something keeps at least twice what it
- * waited, one that caught nothing halves it (below SPIN_MIN_NS it is 0:
- * the other side was waiting for a CPU, and spinning only kept this one
- * busy), and at 0 one sleep in SPIN_PROBE_EVERY tries SPIN_START_NS again.
- * Never when this thread may run on one CPU only: there the other side
- * cannot run while this one spins. A spin holds the loop for at most
+ * The budget adapts: a spin that caught something keeps at least twice
+ * what it waited, one that caught nothing halves it (below SPIN_MIN_NS it
+ * is 0: the other side was waiting for a CPU, and spinning only kept this
+ * one busy), and at 0 one sleep in SPIN_PROBE_EVERY tries SPIN_START_NS
+ * again. Never when this thread may run on one CPU only: there the other
+ * side cannot run while this one spins. A spin holds the loop for at most
  * SPIN_MAX_NS. Returns 1 when something came. */
 static int spin(muster_port_t *p) {
   uint64_t t0, waited;
@@ -307,7 +306,7 @@ static void settle(muster_port_t *p) {
 /* The next batch of a stream is in: let it grow a little before taking
  * it. Taking every few messages makes the queue's lock (and the line the
  * posts write) cross CPUs for each take; a wait of STREAM_GATHER_NS makes
- * the batches a few hundred messages long at full speed. */
+ * the batches a hundred messages or more at full speed. */
 static void gather(void) {
   uint64_t t0 = now_ns();
   for (unsigned i = 1;; i++) {
